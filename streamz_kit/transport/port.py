@@ -1,0 +1,219 @@
+"""The transport port: the one narrow interface between the runtime and a broker.
+
+Two adapters implement it: `embedded` (a durable log on local disk, the default) and
+`kafka` (aiokafka). The runtime never imports an adapter directly; it asks
+`streamz_kit.transport.connect(url)` for a `Transport` and talks only to these classes.
+
+The shape follows Kafka's clients so the Kafka adapter needs no contortions:
+- an `Admin` for topics and group offsets,
+- a `Consumer` that either joins a group (`subscribe`, partitions handed out by the
+  broker's coordinator, with a rebalance listener) or reads partitions it was told to
+  (`assign`, used for changelog restoration and global tables), with `seek` and `poll`,
+- a `Producer` that is plain (at_least_once: `send` then `flush`) or transactional
+  (exactly_once: `begin`, `send`, `send_offsets`, `commit`/`abort`).
+
+Records cross the port as bytes; serdes are the runtime's business.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from streamz_kit.errors import BrokerError
+from typing import Awaitable, Callable, Iterable, Literal, NamedTuple, Sequence
+
+Headers = tuple[tuple[str, bytes], ...]
+
+
+class TopicPartition(NamedTuple):
+    topic: str
+    partition: int
+
+
+class ConsumedRecord(NamedTuple):
+    """A record as read from the log, bytes in, with its coordinates."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: Headers = ()
+
+
+class ProducerRecord(NamedTuple):
+    """A record to append. `partition` is chosen by the runtime (our partitioner), never None."""
+
+    topic: str
+    partition: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: int
+    headers: Headers = ()
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """What to create: internal topics always say their partition count and configs."""
+
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def compacted(self) -> bool:
+        return "compact" in self.config.get("cleanup.policy", "")
+
+
+OffsetSpec = Literal["earliest", "latest"]
+
+# Called by the consumer during a group rebalance, from inside poll(): revoked partitions
+# first (the runtime commits and closes their tasks), then assigned ones.
+RebalanceCallback = Callable[[set[TopicPartition]], Awaitable[None]]
+
+
+class Admin(abc.ABC):
+    @abc.abstractmethod
+    async def create_topics(self, specs: Sequence[TopicSpec]) -> None:
+        """Create the topics that do not exist yet; existing ones are left as they are."""
+
+    @abc.abstractmethod
+    async def partition_counts(self, topics: Iterable[str]) -> dict[str, int]:
+        """Partition count of each topic that exists; missing topics are absent."""
+
+    @abc.abstractmethod
+    async def list_topics(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    async def delete_topics(self, topics: Iterable[str]) -> None: ...
+
+    @abc.abstractmethod
+    async def list_offsets(
+        self, partitions: Iterable[TopicPartition], spec: OffsetSpec
+    ) -> dict[TopicPartition, int]:
+        """Earliest offset, or the end offset (next offset to be written)."""
+
+    @abc.abstractmethod
+    async def committed_offsets(
+        self, group_id: str, partitions: Iterable[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        """Committed next-offset-to-read of the group; partitions without one are absent."""
+
+    @abc.abstractmethod
+    async def alter_group_offsets(
+        self, group_id: str, offsets: dict[TopicPartition, int]
+    ) -> None:
+        """Set a group's committed offsets (used by `reset`); the group must be inactive."""
+
+    @abc.abstractmethod
+    async def delete_group(self, group_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def group_is_active(self, group_id: str) -> bool:
+        """True while a worker of the group is alive (reset refuses then)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+
+class Consumer(abc.ABC):
+    @abc.abstractmethod
+    async def subscribe(
+        self,
+        topics: Sequence[str],
+        *,
+        on_assigned: RebalanceCallback,
+        on_revoked: RebalanceCallback,
+    ) -> None:
+        """Join the consumer group for these topics; assignments arrive through the callbacks."""
+
+    @abc.abstractmethod
+    def assign(self, partitions: Iterable[TopicPartition]) -> None:
+        """Read exactly these partitions, outside any group (restoration, global tables)."""
+
+    @abc.abstractmethod
+    def assignment(self) -> set[TopicPartition]: ...
+
+    @abc.abstractmethod
+    def seek(self, partition: TopicPartition, offset: int) -> None: ...
+
+    @abc.abstractmethod
+    def position(self, partition: TopicPartition) -> int: ...
+
+    @abc.abstractmethod
+    def pause(self, partitions: Iterable[TopicPartition]) -> None: ...
+
+    @abc.abstractmethod
+    def resume(self, partitions: Iterable[TopicPartition]) -> None: ...
+
+    @abc.abstractmethod
+    async def poll(
+        self, timeout_ms: int, max_records: int | None = None
+    ) -> dict[TopicPartition, list[ConsumedRecord]]:
+        """Records from the current positions (advancing them). Committed records only."""
+
+    @abc.abstractmethod
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        """Commit next-offset-to-read for the group, outside a transaction (at_least_once)."""
+
+    @abc.abstractmethod
+    async def committed(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+
+class Producer(abc.ABC):
+    """Appends records. Offsets of appended records come back from `flush` / `commit`."""
+
+    transactional: bool = False
+
+    @abc.abstractmethod
+    def send(self, record: ProducerRecord) -> None:
+        """Queue a record; it is written by `flush` (or `commit` when transactional)."""
+
+    @abc.abstractmethod
+    async def flush(self) -> dict[TopicPartition, int]:
+        """Write everything queued; returns the last offset written per partition."""
+
+    async def begin(self) -> None:
+        """Start a transaction (transactional producers only)."""
+        raise BrokerError("begin() was called on a producer that is not transactional; create it with a transactional_id (processing_guarantee='exactly_once').")
+
+    async def send_offsets(self, group_id: str, offsets: dict[TopicPartition, int]) -> None:
+        """Commit these consumer offsets atomically with the transaction's records."""
+        raise BrokerError("send_offsets() was called on a producer that is not transactional; create it with a transactional_id (processing_guarantee='exactly_once').")
+
+    async def commit(self) -> dict[TopicPartition, int]:
+        """Commit the transaction; returns the last offset written per partition."""
+        raise BrokerError("commit() was called on a producer that is not transactional; create it with a transactional_id (processing_guarantee='exactly_once').")
+
+    async def abort(self) -> None:
+        raise BrokerError("abort() was called on a producer that is not transactional; create it with a transactional_id (processing_guarantee='exactly_once').")
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+
+class Transport(abc.ABC):
+    """A connection to one broker: factory for the three clients above."""
+
+    url: str
+
+    @abc.abstractmethod
+    async def start(self) -> None: ...
+
+    @abc.abstractmethod
+    def admin(self) -> Admin: ...
+
+    @abc.abstractmethod
+    def consumer(
+        self, *, group_id: str | None, client_id: str = "streamz-kit", read_committed: bool = True
+    ) -> Consumer: ...
+
+    @abc.abstractmethod
+    def producer(self, *, transactional_id: str | None = None) -> Producer: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
