@@ -1,0 +1,1 @@
+"""streamz_kit: the Kafka Streams model in Python."""
