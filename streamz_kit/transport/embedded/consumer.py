@@ -1,0 +1,231 @@
+"""Consumer of the embedded broker: positions in memory, one SELECT per partition per poll.
+
+Group membership: the embedded broker has one member per group. `subscribe` takes the
+group's lock file at once (BrokerLockedError if another worker holds it) and checks the
+topics (UnknownTopicError); the assignment, every partition of the topics, is handed to
+`on_assigned` inside the next `poll`, as Kafka does, so the runtime sees one code path for
+both brokers. There are no rebalances, so `on_revoked` is called only when `subscribe` is
+called again with other topics; `close` releases the lock without calling it (the runtime
+commits and closes its tasks before closing the consumer).
+
+A partition without a `seek` starts at the group's committed offset, else at the earliest
+offset present. Only committed records are ever in the log, so reads are read_committed
+whatever `read_committed` says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Iterable, Sequence
+
+from streamz_kit.errors import BrokerError
+from streamz_kit.transport.embedded.codec import decode_headers
+from streamz_kit.transport.embedded.grouplock import GroupLock
+from streamz_kit.transport.embedded.log import Log
+from streamz_kit.transport.port import (
+    ConsumedRecord,
+    Consumer,
+    RebalanceCallback,
+    TopicPartition,
+)
+
+DEFAULT_MAX_RECORDS = 10_000  # per poll when the caller gives no bound, to cap memory
+WAIT_STEP_S = 0.01  # how often an idle poll looks for new data
+
+
+class EmbeddedConsumer(Consumer):
+    def __init__(self, log: Log, group_id: str | None) -> None:
+        self._log = log
+        self.group_id = group_id
+        self._assigned: list[TopicPartition] = []
+        self._assigned_set: set[TopicPartition] = set()
+        self._positions: dict[TopicPartition, int] = {}
+        self._paused: set[TopicPartition] = set()
+        self._manual = False
+        self._lock: GroupLock | None = None
+        self._pending: tuple[set[TopicPartition], set[TopicPartition]] | None = None
+        self._on_assigned: RebalanceCallback | None = None
+        self._on_revoked: RebalanceCallback | None = None
+        self._rr = 0
+        self._moved = False  # seek/assign/resume since the last fetch: look again
+        self._closed = False
+
+    # -- membership ------------------------------------------------------------------------
+    async def subscribe(
+        self,
+        topics: Sequence[str],
+        *,
+        on_assigned: RebalanceCallback,
+        on_revoked: RebalanceCallback,
+    ) -> None:
+        self._check_open()
+        if self.group_id is None:
+            raise BrokerError("subscribe() needs a consumer created with a group_id.")
+        if self._manual:
+            raise BrokerError("subscribe() after assign() is not allowed; use one or the other.")
+        if self._lock is None:
+            self._lock = GroupLock(self._log.path, self._log.groups_dir, self.group_id)
+        self._lock.acquire()
+        infos = {t: self._log.topic(t, refresh=True) for t in dict.fromkeys(topics)}
+        missing = [t for t, info in infos.items() if info is None]
+        if missing:
+            if not self._assigned:
+                self._lock.release()
+            raise self._log.unknown_topics_error(missing)
+        wanted = {
+            TopicPartition(t, p) for t, info in infos.items() if info for p in range(info.partitions)
+        }
+        revoked = set(self._assigned) if self._assigned else set()
+        self._pending = (revoked, wanted)
+        self._on_assigned, self._on_revoked = on_assigned, on_revoked
+
+    async def _deliver_assignment(self) -> None:
+        assert self._pending is not None
+        revoked, assigned = self._pending
+        self._pending = None
+        if revoked and self._on_revoked is not None:
+            await self._on_revoked(revoked)
+        self._set_assignment(assigned)
+        if self._on_assigned is not None:
+            await self._on_assigned(set(assigned))
+
+    def assign(self, partitions: Iterable[TopicPartition]) -> None:
+        self._check_open()
+        if self._lock is not None and self._lock.held:
+            raise BrokerError("assign() after subscribe() is not allowed; use one or the other.")
+        self._manual = True
+        self._set_assignment({TopicPartition(tp.topic, tp.partition) for tp in partitions})
+
+    def _set_assignment(self, partitions: set[TopicPartition]) -> None:
+        self._assigned = sorted(partitions)
+        self._assigned_set = set(partitions)
+        self._positions = {tp: o for tp, o in self._positions.items() if tp in partitions}
+        self._paused &= partitions
+        self._moved = True
+
+    def assignment(self) -> set[TopicPartition]:
+        return set(self._assigned)
+
+    # -- positions -------------------------------------------------------------------------
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        tp = self._assigned_tp(partition, "seek()")
+        if offset < 0:
+            raise BrokerError(f"Cannot seek {tp.topic}[{tp.partition}] to negative offset {offset}.")
+        self._positions[tp] = int(offset)
+        self._moved = True
+
+    def position(self, partition: TopicPartition) -> int:
+        tp = self._assigned_tp(partition, "position()")
+        pos = self._positions.get(tp)
+        return pos if pos is not None else self._initial_position(tp)
+
+    def _initial_position(self, tp: TopicPartition) -> int:
+        if self.group_id is not None:
+            committed = self._log.committed(self.group_id, [tp])
+            if tp in committed:
+                self._positions[tp] = committed[tp]
+                return committed[tp]
+        pos = self._log.db.read(lambda c: self._log.earliest_offset(c, tp))
+        self._positions[tp] = pos
+        return pos
+
+    def _assigned_tp(self, partition: TopicPartition, action: str) -> TopicPartition:
+        tp = TopicPartition(partition.topic, partition.partition)
+        if tp not in self._assigned_set:
+            raise BrokerError(
+                f"{action} on {tp.topic}[{tp.partition}], which is not assigned to this consumer."
+            )
+        return tp
+
+    def pause(self, partitions: Iterable[TopicPartition]) -> None:
+        self._paused.update(TopicPartition(tp.topic, tp.partition) for tp in partitions)
+
+    def resume(self, partitions: Iterable[TopicPartition]) -> None:
+        self._paused.difference_update(
+            TopicPartition(tp.topic, tp.partition) for tp in partitions
+        )
+        self._moved = True
+
+    # -- reading ---------------------------------------------------------------------------
+    async def poll(
+        self, timeout_ms: int, max_records: int | None = None
+    ) -> dict[TopicPartition, list[ConsumedRecord]]:
+        self._check_open()
+        if self._pending is not None:
+            await self._deliver_assignment()
+        limit = max_records if max_records and max_records > 0 else DEFAULT_MAX_RECORDS
+        deadline = time.monotonic() + max(timeout_ms, 0) / 1000
+        await asyncio.sleep(0)  # a busy poll loop must still let other tasks run
+        while True:
+            token = self._log.db.change_token()
+            self._moved = False
+            batch = self._fetch(limit)
+            if batch:
+                return batch
+            while not self._moved and self._log.db.change_token() == token:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return {}
+                await asyncio.sleep(min(WAIT_STEP_S, remaining))
+                if self._closed:
+                    return {}
+                if self._pending is not None:
+                    await self._deliver_assignment()
+
+    def _fetch(self, limit: int) -> dict[TopicPartition, list[ConsumedRecord]]:
+        parts = [tp for tp in self._assigned if tp not in self._paused]
+        out: dict[TopicPartition, list[ConsumedRecord]] = {}
+        if not parts:
+            return out
+        n = len(parts)
+        start = self._rr % n
+        self._rr += 1  # rotate the starting partition so none starves under max_records
+        for i in range(n):
+            tp = parts[(start + i) % n]
+            info = self._log.topic(tp.topic)
+            if info is None:
+                continue
+            pos = self._positions.get(tp)
+            if pos is None:
+                pos = self._initial_position(tp)
+            rows = self._log.fetch(info.id, tp.partition, pos, limit)
+            if not rows:
+                continue
+            topic, partition = tp
+            out[tp] = [
+                ConsumedRecord(
+                    topic, partition, o, ts, k, v, decode_headers(h) if h is not None else ()
+                )
+                for o, ts, k, v, h in rows
+            ]
+            self._positions[tp] = rows[-1][0] + 1
+            limit -= len(rows)
+            if limit <= 0:
+                break
+        return out
+
+    # -- offsets ---------------------------------------------------------------------------
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self._check_open()
+        group_id = self._require_group("commit()")
+        offsets = dict(offsets)
+        await self._log.db.awrite(lambda c: self._log.set_group_offsets(c, group_id, offsets))
+
+    async def committed(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
+        return self._log.committed(self._require_group("committed()"), partitions)
+
+    def _require_group(self, action: str) -> str:
+        if self.group_id is None:
+            raise BrokerError(f"{action} needs a consumer created with a group_id.")
+        return self.group_id
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BrokerError("This consumer is closed; create a new one.")
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._lock is not None:
+            self._lock.release()
+        self._set_assignment(set())

@@ -1,0 +1,255 @@
+"""The embedded broker's database: one SQLite file in WAL mode under the broker directory.
+
+Why SQLite in WAL mode: it ships with Python, never corrupts on a crash, lets readers run
+while one writer commits, and lets several processes share the log (a worker, a generator
+producing into it, a viewer consuming from it). Writers serialize on SQLite's write lock;
+every write here is one short `BEGIN IMMEDIATE ... COMMIT`, never held across an `await`.
+
+Why `synchronous=NORMAL`: in WAL mode a commit has written the transaction to the -wal
+file with write(2) before COMMIT returns, so the operating system holds it even if the
+process is killed at once (kill -9): no committed record or offset is lost when a worker
+crashes, which is the failure an embedded broker must survive. What NORMAL gives up is the
+last few commits on a power cut or kernel crash; FULL would prevent that with one fsync per
+commit, which costs milliseconds each and would dominate a worker committing many times a
+second. The database stays consistent in every case.
+
+Files are made readable by their owner only: the directory 0700, the database 0600
+(SQLite gives its -wal and -shm files the database file's mode).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import threading
+import time
+from typing import Callable, TypeVar
+
+from streamz_kit.errors import BrokerError, StreamzError
+
+T = TypeVar("T")
+
+DB_NAME = "log.db"
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 50  # short: longer waits happen in our retry loop, which can yield to asyncio
+RETRY_FOR_S = 30.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS topics(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    partitions INTEGER NOT NULL,
+    config TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS partitions(
+    topic_id INTEGER NOT NULL,
+    partition INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY(topic_id, partition)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS records(
+    topic_id INTEGER NOT NULL,
+    partition INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    key BLOB,
+    value BLOB,
+    headers BLOB,
+    PRIMARY KEY(topic_id, partition, offset)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS group_offsets(
+    group_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    PRIMARY KEY(group_id, topic, partition)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS producer_epochs(
+    transactional_id TEXT PRIMARY KEY,
+    epoch INTEGER NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
+def _busy_error(path: str) -> BrokerError:
+    return BrokerError(
+        f"The embedded broker at {path} stayed locked by another process for "
+        f"{RETRY_FOR_S:.0f} s; check for a stuck process using it, then retry."
+    )
+
+
+def make_private_dir(path: str) -> None:
+    """Create `path` (and parents) owner-only, or say in a sentence why it cannot be used."""
+    try:
+        if not os.path.isdir(path):
+            os.makedirs(path, mode=0o700, exist_ok=True)
+            os.chmod(path, 0o700)
+    except OSError as exc:
+        raise BrokerError(
+            f"The embedded broker cannot create its directory {path} ({exc.strerror or exc}); "
+            "choose a writable location with broker='embedded://PATH'."
+        ) from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise BrokerError(
+            f"The embedded broker directory {path} is not writable by this user; "
+            "fix its permissions or choose another with broker='embedded://PATH'."
+        )
+
+
+class Database:
+    """One connection to the log database, shared by every client of one transport.
+
+    All statements run on the caller's thread, guarded by a lock, and no transaction spans an
+    `await`, so the clients of one transport never interleave inside a transaction.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.db_path = os.path.join(path, DB_NAME)
+        self._conn: sqlite3.Connection | None = None
+        self._mutex = threading.RLock()
+        self.local_writes = 0  # bumped on each commit of ours; PRAGMA data_version sees others'
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def open(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        make_private_dir(self.path)
+        try:
+            fd = os.open(self.db_path, os.O_RDWR | os.O_CREAT, 0o600)
+            os.close(fd)
+            conn = sqlite3.connect(
+                self.db_path, isolation_level=None, check_same_thread=False,
+                cached_statements=256,
+            )
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self._retry_sync(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone())
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA temp_store=MEMORY")
+            conn.execute("PRAGMA cache_size=-32768")  # 32 MiB page cache
+            self._conn = conn
+            try:
+                self.write(self._create_schema)
+            except BaseException:
+                self.close()
+                raise
+        except sqlite3.Error as exc:
+            raise BrokerError(
+                f"The embedded broker cannot open its log {self.db_path} ({exc}); check that "
+                "the file is a streamz_kit log and the directory is writable."
+            ) from exc
+        except OSError as exc:
+            raise BrokerError(
+                f"The embedded broker cannot create its log {self.db_path} "
+                f"({exc.strerror or exc}); choose a writable location with "
+                "broker='embedded://PATH'."
+            ) from exc
+        return conn
+
+    @staticmethod
+    def _create_schema(conn: sqlite3.Connection) -> None:
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise BrokerError(
+                f"The embedded log was written by a newer streamz_kit (schema {version}); "
+                "upgrade streamz_kit to read it."
+            )
+        for stmt in _SCHEMA.split(";"):
+            if stmt.strip():
+                conn.execute(stmt)
+        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        with self._mutex:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self._conn if self._conn is not None else self.open()
+
+    # -- running statements ----------------------------------------------------------------
+    def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a read (autocommit statements, each its own snapshot), retrying while busy."""
+        conn = self.conn
+        with self._mutex:
+            return self._retry_sync(lambda: fn(conn))
+
+    def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in one write transaction, blocking while another process writes."""
+        with self._mutex:
+            return self._retry_sync(lambda: self._write_once(fn))
+
+    async def awrite(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """As `write`, but waits for a busy database with asyncio.sleep, not by blocking."""
+        deadline = time.monotonic() + RETRY_FOR_S
+        pause = 0.002
+        while True:
+            try:
+                with self._mutex:
+                    return self._write_once(fn)
+            except sqlite3.Error as exc:
+                if not self._retryable(exc, deadline):
+                    raise self._wrap(exc) from exc
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    def _write_once(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        self.local_writes += 1
+        return result
+
+    def _retry_sync(self, thunk: Callable[[], T]) -> T:
+        deadline = time.monotonic() + RETRY_FOR_S
+        pause = 0.002
+        while True:
+            try:
+                return thunk()
+            except sqlite3.Error as exc:
+                if not self._retryable(exc, deadline):
+                    raise self._wrap(exc) from exc
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    @staticmethod
+    def _retryable(exc: sqlite3.Error, deadline: float) -> bool:
+        return (
+            isinstance(exc, sqlite3.OperationalError)
+            and _is_busy(exc)
+            and time.monotonic() < deadline
+        )
+
+    def _wrap(self, exc: sqlite3.Error) -> StreamzError:
+        if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+            return _busy_error(self.path)
+        return BrokerError(
+            f"The embedded log at {self.db_path} failed ({exc}); if the disk is full free "
+            "some space, otherwise the log may be damaged."
+        )
+
+    def change_token(self) -> tuple[int, int]:
+        """Changes whenever anyone (this connection or another process) commits a write."""
+        conn = self.conn
+        with self._mutex:
+            (version,) = self._retry_sync(
+                lambda: conn.execute("PRAGMA data_version").fetchone()
+            )
+        return (version, self.local_writes)

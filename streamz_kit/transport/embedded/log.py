@@ -1,0 +1,291 @@
+"""The embedded broker's operations: topics, append, fetch, group offsets, producer epochs.
+
+One `Log` per transport; its admin, consumers and producers share it (and its topic cache).
+Offsets are assigned inside the appending write transaction from `partitions.next_offset`,
+so they are contiguous per partition even with several producing processes, and the end
+offset never moves back when compaction deletes the newest records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from typing import Iterable, NamedTuple, Sequence
+
+from streamz_kit.errors import ConfigError, ProducerFencedError, UnknownTopicError
+from streamz_kit.transport.embedded.codec import encode_headers
+from streamz_kit.transport.embedded.compaction import (
+    compact_partition,
+    delete_retention_ms,
+    live_count,
+)
+from streamz_kit.transport.embedded.db import Database
+from streamz_kit.transport.port import ProducerRecord, TopicPartition, TopicSpec
+
+Row = tuple[int, int, "bytes | None", "bytes | None", "bytes | None"]
+
+_FETCH = (
+    "SELECT offset, ts, key, value, headers FROM records "
+    "WHERE topic_id = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?"
+)
+_INSERT = (
+    "INSERT INTO records(topic_id, partition, offset, ts, key, value, headers) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+_NEXT = "SELECT next_offset FROM partitions WHERE topic_id = ? AND partition = ?"
+_SET_NEXT = "UPDATE partitions SET next_offset = ? WHERE topic_id = ? AND partition = ?"
+_SET_GROUP = (
+    "INSERT OR REPLACE INTO group_offsets(group_id, topic, partition, offset) VALUES (?, ?, ?, ?)"
+)
+
+
+class TopicInfo(NamedTuple):
+    id: int
+    name: str
+    partitions: int
+    config: dict[str, str]
+
+    @property
+    def compacted(self) -> bool:
+        return "compact" in self.config.get("cleanup.policy", "")
+
+
+class Log:
+    """Compaction runs after an append once a compacted partition has taken as many new
+    records as it held after its last compaction (at least `compact_min_dirty`), so its cost
+    stays proportional to what was written."""
+
+    compact_min_dirty = 10_000
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.db = Database(path)
+        self.groups_dir = os.path.join(path, "groups")
+        self._topics: dict[str, TopicInfo] = {}
+        self._dirty: dict[tuple[int, int], int] = {}
+        self._compact_after: dict[tuple[int, int], int] = {}
+
+    # -- topics ----------------------------------------------------------------------------
+    def _lookup(self, conn: sqlite3.Connection, name: str) -> TopicInfo | None:
+        row = conn.execute(
+            "SELECT id, partitions, config FROM topics WHERE name = ?", (name,)
+        ).fetchone()
+        if row is None:
+            self._topics.pop(name, None)
+            return None
+        info = TopicInfo(row[0], name, row[1], json.loads(row[2]))
+        self._topics[name] = info
+        return info
+
+    def topic(self, name: str, *, refresh: bool = False) -> TopicInfo | None:
+        info = None if refresh else self._topics.get(name)
+        return info if info is not None else self.db.read(lambda c: self._lookup(c, name))
+
+    def unknown_topics_error(self, names: Sequence[str]) -> UnknownTopicError:
+        listed = ", ".join(repr(n) for n in names)
+        first = names[0] if names else "TOPIC"
+        noun = "Topic" if len(names) == 1 else "Topics"
+        verb = "does" if len(names) == 1 else "do"
+        return UnknownTopicError(
+            f"{noun} {listed} {verb} not exist on the embedded broker at {self.path}; create "
+            f"them first, e.g. with `streamz-kit produce {first}` or Admin.create_topics()."
+        )
+
+    def create_topics(self, conn: sqlite3.Connection, specs: Sequence[TopicSpec]) -> None:
+        for spec in specs:
+            if spec.partitions < 1:
+                raise ConfigError(
+                    f"Topic '{spec.name}' needs at least one partition, not {spec.partitions}."
+                )
+            if self._lookup(conn, spec.name) is not None:
+                continue
+            cur = conn.execute(
+                "INSERT INTO topics(name, partitions, config) VALUES (?, ?, ?)",
+                (spec.name, spec.partitions, json.dumps(dict(spec.config), sort_keys=True)),
+            )
+            conn.executemany(
+                "INSERT INTO partitions(topic_id, partition, next_offset) VALUES (?, ?, 0)",
+                [(cur.lastrowid, p) for p in range(spec.partitions)],
+            )
+            self._topics.pop(spec.name, None)
+
+    def delete_topics(self, conn: sqlite3.Connection, names: Iterable[str]) -> None:
+        for name in names:
+            info = self._lookup(conn, name)
+            self._topics.pop(name, None)
+            if info is None:
+                continue
+            conn.execute("DELETE FROM records WHERE topic_id = ?", (info.id,))
+            conn.execute("DELETE FROM partitions WHERE topic_id = ?", (info.id,))
+            conn.execute("DELETE FROM topics WHERE id = ?", (info.id,))
+            conn.execute("DELETE FROM group_offsets WHERE topic = ?", (name,))
+
+    def list_topics(self) -> list[str]:
+        rows = self.db.read(lambda c: c.execute("SELECT name FROM topics ORDER BY name").fetchall())
+        return [r[0] for r in rows]
+
+    # -- offsets ---------------------------------------------------------------------------
+    def _require(self, conn: sqlite3.Connection, tp: TopicPartition) -> TopicInfo:
+        info = self._topics.get(tp.topic) or self._lookup(conn, tp.topic)
+        if info is None:
+            raise self.unknown_topics_error([tp.topic])
+        if not 0 <= tp.partition < info.partitions:
+            raise UnknownTopicError(
+                f"Topic '{tp.topic}' has {info.partitions} partition(s); partition "
+                f"{tp.partition} does not exist on the embedded broker at {self.path}."
+            )
+        return info
+
+    def end_offset(self, conn: sqlite3.Connection, tp: TopicPartition) -> int:
+        info = self._require(conn, tp)
+        row = conn.execute(_NEXT, (info.id, tp.partition)).fetchone()
+        if row is None:  # deleted by another process since we cached it
+            info = self._lookup(conn, tp.topic) or self._require(conn, tp)
+            row = conn.execute(_NEXT, (info.id, tp.partition)).fetchone()
+        return int(row[0]) if row else 0
+
+    def earliest_offset(self, conn: sqlite3.Connection, tp: TopicPartition) -> int:
+        info = self._require(conn, tp)
+        row = conn.execute(
+            "SELECT MIN(offset) FROM records WHERE topic_id = ? AND partition = ?",
+            (info.id, tp.partition),
+        ).fetchone()
+        return int(row[0]) if row[0] is not None else self.end_offset(conn, tp)
+
+    def fetch(self, topic_id: int, partition: int, start: int, limit: int) -> list[Row]:
+        return self.db.read(
+            lambda c: c.execute(_FETCH, (topic_id, partition, start, limit)).fetchall()
+        )
+
+    # -- appending -------------------------------------------------------------------------
+    def append(
+        self,
+        conn: sqlite3.Connection,
+        records: Sequence[ProducerRecord],
+        group_offsets: dict[str, dict[TopicPartition, int]],
+        fence: tuple[str, int] | None,
+    ) -> dict[TopicPartition, int]:
+        """Runs inside one write transaction: records, then group offsets, all or nothing."""
+        if fence is not None:
+            self.check_epoch(conn, *fence)
+        slots: dict[tuple[str, int], list[int]] = {}  # -> [topic_id, first, next]
+        rows = []
+        add = rows.append
+        now = int(time.time() * 1000)
+        for topic, partition, key, value, ts, headers in records:
+            slot = slots.get((topic, partition))
+            if slot is None:
+                slot = slots[(topic, partition)] = self._slot(conn, topic, partition)
+            offset = slot[2]
+            slot[2] = offset + 1
+            add((
+                slot[0], partition, offset, now if ts is None else ts, key, value,
+                encode_headers(headers) if headers else None,
+            ))
+        conn.executemany(_INSERT, rows)
+        last: dict[TopicPartition, int] = {}
+        for (topic, partition), (tid, _first, nxt) in slots.items():
+            conn.execute(_SET_NEXT, (nxt, tid, partition))
+            last[TopicPartition(topic, partition)] = nxt - 1
+        for group_id, offsets in group_offsets.items():
+            self.set_group_offsets(conn, group_id, offsets)
+        self._note_dirty(slots)
+        return last
+
+    def _slot(self, conn: sqlite3.Connection, topic: str, partition: int) -> list[int]:
+        tp = TopicPartition(topic, partition)
+        info = self._require(conn, tp)
+        row = conn.execute(_NEXT, (info.id, partition)).fetchone()
+        if row is None:  # the cached id is stale: the topic was deleted or recreated
+            self._topics.pop(topic, None)
+            info = self._require(conn, tp)
+            row = conn.execute(_NEXT, (info.id, partition)).fetchone()
+            if row is None:
+                raise self.unknown_topics_error([topic])
+        return [info.id, int(row[0]), int(row[0])]
+
+    def _note_dirty(self, slots: dict[tuple[str, int], list[int]]) -> None:
+        for (topic, partition), (tid, first, nxt) in slots.items():
+            info = self._topics.get(topic)
+            if info is not None and info.compacted:
+                key = (tid, partition)
+                self._dirty[key] = self._dirty.get(key, 0) + (nxt - first)
+
+    def due_for_compaction(self) -> list[tuple[TopicInfo, int]]:
+        due = []
+        for info in list(self._topics.values()):
+            for partition in range(info.partitions):
+                key = (info.id, partition)
+                threshold = self._compact_after.get(key, self.compact_min_dirty)
+                if self._dirty.get(key, 0) >= threshold:
+                    due.append((info, partition))
+        return due
+
+    def compact(self, conn: sqlite3.Connection, info: TopicInfo, partition: int) -> int:
+        deleted = compact_partition(conn, info.id, partition, delete_retention_ms(info.config))
+        key = (info.id, partition)
+        self._dirty[key] = 0
+        self._compact_after[key] = max(
+            self.compact_min_dirty, live_count(conn, info.id, partition)
+        )
+        return deleted
+
+    # -- groups and producers --------------------------------------------------------------
+    @staticmethod
+    def set_group_offsets(
+        conn: sqlite3.Connection, group_id: str, offsets: dict[TopicPartition, int]
+    ) -> None:
+        conn.executemany(
+            _SET_GROUP, [(group_id, tp.topic, tp.partition, int(o)) for tp, o in offsets.items()]
+        )
+
+    def committed(
+        self, group_id: str, partitions: Iterable[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        wanted = list(partitions)
+
+        def read(conn: sqlite3.Connection) -> dict[TopicPartition, int]:
+            out: dict[TopicPartition, int] = {}
+            for tp in wanted:
+                row = conn.execute(
+                    "SELECT offset FROM group_offsets "
+                    "WHERE group_id = ? AND topic = ? AND partition = ?",
+                    (group_id, tp.topic, tp.partition),
+                ).fetchone()
+                if row is not None:
+                    out[TopicPartition(tp.topic, tp.partition)] = int(row[0])
+            return out
+
+        return self.db.read(read)
+
+    def bump_epoch(self, transactional_id: str) -> int:
+        """Start a producer generation; every older producer with this id is fenced from now."""
+
+        def bump(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT epoch FROM producer_epochs WHERE transactional_id = ?",
+                (transactional_id,),
+            ).fetchone()
+            epoch = 0 if row is None else int(row[0]) + 1
+            conn.execute(
+                "INSERT OR REPLACE INTO producer_epochs(transactional_id, epoch) VALUES (?, ?)",
+                (transactional_id, epoch),
+            )
+            return epoch
+
+        return self.db.write(bump)
+
+    @staticmethod
+    def check_epoch(conn: sqlite3.Connection, transactional_id: str, epoch: int) -> None:
+        row = conn.execute(
+            "SELECT epoch FROM producer_epochs WHERE transactional_id = ?", (transactional_id,)
+        ).fetchone()
+        if row is None or int(row[0]) != epoch:
+            raise ProducerFencedError(
+                f"A newer producer with transactional id '{transactional_id}' has started, so "
+                "this one was fenced and its transaction was not committed; close it and "
+                "let the newer one carry on."
+            )
+
