@@ -1,0 +1,166 @@
+"""The write buffer: this commit's changes, held in memory in front of a bytes store.
+
+It is Kafka Streams' record cache and Quix's transaction in one: repeated updates of a
+hot key collapse into one pending change, reads see the pending state, and the bytes
+store is written only by `apply_pending` after the runtime has committed the changelog
+(so the store never holds uncommitted data), in one atomic batch with the offset.
+
+`pending_changes()` lists one change per key in the order each key was FIRST written
+since the last commit (dict insertion order, so listing costs no sort).
+
+Range reads merge the pending changes with the store in key order. The sorted index of
+pending keys that this needs is built on the first range read and then maintained on
+every write, so stores that never range-scan (most key-value aggregations) pay nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from sortedcontainers import SortedList
+
+from streamz_kit.state.api import BytesStore, Change
+
+__all__ = ["BufferedStore"]
+
+_MISSING = object()
+
+
+class BufferedStore:
+    """Pending writes over a `BytesStore`; the layer the runtime's commit protocol drives."""
+
+    __slots__ = ("inner", "name", "_pending", "_sorted", "generation")
+
+    def __init__(self, inner: BytesStore) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self._pending: dict[bytes, bytes | None] = {}
+        self._sorted: SortedList | None = None
+        # Bumped whenever the content changes behind the typed layer's back (restore,
+        # wipe, discard), so layers that cache derived facts know to recompute them.
+        self.generation = 0
+
+    @property
+    def persistent(self) -> bool:
+        return self.inner.persistent
+
+    # -- per-record path ---------------------------------------------------------------
+
+    def get(self, key: bytes) -> bytes | None:
+        value = self._pending.get(key, _MISSING)
+        if value is _MISSING:
+            return self.inner.get(key)
+        return value  # type: ignore[return-value]
+
+    def put(self, key: bytes, value: bytes | None) -> None:
+        """Buffer a write; a None value deletes the key."""
+        index = self._sorted
+        if index is not None and key not in self._pending:
+            index.add(key)
+        self._pending[key] = value
+
+    def delete(self, key: bytes) -> None:
+        self.put(key, None)
+
+    def range(
+        self, lo: bytes | None, hi: bytes | None, *, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        """Entries with lo <= key <= hi (None = open), pending changes applied, in key order."""
+        if not self._pending:
+            return self.inner.range(lo, hi, reverse=reverse)
+        index = self._sorted
+        if index is None:
+            index = self._sorted = SortedList(self._pending)
+        # A snapshot of the pending keys in range, so writes during iteration are safe.
+        keys = list(index.irange(lo, hi, reverse=reverse))
+        if not keys:
+            return self.inner.range(lo, hi, reverse=reverse)
+        return self._merge(keys, self.inner.range(lo, hi, reverse=reverse), reverse)
+
+    def _merge(
+        self, keys: list[bytes], stored: Iterator[tuple[bytes, bytes]], reverse: bool
+    ) -> Iterator[tuple[bytes, bytes]]:
+        pending = self._pending
+        pkeys = iter(keys)
+        pkey = next(pkeys, None)
+        for skey, svalue in stored:
+            while pkey is not None and ((pkey > skey) if reverse else (pkey < skey)):
+                pvalue = pending.get(pkey)
+                if pvalue is not None:
+                    yield pkey, pvalue
+                pkey = next(pkeys, None)
+            if pkey is not None and pkey == skey:
+                pvalue = pending.get(pkey)
+                if pvalue is not None:  # a pending delete hides the stored entry
+                    yield pkey, pvalue
+                pkey = next(pkeys, None)
+            else:
+                yield skey, svalue
+        while pkey is not None:
+            pvalue = pending.get(pkey)
+            if pvalue is not None:
+                yield pkey, pvalue
+            pkey = next(pkeys, None)
+
+    def all(self) -> Iterator[tuple[bytes, bytes]]:
+        return self.range(None, None)
+
+    def approximate_num_entries(self) -> int:
+        """The store's count adjusted for pending inserts and deletes (exact for memory)."""
+        count = self.inner.approximate_num_entries()
+        inner_get = self.inner.get
+        for key, value in self._pending.items():
+            present = inner_get(key) is not None
+            if value is None and present:
+                count -= 1
+            elif value is not None and not present:
+                count += 1
+        return max(count, 0)
+
+    # -- commit protocol -----------------------------------------------------------------
+
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    def pending_changes(self) -> list[Change]:
+        """One change per key, in first-write order; call before the changelog is produced."""
+        return list(self._pending.items())
+
+    def apply_pending(self, changelog_next_offset: int | None) -> None:
+        """Write the pending changes and the changelog position they reflect atomically."""
+        if self._pending or (
+            changelog_next_offset is not None
+            and changelog_next_offset != self.inner.changelog_offset()
+        ):
+            self.inner.write_batch(list(self._pending.items()), changelog_next_offset)
+        self._clear()
+
+    def discard_pending(self) -> None:
+        """Forget this commit's changes (the transaction aborted)."""
+        self._clear()
+        self.generation += 1
+
+    def _clear(self) -> None:
+        self._pending = {}
+        if self._sorted is not None:
+            self._sorted.clear()
+
+    def restore_batch(self, changes: list[Change], next_offset: int) -> None:
+        """Write changelog records straight into the store: restoration bypasses the buffer."""
+        self.inner.write_batch(changes, next_offset)
+        self.generation += 1
+
+    def changelog_offset(self) -> int | None:
+        return self.inner.changelog_offset()
+
+    def wipe(self) -> None:
+        self._clear()
+        self.inner.wipe()
+        self.generation += 1
+
+    def close(self) -> None:
+        self._clear()
+        self.inner.close()
+
+    def __repr__(self) -> str:
+        return f"BufferedStore({self.inner!r}, pending={len(self._pending)})"

@@ -1,0 +1,237 @@
+"""The persistent bytes store: RocksDB through rocksdict, in raw bytes mode.
+
+The changelog offset lives in a separate column family of the same database and is
+written in the same `WriteBatch` as the data, so the two can never disagree: after any
+crash the store holds exactly the state of some committed changelog position.
+
+A store that cannot be opened because its files are corrupt is wiped and opened empty,
+with a warning; the runtime then restores it from its changelog from offset zero. A store
+locked by another live process is never wiped: that is an error for the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import struct
+from dataclasses import dataclass
+from itertools import takewhile
+from pathlib import Path
+from typing import Callable, Iterator
+
+from rocksdict import (
+    BlockBasedOptions,
+    Cache,
+    DBCompressionType,
+    Options,
+    Rdict,
+    ReadOptions,
+    WriteBatch,
+)
+
+from streamz_kit.errors import ConfigError, StateStoreError
+from streamz_kit.state.api import BytesStore, Change
+
+__all__ = ["RocksDBOptions", "RocksDBBytesStore"]
+
+log = logging.getLogger(__name__)
+
+META_CF = "streamz_meta"
+OFFSET_KEY = b"changelog_offset"
+_OFFSET = struct.Struct(">q")
+
+_COMPRESSION: dict[str, Callable[[], DBCompressionType]] = {
+    "none": DBCompressionType.none,
+    "lz4": DBCompressionType.lz4,
+    "lz4hc": DBCompressionType.lz4hc,
+    "zstd": DBCompressionType.zstd,
+    "snappy": DBCompressionType.snappy,
+    "zlib": DBCompressionType.zlib,
+    "bz2": DBCompressionType.bz2,
+}
+
+
+@dataclass(frozen=True)
+class RocksDBOptions:
+    """Tuning for every RocksDB store of an application; `configure` may set anything else."""
+
+    block_cache_bytes: int = 16 * 1024 * 1024
+    write_buffer_bytes: int = 16 * 1024 * 1024
+    compression: str = "lz4"
+    configure: Callable[[Options], None] | None = None
+
+    def to_options(self) -> Options:
+        """Build rocksdict Options in raw mode; raw mode is not negotiable (keys are bytes)."""
+        try:
+            compression = _COMPRESSION[self.compression]()
+        except KeyError:
+            raise ConfigError(
+                f"Unknown RocksDB compression {self.compression!r}; use one of "
+                f"{', '.join(sorted(_COMPRESSION))}."
+            ) from None
+        opts = Options(raw_mode=True)
+        opts.create_if_missing(True)
+        opts.create_missing_column_families(True)
+        opts.set_compression_type(compression)
+        opts.set_write_buffer_size(self.write_buffer_bytes)
+        table = BlockBasedOptions()
+        table.set_block_cache(Cache(self.block_cache_bytes))
+        opts.set_block_based_table_factory(table)
+        if self.configure is not None:
+            self.configure(opts)
+        return opts
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "lock" in text and ("hold" in text or "resource temporarily" in text or "no locks" in text)
+
+
+def _restrict(path: Path) -> None:
+    """Owner-only: state may hold personal data."""
+    os.chmod(path, 0o700)
+    for entry in path.iterdir():
+        try:
+            os.chmod(entry, 0o700 if entry.is_dir() else 0o600)
+        except FileNotFoundError:  # RocksDB may delete obsolete files concurrently
+            pass
+
+
+class RocksDBBytesStore(BytesStore):
+    """One RocksDB database per store (and per task), at `path`."""
+
+    persistent = True
+
+    def __init__(self, name: str, path: Path, options: RocksDBOptions | None = None) -> None:
+        self.name = name
+        self.path = Path(path)
+        self._settings = options or RocksDBOptions()
+        self._options = self._settings.to_options()
+        self._db: Rdict | None = None
+        self._offset: int | None = None
+        self._open_or_recover()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def _open_or_recover(self) -> None:
+        try:
+            self._open()
+        except Exception as exc:  # rocksdict raises bare Exception for RocksDB statuses
+            if _is_lock_error(exc):
+                raise StateStoreError(
+                    f"State store {self.name!r} at {self.path} is locked by another process "
+                    f"({exc}). Stop the other worker using this state directory, or give this "
+                    "one its own state_dir."
+                ) from exc
+            log.warning(
+                "State store %r at %s cannot be opened (%s); wiping it and restoring from "
+                "its changelog from offset zero.",
+                self.name,
+                self.path,
+                exc,
+            )
+            self._close_quietly()
+            shutil.rmtree(self.path, ignore_errors=True)
+            self._open()
+
+    def _open(self) -> None:
+        self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        column_families = {META_CF: Options(raw_mode=True)}
+        db = Rdict(str(self.path), self._options, column_families=column_families)
+        try:
+            meta = db.get_column_family(META_CF)
+            try:
+                raw = meta.get(OFFSET_KEY)
+            finally:
+                meta.close()
+                del meta
+            offset = None if raw is None else _OFFSET.unpack(raw)[0]
+        except BaseException:
+            db.close()
+            raise
+        self._db = db
+        self._meta = db.get_column_family_handle(META_CF)
+        self._offset = offset
+        _restrict(self.path)
+
+    def _close_quietly(self) -> None:
+        self._meta = None
+        if self._db is not None:
+            try:
+                self._db.close()
+            except Exception:  # closing a half-open store must not hide the real error
+                pass
+            self._db = None
+
+    def close(self) -> None:
+        if self._db is None:
+            return
+        self._meta = None
+        self._db.close()
+        self._db = None
+        if self.path.exists():
+            _restrict(self.path)
+
+    def wipe(self) -> None:
+        self.close()
+        Rdict.destroy(str(self.path), Options(raw_mode=True))
+        shutil.rmtree(self.path, ignore_errors=True)
+        self._offset = None
+        self._open()
+
+    @property
+    def db(self) -> Rdict:
+        if self._db is None:
+            raise StateStoreError(
+                f"State store {self.name!r} is closed; it cannot be read or written until "
+                "its task is reopened."
+            )
+        return self._db
+
+    # -- reads -----------------------------------------------------------------------
+
+    def get(self, key: bytes) -> bytes | None:
+        return self.db.get(key)  # type: ignore[no-any-return]
+
+    def range(
+        self, lo: bytes | None, hi: bytes | None, *, reverse: bool = False
+    ) -> Iterator[tuple[bytes, bytes]]:
+        db = self.db
+        if reverse:
+            items = db.items(backwards=True, from_key=hi)
+            if lo is None:
+                return iter(items)
+            return takewhile(lambda kv: kv[0] >= lo, items)
+        if hi is None:
+            return iter(db.items(from_key=lo))
+        read_opt = ReadOptions()
+        read_opt.set_iterate_upper_bound(hi + b"\x00")  # smallest key above hi
+        return iter(db.items(from_key=lo, read_opt=read_opt))
+
+    def approximate_num_entries(self) -> int:
+        return self.db.property_int_value("rocksdb.estimate-num-keys") or 0
+
+    # -- writes ----------------------------------------------------------------------
+
+    def write_batch(self, changes: list[Change], changelog_offset: int | None) -> None:
+        db = self.db
+        batch = WriteBatch(raw_mode=True)
+        put = batch.put
+        delete = batch.delete
+        for key, value in changes:
+            if value is None:
+                delete(key)
+            else:
+                put(key, value)
+        if changelog_offset is not None:
+            put(OFFSET_KEY, _OFFSET.pack(changelog_offset), self._meta)
+        db.write(batch)
+        if changelog_offset is not None:
+            self._offset = changelog_offset
+
+    def changelog_offset(self) -> int | None:
+        return self._offset
+
+    def __repr__(self) -> str:
+        return f"RocksDBBytesStore({self.name!r}, {str(self.path)!r})"

@@ -1,0 +1,195 @@
+"""The window store: a key layout over the bytes store, segmented by window start.
+
+Store key: [8 segment id][4 key length][key][8 window start][4 seqnum] (see segments.py
+for the time encoding). `fetch(key, t_from, t_to)` is one range scan per segment the
+time range touches; retention drops whole segments. Windows older than retention that
+still sit in a partly expired segment are hidden from every read, as in Kafka Streams,
+so the observable effect of `expire` is exact.
+
+`retain_duplicates=True` (stream-stream joins) gives every put its own increasing
+seqnum, so equal keys and timestamps do not overwrite; put(key, None) is then a no-op.
+With `timestamped=True` values carry an 8-byte record timestamp, as in the KV store.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Any, overload
+
+from streamz_kit.serdes import Serde
+from streamz_kit.state.buffered import BufferedStore
+from streamz_kit.state.segments import (
+    MAX_TIME,
+    MIN_TIME,
+    SegmentIndex,
+    dec_time,
+    default_segment_interval,
+    enc_time,
+)
+from streamz_kit.state.typed import TypedStore
+from streamz_kit.windows import Window, Windowed
+
+__all__ = ["WindowStore"]
+
+_SEG_KLEN = struct.Struct(">QI")
+_TIME_SEQ = struct.Struct(">QI")
+_TS = struct.Struct(">q")
+_BIAS = 1 << 63
+_SEQ_MASK = 0x7FFFFFFF
+
+
+class WindowStore(TypedStore):
+    kind = "window"
+
+    def __init__(
+        self,
+        buffer: BufferedStore,
+        key_serde: Serde,
+        value_serde: Serde,
+        name: str,
+        *,
+        window_size_ms: int,
+        retention_ms: int,
+        retain_duplicates: bool = False,
+        timestamped: bool = False,
+        segment_interval_ms: int | None = None,
+    ) -> None:
+        super().__init__(buffer, key_serde, value_serde, name)
+        self.window_size_ms = window_size_ms
+        self.retention_ms = retention_ms
+        self.retain_duplicates = retain_duplicates
+        self.timestamped = timestamped
+        self.segments = SegmentIndex(
+            buffer, segment_interval_ms or default_segment_interval(retention_ms)
+        )
+        self._floor = MIN_TIME  # windows starting before this are expired
+        self._seq = 0
+
+    # -- encoding ----------------------------------------------------------------------
+
+    def _prefix(self, seg: int, kb: bytes) -> bytes:
+        return _SEG_KLEN.pack(seg + _BIAS, len(kb)) + kb
+
+    def _kb(self, key: Any) -> bytes:
+        return self.key_serde.serialize(self._topic, key)  # type: ignore[return-value]
+
+    def _encode_value(self, value: Any, timestamp: int) -> bytes | None:
+        vb = self.value_serde.serialize(self._topic, value)
+        if vb is None or not self.timestamped:
+            return vb
+        return _TS.pack(timestamp) + vb
+
+    def _decode_value(self, data: bytes) -> Any:
+        if self.timestamped:
+            data = data[8:]
+        return self.value_serde.deserialize(self._topic, data)
+
+    # -- writes ------------------------------------------------------------------------
+
+    def put(self, key: Any, value: Any, window_start: int, *, timestamp: int | None = None) -> None:
+        """Write the window's value (None deletes); windows already expired are ignored."""
+        if window_start < self._floor:
+            return
+        if self.retain_duplicates:
+            if value is None:
+                return
+            self._seq = seq = (self._seq + 1) & _SEQ_MASK
+        else:
+            seq = 0
+        seg = window_start // self.segments.interval
+        self.segments.add(seg)
+        kb = self._kb(key)
+        store_key = self._prefix(seg, kb) + _TIME_SEQ.pack(window_start + _BIAS, seq)
+        self.buffer.put(
+            store_key,
+            None if value is None else self._encode_value(
+                value, window_start if timestamp is None else timestamp
+            ),
+        )
+
+    def expire(self, observed_stream_time: int) -> None:
+        """Forget windows that start before observed_stream_time - retention."""
+        floor = observed_stream_time - self.retention_ms
+        if floor <= self._floor:
+            return
+        self._floor = floor
+        self.segments.drop_before(floor)
+
+    # -- reads -------------------------------------------------------------------------
+
+    @overload
+    def fetch(self, key: Any, t_from: int) -> Any: ...
+
+    @overload
+    def fetch(self, key: Any, t_from: int, t_to: int) -> list[tuple[int, Any]]: ...
+
+    def fetch(self, key: Any, t_from: int, t_to: int | None = None) -> Any:
+        """`fetch(key, start)`: that window's value or None. `fetch(key, t_from, t_to)`:
+        (window_start, value) for windows whose START is in [t_from, t_to], oldest first."""
+        if t_to is None:
+            raw = self._fetch_raw(key, t_from)
+            return None if raw is None else self._decode_value(raw)
+        return [(start, self._decode_value(v)) for start, v in self._scan_key(key, t_from, t_to)]
+
+    def fetch_with_timestamp(self, key: Any, window_start: int) -> tuple[Any, int] | None:
+        """(value, record timestamp) of one window of a timestamped store."""
+        raw = self._fetch_raw(key, window_start)
+        if raw is None:
+            return None
+        if not self.timestamped:
+            return self._decode_value(raw), window_start
+        return self.value_serde.deserialize(self._topic, raw[8:]), _TS.unpack_from(raw)[0]
+
+    def _fetch_raw(self, key: Any, window_start: int) -> bytes | None:
+        if window_start < self._floor:
+            return None
+        if not self.retain_duplicates:
+            seg = window_start // self.segments.interval
+            store_key = self._prefix(seg, self._kb(key)) + _TIME_SEQ.pack(window_start + _BIAS, 0)
+            return self.buffer.get(store_key)
+        for _, raw in self._scan_key(key, window_start, window_start):
+            return raw
+        return None
+
+    def _scan_key(self, key: Any, t_from: int, t_to: int) -> list[tuple[int, bytes]]:
+        lo = max(t_from, self._floor)
+        if lo > t_to:
+            return []
+        kb = self._kb(key)
+        segs = self.segments
+        interval = segs.interval
+        out: list[tuple[int, bytes]] = []
+        time_at = 12 + len(kb)
+        for seg in segs.between(lo // interval, t_to // interval):
+            prefix = self._prefix(seg, kb)
+            for k, v in self.buffer.range(
+                prefix + _TIME_SEQ.pack(lo + _BIAS, 0),
+                prefix + _TIME_SEQ.pack(t_to + _BIAS, 0xFFFFFFFF),
+            ):
+                out.append((dec_time(k, time_at), v))
+        return out
+
+    def fetch_all(self, t_from: int, t_to: int) -> list[tuple[Windowed[Any], Any]]:
+        """Every window (all keys) whose start is in [t_from, t_to]."""
+        lo = max(t_from, self._floor)
+        if lo > t_to:
+            return []
+        interval = self.segments.interval
+        out: list[tuple[Windowed[Any], Any]] = []
+        kdes = self.key_serde.deserialize
+        topic = self._topic
+        size = self.window_size_ms
+        for seg in self.segments.between(lo // interval, t_to // interval):
+            for k, v in self.buffer.range(enc_time(seg), enc_time(seg + 1)):
+                klen = _SEG_KLEN.unpack_from(k)[1]
+                start = dec_time(k, 12 + klen)
+                if lo <= start <= t_to:
+                    key = kdes(topic, k[12 : 12 + klen])
+                    out.append((Windowed(key, Window(start, start + size)), self._decode_value(v)))
+        return out
+
+    def all(self) -> list[tuple[Windowed[Any], Any]]:
+        return self.fetch_all(MIN_TIME, MAX_TIME)
+
+    def approximate_num_entries(self) -> int:
+        return self.buffer.approximate_num_entries()
