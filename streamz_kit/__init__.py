@@ -1,1 +1,58 @@
-"""streamz_kit: the Kafka Streams model in Python."""
+"""streamz_kit: the Kafka Streams model in Python.
+
+Build a topology with `StreamsBuilder`, test it with `streamz_kit.testing.TopologyTestDriver`,
+run it with `App`.
+"""
+
+from streamz_kit import serdes, stores
+from streamz_kit.dsl.builder import StreamsBuilder
+from streamz_kit.dsl.grouped import KGroupedStream, KGroupedTable
+from streamz_kit.dsl.kstream import BranchedKStream, KStream
+from streamz_kit.dsl.ktable import GlobalKTable, KTable
+from streamz_kit.dsl.materialized import Materialized
+from streamz_kit.errors import (
+    ConfigError,
+    SerializationError,
+    StreamsProcessingError,
+    StreamzError,
+    TopologyError,
+)
+from streamz_kit.topology.topology import Topology
+from streamz_kit.windows import (
+    JoinWindows,
+    SessionWindows,
+    SlidingWindows,
+    Suppressed,
+    TimeWindows,
+    Window,
+    Windowed,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "StreamsBuilder",
+    "KStream",
+    "KTable",
+    "GlobalKTable",
+    "KGroupedStream",
+    "KGroupedTable",
+    "BranchedKStream",
+    "Materialized",
+    "Topology",
+    "TimeWindows",
+    "SlidingWindows",
+    "SessionWindows",
+    "JoinWindows",
+    "Window",
+    "Windowed",
+    "Suppressed",
+    "StreamzError",
+    "TopologyError",
+    "ConfigError",
+    "SerializationError",
+    "StreamsProcessingError",
+    "serdes",
+    "stores",
+    "__version__",
+]

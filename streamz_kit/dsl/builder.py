@@ -1,0 +1,156 @@
+"""`StreamsBuilder`: the entry point of the DSL. It records a logical graph; nothing runs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from streamz_kit import serdes as _serdes
+from streamz_kit.dsl.materialized import Materialized
+from streamz_kit.dsl.store_factory import kv_store_builder
+from streamz_kit.errors import TopologyError
+from streamz_kit.processor.io import SourceNode
+from streamz_kit.processor.table import TableSourceNode
+from streamz_kit.topology.graph import GraphNode, LogicalGraph
+from streamz_kit.topology.topology import Topology
+
+if TYPE_CHECKING:
+    from streamz_kit.dsl.kstream import KStream
+    from streamz_kit.dsl.ktable import GlobalKTable, KTable
+
+DEFAULT_KEY_SERDE: Any = _serdes.STRING
+DEFAULT_VALUE_SERDE: Any = _serdes.JSON
+
+
+def _topics(topics: str | list[str]) -> list[str]:
+    names = [topics] if isinstance(topics, str) else list(topics)
+    if not names or not all(isinstance(t, str) and t for t in names):
+        raise TopologyError("stream() needs a topic name or a non-empty list of topic names.")
+    return names
+
+
+class StreamsBuilder:
+    """Build a topology with the fluent DSL, then call `build()`."""
+
+    def __init__(self) -> None:
+        self.graph = LogicalGraph()
+        self._built = False
+
+    # -- sources ----------------------------------------------------------------------
+    def add_source(
+        self,
+        topics: list[str],
+        key_serde: Any,
+        value_serde: Any,
+        timestamp_extractor: Callable[[Any, Any, int], int] | None = None,
+        *,
+        internal: bool = False,
+        name: str | None = None,
+    ) -> str:
+        node_name = name or self.graph.new_name("KSTREAM-SOURCE")
+        ks = key_serde or DEFAULT_KEY_SERDE
+        vs = value_serde or DEFAULT_VALUE_SERDE
+
+        def factory() -> SourceNode:
+            return SourceNode(node_name, topics, ks, vs, timestamp_extractor)
+
+        self.graph.add_node(
+            GraphNode(node_name, factory, [], kind="source", topics=topics, internal=internal)
+        )
+        return node_name
+
+    def stream(
+        self,
+        topics: str | list[str],
+        *,
+        key_serde: Any = None,
+        value_serde: Any = None,
+        timestamp_extractor: Callable[[Any, Any, int], int] | None = None,
+    ) -> "KStream":
+        """A stream of records from one or more topics."""
+        from streamz_kit.dsl.kstream import KStream
+
+        source = self.add_source(_topics(topics), key_serde, value_serde, timestamp_extractor)
+        return KStream(self, source, key_serde, value_serde, sources=frozenset([source]))
+
+    def table(
+        self,
+        topic: str,
+        *,
+        key_serde: Any = None,
+        value_serde: Any = None,
+        materialized: Materialized | None = None,
+    ) -> "KTable":
+        """A changelog stream read as a table: the latest value per key; None deletes."""
+        from streamz_kit.dsl.ktable import KTable
+
+        mat = materialized or Materialized()
+        key_serde = mat.key_serde or key_serde
+        value_serde = mat.value_serde or value_serde
+        source = self.add_source(_topics(topic), key_serde, value_serde)
+        table_name = self.graph.new_name("KTABLE-SOURCE")
+        store_name = mat.name or f"{topic}-STATE-STORE-{table_name.rsplit('-', 1)[1]}"
+        builder = kv_store_builder(store_name, mat, key_serde, value_serde)
+
+        def factory() -> TableSourceNode:
+            return TableSourceNode(table_name, store_name)
+
+        self.graph.add_node(GraphNode(table_name, factory, [source]))
+        self.graph.add_store(builder, table_name)
+        return KTable(
+            self,
+            table_name,
+            key_serde,
+            value_serde,
+            store_name=store_name,
+            sources=frozenset([source]),
+        )
+
+    def global_table(
+        self,
+        topic: str,
+        *,
+        key_serde: Any = None,
+        value_serde: Any = None,
+        materialized: Materialized | None = None,
+    ) -> "GlobalKTable":
+        """A table replicated in full to every task (every partition of `topic`)."""
+        from streamz_kit.dsl.ktable import GlobalKTable
+        from streamz_kit.topology.graph import GlobalStore
+
+        mat = materialized or Materialized()
+        key_serde = mat.key_serde or key_serde
+        value_serde = mat.value_serde or value_serde
+        source = self.add_source(_topics(topic), key_serde, value_serde)
+        table_name = self.graph.new_name("KTABLE-SOURCE")
+        store_name = mat.name or f"{topic}-STATE-STORE-{table_name.rsplit('-', 1)[1]}"
+        # Global stores restore from their source topic; they need no changelog of their own.
+        builder = kv_store_builder(store_name, mat, key_serde, value_serde, logging=False)
+
+        def factory() -> TableSourceNode:
+            return TableSourceNode(table_name, store_name)
+
+        self.graph.add_node(GraphNode(table_name, factory, [source]))
+        self.graph.add_store(builder, table_name)
+        self.graph.global_stores[store_name] = GlobalStore(store_name, topic, source, table_name)
+        return GlobalKTable(self, store_name, key_serde, value_serde)
+
+    def add_state_store(self, store_builder: Any) -> "StreamsBuilder":
+        """Register a store for Processor API processors (`process(..., stores=[name])`)."""
+        self.graph.add_store(store_builder)
+        return self
+
+    def build(self) -> Topology:
+        """Compile the graph into sub-topologies. Raises TopologyError on misuse."""
+        if not self.graph.nodes:
+            raise TopologyError(
+                "The topology is empty; add at least one builder.stream(...) or "
+                "builder.table(...) before build()."
+            )
+        unused = [s for s, users in self.graph.store_users.items() if not users]
+        if unused:
+            raise TopologyError(
+                f"State store(s) {unused} were added but no processor uses them; pass their "
+                "names in process(..., stores=[...]) or remove them."
+            )
+        self._built = True
+        return Topology(self.graph)

@@ -1,0 +1,391 @@
+"""`KStream`: an unbounded stream of records, each an independent event."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Iterable
+
+from streamz_kit.dsl.materialized import Materialized
+from streamz_kit.dsl.store_factory import kv_store_builder
+from streamz_kit.errors import TopologyError
+from streamz_kit.processor.io import SinkNode
+from streamz_kit.processor.stateless import (
+    BranchNode,
+    FilterNode,
+    FlatMapNode,
+    FlatMapValuesNode,
+    MapNode,
+    MapValuesNode,
+    PassThroughNode,
+    PeekNode,
+    SelectKeyNode,
+)
+from streamz_kit.processor.table import TableSourceNode
+from streamz_kit.topology.graph import GraphNode, RepartitionTopic
+
+if TYPE_CHECKING:
+    from streamz_kit.dsl.builder import StreamsBuilder
+    from streamz_kit.dsl.grouped import KGroupedStream
+    from streamz_kit.dsl.ktable import KTable
+
+
+def _check_callable(fn: Any, what: str) -> None:
+    if not callable(fn):
+        raise TopologyError(f"{what} needs a function, but got {type(fn).__name__} {fn!r:.60}.")
+
+
+class KStream:
+    """A record stream. Every method returns a new KStream (or table) and runs nothing."""
+
+    def __init__(
+        self,
+        builder: "StreamsBuilder",
+        node: str,
+        key_serde: Any,
+        value_serde: Any,
+        *,
+        repartition_required: bool = False,
+        sources: frozenset[str] = frozenset(),
+    ) -> None:
+        self.builder = builder
+        self.node = node
+        self.key_serde = key_serde
+        self.value_serde = value_serde
+        self.repartition_required = repartition_required
+        self.sources = sources
+
+    @property
+    def graph(self) -> Any:
+        return self.builder.graph
+
+    def _add(
+        self,
+        prefix: str,
+        make: Callable[[str], Any],
+        *,
+        name: str | None = None,
+        key_serde: Any = "inherit",
+        value_serde: Any = "inherit",
+        key_changed: bool = False,
+        parents: list[str] | None = None,
+        sources: frozenset[str] | None = None,
+    ) -> "KStream":
+        node_name = name or self.graph.new_name(prefix)
+        self.graph.add_node(GraphNode(node_name, lambda: make(node_name), parents or [self.node]))
+        return KStream(
+            self.builder,
+            node_name,
+            self.key_serde if key_serde == "inherit" else key_serde,
+            self.value_serde if value_serde == "inherit" else value_serde,
+            repartition_required=self.repartition_required or key_changed,
+            sources=self.sources if sources is None else sources,
+        )
+
+    # -- stateless -------------------------------------------------------------------
+    def filter(self, predicate: Callable[[Any, Any], bool], *, name: str | None = None) -> "KStream":
+        """Keep records for which `predicate(key, value)` is true."""
+        _check_callable(predicate, "filter")
+        return self._add("KSTREAM-FILTER", lambda n: FilterNode(n, predicate, False), name=name)
+
+    def filter_not(
+        self, predicate: Callable[[Any, Any], bool], *, name: str | None = None
+    ) -> "KStream":
+        """Drop records for which `predicate(key, value)` is true."""
+        _check_callable(predicate, "filter_not")
+        return self._add("KSTREAM-FILTER", lambda n: FilterNode(n, predicate, True), name=name)
+
+    def map(
+        self, mapper: Callable[[Any, Any], tuple[Any, Any]], *, name: str | None = None
+    ) -> "KStream":
+        """Replace each record by `mapper(key, value) -> (new_key, new_value)`."""
+        _check_callable(mapper, "map")
+        return self._add(
+            "KSTREAM-MAP", lambda n: MapNode(n, mapper), name=name,
+            key_serde=None, value_serde=None, key_changed=True,
+        )
+
+    def map_values(self, mapper: Callable[[Any], Any], *, name: str | None = None) -> "KStream":
+        """Replace each value by `mapper(value)`; the key (and partitioning) stays."""
+        _check_callable(mapper, "map_values")
+        return self._add(
+            "KSTREAM-MAPVALUES", lambda n: MapValuesNode(n, mapper, False), name=name,
+            value_serde=None,
+        )
+
+    def flat_map(
+        self, mapper: Callable[[Any, Any], Iterable[tuple[Any, Any]]], *, name: str | None = None
+    ) -> "KStream":
+        """Replace each record by zero or more `(key, value)` pairs."""
+        _check_callable(mapper, "flat_map")
+        return self._add(
+            "KSTREAM-FLATMAP", lambda n: FlatMapNode(n, mapper), name=name,
+            key_serde=None, value_serde=None, key_changed=True,
+        )
+
+    def flat_map_values(
+        self, mapper: Callable[[Any], Iterable[Any]], *, name: str | None = None
+    ) -> "KStream":
+        """Replace each value by zero or more values, keeping the key."""
+        _check_callable(mapper, "flat_map_values")
+        return self._add(
+            "KSTREAM-FLATMAPVALUES", lambda n: FlatMapValuesNode(n, mapper, False), name=name,
+            value_serde=None,
+        )
+
+    def select_key(self, key_fn: Callable[[Any, Any], Any], *, name: str | None = None) -> "KStream":
+        """Set a new key `key_fn(key, value)`; a later grouping or join repartitions."""
+        _check_callable(key_fn, "select_key")
+        return self._add(
+            "KSTREAM-KEY-SELECT", lambda n: SelectKeyNode(n, key_fn), name=name,
+            key_serde=None, key_changed=True,
+        )
+
+    def peek(self, action: Callable[[Any, Any], Any], *, name: str | None = None) -> "KStream":
+        """Call `action(key, value)` for its side effect and pass the record on unchanged."""
+        _check_callable(action, "peek")
+        return self._add("KSTREAM-PEEK", lambda n: PeekNode(n, action), name=name)
+
+    def foreach(self, action: Callable[[Any, Any], Any], *, name: str | None = None) -> None:
+        """Call `action(key, value)` for every record; ends the stream."""
+        _check_callable(action, "foreach")
+        self._add("KSTREAM-FOREACH", lambda n: PeekNode(n, action), name=name)
+
+    def merge(self, other: "KStream", *, name: str | None = None) -> "KStream":
+        """One stream holding the records of both, in the order they are processed."""
+        if not isinstance(other, KStream):
+            raise TopologyError(f"merge() takes a KStream, not {type(other).__name__}.")
+        if other.builder is not self.builder:
+            raise TopologyError("merge() needs two streams from the same StreamsBuilder.")
+        same_keys = self.key_serde is other.key_serde
+        same_values = self.value_serde is other.value_serde
+        return self._add(
+            "KSTREAM-MERGE",
+            lambda n: PassThroughNode(n),
+            name=name,
+            parents=[self.node, other.node],
+            key_serde=self.key_serde if same_keys else None,
+            value_serde=self.value_serde if same_values else None,
+            key_changed=other.repartition_required,
+            sources=self.sources | other.sources,
+        )
+
+    def split(self, *, name: str = "") -> "BranchedKStream":
+        """Route each record to the first branch whose predicate holds."""
+        return BranchedKStream(self, name)
+
+    # -- sinks and repartitioning ---------------------------------------------------------
+    def to(
+        self,
+        topic: str | Callable[[Any, Any], str],
+        *,
+        key_serde: Any = None,
+        value_serde: Any = None,
+        partitioner: Callable[[str, Any, Any, int], int | None] | None = None,
+        name: str | None = None,
+    ) -> None:
+        """Write every record to `topic`, or to the topic `topic(key, value)` returns."""
+        from streamz_kit.dsl.builder import DEFAULT_KEY_SERDE, DEFAULT_VALUE_SERDE
+
+        ks = key_serde or self.key_serde or DEFAULT_KEY_SERDE
+        vs = value_serde or self.value_serde or DEFAULT_VALUE_SERDE
+        if isinstance(topic, str):
+            if not topic:
+                raise TopologyError("to() needs a non-empty topic name.")
+            fixed, chooser = topic, None
+        elif callable(topic):
+            fixed, chooser = None, topic
+        else:
+            raise TopologyError("to() takes a topic name or a function (key, value) -> topic.")
+        node_name = name or self.graph.new_name("KSTREAM-SINK")
+        self.graph.add_node(
+            GraphNode(
+                node_name,
+                lambda: SinkNode(node_name, fixed, ks, vs, chooser, partitioner),
+                [self.node],
+                kind="sink",
+                sink_topic=fixed,
+            )
+        )
+
+    def repartition(
+        self,
+        *,
+        name: str | None = None,
+        num_partitions: int | None = None,
+        key_serde: Any = None,
+        value_serde: Any = None,
+    ) -> "KStream":
+        """Write through a repartition topic so records are partitioned by their current key."""
+        base = name or self.graph.new_name("KSTREAM-REPARTITION")
+        return self._through_repartition(
+            base, key_serde or self.key_serde, value_serde or self.value_serde, num_partitions
+        )
+
+    def _through_repartition(
+        self,
+        base: str,
+        key_serde: Any,
+        value_serde: Any,
+        num_partitions: int | None = None,
+        *,
+        drop_null_keys: bool = False,
+    ) -> "KStream":
+        from streamz_kit.dsl.builder import DEFAULT_KEY_SERDE, DEFAULT_VALUE_SERDE
+
+        if num_partitions is not None and num_partitions < 1:
+            raise TopologyError("repartition num_partitions must be at least 1.")
+        topic = f"{base}-repartition"
+        if topic in self.graph.repartition_topics:
+            raise TopologyError(
+                f"Repartition topic {topic!r} is already used; give this operation another name."
+            )
+        self.graph.repartition_topics[topic] = RepartitionTopic(topic, num_partitions)
+        ks = key_serde or DEFAULT_KEY_SERDE
+        vs = value_serde or DEFAULT_VALUE_SERDE
+        parent = self
+        if drop_null_keys:
+            parent = self._add(
+                "KSTREAM-FILTER", lambda n: FilterNode(n, lambda k, v: k is not None, False)
+            )
+        sink_name = self.graph.new_name("KSTREAM-SINK")
+        self.graph.add_node(
+            GraphNode(
+                sink_name,
+                lambda: SinkNode(sink_name, topic, ks, vs, internal=True),
+                [parent.node],
+                kind="sink",
+                sink_topic=topic,
+                internal=True,
+            )
+        )
+        source = self.builder.add_source([topic], ks, vs, internal=True)
+        return KStream(self.builder, source, ks, vs, sources=frozenset([source]))
+
+    # -- grouping and tables -------------------------------------------------------------
+    def group_by_key(self, *, key_serde: Any = None, value_serde: Any = None) -> "KGroupedStream":
+        """Group by the current key (repartitioning first if an earlier step changed it)."""
+        from streamz_kit.dsl.grouped import KGroupedStream
+
+        return KGroupedStream(
+            self, key_serde or self.key_serde, value_serde or self.value_serde
+        )
+
+    def group_by(
+        self,
+        key_fn: Callable[[Any, Any], Any],
+        *,
+        key_serde: Any = None,
+        value_serde: Any = None,
+    ) -> "KGroupedStream":
+        """Group by a new key `key_fn(key, value)`; always repartitions."""
+        selected = self.select_key(key_fn)
+        return selected.group_by_key(key_serde=key_serde, value_serde=value_serde)
+
+    def to_table(self, *, materialized: Materialized | None = None, name: str | None = None) -> "KTable":
+        """Read the stream as a table: each record upserts its key; a None value deletes it."""
+        from streamz_kit.dsl.ktable import KTable
+
+        stream = self
+        mat = materialized or Materialized()
+        key_serde = mat.key_serde or self.key_serde
+        value_serde = mat.value_serde or self.value_serde
+        if self.repartition_required:
+            stream = self._through_repartition(
+                self.graph.new_name("KSTREAM-TOTABLE"), key_serde, value_serde,
+                drop_null_keys=True,
+            )
+        node_name = name or self.graph.new_name("KSTREAM-TOTABLE")
+        store_name = mat.name or f"{node_name}-STATE-STORE"
+        builder = kv_store_builder(store_name, mat, key_serde, value_serde)
+        self.graph.add_node(
+            GraphNode(node_name, lambda: TableSourceNode(node_name, store_name), [stream.node])
+        )
+        self.graph.add_store(builder, node_name)
+        return KTable(
+            self.builder, node_name, key_serde, value_serde,
+            store_name=store_name, sources=stream.sources,
+        )
+
+    # -- Processor API -----------------------------------------------------------------
+    def process(
+        self,
+        processor_factory: Callable[[], Any],
+        *,
+        stores: Iterable[str] = (),
+        name: str | None = None,
+    ) -> "KStream":
+        """Run a user `Processor` (a fresh one per task from `processor_factory()`)."""
+        from streamz_kit.processor.user import UserProcessorNode
+
+        _check_callable(processor_factory, "process")
+        store_names = list(stores)
+        result = self._add(
+            "KSTREAM-PROCESSOR",
+            lambda n: UserProcessorNode(n, processor_factory, store_names),
+            name=name,
+            key_serde=None,
+            value_serde=None,
+            key_changed=True,
+        )
+        for store in store_names:
+            self.graph.connect_store(store, result.node)
+        return result
+
+    # Joins live in streamz_kit.dsl.joins; attached below so the class stays readable.
+
+
+class BranchedKStream:
+    """The result of `split()`: add branches, then end with a default (or none)."""
+
+    def __init__(self, stream: KStream, prefix: str) -> None:
+        self.stream = stream
+        self.prefix = prefix
+        self.node = stream.graph.new_name("KSTREAM-BRANCH")
+        self._predicates: list[Callable[[Any, Any], bool]] = []
+        self._names: list[str] = []
+        self._children: list[str] = []
+        self._default: str | None = None
+        self._branches: dict[str, KStream] = {}
+        self._ended = False
+        predicates, children = self._predicates, self._children
+        stream.graph.add_node(
+            GraphNode(
+                self.node,
+                lambda: BranchNode(self.node, predicates, children[: len(predicates)],
+                                   self._default),
+                [stream.node],
+            )
+        )
+
+    def _child(self, branch_name: str) -> KStream:
+        child = self.stream.graph.new_name("KSTREAM-BRANCHCHILD")
+        self.stream.graph.add_node(GraphNode(child, lambda: PassThroughNode(child), [self.node]))
+        self._children.append(child)
+        return KStream(
+            self.stream.builder, child, self.stream.key_serde, self.stream.value_serde,
+            repartition_required=self.stream.repartition_required, sources=self.stream.sources,
+        )
+
+    def branch(self, predicate: Callable[[Any, Any], bool], *, name: str | None = None) -> "BranchedKStream":
+        if self._ended:
+            raise TopologyError("This split() already ended with default_branch()/no_default_branch().")
+        _check_callable(predicate, "branch")
+        branch_name = self.prefix + (name if name is not None else str(len(self._predicates) + 1))
+        if branch_name in self._names:
+            raise TopologyError(f"Branch name {branch_name!r} is used twice in this split().")
+        self._predicates.append(predicate)
+        self._names.append(branch_name)
+        self._branches[branch_name] = self._child(branch_name)
+        return self
+
+    def default_branch(self, *, name: str | None = None) -> dict[str, KStream]:
+        branches = dict(self._branches)
+        branch_name = self.prefix + (name if name is not None else "0")
+        stream = self._child(branch_name)
+        self._default = self._children[-1]
+        branches[branch_name] = stream
+        self._ended = True
+        return branches
+
+    def no_default_branch(self) -> dict[str, KStream]:
+        self._ended = True
+        return dict(self._branches)

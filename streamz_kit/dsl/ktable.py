@@ -1,0 +1,188 @@
+"""`KTable`: a changelog view, the latest value per key. Updates flow as Change(new, old)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from streamz_kit.dsl.materialized import Materialized
+from streamz_kit.dsl.store_factory import kv_store_builder
+from streamz_kit.errors import TopologyError
+from streamz_kit.processor.table import (
+    TableFilterNode,
+    TableMapValuesNode,
+    TableRepartitionMapNode,
+    TableToStreamNode,
+)
+from streamz_kit.topology.graph import GraphNode
+
+if TYPE_CHECKING:
+    from streamz_kit.dsl.builder import StreamsBuilder
+    from streamz_kit.dsl.grouped import KGroupedTable
+    from streamz_kit.dsl.kstream import KStream
+
+
+class KTable:
+    def __init__(
+        self,
+        builder: "StreamsBuilder",
+        node: str,
+        key_serde: Any,
+        value_serde: Any,
+        *,
+        store_name: str | None,
+        sources: frozenset[str],
+        parent: "KTable | None" = None,
+    ) -> None:
+        self.builder = builder
+        self.node = node
+        self.key_serde = key_serde
+        self.value_serde = value_serde
+        self.store_name = store_name
+        self.sources = sources
+        self.parent = parent
+        # Set when a downstream operation needs old values (group_by, joins), as Kafka's
+        # enableSendingOldValues; read by the nodes when a task creates them.
+        self.send_old_values = False
+
+    @property
+    def graph(self) -> Any:
+        return self.builder.graph
+
+    @property
+    def queryable_store_name(self) -> str | None:
+        """The store to query with `app.store(name)`, or None if the table is not materialized."""
+        return self.store_name
+
+    def enable_send_old_values(self) -> None:
+        self.send_old_values = True
+        if self.parent is not None:
+            self.parent.enable_send_old_values()
+
+    def _derive(
+        self,
+        prefix: str,
+        make: Callable[[str, str | None, Callable[[], bool]], Any],
+        materialized: Materialized | None,
+        value_serde: Any,
+        name: str | None,
+    ) -> "KTable":
+        node_name = name or self.graph.new_name(prefix)
+        store_name = None
+        vs = value_serde
+        if materialized is not None:
+            store_name = materialized.name or f"{node_name}-STATE-STORE"
+            vs = materialized.value_serde or value_serde
+        child = KTable(
+            self.builder, node_name, self.key_serde, vs,
+            store_name=store_name, sources=self.sources, parent=self,
+        )
+        self.graph.add_node(
+            GraphNode(node_name, lambda: make(node_name, store_name, lambda: child.send_old_values),
+                      [self.node])
+        )
+        if materialized is not None:
+            assert store_name is not None
+            builder = kv_store_builder(store_name, materialized, self.key_serde, vs)
+            self.graph.add_store(builder, node_name)
+        return child
+
+    def filter(
+        self,
+        predicate: Callable[[Any, Any], bool],
+        *,
+        materialized: Materialized | None = None,
+        name: str | None = None,
+    ) -> "KTable":
+        """Keep rows where `predicate(key, value)` holds; others become tombstones."""
+        if not callable(predicate):
+            raise TopologyError("filter() needs a predicate(key, value).")
+        return self._derive(
+            "KTABLE-FILTER",
+            lambda n, s, old: TableFilterNode(n, predicate, False, s, old),
+            materialized, self.value_serde, name,
+        )
+
+    def filter_not(
+        self,
+        predicate: Callable[[Any, Any], bool],
+        *,
+        materialized: Materialized | None = None,
+        name: str | None = None,
+    ) -> "KTable":
+        if not callable(predicate):
+            raise TopologyError("filter_not() needs a predicate(key, value).")
+        return self._derive(
+            "KTABLE-FILTER",
+            lambda n, s, old: TableFilterNode(n, predicate, True, s, old),
+            materialized, self.value_serde, name,
+        )
+
+    def map_values(
+        self,
+        mapper: Callable[[Any], Any],
+        *,
+        materialized: Materialized | None = None,
+        name: str | None = None,
+    ) -> "KTable":
+        """Transform each value; tombstones stay tombstones."""
+        if not callable(mapper):
+            raise TopologyError("map_values() needs a function mapper(value).")
+        return self._derive(
+            "KTABLE-MAPVALUES",
+            lambda n, s, old: TableMapValuesNode(n, mapper, False, s, old),
+            materialized, None, name,
+        )
+
+    def to_stream(self, *, name: str | None = None) -> "KStream":
+        """The table's updates as a stream (a deletion arrives as a None value)."""
+        from streamz_kit.dsl.kstream import KStream
+
+        node_name = name or self.graph.new_name("KTABLE-TOSTREAM")
+        self.graph.add_node(GraphNode(node_name, lambda: TableToStreamNode(node_name), [self.node]))
+        return KStream(
+            self.builder, node_name, self.key_serde, self.value_serde, sources=self.sources
+        )
+
+    def group_by(
+        self,
+        selector: Callable[[Any, Any], tuple[Any, Any]],
+        *,
+        key_serde: Any = None,
+        value_serde: Any = None,
+    ) -> "KGroupedTable":
+        """Re-group rows by `selector(key, value) -> (new_key, new_value)`; repartitions."""
+        from streamz_kit.dsl.grouped import KGroupedTable
+        from streamz_kit.dsl.kstream import KStream
+
+        if not callable(selector):
+            raise TopologyError("group_by() needs selector(key, value) -> (new_key, new_value).")
+        self.enable_send_old_values()
+        select_name = self.graph.new_name("KTABLE-SELECT")
+        self.graph.add_node(
+            GraphNode(select_name, lambda: TableRepartitionMapNode(select_name, selector),
+                      [self.node])
+        )
+        selected = KStream(self.builder, select_name, key_serde, value_serde, sources=self.sources)
+        return KGroupedTable(selected, key_serde, value_serde)
+
+    def suppress(self, suppressed: Any, *, name: str | None = None) -> "KTable":
+        """Hold windowed updates back and emit one final result when each window closes."""
+        from streamz_kit.dsl.suppress import suppress
+
+        return suppress(self, suppressed, name=name)
+
+
+class GlobalKTable:
+    """A table every task holds in full; joined by a key computed from the stream record."""
+
+    def __init__(
+        self, builder: "StreamsBuilder", store_name: str, key_serde: Any, value_serde: Any
+    ) -> None:
+        self.builder = builder
+        self.store_name = store_name
+        self.key_serde = key_serde
+        self.value_serde = value_serde
+
+    @property
+    def queryable_store_name(self) -> str:
+        return self.store_name

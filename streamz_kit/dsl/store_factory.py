@@ -1,0 +1,35 @@
+"""Store builders for the DSL's own stores, with serdes resolved from upstream or defaults."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streamz_kit.dsl.materialized import Materialized
+from streamz_kit.stores import StoreBuilder
+
+
+def resolve_serdes(key_serde: Any, value_serde: Any) -> tuple[Any, Any]:
+    from streamz_kit.dsl.builder import DEFAULT_KEY_SERDE, DEFAULT_VALUE_SERDE
+
+    return key_serde or DEFAULT_KEY_SERDE, value_serde or DEFAULT_VALUE_SERDE
+
+
+def kv_store_builder(
+    name: str,
+    materialized: Materialized,
+    key_serde: Any,
+    value_serde: Any,
+    *,
+    logging: bool | None = None,
+) -> StoreBuilder:
+    """The timestamped key-value store behind a KTable."""
+    ks, vs = resolve_serdes(materialized.key_serde or key_serde, materialized.value_serde or value_serde)
+    return StoreBuilder(
+        name,
+        "timestamped_kv",
+        materialized.store,  # type: ignore[arg-type]
+        ks,
+        vs,
+        logging=materialized.logging if logging is None else logging,
+        caching=materialized.caching,
+    )

@@ -1,0 +1,176 @@
+"""KTable nodes. Tables forward `Change(new, old)`; a None new value is a tombstone.
+
+`send_old_values` mirrors Kafka Streams: when no downstream operation needs the old value,
+a filter forwards a tombstone for a record it rejects; when one does (a table group_by),
+a change whose old and new are both None is dropped as needless.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from streamz_kit.processor.aggregate import StatefulNode
+from streamz_kit.processor.node import Change, Headers, Node
+
+
+class TableSourceNode(Node):
+    """builder.table() and to_table(): materialize the latest value per key."""
+
+    def __init__(self, name: str, store_name: str | None) -> None:
+        super().__init__(name)
+        self.store_name = store_name
+        self.store: Any = None
+
+    def init(self, task: Any) -> None:
+        super().init(task)
+        if self.store_name is not None:
+            self.store = task.get_store(self.store_name)
+
+    def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
+        if key is None:
+            if self.task is not None:
+                self.task.record_skipped(self.name, "null key")
+            return
+        store = self.store
+        if store is None:
+            self.forward(key, Change(value, None), timestamp, headers)
+            return
+        current = store.get_with_timestamp(key)
+        old = None if current is None else current[0]
+        if value is None:
+            store.delete(key)
+        else:
+            store.put(key, value, timestamp)
+        self.forward(key, Change(value, old), timestamp, headers)
+
+
+class _MaterializingNode(Node):
+    """A table operation that may keep its own results in a store (when `materialized=`)."""
+
+    def __init__(self, name: str, store_name: str | None, send_old_values: Callable[[], bool]):
+        super().__init__(name)
+        self.store_name = store_name
+        self.store: Any = None
+        self._send_old_values = send_old_values
+        self.send_old_values = False
+
+    def init(self, task: Any) -> None:
+        super().init(task)
+        self.send_old_values = self._send_old_values()
+        if self.store_name is not None:
+            self.store = task.get_store(self.store_name)
+
+    def emit(self, key: Any, new: Any, old: Any, timestamp: int, headers: Headers) -> None:
+        store = self.store
+        if store is not None:
+            if new is None:
+                store.delete(key)
+            else:
+                store.put(key, new, timestamp)
+        self.forward(key, Change(new, old if self.send_old_values else None), timestamp, headers)
+
+
+class TableFilterNode(_MaterializingNode):
+    def __init__(
+        self,
+        name: str,
+        predicate: Callable[[Any, Any], bool],
+        negate: bool,
+        store_name: str | None,
+        send_old_values: Callable[[], bool],
+    ) -> None:
+        super().__init__(name, store_name, send_old_values)
+        self.predicate = predicate
+        self.negate = negate
+
+    def _keep(self, key: Any, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            hit = bool(self.predicate(key, value))
+        except Exception as exc:
+            raise self.fail(exc) from exc
+        return value if hit is not self.negate else None
+
+    def process(self, key: Any, change: Change, timestamp: int, headers: Headers) -> None:
+        new = self._keep(key, change.new)
+        old = self._keep(key, change.old) if self.send_old_values else None
+        if self.send_old_values and new is None and old is None:
+            return
+        self.emit(key, new, old, timestamp, headers)
+
+
+class TableMapValuesNode(_MaterializingNode):
+    def __init__(
+        self,
+        name: str,
+        mapper: Callable[..., Any],
+        with_key: bool,
+        store_name: str | None,
+        send_old_values: Callable[[], bool],
+    ) -> None:
+        super().__init__(name, store_name, send_old_values)
+        self.mapper = mapper
+        self.with_key = with_key
+
+    def _map(self, key: Any, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return self.mapper(key, value) if self.with_key else self.mapper(value)
+        except Exception as exc:
+            raise self.fail(exc) from exc
+
+    def process(self, key: Any, change: Change, timestamp: int, headers: Headers) -> None:
+        new = self._map(key, change.new)
+        old = self._map(key, change.old) if self.send_old_values else None
+        self.emit(key, new, old, timestamp, headers)
+
+
+class TableToStreamNode(Node):
+    def process(self, key: Any, change: Change, timestamp: int, headers: Headers) -> None:
+        self.forward(key, change.new, timestamp, headers)
+
+
+class TableRepartitionMapNode(Node):
+    """KTable.group_by: re-key each change; the old value goes to the old key's aggregate."""
+
+    def __init__(self, name: str, selector: Callable[[Any, Any], tuple[Any, Any]]) -> None:
+        super().__init__(name)
+        self.selector = selector
+
+    def _select(self, key: Any, value: Any) -> tuple[Any, Any] | None:
+        if value is None:
+            return None
+        try:
+            pair = self.selector(key, value)
+            new_key, new_value = pair
+        except Exception as exc:
+            raise self.fail(exc) from exc
+        return new_key, new_value
+
+    def process(self, key: Any, change: Change, timestamp: int, headers: Headers) -> None:
+        new_pair = self._select(key, change.new)
+        old_pair = self._select(key, change.old)
+        if (
+            new_pair is not None
+            and old_pair is not None
+            and new_pair[0] is not None
+            and new_pair[0] == old_pair[0]
+        ):
+            self.forward(new_pair[0], Change(new_pair[1], old_pair[1]), timestamp, headers)
+            return
+        if old_pair is not None and old_pair[0] is not None:
+            self.forward(old_pair[0], Change(None, old_pair[1]), timestamp, headers)
+        if new_pair is not None and new_pair[0] is not None:
+            self.forward(new_pair[0], Change(new_pair[1], None), timestamp, headers)
+
+
+__all__ = [
+    "TableSourceNode",
+    "TableFilterNode",
+    "TableMapValuesNode",
+    "TableToStreamNode",
+    "TableRepartitionMapNode",
+    "StatefulNode",
+]

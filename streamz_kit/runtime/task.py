@@ -1,0 +1,180 @@
+"""A task: one sub-topology's nodes processing one partition of its source topics.
+
+The same Task runs under the App (records from a broker) and the TopologyTestDriver (records
+piped one at a time); only what feeds it and what commits its output differ.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from typing import Any, Callable
+
+from streamz_kit.errors import (
+    StreamsProcessingError,
+    StreamzError,
+    TopologyError,
+    UserCodeError,
+)
+from streamz_kit.processor.api import PunctuationType
+from streamz_kit.processor.io import SourceNode
+from streamz_kit.processor.node import Node
+from streamz_kit.runtime.punctuation import Punctuation, PunctuationQueue
+from streamz_kit.topology.compiler import SubTopology
+from streamz_kit.topology.topology import Topology
+from streamz_kit.transport.port import ConsumedRecord, ProducerRecord
+
+log = logging.getLogger("streamz_kit.task")
+
+
+class RecordContext:
+    """Where the record being processed came from (read by the Processor API's context)."""
+
+    __slots__ = ("topic", "partition", "offset", "timestamp", "headers")
+
+    def __init__(self) -> None:
+        self.topic: str | None = None
+        self.partition: int | None = None
+        self.offset: int | None = None
+        self.timestamp = 0
+        self.headers: tuple[tuple[str, bytes], ...] = ()
+
+
+def task_id_of(subtopology_id: int, partition: int) -> str:
+    return f"{subtopology_id}_{partition}"
+
+
+class Task:
+    def __init__(
+        self,
+        *,
+        topology: Topology,
+        subtopology: SubTopology,
+        partition: int,
+        application_id: str,
+        stores: dict[str, Any],
+        partition_count: Callable[[str], int],
+        wall_clock_ms: Callable[[], int] | None = None,
+    ) -> None:
+        self.topology = topology
+        self.subtopology = subtopology
+        self.partition = partition
+        self.task_id = task_id_of(subtopology.id, partition)
+        self.application_id = application_id
+        self.stores = stores
+        self.partition_count = partition_count
+        self.wall_clock_ms = wall_clock_ms or (lambda: int(time.time() * 1000))
+        self.collector: list[ProducerRecord] = []
+        self.current = RecordContext()
+        self.stream_time = -1
+        self.punctuations = PunctuationQueue()
+        self.skipped: Counter[str] = Counter()
+        self.processed = 0
+        self.consumed_offsets: dict[tuple[str, int], int] = {}
+        self.internal_topics = set(topology.repartition_topics)
+        self.nodes: dict[str, Node] = topology.instantiate(subtopology.nodes)
+        self.sources: dict[str, SourceNode] = {}
+        for node in self.nodes.values():
+            if isinstance(node, SourceNode):
+                for topic in node.topics:
+                    self.sources[self.resolve_topic(topic, topic in self.internal_topics)] = node
+        for node in self.nodes.values():
+            node.init(self)
+
+    # -- helpers the nodes call -----------------------------------------------------------
+    def resolve_topic(self, topic: str, internal: bool) -> str:
+        """Internal topics carry the application id as a prefix, as in Kafka Streams."""
+        return f"{self.application_id}-{topic}" if internal else topic
+
+    def get_store(self, name: str) -> Any:
+        try:
+            return self.stores[name]
+        except KeyError:
+            raise TopologyError(
+                f"Task {self.task_id} has no state store {name!r}; connect it to the processor "
+                "that uses it."
+            ) from None
+
+    def record_skipped(self, node: str, reason: str) -> None:
+        self.skipped[reason] += 1
+
+    def schedule(
+        self, interval_ms: int, kind: PunctuationType, callback: Callable[[int], None], owner: Any
+    ) -> Punctuation:
+        return self.punctuations.schedule(interval_ms, kind, callback, owner, self.wall_clock_ms())
+
+    # -- processing ------------------------------------------------------------------------
+    def process(self, record: ConsumedRecord) -> None:
+        """Run one record from its source to every sink, then any stream-time punctuation."""
+        source = self.sources[record.topic]
+        current = self.current
+        current.topic = record.topic
+        current.partition = record.partition
+        current.offset = record.offset
+        current.headers = record.headers
+        try:
+            key, value = source.deserialize(record)
+            timestamp = source.extract_timestamp(key, value, record.timestamp)
+            if timestamp < 0:
+                self._skip_negative_timestamp(record, timestamp)
+                return
+            current.timestamp = timestamp
+            if timestamp > self.stream_time:
+                self.stream_time = timestamp
+            source.process(key, value, timestamp, record.headers)
+            self.processed += 1
+            if self.punctuations.stream_time:
+                self.punctuations.fire_stream_time(self.stream_time)
+        except UserCodeError as exc:
+            raise self._processing_error(exc, record) from exc.cause
+        finally:
+            self.consumed_offsets[(record.topic, record.partition)] = record.offset + 1
+
+    def _skip_negative_timestamp(self, record: ConsumedRecord, timestamp: int) -> None:
+        self.skipped["negative timestamp"] += 1
+        log.warning(
+            "Skipping the record at %s-%s@%s: its timestamp %s is negative. Set a "
+            "timestamp_extractor on builder.stream() that returns a valid event time.",
+            record.topic, record.partition, record.offset, timestamp,
+        )
+
+    def _processing_error(self, exc: UserCodeError, record: ConsumedRecord | None) -> StreamzError:
+        where = (
+            f"the record at {record.topic}-{record.partition}@{record.offset}"
+            if record is not None
+            else "a punctuation"
+        )
+        return StreamsProcessingError(
+            f"Operator {exc.node} raised {type(exc.cause).__name__}: {exc.cause} while "
+            f"processing {where} (task {self.task_id}). Fix the function passed to that "
+            "operation, or configure a processing error handler to skip or dead-letter "
+            "such records.",
+            node=exc.node,
+            topic=record.topic if record else None,
+            partition=record.partition if record else None,
+            offset=record.offset if record else None,
+        )
+
+    def punctuate_wall_clock(self, now: int | None = None) -> int:
+        if not self.punctuations.wall_clock:
+            return 0
+        try:
+            return self.punctuations.fire_wall_clock(self.wall_clock_ms() if now is None else now)
+        except UserCodeError as exc:
+            raise self._processing_error(exc, None) from exc.cause
+
+    # -- commit support --------------------------------------------------------------------
+    def drain_output(self) -> list[ProducerRecord]:
+        out = self.collector
+        self.collector = []
+        return out
+
+    def close(self) -> None:
+        for node in self.nodes.values():
+            try:
+                node.close()
+            except Exception:  # a failing close must not hide the real shutdown reason
+                log.exception("Closing %s of task %s failed", node.name, self.task_id)
+        for store in self.stores.values():
+            store.close()

@@ -1,0 +1,348 @@
+"""`TopologyTestDriver`: run a topology record by record, synchronously, with no broker.
+
+It runs the same Task code as the App. Every piped record is processed completely (through
+every repartition hop) and then committed, so every update reaches the output, as in Kafka
+Streams' driver. Stores live in a temporary directory that `close()` removes.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from streamz_kit import serdes as _serdes
+from streamz_kit.errors import StreamzError, TopologyError
+from streamz_kit.runtime.task import Task
+from streamz_kit.state.views import read_only_view
+from streamz_kit.topology.compiler import SubTopology
+from streamz_kit.topology.topology import Topology
+from streamz_kit.transport.port import ConsumedRecord, ProducerRecord
+
+__all__ = ["TopologyTestDriver", "TestInputTopic", "TestOutputTopic", "TestRecord"]
+
+Headers = tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True)
+class TestRecord:
+    """A record read from an output topic."""
+
+    __test__ = False  # not a pytest test class
+
+    key: Any
+    value: Any
+    timestamp_ms: int
+    headers: Headers = ()
+
+    @property
+    def timestamp(self) -> int:
+        return self.timestamp_ms
+
+
+class TestInputTopic:
+    __test__ = False
+
+    def __init__(
+        self,
+        driver: "TopologyTestDriver",
+        topic: str,
+        key_serde: Any,
+        value_serde: Any,
+        start_timestamp_ms: int | None,
+        auto_advance_ms: int,
+    ) -> None:
+        self._driver = driver
+        self.topic = topic
+        self._key_serde = key_serde
+        self._value_serde = value_serde
+        self._time = driver.wall_clock_ms if start_timestamp_ms is None else start_timestamp_ms
+        self._advance = auto_advance_ms
+
+    def _next_time(self, timestamp_ms: int | None) -> int:
+        if timestamp_ms is not None:
+            return int(timestamp_ms)
+        ts = self._time
+        self._time += self._advance
+        return ts
+
+    def pipe_input(
+        self,
+        key: Any = None,
+        value: Any = None,
+        timestamp_ms: int | None = None,
+        headers: Iterable[tuple[str, bytes]] | None = None,
+    ) -> None:
+        """Process one record completely (through every repartition hop) and commit."""
+        key_bytes = self._key_serde.serialize(self.topic, key)
+        value_bytes = self._value_serde.serialize(self.topic, value)
+        self._driver._pipe(
+            self.topic, key_bytes, value_bytes, self._next_time(timestamp_ms), tuple(headers or ())
+        )
+
+    def pipe_value_list(self, values: Iterable[Any], timestamp_ms: int | None = None) -> None:
+        for value in values:
+            self.pipe_input(None, value, timestamp_ms)
+
+    def pipe_key_value_list(
+        self,
+        pairs: Iterable[tuple[Any, Any]],
+        timestamp_ms: int | None = None,
+        advance_ms: int = 0,
+    ) -> None:
+        ts = timestamp_ms
+        for key, value in pairs:
+            self.pipe_input(key, value, ts)
+            if ts is not None:
+                ts += advance_ms
+
+    def pipe_record_list(self, records: Iterable[Any]) -> None:
+        for record in records:
+            self.pipe_input(
+                record.key, record.value, getattr(record, "timestamp_ms", None),
+                getattr(record, "headers", None),
+            )
+
+    def advance_time(self, ms: int) -> None:
+        self._time += ms
+
+
+class TestOutputTopic:
+    __test__ = False
+
+    def __init__(
+        self, driver: "TopologyTestDriver", topic: str, key_serde: Any, value_serde: Any
+    ) -> None:
+        self._queue = driver._output_queue(topic)
+        self.topic = topic
+        self._key_serde = key_serde
+        self._value_serde = value_serde
+
+    def _read(self) -> TestRecord:
+        if not self._queue:
+            raise StreamzError(
+                f"Output topic {self.topic!r} is empty; check is_empty() first or pipe more input."
+            )
+        rec = self._queue.popleft()
+        return TestRecord(
+            self._key_serde.deserialize(self.topic, rec.key),
+            self._value_serde.deserialize(self.topic, rec.value),
+            rec.timestamp,
+            rec.headers,
+        )
+
+    def read_record(self) -> TestRecord:
+        return self._read()
+
+    def read_value(self) -> Any:
+        return self._read().value
+
+    def read_key_value(self) -> tuple[Any, Any]:
+        rec = self._read()
+        return rec.key, rec.value
+
+    def read_values_to_list(self) -> list[Any]:
+        return [self._read().value for _ in range(len(self._queue))]
+
+    def read_key_values_to_list(self) -> list[tuple[Any, Any]]:
+        return [self.read_key_value() for _ in range(len(self._queue))]
+
+    def read_key_values_to_map(self) -> dict[Any, Any]:
+        return dict(self.read_key_values_to_list())
+
+    def read_records_to_list(self) -> list[TestRecord]:
+        return [self._read() for _ in range(len(self._queue))]
+
+    def get_queue_size(self) -> int:
+        return len(self._queue)
+
+    def is_empty(self) -> bool:
+        return not self._queue
+
+
+class TopologyTestDriver:
+    """Drive a topology without a broker. Use as a context manager."""
+
+    __test__ = False
+
+    def __init__(
+        self,
+        topology: Topology,
+        config: dict[str, Any] | None = None,
+        initial_wall_clock_time_ms: int = 0,
+    ) -> None:
+        if not isinstance(topology, Topology):
+            raise TopologyError(
+                "TopologyTestDriver takes a Topology; call builder.build() and pass the result."
+            )
+        self.topology = topology
+        self.config = dict(config or {})
+        self.application_id = str(self.config.get("application_id", "test-driver"))
+        self.wall_clock_ms = int(initial_wall_clock_time_ms)
+        self._state_dir = Path(tempfile.mkdtemp(prefix="streamz-driver-"))
+        self._outputs: dict[str, deque[ProducerRecord]] = {}
+        self._offsets: dict[str, int] = {}
+        self._changelog_offsets: dict[str, int] = {}
+        self._closed = False
+        self.stores: dict[str, Any] = {}
+        for name in topology.store_names:
+            self.stores[name] = topology.store_builder(name).build(self._state_dir / name)
+        self.tasks: list[Task] = []
+        self._task_by_topic: dict[str, Task] = {}
+        subs = list(topology.subtopologies)
+        for g in topology.graph.global_stores.values():
+            subs.append(SubTopology(id=len(subs), nodes=[g.source_node, g.processor_node]))
+        for sub in subs:
+            task = Task(
+                topology=topology,
+                subtopology=sub,
+                partition=0,
+                application_id=self.application_id,
+                stores=self.stores,
+                partition_count=lambda topic: 1,
+                wall_clock_ms=lambda: self.wall_clock_ms,
+            )
+            self.tasks.append(task)
+            for topic in task.sources:
+                self._task_by_topic[topic] = task
+
+    # -- topics -----------------------------------------------------------------------------
+    def create_input_topic(
+        self,
+        topic: str,
+        *,
+        key_serde: Any = _serdes.STRING,
+        value_serde: Any = _serdes.JSON,
+        start_timestamp_ms: int | None = None,
+        auto_advance_ms: int = 0,
+    ) -> TestInputTopic:
+        if topic not in self._task_by_topic:
+            raise TopologyError(
+                f"Topic {topic!r} is not read by this topology; its input topics are "
+                f"{sorted(t for t in self._task_by_topic if t in self.topology.user_source_topics)}."
+            )
+        return TestInputTopic(self, topic, key_serde, value_serde, start_timestamp_ms,
+                              auto_advance_ms)
+
+    def create_output_topic(
+        self, topic: str, *, key_serde: Any = _serdes.STRING, value_serde: Any = _serdes.JSON
+    ) -> TestOutputTopic:
+        return TestOutputTopic(self, topic, key_serde, value_serde)
+
+    def _output_queue(self, topic: str) -> deque[ProducerRecord]:
+        return self._outputs.setdefault(topic, deque())
+
+    def produced_topic_names(self) -> set[str]:
+        return set(self._outputs)
+
+    # -- processing -------------------------------------------------------------------------
+    def _pipe(
+        self, topic: str, key: bytes | None, value: bytes | None, timestamp: int, headers: Headers
+    ) -> None:
+        self._check_open()
+        pending: deque[ConsumedRecord] = deque([self._as_consumed(topic, key, value, timestamp,
+                                                                  headers)])
+        self._run(pending)
+
+    def _as_consumed(
+        self, topic: str, key: bytes | None, value: bytes | None, timestamp: int, headers: Headers
+    ) -> ConsumedRecord:
+        offset = self._offsets.get(topic, 0)
+        self._offsets[topic] = offset + 1
+        return ConsumedRecord(topic, 0, offset, timestamp, key, value, headers)
+
+    def _run(self, pending: deque[ConsumedRecord]) -> None:
+        """Process until no record is left in flight, then commit every store."""
+        while True:
+            while pending:
+                record = pending.popleft()
+                self._task_by_topic[record.topic].process(record)
+                self._route_outputs(pending)
+            self._route_outputs(pending)
+            if not pending:
+                break
+        self._commit()
+
+    def _route_outputs(self, pending: deque[ConsumedRecord]) -> None:
+        for task in self.tasks:
+            for rec in task.drain_output():
+                if rec.topic in self._task_by_topic:
+                    pending.append(
+                        self._as_consumed(rec.topic, rec.key, rec.value, rec.timestamp,
+                                          rec.headers)
+                    )
+                    if rec.topic.startswith(f"{self.application_id}-"):
+                        continue  # internal repartition topics are not outputs
+                self._output_queue(rec.topic).append(rec)
+
+    def _commit(self) -> None:
+        for name, store in self.stores.items():
+            buffer = store.buffer
+            changes = buffer.pending_changes()
+            if not changes and buffer.changelog_offset() is not None:
+                continue
+            offset = self._changelog_offsets.get(name, 0) + len(changes)
+            self._changelog_offsets[name] = offset
+            buffer.apply_pending(offset)
+
+    def advance_wall_clock_time(self, ms: int | Any) -> None:
+        """Move the driver's clock forward and run due wall-clock punctuations."""
+        self._check_open()
+        from streamz_kit.windows import to_millis
+
+        self.wall_clock_ms += to_millis(ms, "advance")
+        for task in self.tasks:
+            task.punctuate_wall_clock(self.wall_clock_ms)
+        self._run(deque())
+
+    # -- stores -----------------------------------------------------------------------------
+    def _store(self, name: str) -> Any:
+        try:
+            return self.stores[name]
+        except KeyError:
+            raise StreamzError(
+                f"No state store named {name!r}; this topology has {sorted(self.stores)}."
+            ) from None
+
+    def get_state_store(self, name: str) -> Any:
+        return read_only_view(self._store(name))
+
+    def get_key_value_store(self, name: str) -> Any:
+        return read_only_view(self._store(name))
+
+    def get_timestamped_key_value_store(self, name: str) -> Any:
+        return self._store(name)
+
+    def get_window_store(self, name: str) -> Any:
+        return read_only_view(self._store(name))
+
+    def get_session_store(self, name: str) -> Any:
+        return read_only_view(self._store(name))
+
+    def get_all_state_stores(self) -> dict[str, Any]:
+        return {name: read_only_view(store) for name, store in self.stores.items()}
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StreamzError("This TopologyTestDriver is closed; create a new one.")
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for task in self.tasks:
+            for node in task.nodes.values():
+                node.close()
+        for store in self.stores.values():
+            store.close()
+        shutil.rmtree(self._state_dir, ignore_errors=True)
+
+    def __enter__(self) -> "TopologyTestDriver":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
