@@ -98,6 +98,15 @@ def _restrict(path: Path) -> None:
             pass
 
 
+def _keep_alive(
+    items: Iterator[tuple[bytes, bytes]], read_opt: ReadOptions
+) -> Iterator[tuple[bytes, bytes]]:
+    """Iterate while holding `read_opt`: RocksDB keeps a pointer to its upper bound, and
+    freeing the options mid-iteration silently corrupts the bound."""
+    yield from items
+    del read_opt
+
+
 class RocksDBBytesStore(BytesStore):
     """One RocksDB database per store (and per task), at `path`."""
 
@@ -207,7 +216,7 @@ class RocksDBBytesStore(BytesStore):
             return iter(db.items(from_key=lo))
         read_opt = ReadOptions()
         read_opt.set_iterate_upper_bound(hi + b"\x00")  # smallest key above hi
-        return iter(db.items(from_key=lo, read_opt=read_opt))
+        return _keep_alive(db.items(from_key=lo, read_opt=read_opt), read_opt)
 
     def approximate_num_entries(self) -> int:
         return self.db.property_int_value("rocksdb.estimate-num-keys") or 0

@@ -1,0 +1,129 @@
+"""What only the RocksDB store does: persist, recover from corruption, lock, options."""
+
+from __future__ import annotations
+
+import logging
+import stat
+from pathlib import Path
+
+import pytest
+from rocksdict import Options
+
+from streamz_kit.errors import ConfigError, StateStoreError
+from streamz_kit.state.rocksdb import OFFSET_KEY, RocksDBBytesStore, RocksDBOptions
+
+
+def test_reopen_finds_data_and_offset(tmp_path: Path) -> None:
+    store = RocksDBBytesStore("s", tmp_path / "s")
+    store.write_batch([(b"a", b"1"), (b"b", b"2")], 11)
+    store.write_batch([(b"a", None)], 12)
+    store.close()
+    again = RocksDBBytesStore("s", tmp_path / "s")
+    try:
+        assert again.changelog_offset() == 12
+        assert list(again.all()) == [(b"b", b"2")]
+    finally:
+        again.close()
+
+
+def test_offset_never_collides_with_user_keys(tmp_path: Path) -> None:
+    store = RocksDBBytesStore("s", tmp_path / "s")
+    store.write_batch([(OFFSET_KEY, b"user data")], 3)
+    assert store.get(OFFSET_KEY) == b"user data"
+    assert list(store.all()) == [(OFFSET_KEY, b"user data")]
+    store.close()
+    again = RocksDBBytesStore("s", tmp_path / "s")
+    assert again.changelog_offset() == 3 and again.get(OFFSET_KEY) == b"user data"
+    again.close()
+
+
+def _corrupt(path: Path) -> None:
+    for name in ("CURRENT",):
+        (path / name).write_bytes(b"garbage-manifest-name\n")
+    for manifest in path.glob("MANIFEST-*"):
+        manifest.write_bytes(b"\x00\x01 not a manifest" * 10)
+
+
+def test_corrupt_store_is_wiped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "s"
+    store = RocksDBBytesStore("s", path)
+    store.write_batch([(b"a", b"1")], 9)
+    store.close()
+    _corrupt(path)
+    with caplog.at_level(logging.WARNING, logger="streamz_kit.state.rocksdb"):
+        again = RocksDBBytesStore("s", path)
+    try:
+        assert list(again.all()) == []
+        assert again.changelog_offset() is None  # the runtime restores from zero
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert any(str(path) in w and "wiping" in w for w in warnings), warnings
+        again.write_batch([(b"new", b"1")], 1)
+        assert again.get(b"new") == b"1"
+    finally:
+        again.close()
+
+
+def test_store_locked_by_another_opener_is_an_error_not_a_wipe(tmp_path: Path) -> None:
+    first = RocksDBBytesStore("s", tmp_path / "s")
+    first.write_batch([(b"keep", b"me")], 1)
+    try:
+        with pytest.raises(StateStoreError, match="locked"):
+            RocksDBBytesStore("s", tmp_path / "s")
+        assert first.get(b"keep") == b"me"
+    finally:
+        first.close()
+
+
+def test_files_are_owner_only(tmp_path: Path) -> None:
+    store = RocksDBBytesStore("s", tmp_path / "s")
+    store.write_batch([(b"a", b"1")], 1)
+    store.close()
+    path = tmp_path / "s"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o700
+    files = [p for p in path.iterdir() if p.is_file()]
+    assert files
+    for f in files:
+        assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+
+
+def test_wipe_destroys_and_recreates(tmp_path: Path) -> None:
+    store = RocksDBBytesStore("s", tmp_path / "s")
+    store.write_batch([(b"a", b"1")], 4)
+    store.wipe()
+    assert store.get(b"a") is None and store.changelog_offset() is None
+    store.write_batch([(b"b", b"2")], 1)
+    store.close()
+    again = RocksDBBytesStore("s", tmp_path / "s")
+    assert list(again.all()) == [(b"b", b"2")] and again.changelog_offset() == 1
+    again.close()
+
+
+@pytest.mark.parametrize("compression", ["none", "lz4", "zstd"])
+def test_options_and_configure_hook(tmp_path: Path, compression: str) -> None:
+    seen: list[Options] = []
+    opts = RocksDBOptions(
+        block_cache_bytes=1 << 20,
+        write_buffer_bytes=1 << 20,
+        compression=compression,
+        configure=seen.append,
+    )
+    store = RocksDBBytesStore("s", tmp_path / "s", opts)
+    store.write_batch([(b"k" * 10, b"v" * 1000)], 1)
+    assert store.get(b"k" * 10) == b"v" * 1000
+    store.close()
+    assert len(seen) == 1
+
+
+def test_unknown_compression_says_what_to_use(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="zstd"):
+        RocksDBBytesStore("s", tmp_path / "s", RocksDBOptions(compression="brotli"))
+
+
+def test_closed_store_refuses_reads(tmp_path: Path) -> None:
+    store = RocksDBBytesStore("s", tmp_path / "s")
+    store.close()
+    store.close()  # idempotent
+    with pytest.raises(StateStoreError, match="closed"):
+        store.get(b"a")
