@@ -1,0 +1,231 @@
+"""`Admin` on aiokafka's AIOKafkaAdminClient: topics, end offsets and consumer-group offsets.
+
+aiokafka 0.14's admin client lacks list-offsets, alter-group-offsets and delete-groups;
+those go through a group-less consumer, a throwaway assign-mode consumer and a raw
+DeleteGroups request respectively.
+
+Broker quirks handled here (see docs in DESIGN.md):
+- Metadata requests are sent with auto topic creation off: Tansu (and Kafka with
+  `auto.create.topics.enable`) would otherwise create any topic we merely ask about.
+- Tansu reports only the configs set at creation, so every spec's configs are sent explicitly.
+- `list_offsets(..., "latest")` on Tansu returns the base offset of the last batch plus one,
+  short when that batch holds several records. Callers deciding "caught up" must keep
+  reading until a fetch at the position returns nothing; never trust the end offset alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+from aiokafka.protocol.admin import DeleteGroupsRequest
+from aiokafka.protocol.metadata import MetadataRequest
+from aiokafka.structs import TopicPartition as KTP
+
+from streamz_kit.errors import BrokerError
+from streamz_kit.transport.kafka._client import KafkaSettings, broker_error, log, start_client
+from streamz_kit.transport.port import Admin, OffsetSpec, TopicPartition, TopicSpec
+
+_TOPIC_ALREADY_EXISTS = 36
+_UNKNOWN_TOPIC = 3
+_GROUP_NOT_FOUND = 69
+_NON_EMPTY_GROUP = 68
+
+
+class KafkaAdmin(Admin):
+    def __init__(self, settings: KafkaSettings) -> None:
+        self._settings = settings
+        self._client: AIOKafkaAdminClient | None = None
+        self._offsets_reader: AIOKafkaConsumer | None = None
+
+    async def _admin(self) -> AIOKafkaAdminClient:
+        if self._client is None:
+            self._client = await start_client(
+                self._settings,
+                lambda: AIOKafkaAdminClient(**self._settings.admin_kwargs()),
+                lambda c: c.start(),
+                lambda c: c.close(),
+                "admin client",
+            )
+        return self._client
+
+    async def _reader(self) -> AIOKafkaConsumer:
+        if self._offsets_reader is None:
+            self._offsets_reader = await start_client(
+                self._settings,
+                lambda: AIOKafkaConsumer(**self._settings.consumer_kwargs(
+                    group_id=None, enable_auto_commit=False)),
+                lambda c: c.start(),
+                lambda c: c.stop(),
+                "offsets reader",
+            )
+        return self._offsets_reader
+
+    async def create_topics(self, specs: Sequence[TopicSpec]) -> None:
+        if not specs:
+            return
+        new = [
+            NewTopic(s.name, s.partitions, self._settings.replication_factor,
+                     topic_configs=dict(s.config))
+            for s in specs
+        ]
+        try:
+            response = await (await self._admin()).create_topics(new)
+        except KafkaError as exc:
+            raise broker_error(exc, f"create topics {[s.name for s in specs]}") from exc
+        for topic, code, message in response.topic_errors:
+            if code not in (0, _TOPIC_ALREADY_EXISTS):
+                raise BrokerError(
+                    f"Kafka refused to create topic {topic!r} (error {code}: {message}); "
+                    "check the partition count, replication_factor and configs."
+                )
+
+    async def _metadata(self, topics: list[str] | None) -> list[dict[str, Any]]:
+        client = await self._admin()
+        try:
+            response = await client._send_request(
+                MetadataRequest(topics, allow_auto_topic_creation=False)
+            )
+        except KafkaError as exc:
+            raise broker_error(exc, "describe topics") from exc
+        return list(response.to_object()["topics"])
+
+    async def partition_counts(self, topics: Iterable[str]) -> dict[str, int]:
+        wanted = sorted(set(topics))
+        if not wanted:
+            return {}
+        counts: dict[str, int] = {}
+        for t in await self._metadata(wanted):
+            code, name, partitions = t["error_code"], t["topic"], t["partitions"]
+            if code == 0 and partitions:
+                counts[name] = len(partitions)
+            elif code not in (0, _UNKNOWN_TOPIC):
+                raise BrokerError(f"Kafka could not describe topic {name!r} (error {code}).")
+        return counts
+
+    async def list_topics(self) -> list[str]:
+        topics = await self._metadata(None)
+        return sorted(
+            t["topic"] for t in topics if t["error_code"] == 0 and not t.get("is_internal")
+        )
+
+    async def delete_topics(self, topics: Iterable[str]) -> None:
+        names = sorted(set(topics))
+        if not names:
+            return
+        try:
+            response = await (await self._admin()).delete_topics(names)
+        except KafkaError as exc:
+            raise broker_error(exc, f"delete topics {names}") from exc
+        for topic, code in response.topic_error_codes:
+            if code not in (0, _UNKNOWN_TOPIC):
+                raise BrokerError(f"Kafka refused to delete topic {topic!r} (error {code}).")
+
+    async def list_offsets(
+        self, partitions: Iterable[TopicPartition], spec: OffsetSpec
+    ) -> dict[TopicPartition, int]:
+        """Earliest or end offsets. On Tansu the end offset can be short: see the module doc."""
+        tps = [KTP(tp.topic, tp.partition) for tp in partitions]
+        if not tps:
+            return {}
+        reader = await self._reader()
+        try:
+            if spec == "earliest":
+                found = await reader.beginning_offsets(tps)
+            else:
+                found = await reader.end_offsets(tps)
+        except KafkaError as exc:
+            raise broker_error(exc, f"list {spec} offsets") from exc
+        return {TopicPartition(tp.topic, tp.partition): off for tp, off in found.items()}
+
+    async def committed_offsets(
+        self, group_id: str, partitions: Iterable[TopicPartition]
+    ) -> dict[TopicPartition, int]:
+        tps = [KTP(tp.topic, tp.partition) for tp in partitions]
+        if not tps:  # asking for "all" crashes aiokafka's decoder on Tansu; be explicit
+            return {}
+        try:
+            found = await (await self._admin()).list_consumer_group_offsets(
+                group_id, partitions=tps
+            )
+        except KafkaError as exc:
+            raise broker_error(exc, f"read committed offsets of group {group_id!r}") from exc
+        return {
+            TopicPartition(tp.topic, tp.partition): meta.offset
+            for tp, meta in found.items()
+            if meta.offset >= 0
+        }
+
+    async def alter_group_offsets(
+        self, group_id: str, offsets: dict[TopicPartition, int]
+    ) -> None:
+        if not offsets:
+            return
+        if await self.group_is_active(group_id):
+            raise BrokerError(
+                f"Consumer group {group_id!r} still has live members; stop every worker of "
+                "the application before changing its offsets."
+            )
+        # A commit outside any generation is what Kafka accepts for an empty group.
+        committer = await start_client(
+            self._settings,
+            lambda: AIOKafkaConsumer(**self._settings.consumer_kwargs(
+                group_id=group_id, enable_auto_commit=False)),
+            lambda c: c.start(),
+            lambda c: c.stop(),
+            "offset committer",
+        )
+        try:
+            tps = {KTP(tp.topic, tp.partition): off for tp, off in offsets.items()}
+            committer.assign(list(tps))
+            await committer.commit(tps)
+        except KafkaError as exc:
+            raise broker_error(exc, f"set offsets of group {group_id!r}") from exc
+        finally:
+            await committer.stop()
+
+    async def delete_group(self, group_id: str) -> None:
+        client = await self._admin()
+        try:
+            coordinator = await client.find_coordinator(group_id)
+            response = await client._send_request(DeleteGroupsRequest([group_id]), coordinator)
+        except KafkaError as exc:
+            raise broker_error(exc, f"delete group {group_id!r}") from exc
+        for _gid, code in response.results:
+            if code == _NON_EMPTY_GROUP:
+                raise BrokerError(
+                    f"Consumer group {group_id!r} still has live members; stop every worker "
+                    "of the application before deleting it."
+                )
+            if code not in (0, _GROUP_NOT_FOUND):
+                raise BrokerError(f"Kafka refused to delete group {group_id!r} (error {code}).")
+
+    async def group_is_active(self, group_id: str) -> bool:
+        """True while the group has members.
+
+        Static members (group_instance_id) do not leave on close; they count as active until
+        the broker's session timeout expires, as in Kafka.
+        """
+        try:
+            responses = await (await self._admin()).describe_consumer_groups([group_id])
+        except KafkaError as exc:
+            raise broker_error(exc, f"describe group {group_id!r}") from exc
+        for response in responses:
+            for group in response.groups:
+                code, state, members = group[0], group[2], group[5]
+                if code not in (0, _GROUP_NOT_FOUND):
+                    raise BrokerError(f"Kafka could not describe group {group_id!r} (error {code}).")
+                if members and state not in ("Empty", "Dead"):
+                    return True
+        return False
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        reader, self._offsets_reader = self._offsets_reader, None
+        if reader is not None:
+            await reader.stop()
+        if client is not None:
+            await client.close()
+        log.debug("Kafka admin closed")

@@ -1,0 +1,201 @@
+"""`Producer` on aiokafka's AIOKafkaProducer, writing whole batches.
+
+`send()` only appends to a list (it runs once per record on the hot path). `flush()` /
+`commit()` group the queue by partition and write each partition's records as a few large
+record batches (`create_batch` / `send_batch`), all partitions concurrently. Offsets come
+back per batch (base offset + count - 1 is the last one written).
+
+Transactions (exactly_once) follow Kafka's protocol: `begin`, records, `send_offsets`
+(the consumer offsets ride in the transaction), `commit` or `abort`. Brokers that cannot
+start a transactional producer (Tansu rejects InitProducerId v0) are reported as such.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError, ProducerFenced
+from aiokafka.structs import TopicPartition as KTP
+
+from streamz_kit.errors import BrokerError, ProducerFencedError
+from streamz_kit.transport.kafka._client import KafkaSettings, broker_error, start_client
+from streamz_kit.transport.port import Producer, ProducerRecord, TopicPartition
+
+
+def _fenced(transactional_id: str | None, exc: BaseException) -> ProducerFencedError:
+    return ProducerFencedError(
+        f"Producer {transactional_id!r} was fenced: a newer producer with the same "
+        f"transactional id took over ({type(exc).__name__}); close this task without "
+        "committing, its new owner carries on."
+    )
+
+
+def _too_large(topic: str, partition: int) -> BrokerError:
+    return BrokerError(
+        f"A record for {topic}[{partition}] is larger than the producer's max_batch_size; "
+        "raise max_batch_size (and max_request_size, and the topic's max.message.bytes)."
+    )
+
+
+class KafkaProducer(Producer):
+    def __init__(self, settings: KafkaSettings, *, transactional_id: str | None) -> None:
+        self._settings = settings
+        self.transactional_id = transactional_id
+        self.transactional = transactional_id is not None
+        fixed: dict[str, Any] = {}
+        if transactional_id is not None:
+            fixed["transactional_id"] = transactional_id
+        self._kwargs = settings.producer_kwargs(**fixed)
+        self._client: AIOKafkaProducer | None = None
+        self._queue: list[ProducerRecord] = []
+        self._in_transaction = False
+
+    async def _started(self) -> AIOKafkaProducer:
+        if self._client is None:
+            try:
+                self._client = await start_client(
+                    self._settings,
+                    lambda: AIOKafkaProducer(**self._kwargs),
+                    lambda p: p.start(),
+                    lambda p: p.stop(),
+                    "transactional producer" if self.transactional else "producer",
+                )
+            except ProducerFenced as exc:
+                raise _fenced(self.transactional_id, exc) from exc
+            except KafkaError as exc:
+                if self.transactional:
+                    raise BrokerError(
+                        f"Kafka at {self._settings.bootstrap_servers} refused to start a "
+                        f"transactional producer ({type(exc).__name__}: {exc}): this broker "
+                        "does not support transactions; use "
+                        "processing_guarantee='at_least_once' or a broker that does."
+                    ) from exc
+                raise broker_error(exc, "start a producer") from exc
+        return self._client
+
+    def send(self, record: ProducerRecord) -> None:
+        self._queue.append(record)
+
+    async def _write(self) -> dict[TopicPartition, int]:
+        queue, self._queue = self._queue, []
+        if not queue:
+            return {}
+        client = await self._started()
+        by_partition: dict[tuple[str, int], list[ProducerRecord]] = {}
+        for record in queue:
+            key = (record.topic, record.partition)
+            bucket = by_partition.get(key)
+            if bucket is None:
+                by_partition[key] = [record]
+            else:
+                bucket.append(record)
+        try:
+            results = await asyncio.gather(
+                *(self._write_partition(client, t, p, recs)
+                  for (t, p), recs in by_partition.items())
+            )
+        except ProducerFenced as exc:
+            raise _fenced(self.transactional_id, exc) from exc
+        except KafkaError as exc:
+            raise broker_error(exc, f"write records to {sorted(by_partition)}") from exc
+        return {TopicPartition(t, p): last for (t, p), last in zip(by_partition, results)}
+
+    @staticmethod
+    async def _write_partition(
+        client: AIOKafkaProducer, topic: str, partition: int, records: list[ProducerRecord]
+    ) -> int:
+        """Write one partition's records in order as full batches; returns the last offset."""
+        pending: list[tuple[int, asyncio.Future[Any]]] = []
+        batch = client.create_batch()
+        for r in records:
+            # aiokafka's C batch builder wants headers as a list
+            headers = list(r.headers) if r.headers else []
+            if batch.append(key=r.key, value=r.value, timestamp=r.timestamp,
+                            headers=headers) is None:
+                count = batch.record_count()
+                if count == 0:
+                    raise _too_large(topic, partition)
+                batch.close()
+                pending.append((count, await client.send_batch(batch, topic, partition=partition)))
+                batch = client.create_batch()
+                if batch.append(key=r.key, value=r.value, timestamp=r.timestamp,
+                                headers=headers) is None:
+                    raise _too_large(topic, partition)
+        count = batch.record_count()
+        batch.close()
+        pending.append((count, await client.send_batch(batch, topic, partition=partition)))
+        last = -1
+        for count, future in pending:
+            meta = await future
+            last = meta.offset + count - 1
+        return last
+
+    async def flush(self) -> dict[TopicPartition, int]:
+        if self._in_transaction:
+            raise BrokerError(
+                "flush() was called inside a transaction; use commit() to write and commit it."
+            )
+        return await self._write()
+
+    async def begin(self) -> None:
+        self._require_transactional("begin")
+        client = await self._started()
+        try:
+            await client.begin_transaction()
+        except ProducerFenced as exc:
+            raise _fenced(self.transactional_id, exc) from exc
+        except KafkaError as exc:
+            raise broker_error(exc, "begin a transaction") from exc
+        self._in_transaction = True
+
+    async def send_offsets(self, group_id: str, offsets: dict[TopicPartition, int]) -> None:
+        self._require_transactional("send_offsets")
+        client = await self._started()
+        try:
+            await client.send_offsets_to_transaction(
+                {KTP(*tp): off for tp, off in offsets.items()}, group_id
+            )
+        except ProducerFenced as exc:
+            raise _fenced(self.transactional_id, exc) from exc
+        except KafkaError as exc:
+            raise broker_error(exc, f"add offsets of group {group_id!r} to the transaction") from exc
+
+    async def commit(self) -> dict[TopicPartition, int]:
+        self._require_transactional("commit")
+        written = await self._write()
+        client = await self._started()
+        try:
+            await client.commit_transaction()
+        except ProducerFenced as exc:
+            raise _fenced(self.transactional_id, exc) from exc
+        except KafkaError as exc:
+            raise broker_error(exc, "commit the transaction") from exc
+        self._in_transaction = False
+        return written
+
+    async def abort(self) -> None:
+        self._require_transactional("abort")
+        self._queue = []
+        client = await self._started()
+        try:
+            await client.abort_transaction()
+        except ProducerFenced as exc:
+            raise _fenced(self.transactional_id, exc) from exc
+        except KafkaError as exc:
+            raise broker_error(exc, "abort the transaction") from exc
+        self._in_transaction = False
+
+    def _require_transactional(self, what: str) -> None:
+        if not self.transactional:
+            raise BrokerError(
+                f"{what}() was called on a producer that is not transactional; create it "
+                "with a transactional_id (processing_guarantee='exactly_once')."
+            )
+
+    async def close(self) -> None:
+        client, self._client = self._client, None
+        self._queue = []
+        if client is not None:
+            await client.stop()

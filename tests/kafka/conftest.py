@@ -1,0 +1,33 @@
+"""Fixtures for the Kafka adapter tests: one Tansu broker per test session.
+
+Tests are plain functions that drive their scenario with `run(...)` (asyncio.run), so they
+need no asyncio plugin; each scenario makes its own topics with unique names.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/broker_tansu.py
+
+from broker_tansu import TansuBroker  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def tansu_broker() -> Iterator[TansuBroker]:
+    broker = TansuBroker()
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def tansu(tansu_broker: TansuBroker) -> str:
+    """Bootstrap address ("127.0.0.1:PORT") of the session's Tansu broker."""
+    return tansu_broker.bootstrap
