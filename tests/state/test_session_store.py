@@ -1,0 +1,88 @@
+"""Session store: Kafka's findSessions semantics, removal, retention by session end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from streamz_kit import serdes
+from streamz_kit.state.session import SessionStore
+from streamz_kit.stores import session_store_builder
+from streamz_kit.windows import Window, Windowed
+
+MINUTE = 60_000
+
+
+@pytest.fixture(params=["memory", "rocksdb"])
+def ss(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SessionStore]:
+    store = session_store_builder(
+        "sess", store=request.param, key_serde=serdes.STRING, value_serde=serdes.LONG,
+        retention_ms=10 * MINUTE,
+    ).build(tmp_path)
+    assert isinstance(store, SessionStore)
+    yield store
+    store.close()
+
+
+def test_find_sessions_uses_end_and_start_bounds(ss: SessionStore) -> None:
+    ss.put("k", 0, 10, 1)
+    ss.put("k", 20, 30, 2)
+    ss.put("k", 40, 50, 3)
+    ss.put("other", 20, 30, 9)
+    assert ss.find_sessions("k", 15, 45) == [(Window(20, 30), 2), (Window(40, 50), 3)]
+    assert ss.find_sessions("k", 30, 20) == [(Window(20, 30), 2)]  # both bounds inclusive
+    assert ss.find_sessions("k", 31, 39) == []
+    assert ss.find_sessions("k", 0, 0) == [(Window(0, 10), 1)]
+
+
+def test_fetch_all_sessions_of_a_key_ordered_by_end(ss: SessionStore) -> None:
+    ss.put("k", 100, 5 * MINUTE, 2)
+    ss.put("k", 0, 10, 1)
+    ss.put("ka", 0, 10, 7)
+    assert ss.fetch("k") == [(Window(0, 10), 1), (Window(100, 5 * MINUTE), 2)]
+    assert ss.fetch("ka") == [(Window(0, 10), 7)]
+    assert ss.fetch_session("k", 0, 10) == 1
+    assert ss.fetch_session("k", 0, 11) is None
+
+
+def test_remove_and_put_none(ss: SessionStore) -> None:
+    ss.put("k", 0, 10, 1)
+    ss.put("k", 20, 30, 2)
+    ss.buffer.apply_pending(2)
+    ss.remove("k", 0, 10)
+    ss.put("k", 20, 30, None)
+    assert ss.fetch("k") == []
+    ss.buffer.apply_pending(4)
+    assert list(ss.buffer.inner.all()) == []
+
+
+def test_merged_session_replaces_its_parts(ss: SessionStore) -> None:
+    ss.put("k", 0, 10, 1)
+    ss.put("k", 15, 20, 1)
+    for window, _ in ss.find_sessions("k", 5, 16):
+        ss.remove("k", window.start, window.end)
+    ss.put("k", 0, 20, 2)
+    assert ss.fetch("k") == [(Window(0, 20), 2)]
+
+
+def test_fetch_all_gives_windowed_keys(ss: SessionStore) -> None:
+    ss.put("b", 5, 6, 2)
+    ss.put("a", 0, 10, 1)
+    assert sorted(ss.fetch_all(), key=lambda kv: kv[1]) == [
+        (Windowed("a", Window(0, 10)), 1),
+        (Windowed("b", Window(5, 6)), 2),
+    ]
+    assert ss.fetch_all(7, 100) == [(Windowed("a", Window(0, 10)), 1)]
+
+
+def test_expire_by_session_end(ss: SessionStore) -> None:
+    for i in range(30):
+        ss.put("k", i * MINUTE - 30_000, i * MINUTE, i)
+    ss.expire(25 * MINUTE)  # keep sessions ending at >= 15 min
+    assert [agg for _, agg in ss.fetch("k")] == list(range(15, 30))
+    assert [agg for _, agg in ss.fetch_all()] == list(range(15, 30))
+    assert ss.fetch_session("k", 14 * MINUTE - 30_000, 14 * MINUTE) is None
+    ss.put("k", 0, 5, 99)  # past retention: ignored
+    assert ss.find_sessions("k", 0, 10) == []
