@@ -1,0 +1,25 @@
+"""The recommendations worker: `streamz-kit run examples/recommendations/app.py`.
+
+The topology lives in pipeline.py (see its docstring for the picture); this module only
+names it and wraps it in an App. exactly_once commits every 100 ms, so a profile change
+reaches `recommendations` within a fraction of a second, and a crash never duplicates one.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import streamz_kit as sk
+
+if __package__:
+    from .pipeline import APPLICATION_ID, build_topology
+else:  # run as a script, or loaded by path by the CLI
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from pipeline import APPLICATION_ID, build_topology  # type: ignore[no-redef]
+
+topology = build_topology()
+app = sk.App(topology, application_id=APPLICATION_ID, processing_guarantee="exactly_once")
+
+if __name__ == "__main__":
+    app.run()

@@ -1,0 +1,73 @@
+"""The recommendations topology, built by `build_topology()` (app.py, the demo and the tests).
+
+    user-actions ─► filter(valid) ─┬─► group_by_key ─► aggregate(user-profiles) ─► to_stream
+                                   │      ─► map(recommend) ─► recommendations
+                                   └─► group_by(category) ─► [repartition] ─► aggregate(category-trends)
+                                          ─► to_stream ─► map_values(top 5) ─► trending
+
+Sub-topology 0 reads `user-actions` (keyed by user, so `group_by_key` needs no repartition);
+re-keying by category for the trends goes through a repartition topic into sub-topology 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import streamz_kit as sk
+from streamz_kit import serdes
+
+if __package__:
+    from . import domain
+else:  # run as a script, or loaded by path (`streamz-kit run examples/recommendations/app.py`)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import domain  # type: ignore[no-redef]
+
+APPLICATION_ID = "recommendations"
+INPUT_TOPIC = "user-actions"
+OUTPUT_TOPIC = "recommendations"
+TRENDS_TOPIC = "trending"
+PROFILE_STORE = "user-profiles"
+TRENDS_STORE = "category-trends"
+CATALOGUE_SEED = 7
+
+
+def build_topology(
+    catalogue: domain.Catalogue | None = None, *, n: int = 5, with_trends: bool = True
+) -> sk.Topology:
+    """The topology, built fresh each call (tests and the App each get their own)."""
+    cat = catalogue if catalogue is not None else domain.make_catalogue(CATALOGUE_SEED)
+    builder = sk.StreamsBuilder()
+    actions = builder.stream(
+        INPUT_TOPIC, key_serde=serdes.STRING, value_serde=serdes.JSON
+    ).filter(lambda user, action: user is not None and domain.is_valid_action(action))
+
+    profiles = actions.group_by_key().aggregate(
+        initializer=domain.new_profile,
+        aggregator=lambda user, action, profile: domain.update_profile(profile, action),
+        materialized=sk.Materialized(PROFILE_STORE, key_serde=serdes.STRING,
+                                     value_serde=serdes.JSON),
+    )
+
+    def to_recommendation(user: str, profile: Any) -> tuple[str, domain.Recommendation]:
+        return user, domain.recommend(user, profile, cat, n=n)
+
+    profiles.to_stream().map(to_recommendation).to(
+        OUTPUT_TOPIC, key_serde=serdes.STRING, value_serde=serdes.JSON
+    )
+
+    if with_trends:
+        trends = actions.group_by(
+            lambda user, action: action["category"],
+            key_serde=serdes.STRING, value_serde=serdes.JSON,
+        ).aggregate(
+            initializer=dict,
+            aggregator=lambda category, action, trend: domain.update_trend(trend, action),
+            materialized=sk.Materialized(TRENDS_STORE, key_serde=serdes.STRING,
+                                         value_serde=serdes.JSON),
+        )
+        trends.to_stream().map_values(lambda trend: domain.top_trending(trend)).to(
+            TRENDS_TOPIC, key_serde=serdes.STRING, value_serde=serdes.JSON
+        )
+    return builder.build()
