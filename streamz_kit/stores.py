@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal
 
 from streamz_kit.errors import ConfigError, TopologyError
 from streamz_kit.serdes import Serde
@@ -29,20 +29,20 @@ from streamz_kit.state.window import WindowStore
 from streamz_kit.windows import to_millis
 
 __all__ = [
+    "RocksDBOptions",
     "StoreBuilder",
     "StoreKind",
     "StoreType",
     "TypedStateStore",
-    "RocksDBOptions",
     "key_value_store_builder",
+    "session_store_builder",
     "timestamped_key_value_store_builder",
     "window_store_builder",
-    "session_store_builder",
 ]
 
 StoreKind = Literal["kv", "timestamped_kv", "window", "session"]
 StoreType = Literal["rocksdb", "memory"]
-TypedStateStore = Union[KeyValueStore, TimestampedKeyValueStore, WindowStore, SessionStore]
+TypedStateStore = KeyValueStore | TimestampedKeyValueStore | WindowStore | SessionStore
 
 _LEGAL_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
@@ -136,7 +136,10 @@ class StoreBuilder:
             )
         elif self.kind == "session":
             typed = SessionStore(
-                buffer, self.key_serde, self.value_serde, self.name,
+                buffer,
+                self.key_serde,
+                self.value_serde,
+                self.name,
                 retention_ms=self.retention_ms or 0,
             )
         else:
@@ -181,9 +184,15 @@ def window_store_builder(
             f"size ({size} ms), or windows would expire before they close."
         )
     return StoreBuilder(
-        name, "window", store, key_serde, value_serde,
-        retention_ms=retention, window_size_ms=size,
-        retain_duplicates=retain_duplicates, timestamped=timestamped,
+        name,
+        "window",
+        store,
+        key_serde,
+        value_serde,
+        retention_ms=retention,
+        window_size_ms=size,
+        retain_duplicates=retain_duplicates,
+        timestamped=timestamped,
     )
 
 
@@ -197,6 +206,10 @@ def session_store_builder(
 ) -> StoreBuilder:
     """A session store; retention must cover the inactivity gap plus grace."""
     return StoreBuilder(
-        name, "session", store, key_serde, value_serde,
+        name,
+        "session",
+        store,
+        key_serde,
+        value_serde,
         retention_ms=to_millis(retention_ms, "retention"),
     )

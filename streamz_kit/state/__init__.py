@@ -17,20 +17,20 @@ from streamz_kit.state.views import (
 from streamz_kit.state.window import WindowStore
 
 __all__ = [
+    "BufferedStore",
     "BytesStore",
     "Change",
-    "BufferedStore",
     "InMemoryBytesStore",
+    "KeyValueStore",
+    "ReadOnlyKeyValueView",
+    "ReadOnlySessionView",
+    "ReadOnlyWindowView",
     "RocksDBBytesStore",
     "RocksDBOptions",
-    "TypedStore",
-    "KeyValueStore",
-    "TimestampedKeyValueStore",
-    "WindowStore",
     "SessionStore",
-    "ReadOnlyKeyValueView",
-    "ReadOnlyWindowView",
-    "ReadOnlySessionView",
+    "TimestampedKeyValueStore",
+    "TypedStore",
+    "WindowStore",
     "read_only_view",
     "restore_store",
 ]

@@ -19,7 +19,7 @@ checkpoint: restoration replays the changelog from there.
 from __future__ import annotations
 
 import abc
-from typing import Iterator
+from collections.abc import Iterator
 
 Change = tuple[bytes, bytes | None]  # (key, value); a None value deletes the key
 

@@ -15,7 +15,7 @@ every write, so stores that never range-scan (most key-value aggregations) pay n
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from sortedcontainers import SortedList
 
@@ -29,7 +29,7 @@ _MISSING = object()
 class BufferedStore:
     """Pending writes over a `BytesStore`; the layer the runtime's commit protocol drives."""
 
-    __slots__ = ("inner", "name", "_pending", "_sorted", "generation")
+    __slots__ = ("_pending", "_sorted", "generation", "inner", "name")
 
     def __init__(self, inner: BytesStore) -> None:
         self.inner = inner

@@ -7,7 +7,8 @@ key serde's byte order. A None value is a tombstone: `put(key, None)` deletes.
 from __future__ import annotations
 
 import struct
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from streamz_kit.state.typed import TypedStore
 
@@ -101,11 +102,11 @@ class TimestampedKeyValueStore(KeyValueStore):
             return None
         return self.value_serde.deserialize(self._topic, data[8:]), _TS.unpack_from(data)[0]
 
-    def put(self, key: Any, value: Any, timestamp: int = 0) -> None:  # type: ignore[override]
+    def put(self, key: Any, value: Any, timestamp: int = 0) -> None:
         kb: bytes = self.key_serde.serialize(self._topic, key)  # type: ignore[assignment]
         self.buffer.put(kb, None if value is None else self._value_bytes(value, timestamp))
 
-    def put_if_absent(self, key: Any, value: Any, timestamp: int = 0) -> Any:  # type: ignore[override]
+    def put_if_absent(self, key: Any, value: Any, timestamp: int = 0) -> Any:
         existing = self.get(key)
         if existing is None:
             self.put(key, value, timestamp)

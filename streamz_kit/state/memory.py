@@ -6,7 +6,7 @@ changelog offset written with the data) so one contract suite covers both.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from sortedcontainers import SortedDict
 
@@ -44,11 +44,21 @@ class InMemoryBytesStore(BytesStore):
 
     def write_batch(self, changes: list[Change], changelog_offset: int | None) -> None:
         data = self._data
-        for key, value in changes:
-            if value is None:
-                data.pop(key, None)
-            else:
-                data[key] = value
+        if len(changes) < 64:
+            for key, value in changes:
+                if value is None:
+                    data.pop(key, None)
+                else:
+                    data[key] = value
+        else:
+            # Last change per key wins; then one bulk update, which SortedDict does by
+            # re-sorting once instead of inserting key by key.
+            final = dict(changes)
+            puts = {k: v for k, v in final.items() if v is not None}
+            for key, value in final.items():
+                if value is None:
+                    data.pop(key, None)
+            data.update(puts)
         if changelog_offset is not None:
             self._offset = changelog_offset
 

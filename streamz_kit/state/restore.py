@@ -6,7 +6,7 @@ offset to restore from, so an interrupted restore resumes where it stopped.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from streamz_kit.state.api import Change
 from streamz_kit.state.buffered import BufferedStore

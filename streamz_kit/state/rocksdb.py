@@ -15,14 +15,16 @@ import logging
 import os
 import shutil
 import struct
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import takewhile
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import cast
 
 from rocksdict import (
     BlockBasedOptions,
     Cache,
+    ColumnFamily,
     DBCompressionType,
     Options,
     Rdict,
@@ -33,13 +35,14 @@ from rocksdict import (
 from streamz_kit.errors import ConfigError, StateStoreError
 from streamz_kit.state.api import BytesStore, Change
 
-__all__ = ["RocksDBOptions", "RocksDBBytesStore"]
+__all__ = ["RocksDBBytesStore", "RocksDBOptions"]
 
 log = logging.getLogger(__name__)
 
 META_CF = "streamz_meta"
 OFFSET_KEY = b"changelog_offset"
 _OFFSET = struct.Struct(">q")
+_Items = Iterator[tuple[bytes, bytes]]
 
 _COMPRESSION: dict[str, Callable[[], DBCompressionType]] = {
     "none": DBCompressionType.none,
@@ -85,7 +88,9 @@ class RocksDBOptions:
 
 def _is_lock_error(exc: BaseException) -> bool:
     text = str(exc).lower()
-    return "lock" in text and ("hold" in text or "resource temporarily" in text or "no locks" in text)
+    return "lock" in text and (
+        "hold" in text or "resource temporarily" in text or "no locks" in text
+    )
 
 
 def _restrict(path: Path) -> None:
@@ -118,6 +123,7 @@ class RocksDBBytesStore(BytesStore):
         self._settings = options or RocksDBOptions()
         self._options = self._settings.to_options()
         self._db: Rdict | None = None
+        self._meta: ColumnFamily | None = None
         self._offset: int | None = None
         self._open_or_recover()
 
@@ -169,8 +175,8 @@ class RocksDBBytesStore(BytesStore):
         if self._db is not None:
             try:
                 self._db.close()
-            except Exception:  # closing a half-open store must not hide the real error
-                pass
+            except Exception as exc:  # noqa: BLE001 - must not hide the error being handled
+                log.debug("closing half-open store %s failed: %s", self.path, exc)
             self._db = None
 
     def close(self) -> None:
@@ -201,22 +207,22 @@ class RocksDBBytesStore(BytesStore):
     # -- reads -----------------------------------------------------------------------
 
     def get(self, key: bytes) -> bytes | None:
-        return self.db.get(key)  # type: ignore[no-any-return]
+        return cast("bytes | None", self.db.get(key))
 
     def range(
         self, lo: bytes | None, hi: bytes | None, *, reverse: bool = False
     ) -> Iterator[tuple[bytes, bytes]]:
         db = self.db
         if reverse:
-            items = db.items(backwards=True, from_key=hi)
+            items = cast(_Items, db.items(backwards=True, from_key=hi))
             if lo is None:
-                return iter(items)
+                return items
             return takewhile(lambda kv: kv[0] >= lo, items)
         if hi is None:
-            return iter(db.items(from_key=lo))
+            return cast(_Items, db.items(from_key=lo))
         read_opt = ReadOptions()
         read_opt.set_iterate_upper_bound(hi + b"\x00")  # smallest key above hi
-        return _keep_alive(db.items(from_key=lo, read_opt=read_opt), read_opt)
+        return _keep_alive(cast(_Items, db.items(from_key=lo, read_opt=read_opt)), read_opt)
 
     def approximate_num_entries(self) -> int:
         return self.db.property_int_value("rocksdb.estimate-num-keys") or 0

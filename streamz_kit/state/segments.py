@@ -19,12 +19,12 @@ import struct
 from streamz_kit.state.buffered import BufferedStore
 
 __all__ = [
-    "MIN_TIME",
     "MAX_TIME",
+    "MIN_TIME",
     "SegmentIndex",
+    "dec_time",
     "default_segment_interval",
     "enc_time",
-    "dec_time",
 ]
 
 MIN_TIME = -(1 << 63)
@@ -49,7 +49,7 @@ def default_segment_interval(retention_ms: int) -> int:
 class SegmentIndex:
     """The sorted ids of segments that (may) hold data."""
 
-    __slots__ = ("buffer", "interval", "_ids", "_generation")
+    __slots__ = ("_generation", "_ids", "buffer", "interval")
 
     def __init__(self, buffer: BufferedStore, interval: int) -> None:
         self.buffer = buffer

@@ -6,14 +6,15 @@ no way to write, so a query can never bypass the commit protocol.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from streamz_kit.state.keyvalue import KeyValueStore
 from streamz_kit.state.session import SessionStore
 from streamz_kit.state.window import WindowStore
 from streamz_kit.windows import Window, Windowed
 
-__all__ = ["ReadOnlyKeyValueView", "ReadOnlyWindowView", "ReadOnlySessionView", "read_only_view"]
+__all__ = ["ReadOnlyKeyValueView", "ReadOnlySessionView", "ReadOnlyWindowView", "read_only_view"]
 
 
 class ReadOnlyKeyValueView:
@@ -47,7 +48,9 @@ class ReadOnlyWindowView:
 
     def fetch(self, key: Any, t_from: int, t_to: int | None = None) -> Any:
         """One window's value (`fetch(key, start)`) or [(start, value)] for starts in range."""
-        return self._store.fetch(key, t_from, t_to)  # type: ignore[call-overload]
+        if t_to is None:
+            return self._store.fetch(key, t_from)
+        return self._store.fetch(key, t_from, t_to)
 
     def fetch_all(self, t_from: int, t_to: int) -> list[tuple[Windowed[Any], Any]]:
         return self._store.fetch_all(t_from, t_to)

@@ -102,9 +102,9 @@ class WindowStore(TypedStore):
         store_key = self._prefix(seg, kb) + _TIME_SEQ.pack(window_start + _BIAS, seq)
         self.buffer.put(
             store_key,
-            None if value is None else self._encode_value(
-                value, window_start if timestamp is None else timestamp
-            ),
+            None
+            if value is None
+            else self._encode_value(value, window_start if timestamp is None else timestamp),
         )
 
     def expire(self, observed_stream_time: int) -> None:

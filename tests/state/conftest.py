@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -84,7 +84,9 @@ def make_inner(tmp_path: Path) -> Iterator[object]:
 
     def make(kind: str, name: str = "s") -> BytesStore:
         store: BytesStore = (
-            InMemoryBytesStore(name) if kind == "memory" else RocksDBBytesStore(name, tmp_path / name)
+            InMemoryBytesStore(name)
+            if kind == "memory"
+            else RocksDBBytesStore(name, tmp_path / name)
         )
         made.append(store)
         return store

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -197,7 +198,9 @@ def shared_rocks(tmp_path_factory: pytest.TempPathFactory) -> Any:
     store.close()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(ops=OPS)
 def test_buffer_matches_dict_model_rocksdb(
     shared_rocks: RocksDBBytesStore, ops: list[tuple[str, Any, Any]]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -18,7 +18,10 @@ MINUTE = 60_000
 @pytest.fixture(params=["memory", "rocksdb"])
 def ss(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SessionStore]:
     store = session_store_builder(
-        "sess", store=request.param, key_serde=serdes.STRING, value_serde=serdes.LONG,
+        "sess",
+        store=request.param,
+        key_serde=serdes.STRING,
+        value_serde=serdes.LONG,
         retention_ms=10 * MINUTE,
     ).build(tmp_path)
     assert isinstance(store, SessionStore)

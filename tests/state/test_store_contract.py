@@ -49,11 +49,17 @@ def test_range_open_bounds(stack: Stack) -> None:
 def test_range_reverse(stack: Stack) -> None:
     fill(stack)
     assert [k for k, _ in stack.reader.range(b"a", b"b", reverse=True)] == [
-        b"b", b"ab", b"a\x00", b"a",
+        b"b",
+        b"ab",
+        b"a\x00",
+        b"a",
     ]
     assert [k for k, _ in stack.reader.range(None, None, reverse=True)] == sorted(KEYS)[::-1]
     assert [k for k, _ in stack.reader.range(b"b", None, reverse=True)] == [
-        b"\xff\xff", b"\xff", b"ba", b"b",
+        b"\xff\xff",
+        b"\xff",
+        b"ba",
+        b"b",
     ]
     assert [k for k, _ in stack.reader.range(None, b"a", reverse=True)] == [b"a", b"\x00", b""]
 

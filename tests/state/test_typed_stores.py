@@ -78,7 +78,7 @@ def test_timestamped_kv_stores_kafka_format(tmp_path: Path) -> None:
     assert store.get("k") == 7
     assert store.get_with_timestamp("k") == (7, 1_700_000_000_000)
     assert store.get_with_timestamp("x") is None
-    (key, raw), = store.buffer.pending_changes()
+    ((key, raw),) = store.buffer.pending_changes()
     assert key == b"k"
     assert raw == (1_700_000_000_000).to_bytes(8, "big") + (7).to_bytes(8, "big")
     assert list(store.all()) == [("k", 7)]
@@ -100,8 +100,12 @@ def test_read_only_views(tmp_path: Path) -> None:
     assert not hasattr(view, "put")
 
     ws = window_store_builder(
-        "w", store="memory", key_serde=serdes.STRING, value_serde=serdes.LONG,
-        retention_ms=1000, window_size_ms=100,
+        "w",
+        store="memory",
+        key_serde=serdes.STRING,
+        value_serde=serdes.LONG,
+        retention_ms=1000,
+        window_size_ms=100,
     ).build(None)
     ws.put("k", 3, 100)  # type: ignore[call-arg]
     wview = read_only_view(ws)
@@ -143,11 +147,18 @@ def test_window_builder_fields() -> None:
     from datetime import timedelta
 
     b = window_store_builder(
-        "w", key_serde=serdes.STRING, value_serde=serdes.LONG,
-        retention_ms=timedelta(minutes=5), window_size_ms=60_000, retain_duplicates=True,
+        "w",
+        key_serde=serdes.STRING,
+        value_serde=serdes.LONG,
+        retention_ms=timedelta(minutes=5),
+        window_size_ms=60_000,
+        retain_duplicates=True,
     )
     assert (b.kind, b.retention_ms, b.window_size_ms, b.retain_duplicates) == (
-        "window", 300_000, 60_000, True,
+        "window",
+        300_000,
+        60_000,
+        True,
     )
     with pytest.raises(TopologyError, match="retention"):
         window_store_builder(
@@ -159,7 +170,9 @@ def test_builder_errors_say_what_to_do() -> None:
     with pytest.raises(TopologyError, match="letters"):
         key_value_store_builder("a/b", key_serde=serdes.STRING, value_serde=serdes.LONG)
     with pytest.raises(TopologyError, match="memory"):
-        key_value_store_builder("a", store="redis", key_serde=serdes.STRING, value_serde=serdes.LONG)  # type: ignore[arg-type]
+        key_value_store_builder(
+            "a", store="redis", key_serde=serdes.STRING, value_serde=serdes.LONG
+        )  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="state directory"):
         key_value_store_builder("a", key_serde=serdes.STRING, value_serde=serdes.LONG).build(None)
     with pytest.raises(ConfigError, match="serde"):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -21,8 +21,13 @@ def make(
     kind: str, tmp: Path, *, retention: int = 10 * MINUTE, size: int = MINUTE, **kw: bool
 ) -> WindowStore:
     builder = window_store_builder(
-        "w", store=kind, key_serde=serdes.STRING, value_serde=serdes.JSON,  # type: ignore[arg-type]
-        retention_ms=retention, window_size_ms=size, **kw,
+        "w",
+        store=kind,
+        key_serde=serdes.STRING,
+        value_serde=serdes.JSON,  # type: ignore[arg-type]
+        retention_ms=retention,
+        window_size_ms=size,
+        **kw,
     )
     store = builder.build(tmp)
     assert isinstance(store, WindowStore)
@@ -107,7 +112,7 @@ def test_timestamped_values(tmp_path: Path) -> None:
     store.put("k", {"v": 1}, 0, timestamp=1234)
     assert store.fetch("k", 0) == {"v": 1}
     assert store.fetch_with_timestamp("k", 0) == ({"v": 1}, 1234)
-    (_, raw), = store.buffer.pending_changes()
+    ((_, raw),) = store.buffer.pending_changes()
     assert raw is not None and int.from_bytes(raw[:8], "big") == 1234
 
 
@@ -149,7 +154,12 @@ def test_restore_then_fetch_rebuilds_segment_index(tmp_path: Path) -> None:
     assert target.fetch("k0", 0, 100 * MINUTE) == []  # index computed while empty
     restore_store(target.buffer, changelog)
     assert target.buffer.changelog_offset() == len(changelog)
-    assert target.fetch("k0", 0, 100 * MINUTE) == [(0, 0), (3 * MINUTE, 3), (6 * MINUTE, 6), (9 * MINUTE, 9)]
+    assert target.fetch("k0", 0, 100 * MINUTE) == [
+        (0, 0),
+        (3 * MINUTE, 3),
+        (6 * MINUTE, 6),
+        (9 * MINUTE, 9),
+    ]
     target.close()
 
 
