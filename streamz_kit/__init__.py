@@ -5,6 +5,7 @@ run it with `App`.
 """
 
 from streamz_kit import serdes, stores
+from streamz_kit.app import App, AppState
 from streamz_kit.dsl.builder import StreamsBuilder
 from streamz_kit.dsl.grouped import KGroupedStream, KGroupedTable
 from streamz_kit.dsl.kstream import BranchedKStream, KStream
@@ -31,6 +32,8 @@ from streamz_kit.windows import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "App",
+    "AppState",
     "StreamsBuilder",
     "KStream",
     "KTable",

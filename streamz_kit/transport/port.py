@@ -200,6 +200,9 @@ class Transport(abc.ABC):
     """A connection to one broker: factory for the three clients above."""
 
     url: str
+    # True when list_offsets("latest") is exact (the embedded log). Kafka-compatible brokers
+    # may answer short (Tansu) or grow meanwhile, so readers there stop on an empty fetch.
+    exact_end_offsets: bool = False
 
     @abc.abstractmethod
     async def start(self) -> None: ...

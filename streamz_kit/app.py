@@ -1,0 +1,220 @@
+"""`App`: runs a topology as a worker on the embedded broker or on Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+from streamz_kit.config import AppConfig
+from streamz_kit.errors import InvalidStateStoreError, StreamzError, TopologyError
+from streamz_kit.runtime.worker import Worker
+from streamz_kit.state.views import read_only_view
+from streamz_kit.topology.topology import Topology
+
+log = logging.getLogger("streamz_kit.app")
+
+
+class AppState(enum.Enum):
+    """CREATED -> STARTING -> RUNNING -> STOPPING -> STOPPED; any -> ERROR."""
+
+    CREATED = "CREATED"
+    STARTING = "STARTING"
+    RUNNING = "RUNNING"
+    STOPPING = "STOPPING"
+    STOPPED = "STOPPED"
+    ERROR = "ERROR"
+
+
+class App:
+    """A worker for one topology. `run()` blocks until SIGINT/SIGTERM; in asyncio code use
+    `await start()` and `await stop()`."""
+
+    def __init__(
+        self,
+        topology: Topology,
+        *,
+        application_id: str,
+        broker: str = "embedded://.streamz",
+        processing_guarantee: str = "at_least_once",
+        state_dir: str | Path | None = None,
+        commit_interval_ms: int | None = None,
+        num_standby_replicas: int = 0,
+        **client_config: Any,
+    ) -> None:
+        if not isinstance(topology, Topology):
+            raise TopologyError(
+                "App takes a Topology; build one with StreamsBuilder() ... builder.build()."
+            )
+        self.topology = topology
+        self.config = AppConfig.build(
+            application_id=application_id,
+            broker=broker,
+            processing_guarantee=processing_guarantee,
+            state_dir=state_dir,
+            commit_interval_ms=commit_interval_ms,
+            num_standby_replicas=num_standby_replicas,
+            **client_config,
+        )
+        self._state = AppState.CREATED
+        self._worker: Worker | None = None
+        self._loop_task: asyncio.Task[None] | None = None
+        self.error: BaseException | None = None
+
+    @property
+    def application_id(self) -> str:
+        return self.config.application_id
+
+    @property
+    def state(self) -> AppState:
+        return self._state
+
+    def configure(self, **overrides: Any) -> "App":
+        """Replace settings before start (the CLI's --broker, --state-dir, ... use this)."""
+        if self._state is not AppState.CREATED:
+            raise StreamzError("configure() must be called before the app starts.")
+        current = {
+            "application_id": self.config.application_id,
+            "broker": self.config.broker,
+            "processing_guarantee": self.config.processing_guarantee,
+            "state_dir": self.config.state_dir,
+            "commit_interval_ms": self.config.commit_interval_ms,
+            "num_standby_replicas": self.config.num_standby_replicas,
+            **self.config.client_config,
+        }
+        if "broker" in overrides and "state_dir" not in overrides:
+            current["state_dir"] = None
+        if "processing_guarantee" in overrides and "commit_interval_ms" not in overrides:
+            current["commit_interval_ms"] = None
+        current.update({k: v for k, v in overrides.items() if v is not None})
+        self.config = AppConfig.build(**current)
+        return self
+
+    # -- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect, create internal topics, join the group and start processing."""
+        if self._state is not AppState.CREATED:
+            raise StreamzError(f"This App was already started (state {self._state.value}).")
+        self._state = AppState.STARTING
+        worker = Worker(self.topology, self.config)
+        self._worker = worker
+        try:
+            await worker.start()
+        except BaseException as exc:
+            self._state = AppState.ERROR
+            self.error = exc
+            await worker.close(commit=False)
+            raise
+        self._state = AppState.RUNNING
+        self._loop_task = asyncio.get_running_loop().create_task(self._run_loop(worker))
+        log.info(
+            "App %s running on %s (%s)",
+            self.config.application_id, self.config.broker, self.config.processing_guarantee,
+        )
+
+    async def _run_loop(self, worker: Worker) -> None:
+        try:
+            await worker.run()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            self._state = AppState.ERROR
+            self.error = exc
+            log.error("App %s stopped on an error: %s", self.config.application_id, exc)
+            try:
+                await worker.close(commit=False)
+            finally:
+                raise
+
+    async def stop(self) -> None:
+        """Commit what was processed, close the tasks and stores, leave the group."""
+        worker = self._worker
+        if worker is None or self._state in (AppState.STOPPED, AppState.CREATED):
+            self._state = AppState.STOPPED
+            return
+        failed = self._state is AppState.ERROR
+        self._state = AppState.STOPPING
+        worker.request_stop()
+        if self._loop_task is not None:
+            try:
+                await self._loop_task
+            except BaseException:
+                failed = True
+        try:
+            await worker.close(commit=not failed)
+        finally:
+            self._state = AppState.ERROR if failed else AppState.STOPPED
+
+    async def wait(self) -> None:
+        """Wait until the processing loop ends (on stop() or an error, which is raised)."""
+        if self._loop_task is not None:
+            await self._loop_task
+
+    def run(self) -> None:
+        """Run until SIGINT or SIGTERM, then commit and close cleanly."""
+        asyncio.run(self._run_until_signal())
+
+    async def _run_until_signal(self) -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+        await self.start()
+        assert self._loop_task is not None
+        waiter = loop.create_task(stop.wait())
+        done, _ = await asyncio.wait(
+            {self._loop_task, waiter}, return_when=asyncio.FIRST_COMPLETED
+        )
+        waiter.cancel()
+        if self._loop_task in done and self._loop_task.exception() is not None:
+            await self.stop()
+            raise self._loop_task.exception()  # type: ignore[misc]
+        log.info("Stopping App %s: committing and closing", self.config.application_id)
+        await self.stop()
+
+    # -- interactive queries ------------------------------------------------------------------
+    def store(self, name: str) -> Any:
+        """A read-only view of a store over every task this worker runs."""
+        if name not in self.topology.store_names:
+            raise StreamzError(
+                f"No state store named {name!r}; this topology has {self.topology.store_names}."
+            )
+        worker = self._worker
+        if worker is None or worker.tasks is None or self._state is not AppState.RUNNING:
+            raise InvalidStateStoreError(
+                f"Store {name!r} is not queryable while the app is {self._state.value}; "
+                "query it once the app is RUNNING."
+            )
+        if name in worker.global_stores:
+            return read_only_view(worker.global_stores[name])
+        if worker.tasks.restoring:
+            raise InvalidStateStoreError(
+                f"Store {name!r} is restoring (tasks {sorted(worker.tasks.restoring)}); "
+                "try again when restoration finishes."
+            )
+        from streamz_kit.runtime.composite import CompositeView
+
+        stores = [
+            task.stores[name] for task in worker.tasks.tasks.values() if name in task.stores
+        ]
+        return CompositeView(name, stores)
+
+    def metrics(self) -> dict[str, Any]:
+        worker = self._worker
+        if worker is None or worker.tasks is None:
+            return {"state": self._state.value}
+        stats = worker.tasks.stats
+        return {
+            "state": self._state.value,
+            "records_processed": worker.records_processed,
+            "commits": stats.commits,
+            "last_commit_ms": stats.last_commit_ms,
+            "restored_records": stats.restored_records,
+            "tasks": sorted(worker.tasks.tasks),
+        }

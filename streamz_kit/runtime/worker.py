@@ -1,0 +1,202 @@
+"""The worker loop: fetch a batch, route each record to its task, process, commit.
+
+Only this loop (and restoration, which it awaits) owns asyncio work; per record everything
+is a plain function call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+from typing import Any
+
+from streamz_kit.config import AppConfig
+from streamz_kit.errors import TaskMigratedError
+from streamz_kit.runtime.metadata import create_internal_topics, resolve_metadata
+from streamz_kit.runtime.task_manager import TaskManager
+from streamz_kit.runtime.task import Task
+from streamz_kit.topology.topology import Topology
+from streamz_kit.transport import connect
+from streamz_kit.transport.port import ConsumedRecord, Consumer, TopicPartition, Transport
+
+log = logging.getLogger("streamz_kit.worker")
+
+
+class Worker:
+    def __init__(self, topology: Topology, config: AppConfig) -> None:
+        self.topology = topology
+        self.config = config
+        self.transport: Transport | None = None
+        self.consumer: Consumer | None = None
+        self.global_consumer: Consumer | None = None
+        self.tasks: TaskManager | None = None
+        self.global_stores: dict[str, Any] = {}
+        self._global_by_topic: dict[str, Any] = {}
+        self._stopping = asyncio.Event()
+        self.records_processed = 0
+        self.started_at = 0.0
+
+    # -- start -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        config = self.config
+        self.transport = connect(config.broker, **config.client_config)
+        await self.transport.start()
+        admin = self.transport.admin()
+        meta = await resolve_metadata(self.topology, config, admin)
+        await create_internal_topics(meta, admin)
+        config.app_state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        await self._start_global_stores()
+        self.consumer = self.transport.consumer(
+            group_id=config.application_id, read_committed=True
+        )
+        self.tasks = TaskManager(
+            self.topology, config, self.transport, self.consumer, meta, self.global_stores
+        )
+        topics: list[str] = []
+        for sub in self.topology.subtopologies:
+            for topic in sub.source_topics:
+                resolved = (
+                    config.internal_topic(topic) if topic in sub.internal_sources else topic
+                )
+                if resolved not in topics:
+                    topics.append(resolved)
+        await self.consumer.subscribe(
+            topics, on_assigned=self.tasks.on_assigned, on_revoked=self.tasks.on_revoked
+        )
+        self.started_at = time.monotonic()
+
+    async def _start_global_stores(self) -> None:
+        graph = self.topology.graph
+        if not graph.global_stores:
+            return
+        assert self.transport is not None
+        admin = self.transport.admin()
+        gdir = self.config.app_state_dir / "global"
+        tps: list[TopicPartition] = []
+        for name, spec in graph.global_stores.items():
+            store = self.topology.store_builder(name).build(gdir, self.config.rocksdb_options)
+            self.global_stores[name] = store
+            source = graph.nodes[spec.source_node].factory()
+            self._global_by_topic[spec.topic] = (store, source)
+            counts = await admin.partition_counts([spec.topic])
+            tps.extend(TopicPartition(spec.topic, p) for p in range(counts.get(spec.topic, 1)))
+        consumer = self.transport.consumer(group_id=None)
+        consumer.assign(tps)
+        for tp in tps:
+            store = self._global_by_topic[tp.topic][0]
+            stored = store.buffer.changelog_offset()
+            # A global store keeps one offset; with several partitions, replay all (idempotent).
+            if stored is not None and len(tps) == 1:
+                consumer.seek(tp, stored)
+        self.global_consumer = consumer
+        empty = 0
+        while empty < 2:
+            got = await self._poll_global(timeout_ms=100)
+            empty = empty + 1 if got == 0 else 0
+
+    async def _poll_global(self, timeout_ms: int = 0) -> int:
+        if self.global_consumer is None:
+            return 0
+        batch = await self.global_consumer.poll(timeout_ms=timeout_ms, max_records=20_000)
+        got = 0
+        for tp, records in batch.items():
+            if not records:
+                continue
+            store, source = self._global_by_topic[tp.topic]
+            for record in records:
+                key, value = source.deserialize(record)
+                if key is None:
+                    continue
+                if value is None:
+                    store.delete(key)
+                else:
+                    store.put(key, value, record.timestamp)
+            store.buffer.apply_pending(records[-1].offset + 1)
+            got += len(records)
+        return got
+
+    # -- run ---------------------------------------------------------------------------------
+    async def run(self) -> None:
+        assert self.consumer is not None and self.tasks is not None
+        config = self.config
+        consumer, tasks = self.consumer, self.tasks
+        last_commit = time.monotonic()
+        interval = config.commit_interval_ms / 1000.0
+        while not self._stopping.is_set():
+            batch = await consumer.poll(
+                timeout_ms=config.poll_timeout_ms, max_records=config.max_poll_records
+            )
+            if batch:
+                self._process(batch, tasks)
+            await self._poll_global()
+            if tasks.tasks:
+                now_ms = int(time.time() * 1000)
+                for task in tasks.tasks.values():
+                    if task.punctuations.wall_clock:
+                        task.punctuate_wall_clock(now_ms)
+            now = time.monotonic()
+            if (
+                now - last_commit >= interval
+                or tasks.stats.records_since_commit >= config.commit_max_records
+            ):
+                try:
+                    await tasks.commit()
+                except TaskMigratedError as exc:
+                    log.warning("%s", exc)
+                    await tasks.close(commit=False)
+                last_commit = now
+
+    def _process(self, batch: dict[TopicPartition, list[ConsumedRecord]], tasks: TaskManager) -> None:
+        task_by_tp = tasks.task_by_tp
+        by_task: dict[Task, list[list[ConsumedRecord]]] = {}
+        for tp, records in batch.items():
+            if not records:
+                continue
+            task = task_by_tp.get(tp)
+            if task is None:
+                continue
+            by_task.setdefault(task, []).append(records)
+        count = 0
+        for task, lists in by_task.items():
+            process = task.process
+            if len(lists) == 1:
+                for record in lists[0]:
+                    process(record)
+                count += len(lists[0])
+            else:
+                # A task reading several partitions takes records in timestamp order, as
+                # Kafka Streams' partition group does, so joins see time move forward.
+                for record in heapq.merge(*lists, key=_timestamp):
+                    process(record)
+                    count += 1
+        tasks.stats.records_since_commit += count
+        self.records_processed += count
+
+    def request_stop(self) -> None:
+        self._stopping.set()
+
+    async def close(self, commit: bool = True) -> None:
+        if self.tasks is not None:
+            try:
+                await self.tasks.close(commit=commit)
+            finally:
+                self.tasks = None
+        for consumer in (self.consumer, self.global_consumer):
+            if consumer is not None:
+                await consumer.close()
+        self.consumer = self.global_consumer = None
+        for store in self.global_stores.values():
+            store.close()
+        self.global_stores.clear()
+        if self.transport is not None:
+            await self.transport.close()
+            self.transport = None
+
+
+def _timestamp(record: ConsumedRecord) -> int:
+    return record.timestamp
+
+
+__all__ = ["Worker"]
