@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import struct
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import takewhile
@@ -103,8 +104,8 @@ def _restrict(path: Path) -> None:
             pass
 
 
-def _keep_alive(
-    items: Iterator[tuple[bytes, bytes]], read_opt: ReadOptions
+def _scan(
+    items: Iterator[tuple[bytes, bytes]], read_opt: ReadOptions | None
 ) -> Iterator[tuple[bytes, bytes]]:
     """Iterate while holding `read_opt`: RocksDB keeps a pointer to its upper bound, and
     freeing the options mid-iteration silently corrupts the bound."""
@@ -124,6 +125,8 @@ class RocksDBBytesStore(BytesStore):
         self._options = self._settings.to_options()
         self._db: Rdict | None = None
         self._meta: ColumnFamily | None = None
+        # Open scans pin the database; close() ends them so the files can be reopened.
+        self._scans: weakref.WeakSet[Iterator[tuple[bytes, bytes]]] = weakref.WeakSet()
         self._offset: int | None = None
         self._open_or_recover()
 
@@ -182,6 +185,9 @@ class RocksDBBytesStore(BytesStore):
     def close(self) -> None:
         if self._db is None:
             return
+        for scan in list(self._scans):
+            scan.close()  # type: ignore[attr-defined]
+        self._scans.clear()
         self._meta = None
         self._db.close()
         self._db = None
@@ -213,16 +219,21 @@ class RocksDBBytesStore(BytesStore):
         self, lo: bytes | None, hi: bytes | None, *, reverse: bool = False
     ) -> Iterator[tuple[bytes, bytes]]:
         db = self.db
+        read_opt: ReadOptions | None = None
+        items: _Items
         if reverse:
             items = cast(_Items, db.items(backwards=True, from_key=hi))
-            if lo is None:
-                return items
-            return takewhile(lambda kv: kv[0] >= lo, items)
-        if hi is None:
-            return cast(_Items, db.items(from_key=lo))
-        read_opt = ReadOptions()
-        read_opt.set_iterate_upper_bound(hi + b"\x00")  # smallest key above hi
-        return _keep_alive(cast(_Items, db.items(from_key=lo, read_opt=read_opt)), read_opt)
+            if lo is not None:
+                items = takewhile(lambda kv: kv[0] >= lo, items)
+        elif hi is None:
+            items = cast(_Items, db.items(from_key=lo))
+        else:
+            read_opt = ReadOptions()
+            read_opt.set_iterate_upper_bound(hi + b"\x00")  # smallest key above hi
+            items = cast(_Items, db.items(from_key=lo, read_opt=read_opt))
+        scan = _scan(items, read_opt)
+        self._scans.add(scan)
+        return scan
 
     def approximate_num_entries(self) -> int:
         return self.db.property_int_value("rocksdb.estimate-num-keys") or 0

@@ -127,3 +127,18 @@ def test_closed_store_refuses_reads(tmp_path: Path) -> None:
     store.close()  # idempotent
     with pytest.raises(StateStoreError, match="closed"):
         store.get(b"a")
+
+
+def test_close_ends_open_scans_so_the_store_can_reopen(tmp_path: Path) -> None:
+    store = RocksDBBytesStore("s", tmp_path / "s")
+    store.write_batch([(b"a", b"1"), (b"b", b"2")], 1)
+    scans = [store.all(), store.range(b"a", b"b"), store.range(b"a", None, reverse=True)]
+    for scan in scans:
+        next(scan)
+    store.close()  # a task closing on rebalance while a scan is still open
+    again = RocksDBBytesStore("s", tmp_path / "s")
+    try:
+        assert list(again.all()) == [(b"a", b"1"), (b"b", b"2")]
+        assert all(list(scan) == [] for scan in scans)
+    finally:
+        again.close()
