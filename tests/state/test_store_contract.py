@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from conftest import Stack
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from conftest import Stack
 
 KEYS = [b"", b"a", b"a\x00", b"ab", b"b", b"ba", b"\x00", b"\xff", b"\xff\xff"]
 
