@@ -68,12 +68,10 @@ class EmbeddedProducer(Producer):
         self._expect(_State.READY, action="flush()")
         if not self._queue:
             return {}
+        # On any error nothing of the batch is in the log and the batch is dropped: a bad
+        # record (unknown topic) must not poison every later flush.
         queue, self._queue = self._queue, []
-        try:
-            result = await self._log.db.awrite(lambda c: self._log.append(c, queue, {}, None))
-        except BaseException:
-            self._queue = queue + self._queue  # keep the records for a retry
-            raise
+        result = await self._log.db.awrite(lambda c: self._log.append(c, queue, {}, None))
         await self._compact_due()
         return result
 
