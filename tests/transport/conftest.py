@@ -9,13 +9,13 @@ so adapters may share one broker for the whole session.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
+from transport_helpers import Names
 
 from streamz_kit.transport import Transport, connect
-from transport_helpers import Names
 
 AdapterFactory = Callable[[pytest.FixtureRequest, Path], Transport]
 

@@ -10,11 +10,11 @@ import types
 from pathlib import Path
 
 import pytest
+from transport_helpers import poll_until, run_with
 
 from streamz_kit.errors import BrokerError, ConfigError, ProducerFencedError, UnknownTopicError
 from streamz_kit.transport import ProducerRecord, TopicPartition, TopicSpec, Transport, connect
 from streamz_kit.transport.embedded import EmbeddedTransport
-from transport_helpers import poll_until, run_with
 
 
 def test_connect_embedded_resolves_relative_paths_now(

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from transport_helpers import poll_until, run_with
 
 from streamz_kit.errors import BrokerError, BrokerLockedError
 from streamz_kit.transport import TopicPartition, TopicSpec, Transport, connect
-from transport_helpers import poll_until, run_with
 
 CHILD = str(Path(__file__).with_name("embedded_child.py"))
 

@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import pytest
+from transport_helpers import Names, poll_until, run_with
 
 from streamz_kit.errors import BrokerError, UnknownTopicError
 from streamz_kit.transport import (
@@ -14,7 +15,6 @@ from streamz_kit.transport import (
     TopicSpec,
     Transport,
 )
-from transport_helpers import Names, poll_until, run_with
 
 
 def rec(topic: str, partition: int, i: int, **kw: object) -> ProducerRecord:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from streamz_kit.errors import BrokerError
 from streamz_kit.transport.embedded.grouplock import group_is_locked
@@ -38,9 +38,9 @@ class EmbeddedAdmin(Admin):
         self, partitions: Iterable[TopicPartition], spec: OffsetSpec
     ) -> dict[TopicPartition, int]:
         wanted = [TopicPartition(tp.topic, tp.partition) for tp in partitions]
-        offset_of = self._log.end_offset if spec == "latest" else self._log.earliest_offset
         if spec not in ("earliest", "latest"):
             raise BrokerError(f"list_offsets takes 'earliest' or 'latest', not {spec!r}.")
+        offset_of = self._log.end_offset if spec == "latest" else self._log.earliest_offset
 
         def read(conn: sqlite3.Connection) -> dict[TopicPartition, int]:
             return {tp: offset_of(conn, tp) for tp in wanted}
@@ -78,9 +78,7 @@ class EmbeddedAdmin(Admin):
             if info is None or not info.compacted:
                 continue
             for partition in range(info.partitions):
-                deleted += await self._log.db.awrite(
-                    lambda c, i=info, p=partition: self._log.compact(c, i, p)
-                )
+                deleted += await self._log.compact_async(info, partition)
         return deleted
 
     def _refuse_if_active(self, group_id: str, action: str) -> None:

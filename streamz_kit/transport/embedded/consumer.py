@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 from streamz_kit.errors import BrokerError
 from streamz_kit.transport.embedded.codec import decode_headers

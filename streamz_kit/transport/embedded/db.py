@@ -24,7 +24,8 @@ import os
 import sqlite3
 import threading
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from streamz_kit.errors import BrokerError, StreamzError
 

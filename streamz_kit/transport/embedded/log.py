@@ -12,7 +12,8 @@ import json
 import os
 import sqlite3
 import time
-from typing import Iterable, NamedTuple, Sequence
+from collections.abc import Iterable, Sequence
+from typing import NamedTuple
 
 from streamz_kit.errors import ConfigError, ProducerFencedError, UnknownTopicError
 from streamz_kit.transport.embedded.codec import encode_headers
@@ -171,7 +172,7 @@ class Log:
         if fence is not None:
             self.check_epoch(conn, *fence)
         slots: dict[tuple[str, int], list[int]] = {}  # -> [topic_id, first, next]
-        rows = []
+        rows: list[tuple[object, ...]] = []
         add = rows.append
         now = int(time.time() * 1000)
         for topic, partition, key, value, ts, headers in records:
@@ -231,6 +232,12 @@ class Log:
             self.compact_min_dirty, live_count(conn, info.id, partition)
         )
         return deleted
+
+    async def compact_async(self, info: TopicInfo, partition: int) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            return self.compact(conn, info, partition)
+
+        return await self.db.awrite(run)
 
     # -- groups and producers --------------------------------------------------------------
     @staticmethod

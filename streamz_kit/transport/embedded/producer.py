@@ -124,7 +124,7 @@ class EmbeddedProducer(Producer):
 
     async def _compact_due(self) -> None:
         for info, partition in self._log.due_for_compaction():
-            await self._log.db.awrite(lambda c, i=info, p=partition: self._log.compact(c, i, p))
+            await self._log.compact_async(info, partition)
 
     def _require_transactional(self, action: str) -> None:
         if not self.transactional:
