@@ -20,6 +20,7 @@ class TopologyMetadata:
     partitions: dict[str, int] = field(default_factory=dict)  # resolved (prefixed) topic names
     task_partitions: dict[int, int] = field(default_factory=dict)  # sub-topology id -> tasks
     internal_specs: list[TopicSpec] = field(default_factory=list)
+    output_specs: list[TopicSpec] = field(default_factory=list)  # missing output topics
 
     def count(self, topic: str) -> int:
         return self.partitions.get(topic, 1)
@@ -70,9 +71,21 @@ async def resolve_metadata(topology: Topology, config: AppConfig, admin: Admin) 
         meta.internal_specs.append(
             TopicSpec(config.internal_topic(topic), count, {"cleanup.policy": "delete"})
         )
+    sink_topics = [t for t in topology.user_sink_topics if t not in counts]
+    sink_counts = await admin.partition_counts(sink_topics) if sink_topics else {}
     for sub in topology.subtopologies:
         widths = [counts.get(t) or repart[t] for t in sub.source_topics]
         meta.task_partitions[sub.id] = max(widths) if widths else 1
+        for topic in sub.sink_topics:
+            if topic in graph.repartition_topics or topic in counts:
+                continue
+            if topic in sink_counts:
+                meta.partitions[topic] = sink_counts[topic]
+            elif topic not in meta.partitions:
+                # A missing output topic is created with the writer's task count, so the
+                # embedded broker needs no setup (as Kafka's auto-create would do).
+                meta.partitions[topic] = meta.task_partitions[sub.id]
+                meta.output_specs.append(TopicSpec(topic, meta.task_partitions[sub.id]))
         for group in sub.copartition_groups:
             sizes = {t: counts.get(t) or repart.get(t) for t in group}
             if len(set(sizes.values())) > 1:
@@ -113,3 +126,5 @@ async def create_internal_topics(meta: TopologyMetadata, admin: Admin) -> None:
             "delete the internal topics and rebuild the state."
         )
     await admin.create_topics([s for s in meta.internal_specs if s.name not in existing])
+    if meta.output_specs:
+        await admin.create_topics(meta.output_specs)
