@@ -140,6 +140,22 @@ class WindowStore(TypedStore):
             return self._decode_value(raw), window_start
         return self.value_serde.deserialize(self._topic, raw[8:]), _TS.unpack_from(raw)[0]
 
+    def fetch_range_with_timestamps(
+        self, key: Any, t_from: int, t_to: int
+    ) -> list[tuple[int, Any, int]]:
+        """(window_start, value, record timestamp) for starts in [t_from, t_to], oldest first.
+
+        Sliding-window aggregation needs each window's latest record time to decide which
+        windows a new record creates (Kafka's KStreamSlidingWindowAggregate)."""
+        vdes = self.value_serde.deserialize
+        topic = self._topic
+        if not self.timestamped:
+            return [(s, vdes(topic, raw), s) for s, raw in self._scan_key(key, t_from, t_to)]
+        return [
+            (s, vdes(topic, raw[8:]), _TS.unpack_from(raw)[0])
+            for s, raw in self._scan_key(key, t_from, t_to)
+        ]
+
     def _fetch_raw(self, key: Any, window_start: int) -> bytes | None:
         if window_start < self._floor:
             return None
