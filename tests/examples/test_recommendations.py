@@ -1,0 +1,288 @@
+"""The recommendations example: domain functions, the topology against a plain-Python
+reference model, and the generator / worker / viewer loop on a real embedded broker."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
+
+from examples.recommendations import domain, pipeline  # noqa: E402
+from examples.recommendations.demo import percentile  # noqa: E402
+from examples.recommendations.generator import ActionSource, produce_actions  # noqa: E402
+from examples.recommendations.viewer import tail  # noqa: E402
+from examples.recommendations.workers import make_worker  # noqa: E402
+from streamz_kit import serdes  # noqa: E402
+from streamz_kit.testing import TopologyTestDriver  # noqa: E402
+
+CATALOGUE = domain.make_catalogue(pipeline.CATALOGUE_SEED)
+
+
+def action(item: str, kind: str, ts: int = 1, user: str = "u1",
+           category: str | None = None) -> dict[str, Any]:
+    cat = category if category is not None else CATALOGUE.items[item].category
+    return {"user": user, "item": item, "category": cat, "kind": kind, "ts": ts}
+
+
+def small_catalogue() -> domain.Catalogue:
+    items = {
+        "a1": domain.Item("a1", "a", 1.0), "a2": domain.Item("a2", "a", 0.5),
+        "a3": domain.Item("a3", "a", 0.5), "b1": domain.Item("b1", "b", 0.8),
+        "b2": domain.Item("b2", "b", 0.1), "c1": domain.Item("c1", "c", 0.9),
+    }
+    by_cat = {"a": ("a1", "a2", "a3"), "b": ("b1", "b2"), "c": ("c1",)}
+    return domain.Catalogue(items=items, by_category=by_cat)
+
+
+# -- catalogue ------------------------------------------------------------------------------
+def test_catalogue_is_a_pure_function_of_its_seed() -> None:
+    again = domain.make_catalogue(pipeline.CATALOGUE_SEED)
+    assert again.items == CATALOGUE.items and again.by_category == CATALOGUE.by_category
+    assert domain.make_catalogue(8).items != CATALOGUE.items
+    pops = [it.popularity for it in CATALOGUE.items.values()]
+    assert max(pops) == 1.0 and all(0 < p <= 1 for p in pops)
+    # Zipf: the top 10% of items hold far more than 10% of the popularity mass.
+    top = sorted(pops, reverse=True)[: len(pops) // 10]
+    assert sum(top) / sum(pops) > 0.4
+    for category, ids in CATALOGUE.by_category.items():
+        assert all(CATALOGUE.items[i].category == category for i in ids)
+        keys = [(-CATALOGUE.items[i].popularity, i) for i in ids]
+        assert keys == sorted(keys)
+    assert sum(len(ids) for ids in CATALOGUE.by_category.values()) == len(CATALOGUE.items)
+
+
+# -- profiles -------------------------------------------------------------------------------
+def test_update_profile_weights_kinds_and_bounds_recent_items() -> None:
+    p = domain.new_profile()
+    p = domain.update_profile(p, action("x1", "view", 10, category="books"))
+    p = domain.update_profile(p, action("x2", "like", 20, category="books"))
+    p = domain.update_profile(p, action("x3", "purchase", 15, category="music"))
+    p = domain.update_profile(p, action("x4", "skip", 30, category="games"))
+    assert p["affinity"] == {"books": 4, "music": 5, "games": -2}
+    assert p["purchased"] == ["x3"]
+    assert p["counts"] == {"view": 1, "like": 1, "purchase": 1, "skip": 1}
+    assert p["actions"] == 4 and p["last_ts"] == 30
+    assert p["recent"] == ["x4", "x3", "x2", "x1"]
+    for i in range(20):
+        p = domain.update_profile(p, action(f"y{i}", "view", 40 + i, category="books"))
+    p = domain.update_profile(p, action("y3", "purchase", 99, category="books"))
+    assert len(p["recent"]) == domain.RECENT_LIMIT
+    assert p["recent"][0] == "y3" and p["recent"].count("y3") == 1
+    assert p["purchased"] == ["x3", "y3"]
+
+
+def test_update_profile_does_not_modify_its_input_and_rejects_unknown_kinds() -> None:
+    p = domain.update_profile(domain.new_profile(), action("x1", "like", category="books"))
+    snapshot = {k: (v.copy() if hasattr(v, "copy") else v) for k, v in p.items()}
+    domain.update_profile(p, action("x2", "purchase", category="books"))
+    assert p == snapshot
+    with pytest.raises(ValueError, match="Unknown action kind"):
+        domain.update_profile(p, action("x1", "wishlist", category="books"))
+
+
+def test_is_valid_action() -> None:
+    assert domain.is_valid_action(action("x", "view", category="c"))
+    assert not domain.is_valid_action({"kind": "view"})
+    assert not domain.is_valid_action(action("x", "wishlist", category="c"))
+    assert not domain.is_valid_action("view")
+    assert not domain.is_valid_action(None)
+
+
+def test_favourite_categories_are_positive_ranked_and_tie_broken_by_name() -> None:
+    profile = {"affinity": {"b": 3, "a": 3, "c": 5, "d": -1, "e": 0, "f": 1}}
+    assert domain.favourite_categories(profile) == ["c", "a", "b"]
+    assert domain.favourite_categories(profile, 10) == ["c", "a", "b", "f"]
+    assert domain.favourite_categories(domain.new_profile()) == []
+
+
+# -- recommend ------------------------------------------------------------------------------
+def test_recommend_ranks_by_affinity_times_popularity_with_id_tie_break() -> None:
+    cat = small_catalogue()
+    profile = domain.new_profile()
+    profile["affinity"] = {"a": 2, "b": 2, "c": -1}
+    profile["purchased"] = ["a1"]
+    rec = domain.recommend("u", profile, cat, n=3)
+    # a2 and a3 tie at 2 x 0.5 = 1.0; b1 scores 1.6; c is disliked; a1 was bought.
+    assert [i["item"] for i in rec["items"]] == ["b1", "a2", "a3"]
+    assert rec["items"][0] == {"item": "b1", "category": "b", "score": 1.6}
+    assert rec["categories"] == ["a", "b"] and rec["user"] == "u"
+    assert domain.recommend("u", domain.new_profile(), cat)["items"] == []
+
+
+def brute_force(profile: dict[str, Any], cat: domain.Catalogue, n: int) -> list[str]:
+    """Score every item of the catalogue: the obviously-correct, slow recommend."""
+    favourites = domain.favourite_categories(profile)
+    scored = [
+        (-(profile["affinity"][it.category] * it.popularity), it.id)
+        for it in cat.items.values()
+        if it.category in favourites and it.id not in profile["purchased"]
+    ]
+    return [item for _, item in sorted(scored)[:n]]
+
+
+actions_strategy = st.lists(
+    st.tuples(st.sampled_from(sorted(CATALOGUE.items)[:60]),
+              st.sampled_from(domain.ACTION_KINDS)),
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(actions_strategy, st.integers(min_value=1, max_value=8))
+def test_recommendations_are_unbought_top_category_items_at_most_n(
+    steps: list[tuple[str, str]], n: int
+) -> None:
+    profile = domain.new_profile()
+    for ts, (item, kind) in enumerate(steps):
+        profile = domain.update_profile(profile, action(item, kind, ts))
+    rec = domain.recommend("u1", profile, CATALOGUE, n=n)
+    items = [i["item"] for i in rec["items"]]
+    favourites = domain.favourite_categories(profile)
+    assert len(items) <= n and len(set(items)) == len(items)
+    assert not set(items) & set(profile["purchased"])
+    assert all(i["category"] in favourites for i in rec["items"])
+    assert items == brute_force(profile, CATALOGUE, n)
+    # Reference model of the profile: affinities are plain sums of the kinds' weights.
+    expected: dict[str, int] = {}
+    for item, kind in steps:
+        c = CATALOGUE.items[item].category
+        expected[c] = expected.get(c, 0) + domain.ACTION_WEIGHTS[kind]
+    assert profile["affinity"] == expected
+    assert profile["purchased"] == sorted({i for i, k in steps if k == "purchase"})
+
+
+def test_trends_keep_weighted_counts_and_rank_with_id_tie_break() -> None:
+    trend: dict[str, int] = {}
+    for item, kind in [("b", "view"), ("a", "like"), ("c", "purchase"), ("b", "view"),
+                       ("d", "skip")]:
+        trend = domain.update_trend(trend, {"item": item, "kind": kind})
+    assert trend == {"a": 2, "b": 2, "c": 4}
+    assert domain.top_trending(trend, 2) == [["c", 4], ["a", 2]]
+
+
+# -- generator ------------------------------------------------------------------------------
+def test_action_source_is_seeded_valid_and_skewed() -> None:
+    one = ActionSource(CATALOGUE, users=200, seed=3)
+    two = ActionSource(CATALOGUE, users=200, seed=3)
+    a = [one.next_action(i) for i in range(3000)]
+    assert a == [two.next_action(i) for i in range(3000)]
+    assert all(domain.is_valid_action(x) for x in a)
+    assert all(CATALOGUE.items[x["item"]].category == x["category"] for x in a)
+    per_user: dict[str, int] = {}
+    for x in a:
+        per_user[x["user"]] = per_user.get(x["user"], 0) + 1
+    counts = sorted(per_user.values(), reverse=True)
+    assert counts[0] > 10 * counts[len(counts) // 2]  # a few users are very active
+    kinds = {k: sum(1 for x in a if x["kind"] == k) for k in domain.ACTION_KINDS}
+    assert kinds["view"] > kinds["like"] > kinds["purchase"] > 0 and kinds["skip"] > 0
+
+
+def test_percentile_is_nearest_rank() -> None:
+    assert percentile([], 50) == 0
+    assert percentile([5], 99) == 5
+    values = list(range(1, 101))
+    assert percentile(values, 50) == 50 and percentile(values, 99) == 99
+    assert percentile(values, 100) == 100
+
+
+# -- the topology through the test driver ----------------------------------------------------
+def test_topology_has_two_subtopologies_joined_by_a_repartition_topic() -> None:
+    topology = pipeline.build_topology()
+    text = topology.describe()
+    assert "Sub-topology: 0" in text and "Sub-topology: 1" in text
+    assert "category-trends-repartition" in text
+    assert "stores: [user-profiles]" in text and "stores: [category-trends]" in text
+    assert "(topic: recommendations)" in text and "(topic: trending)" in text
+    assert "flowchart" in topology.to_mermaid()
+
+
+def test_topology_matches_a_plain_python_reference_model() -> None:
+    source = ActionSource(CATALOGUE, users=40, seed=11)
+    inputs: list[tuple[str, Any]] = []
+    for i in range(400):
+        a = source.next_action(1_000 + i)
+        inputs.append((a["user"], a))
+        if i % 50 == 0:  # malformed records are dropped, not fatal
+            inputs.append((a["user"], {"kind": "teleport", "item": 3}))
+    inputs.append(("u-null", None))
+
+    profiles: dict[str, Any] = {}
+    expected_recs: list[tuple[str, Any]] = []
+    trends: dict[str, dict[str, int]] = {}
+    for user, a in inputs:
+        if not domain.is_valid_action(a):
+            continue
+        profiles[user] = domain.update_profile(profiles.get(user, domain.new_profile()), a)
+        expected_recs.append((user, domain.recommend(user, profiles[user], CATALOGUE)))
+        trends[a["category"]] = domain.update_trend(trends.get(a["category"], {}), a)
+
+    with TopologyTestDriver(pipeline.build_topology()) as driver:
+        inp = driver.create_input_topic(pipeline.INPUT_TOPIC, key_serde=serdes.STRING,
+                                        value_serde=serdes.JSON)
+        recs = driver.create_output_topic(pipeline.OUTPUT_TOPIC)
+        trending = driver.create_output_topic(pipeline.TRENDS_TOPIC)
+        for ts, (user, a) in enumerate(inputs):
+            inp.pipe_input(user, a, timestamp_ms=1_000 + ts)
+        records = recs.read_records_to_list()
+        assert [(r.key, r.value) for r in records] == expected_recs
+        assert all(r.timestamp_ms >= r.value["as_of"] for r in records)
+        store = driver.get_key_value_store(pipeline.PROFILE_STORE)
+        assert {u: store.get(u) for u in profiles} == profiles
+        assert store.get("u-null") is None
+        latest_trend = dict(trending.read_key_values_to_list())
+        assert latest_trend == {c: domain.top_trending(t) for c, t in trends.items()}
+        trend_store = driver.get_key_value_store(pipeline.TRENDS_STORE)
+        assert {c: trend_store.get(c) for c in trends} == trends
+
+
+# -- generator, worker and viewer on an embedded broker ------------------------------------
+def test_generator_worker_and_viewer_on_the_embedded_broker(tmp_path: Path) -> None:
+    """The demo's parts end to end: every user's last recommendation reflects all of that
+    user's actions, and the worker's profile store equals the reference model."""
+    broker = f"embedded://{tmp_path / 'broker'}"
+
+    async def scenario() -> None:
+        await produce_actions(broker, count=0)  # creates the topics
+        worker = make_worker("auto", broker, str(tmp_path / "state"))
+        await worker.start()
+        try:
+            written = await produce_actions(broker, count=600, rate=0, users=50, seed=5)
+            assert written == 600
+            actions: list[Any] = []
+            await tail(broker, pipeline.INPUT_TOPIC,
+                       lambda r: actions.append(serdes.JSON.deserialize("", r.value)),
+                       from_beginning=True, max_records=600, idle_timeout=5)
+            assert len(actions) == 600
+            reference: dict[str, Any] = {}
+            for a in actions:
+                reference[a["user"]] = domain.update_profile(
+                    reference.get(a["user"], domain.new_profile()), a)
+
+            latest: dict[str, Any] = {}
+            done = asyncio.Event()
+
+            def see(record: Any) -> None:
+                latest[serdes.STRING.deserialize("", record.key)] = serdes.JSON.deserialize(
+                    "", record.value)
+                if all(latest.get(u, {}).get("actions") == p["actions"]
+                       for u, p in reference.items()):
+                    done.set()
+
+            await asyncio.wait_for(
+                tail(broker, pipeline.OUTPUT_TOPIC, see, from_beginning=True, stop=done),
+                timeout=20,
+            )
+            for user, profile in reference.items():
+                assert latest[user] == domain.recommend(user, profile, CATALOGUE)
+                assert worker.profile(user) == profile
+        finally:
+            await worker.stop()
+
+    asyncio.run(scenario())
