@@ -1,0 +1,208 @@
+"""Windowed grouped streams: `KGroupedStream.windowed_by(...)` and their aggregations.
+
+Each aggregation adds one node and one window (or session) store, repartitioning first if
+the key changed upstream, and returns a KTable keyed by `Windowed(key, window)` whose key
+serde is the matching windowed serde, so `to_stream().to(topic)` needs no extra serde.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from streamz_kit import serdes
+from streamz_kit.dsl.materialized import Materialized
+from streamz_kit.dsl.store_factory import resolve_serdes
+from streamz_kit.errors import TopologyError
+from streamz_kit.processor.windowed import (
+    NO_INITIAL,
+    SessionWindowAggregateNode,
+    SlidingWindowAggregateNode,
+    TimeWindowAggregateNode,
+    count_aggregator,
+    count_initializer,
+    count_merger,
+    reduce_as_aggregator,
+    reduce_merger,
+)
+from streamz_kit.serdes_windowed import SessionWindowedSerde, TimeWindowedSerde
+from streamz_kit.stores import StoreBuilder
+from streamz_kit.topology.graph import GraphNode
+from streamz_kit.windows import SessionWindows, SlidingWindows, TimeWindows, to_millis
+
+if TYPE_CHECKING:
+    from streamz_kit.dsl.grouped import KGroupedStream
+    from streamz_kit.dsl.kstream import KStream
+    from streamz_kit.dsl.ktable import KTable
+
+__all__ = ["windowed_by", "TimeWindowedKStream", "SessionWindowedKStream"]
+
+
+def windowed_by(grouped: "KGroupedStream", windows: Any) -> Any:
+    """Dispatch on the window kind, as Kafka's overloaded windowedBy does."""
+    if isinstance(windows, SessionWindows):
+        return SessionWindowedKStream(grouped, windows)
+    if isinstance(windows, (TimeWindows, SlidingWindows)):
+        return TimeWindowedKStream(grouped, windows)
+    raise TopologyError(
+        f"windowed_by() takes TimeWindows, SlidingWindows or SessionWindows, not "
+        f"{type(windows).__name__}. JoinWindows are for stream-stream joins."
+    )
+
+
+def _check(fn: Any, what: str) -> None:
+    if not callable(fn):
+        raise TopologyError(f"{what} must be a function, not {type(fn).__name__}.")
+
+
+class _Windowed:
+    kind = "window"
+
+    def __init__(self, grouped: "KGroupedStream", windows: Any) -> None:
+        self.grouped = grouped
+        self.windows = windows
+
+    def _retention(self, materialized: Materialized) -> int:
+        """Window size plus grace at least, as Kafka requires; a longer Materialized retention
+        keeps windows queryable for longer."""
+        minimum: int = self.windows.retention_ms
+        if materialized.retention is None:
+            return minimum
+        return max(minimum, to_millis(materialized.retention, "retention"))
+
+    def _window_size(self) -> int | None:
+        return None
+
+    def _key_serde(self, inner: Any) -> Any:
+        return SessionWindowedSerde(inner)
+
+    def _build(
+        self,
+        prefix: str,
+        materialized: Materialized | None,
+        value_serde: Any,
+        make: Callable[[str, str], Any],
+    ) -> "KTable":
+        from streamz_kit.dsl.ktable import KTable
+
+        stream: KStream = self.grouped.stream
+        graph = stream.graph
+        mat = materialized or Materialized()
+        node_name = graph.new_name(prefix)
+        store_name = mat.name or graph.new_name(f"{prefix}-STATE-STORE")
+        key_serde = mat.key_serde or self.grouped.key_serde
+        upstream = stream
+        if upstream.repartition_required:
+            upstream = upstream._through_repartition(
+                store_name, key_serde, self.grouped.value_serde, drop_null_keys=True
+            )
+        ks, vs = resolve_serdes(key_serde, mat.value_serde or value_serde)
+        builder = StoreBuilder(
+            store_name,
+            self.kind,  # type: ignore[arg-type]
+            mat.store,  # type: ignore[arg-type]
+            ks,
+            vs,
+            logging=mat.logging,
+            caching=mat.caching,
+            retention_ms=self._retention(mat),
+            window_size_ms=self._window_size(),
+            timestamped=self.kind == "window",
+        )
+        graph.add_node(GraphNode(node_name, lambda: make(node_name, store_name), [upstream.node]))
+        graph.add_store(builder, node_name)
+        return KTable(
+            stream.builder, node_name, self._key_serde(ks), vs,
+            store_name=store_name, sources=upstream.sources,
+        )
+
+
+class TimeWindowedKStream(_Windowed):
+    """A grouped stream over tumbling, hopping or sliding windows."""
+
+    def _window_size(self) -> int:
+        return int(self.windows.size_ms)
+
+    def _key_serde(self, inner: Any) -> Any:
+        return TimeWindowedSerde(inner, self._window_size())
+
+    def _node(self, initializer: Callable[[], Any], aggregator: Any) -> Callable[[str, str], Any]:
+        windows = self.windows
+        if isinstance(windows, SlidingWindows):
+            return lambda n, s: SlidingWindowAggregateNode(n, s, windows, initializer, aggregator)
+        return lambda n, s: TimeWindowAggregateNode(n, s, windows, initializer, aggregator)
+
+    def count(self, *, materialized: Materialized | None = None) -> "KTable":
+        """Records per key and window (values are serdes.LONG)."""
+        return self._build(
+            "KSTREAM-AGGREGATE", materialized, serdes.LONG,
+            self._node(count_initializer, count_aggregator),
+        )
+
+    def reduce(
+        self, reducer: Callable[[Any, Any], Any], *, materialized: Materialized | None = None
+    ) -> "KTable":
+        """Combine values per key and window with `reducer(agg, value)`."""
+        _check(reducer, "reduce()'s reducer(agg, value)")
+        return self._build(
+            "KSTREAM-REDUCE", materialized, self.grouped.value_serde,
+            self._node(NO_INITIAL, reduce_as_aggregator(reducer)),
+        )
+
+    def aggregate(
+        self,
+        initializer: Callable[[], Any],
+        aggregator: Callable[[Any, Any, Any], Any],
+        *,
+        materialized: Materialized | None = None,
+    ) -> "KTable":
+        """Fold values per key and window: `aggregator(key, value, agg)` from `initializer()`."""
+        _check(initializer, "aggregate()'s initializer()")
+        _check(aggregator, "aggregate()'s aggregator(key, value, agg)")
+        return self._build(
+            "KSTREAM-AGGREGATE", materialized, None, self._node(initializer, aggregator)
+        )
+
+
+class SessionWindowedKStream(_Windowed):
+    """A grouped stream over activity sessions."""
+
+    kind = "session"
+
+    def _node(
+        self, initializer: Callable[[], Any], aggregator: Any, merger: Any
+    ) -> Callable[[str, str], Any]:
+        windows = self.windows
+        return lambda n, s: SessionWindowAggregateNode(
+            n, s, windows, initializer, aggregator, merger
+        )
+
+    def count(self, *, materialized: Materialized | None = None) -> "KTable":
+        return self._build(
+            "KSTREAM-AGGREGATE", materialized, serdes.LONG,
+            self._node(count_initializer, count_aggregator, count_merger),
+        )
+
+    def reduce(
+        self, reducer: Callable[[Any, Any], Any], *, materialized: Materialized | None = None
+    ) -> "KTable":
+        _check(reducer, "reduce()'s reducer(agg, value)")
+        return self._build(
+            "KSTREAM-REDUCE", materialized, self.grouped.value_serde,
+            self._node(NO_INITIAL, reduce_as_aggregator(reducer), reduce_merger(reducer)),
+        )
+
+    def aggregate(
+        self,
+        initializer: Callable[[], Any],
+        aggregator: Callable[[Any, Any, Any], Any],
+        merger: Callable[[Any, Any, Any], Any],
+        *,
+        materialized: Materialized | None = None,
+    ) -> "KTable":
+        """Fold values per session; `merger(key, agg1, agg2)` joins sessions a record bridges."""
+        _check(initializer, "aggregate()'s initializer()")
+        _check(aggregator, "aggregate()'s aggregator(key, value, agg)")
+        _check(merger, "aggregate()'s merger(key, agg1, agg2)")
+        return self._build(
+            "KSTREAM-AGGREGATE", materialized, None, self._node(initializer, aggregator, merger)
+        )

@@ -1,0 +1,326 @@
+"""Windowed aggregations: tumbling/hopping, sliding and session windows (Kafka's semantics).
+
+Each node keeps its aggregates in a window or session store and forwards
+`Change(new, old)` keyed by `Windowed(key, window)`. Event time is the task's stream time:
+a record whose window ends at or before `stream time - grace` is dropped, counted as a
+"late record" and logged at debug level, exactly where Kafka Streams drops it. Stores
+expire windows as stream time moves (retention covers window size plus grace).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from streamz_kit.processor.aggregate import StatefulNode
+from streamz_kit.processor.node import Change, Headers
+from streamz_kit.windows import SessionWindows, SlidingWindows, TimeWindows, Window, Windowed
+
+__all__ = [
+    "TimeWindowAggregateNode",
+    "SlidingWindowAggregateNode",
+    "SessionWindowAggregateNode",
+    "reduce_as_aggregator",
+]
+
+Initializer = Callable[[], Any]
+Aggregator = Callable[[Any, Any, Any], Any]
+
+LATE = "late record"
+
+
+def reduce_as_aggregator(reducer: Callable[[Any, Any], Any]) -> Aggregator:
+    """Kafka's reduce is an aggregate whose initial value is null: the first value starts it."""
+
+    def aggregate(key: Any, value: Any, agg: Any) -> Any:
+        return value if agg is None else reducer(agg, value)
+
+    return aggregate
+
+
+def _no_initial() -> Any:
+    return None
+
+
+class _WindowedAggregate(StatefulNode):
+    def __init__(
+        self, name: str, store_name: str, initializer: Initializer, aggregator: Aggregator
+    ) -> None:
+        super().__init__(name, store_name)
+        self.initializer = initializer
+        self.aggregator = aggregator
+
+    def _stream_time(self, timestamp: int) -> int:
+        task = self.task
+        st = task.stream_time if task is not None else timestamp
+        return timestamp if timestamp > st else st
+
+    def _init_agg(self) -> Any:
+        try:
+            return self.initializer()
+        except Exception as exc:
+            raise self.fail(exc) from exc
+
+    def _apply(self, key: Any, value: Any, agg: Any) -> Any:
+        try:
+            return self.aggregator(key, value, agg)
+        except Exception as exc:
+            raise self.fail(exc) from exc
+
+
+class TimeWindowAggregateNode(_WindowedAggregate):
+    """Tumbling and hopping windows (Kafka's KStreamWindowAggregate)."""
+
+    def __init__(
+        self,
+        name: str,
+        store_name: str,
+        windows: TimeWindows,
+        initializer: Initializer,
+        aggregator: Aggregator,
+    ) -> None:
+        super().__init__(name, store_name, initializer, aggregator)
+        self.windows = windows
+
+    def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
+        if key is None or value is None:
+            self.skip("null key or value", key)
+            return
+        store = self.store
+        stream_time = self._stream_time(timestamp)
+        store.expire(stream_time)
+        close_time = stream_time - self.windows.grace_ms
+        for window in self.windows.windows_for(timestamp):
+            if window.end <= close_time:
+                self.skip(LATE, key)
+                continue
+            current = store.fetch_with_timestamp(key, window.start)
+            if current is None or current[0] is None:
+                old = None
+                agg = self._init_agg()
+                new_ts = timestamp
+            else:
+                old, old_ts = current
+                agg = old
+                new_ts = timestamp if timestamp > old_ts else old_ts
+            new = self._apply(key, value, agg)
+            store.put(key, new, window.start, timestamp=new_ts)
+            self.forward(Windowed(key, window), Change(new, old), new_ts, headers)
+
+
+class SlidingWindowAggregateNode(_WindowedAggregate):
+    """Sliding windows per KIP-450 (Kafka's KStreamSlidingWindowAggregate).
+
+    Every record owns a left window [t - diff, t] and, if a later record falls within diff,
+    a right window [t + 1, t + 1 + diff]; windows are inclusive at both ends. Only windows
+    holding at least one record exist, and each is emitted when it changes.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        store_name: str,
+        windows: SlidingWindows,
+        initializer: Initializer,
+        aggregator: Aggregator,
+    ) -> None:
+        super().__init__(name, store_name, initializer, aggregator)
+        self.diff = windows.time_difference_ms
+        self.grace = windows.grace_ms
+
+    def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
+        if key is None or value is None:
+            self.skip("null key or value", key)
+            return
+        stream_time = self._stream_time(timestamp)
+        self.store.expire(stream_time)
+        close_time = stream_time - self.grace
+        if timestamp + 1 + self.diff <= close_time:
+            self.skip(LATE, key)
+            return
+        if timestamp < self.diff:
+            self._process_early(key, value, timestamp, close_time, headers)
+        else:
+            self._process_in_order(key, value, timestamp, close_time, headers)
+
+    def _process_in_order(
+        self, key: Any, value: Any, ts: int, close_time: int, headers: Headers
+    ) -> None:
+        diff = self.diff
+        starts: set[int] = set()
+        left_agg: tuple[Any, int] | None = None
+        right_agg: tuple[Any, int] | None = None
+        left_created = right_created = False
+        prev_ts: int | None = None
+        for start, agg, wts in self.store.fetch_range_with_timestamps(
+            key, max(0, ts - 2 * diff), ts + 1
+        ):
+            starts.add(start)
+            end = start + diff
+            if end < ts:
+                left_agg = (agg, wts)
+                prev_ts = wts
+            elif end == ts:
+                left_created = True
+                if wts < ts:
+                    prev_ts = wts
+                self._update(key, value, start, (agg, wts), True, close_time, ts, headers)
+            elif start <= ts:
+                right_agg = (agg, wts)
+                self._update(key, value, start, (agg, wts), True, close_time, ts, headers)
+            else:  # start == ts + 1: this record's right window exists already
+                right_created = True
+        if prev_ts is not None:
+            prev_right = prev_ts + 1
+            if prev_right not in starts and prev_right + diff >= ts:
+                self._update(key, value, prev_right, None, False, close_time, ts, headers)
+        if not left_created:
+            base = None
+            if prev_ts is not None and left_agg is not None and ts - diff <= prev_ts:
+                base = (left_agg[0], ts)
+            self._update(key, value, ts - diff, base, False, close_time, ts, headers)
+        if not right_created and right_agg is not None and right_agg[1] > ts:
+            self._create_right(key, ts, right_agg, headers)
+
+    def _process_early(
+        self, key: Any, value: Any, ts: int, close_time: int, headers: Headers
+    ) -> None:
+        """Records before `diff` share one window [0, diff] (no window may start below 0)."""
+        starts: set[int] = set()
+        combined: tuple[Any, int] | None = None
+        right_agg: tuple[Any, int] | None = None
+        right_created = False
+        prev_ts: int | None = None
+        for start, agg, wts in self.store.fetch_range_with_timestamps(key, 0, ts + 1):
+            starts.add(start)
+            if start == 0:
+                combined = (agg, wts)
+                if wts < ts:
+                    prev_ts = wts
+            elif start <= ts:
+                right_agg = (agg, wts)
+                self._update(key, value, start, (agg, wts), True, close_time, ts, headers)
+            else:
+                right_created = True
+        if right_agg is None and combined is not None and combined[1] > ts:
+            right_agg = combined
+        if not right_created and right_agg is not None and right_agg[1] > ts:
+            self._create_right(key, ts, right_agg, headers)
+        if prev_ts is not None and prev_ts + 1 not in starts:
+            self._update(key, value, prev_ts + 1, None, False, close_time, ts, headers)
+        self._update(key, value, 0, combined, combined is not None, close_time, ts, headers)
+
+    def _update(
+        self,
+        key: Any,
+        value: Any,
+        start: int,
+        base: tuple[Any, int] | None,
+        existed: bool,
+        close_time: int,
+        ts: int,
+        headers: Headers,
+    ) -> None:
+        end = start + self.diff
+        if end < close_time:
+            self.skip(LATE, key)
+            return
+        if base is None:
+            agg, new_ts = self._init_agg(), ts
+        else:
+            agg, base_ts = base
+            new_ts = ts if agg is None or ts > base_ts else base_ts
+        new = self._apply(key, value, agg)
+        self.store.put(key, new, start, timestamp=new_ts)
+        old = agg if existed else None
+        self.forward(Windowed(key, Window(start, end)), Change(new, old), new_ts, headers)
+
+    def _create_right(
+        self, key: Any, ts: int, right_agg: tuple[Any, int], headers: Headers
+    ) -> None:
+        start = ts + 1
+        agg, agg_ts = right_agg
+        self.store.put(key, agg, start, timestamp=agg_ts)
+        window = Window(start, start + self.diff)
+        self.forward(Windowed(key, window), Change(agg, None), agg_ts, headers)
+
+
+class SessionWindowAggregateNode(_WindowedAggregate):
+    """Session windows (Kafka's KStreamSessionWindowAggregate).
+
+    A record joins every session within the inactivity gap; if that merges sessions (or
+    extends one), the replaced sessions are emitted as tombstones, then the new session.
+    Results carry the session end as their timestamp.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        store_name: str,
+        windows: SessionWindows,
+        initializer: Initializer,
+        aggregator: Aggregator,
+        merger: Callable[[Any, Any, Any], Any],
+    ) -> None:
+        super().__init__(name, store_name, initializer, aggregator)
+        self.gap = windows.gap_ms
+        self.grace = windows.grace_ms
+        self.merger = merger
+
+    def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
+        if key is None or value is None:
+            self.skip("null key or value", key)
+            return
+        store = self.store
+        stream_time = self._stream_time(timestamp)
+        store.expire(stream_time)
+        close_time = stream_time - self.grace - self.gap
+        start = end = timestamp
+        agg = self._init_agg()
+        merged = store.find_sessions(key, timestamp - self.gap, timestamp + self.gap)
+        try:
+            for window, session_agg in merged:
+                agg = self.merger(key, agg, session_agg)
+                if window.start < start:
+                    start = window.start
+                if window.end > end:
+                    end = window.end
+        except Exception as exc:
+            raise self.fail(exc) from exc
+        if end < close_time:
+            self.skip(LATE, key)
+            return
+        if start != timestamp or end != timestamp:
+            for window, session_agg in merged:
+                store.remove(key, window.start, window.end)
+                self.forward(Windowed(key, window), Change(None, session_agg), window.end, headers)
+        agg = self._apply(key, value, agg)
+        store.put(key, start, end, agg)
+        self.forward(Windowed(key, Window(start, end)), Change(agg, None), end, headers)
+
+
+def count_initializer() -> int:
+    return 0
+
+
+def count_aggregator(key: Any, value: Any, agg: int) -> int:
+    return agg + 1
+
+
+def count_merger(key: Any, agg1: int, agg2: int) -> int:
+    return agg1 + agg2
+
+
+def reduce_merger(reducer: Callable[[Any, Any], Any]) -> Callable[[Any, Any, Any], Any]:
+    """Kafka's session reduce merges by reducing the two aggregates (None means empty)."""
+
+    def merge(key: Any, agg1: Any, agg2: Any) -> Any:
+        if agg1 is None:
+            return agg2
+        if agg2 is None:
+            return agg1
+        return reducer(agg1, agg2)
+
+    return merge
+
+
+NO_INITIAL = _no_initial
