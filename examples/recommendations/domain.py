@@ -13,27 +13,28 @@ unit-tested here, run by the worker, and used as the reference model in the test
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping, TypedDict, cast
+from typing import Any, Literal, TypedDict, cast
 
 __all__ = [
     "ACTION_KINDS",
     "ACTION_WEIGHTS",
     "CATEGORIES",
+    "RECENT_LIMIT",
     "Action",
     "Catalogue",
     "Item",
     "Profile",
     "Recommendation",
-    "RECENT_LIMIT",
     "favourite_categories",
     "is_valid_action",
     "make_catalogue",
     "new_profile",
     "recommend",
+    "top_trending",
     "update_profile",
     "update_trend",
-    "top_trending",
 ]
 
 ActionKind = Literal["view", "like", "purchase", "skip"]

@@ -20,8 +20,8 @@ import itertools
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from streamz_kit import serdes
 from streamz_kit.runtime.partitioner import default_partition
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
         ))
     except KeyboardInterrupt:
         pass
-    except Exception as exc:  # one clear sentence, not a traceback
+    except Exception as exc:  # noqa: BLE001 -- one clear sentence, not a traceback
         print(f"generator: {exc}", file=sys.stderr)
         return 1
     elapsed = time.monotonic() - started

@@ -14,8 +14,9 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                          max_records=args.max_records, idle_timeout=args.idle_timeout))
     except KeyboardInterrupt:
         pass
-    except Exception as exc:  # one clear sentence, not a traceback
+    except Exception as exc:  # noqa: BLE001 -- one clear sentence, not a traceback
         console.print(f"[red]viewer:[/red] {exc}")
         return 1
     return 0

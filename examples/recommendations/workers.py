@@ -58,7 +58,7 @@ class AppWorker:
     name = "sk.App (exactly_once)"
 
     def __init__(self, broker: str, state_dir: str) -> None:
-        app_class = getattr(sk, "App")
+        app_class = sk.App
         self.app = app_class(
             build_topology(), application_id=APPLICATION_ID, broker=broker,
             state_dir=state_dir, processing_guarantee="exactly_once",

@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 
-from examples.recommendations import domain, pipeline  # noqa: E402
-from examples.recommendations.demo import percentile  # noqa: E402
-from examples.recommendations.generator import ActionSource, produce_actions  # noqa: E402
-from examples.recommendations.viewer import tail  # noqa: E402
-from examples.recommendations.workers import make_worker  # noqa: E402
-from streamz_kit import serdes  # noqa: E402
-from streamz_kit.testing import TopologyTestDriver  # noqa: E402
+from examples.recommendations import domain, pipeline
+from examples.recommendations.demo import percentile
+from examples.recommendations.generator import ActionSource, produce_actions
+from examples.recommendations.viewer import tail
+from examples.recommendations.workers import make_worker
+from streamz_kit import serdes
+from streamz_kit.testing import TopologyTestDriver
 
 CATALOGUE = domain.make_catalogue(pipeline.CATALOGUE_SEED)
 
