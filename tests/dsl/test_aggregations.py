@@ -209,3 +209,30 @@ def test_memory_and_rocksdb_stores_agree(make_driver: Any) -> None:
         )
         results.append(list(driver.get_key_value_store("c").all()))
     assert results[0] == results[1] == [("a", 1), ("b", 2), ("c", 1)]
+
+
+def test_serdes_flow_from_grouping_to_the_sink(builder: sk.StreamsBuilder, make_driver: Any) -> None:
+    """A count's table is LONG-valued and keeps the grouping's key serde, so `to()` without
+    serdes writes LONG keys and values (as Kafka Streams uses the upstream serdes)."""
+    builder.stream("in").group_by(lambda k, v: v["n"], key_serde=serdes.LONG).count().to_stream().to(
+        "out"
+    )
+    driver = make_driver(builder)
+    inp = driver.create_input_topic("in")
+    inp.pipe_input("a", {"n": 7})
+    inp.pipe_input("b", {"n": 7})
+    out = driver.create_output_topic("out", key_serde=serdes.LONG, value_serde=serdes.LONG)
+    assert out.read_key_values_to_list() == [(7, 1), (7, 2)]
+
+
+def test_aggregate_materialized_serdes(builder: sk.StreamsBuilder, make_driver: Any) -> None:
+    builder.stream("in").group_by_key().aggregate(
+        lambda: 0.0,
+        lambda k, v, agg: agg + v,
+        materialized=sk.Materialized("f", value_serde=serdes.FLOAT),
+    ).to_stream().to("out")
+    driver = make_driver(builder)
+    driver.create_input_topic("in").pipe_key_value_list([("a", 0.5), ("a", 1.25)])
+    out = driver.create_output_topic("out", value_serde=serdes.FLOAT)
+    assert out.read_key_values_to_list() == [("a", 0.5), ("a", 1.75)]
+    assert driver.get_key_value_store("f").get("a") == 1.75

@@ -241,3 +241,14 @@ def test_bad_store_name_and_type() -> None:
         sk.stores.key_value_store_builder("a/b", key_serde=serdes.STRING, value_serde=serdes.LONG)
     with pytest.raises(sk.TopologyError, match="rocksdb"):
         sk.Materialized("x", store="redis")
+
+
+def test_failing_timestamp_extractor_names_the_source(
+    builder: sk.StreamsBuilder, make_driver: Any
+) -> None:
+    builder.stream("in", timestamp_extractor=lambda k, v, ts: v["t"]).to("out")
+    driver = make_driver(builder)
+    with pytest.raises(sk.StreamsProcessingError) as info:
+        driver.create_input_topic("in").pipe_input("k", {})
+    assert info.value.node == "KSTREAM-SOURCE-0000000000"
+    assert isinstance(info.value.__cause__, KeyError)

@@ -261,3 +261,31 @@ def test_reading_a_topic_twice_is_refused(builder: sk.StreamsBuilder) -> None:
     builder.stream("t")
     with pytest.raises(sk.TopologyError, match="already read"):
         builder.table("t")
+
+
+def test_table_map_values_then_group_by_subtracts_mapped_old_value(
+    builder: sk.StreamsBuilder, make_driver: Any
+) -> None:
+    builder.table("t").map_values(lambda v: {"g": v["g"], "n": v["n"] * 10}).group_by(
+        lambda k, v: (v["g"], v["n"])
+    ).reduce(lambda a, b: a + b, lambda a, b: a - b, materialized=sk.Materialized("sum"))
+    driver = make_driver(builder)
+    inp = driver.create_input_topic("t")
+    inp.pipe_input("a", {"g": "x", "n": 1})
+    inp.pipe_input("b", {"g": "x", "n": 2})
+    inp.pipe_input("a", {"g": "y", "n": 3})
+    inp.pipe_input("b", None)
+    assert dict(driver.get_key_value_store("sum").all()) == {"x": 0, "y": 30}
+
+
+def test_table_timestamps_follow_records(builder: sk.StreamsBuilder, make_driver: Any) -> None:
+    builder.table("t").map_values(lambda v: v).to_stream().to("out")
+    driver = make_driver(builder)
+    inp = driver.create_input_topic("t")
+    inp.pipe_input("a", 1, timestamp_ms=50, headers=[("h", b"x")])
+    inp.pipe_input("a", 2, timestamp_ms=40)
+    recs = driver.create_output_topic("out").read_records_to_list()
+    assert [(r.key, r.value, r.timestamp_ms, r.headers) for r in recs] == [
+        ("a", 1, 50, (("h", b"x"),)),
+        ("a", 2, 40, ()),
+    ]
