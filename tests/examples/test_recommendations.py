@@ -286,3 +286,15 @@ def test_generator_worker_and_viewer_on_the_embedded_broker(tmp_path: Path) -> N
             await worker.stop()
 
     asyncio.run(scenario())
+
+
+def test_demo_runs_end_to_end_and_prints_a_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    from examples.recommendations import demo
+
+    assert demo.main(["--seconds", "1.5", "--rate", "400", "--users", "60"]) == 0
+    out = capsys.readouterr().out
+    assert "summary:" in out and "recommendations seen" in out and "p99" in out
+    summary = out.split("summary: ")[1]
+    produced = int(summary.split(" actions produced")[0])
+    seen = int(summary.split("produced, ")[1].split(" recommendations")[0])
+    assert 0 < seen <= produced  # the record cache may merge updates of one user
