@@ -18,7 +18,10 @@ from streamz_kit.testing import TopologyTestDriver
 ALL = [serdes.JSON, serdes.STRING, serdes.BYTES, serdes.INT, serdes.LONG, serdes.FLOAT]
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text()
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.text()
     | st.floats(allow_nan=False, allow_infinity=False),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
     max_leaves=10,

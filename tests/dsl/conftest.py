@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ def builder() -> sk.StreamsBuilder:
 
 @pytest.fixture
 def make_driver() -> Iterator[Any]:
-    """`make_driver(builder_or_topology)` builds (if needed) and opens a driver closed at teardown."""
+    """`make_driver(builder_or_topology)` opens a driver that is closed at teardown."""
     drivers: list[TopologyTestDriver] = []
 
     def make(target: Any, **kwargs: Any) -> TopologyTestDriver:
@@ -29,4 +30,3 @@ def make_driver() -> Iterator[Any]:
     yield make
     for driver in drivers:
         driver.close()
-

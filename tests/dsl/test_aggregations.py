@@ -211,12 +211,14 @@ def test_memory_and_rocksdb_stores_agree(make_driver: Any) -> None:
     assert results[0] == results[1] == [("a", 1), ("b", 2), ("c", 1)]
 
 
-def test_serdes_flow_from_grouping_to_the_sink(builder: sk.StreamsBuilder, make_driver: Any) -> None:
+def test_serdes_flow_from_grouping_to_the_sink(
+    builder: sk.StreamsBuilder, make_driver: Any
+) -> None:
     """A count's table is LONG-valued and keeps the grouping's key serde, so `to()` without
     serdes writes LONG keys and values (as Kafka Streams uses the upstream serdes)."""
-    builder.stream("in").group_by(lambda k, v: v["n"], key_serde=serdes.LONG).count().to_stream().to(
-        "out"
-    )
+    builder.stream("in").group_by(
+        lambda k, v: v["n"], key_serde=serdes.LONG
+    ).count().to_stream().to("out")
     driver = make_driver(builder)
     inp = driver.create_input_topic("in")
     inp.pipe_input("a", {"n": 7})

@@ -161,7 +161,7 @@ def test_to_mermaid_structure() -> None:
     assert sum(1 for line in lines if line.strip() == "end") == 4
     # Every node of the description is drawn, every parent edge is there.
     described = set(re.findall(r"(?:Source|Processor|Sink): (\S+)", topology.describe()))
-    drawn = set(re.findall(r'^    (\S+)\["([^"]+)"\]$', text, re.M))
+    drawn = set(re.findall(r'^    (\S+)\["([^"]+)"\]$', text, re.MULTILINE))
     assert {label for _, label in drawn} == described
     assert "  KSTREAM_BRANCH_0000000001 --> KSTREAM_BRANCHCHILD_0000000003" in lines
     # Topics and stores are drawn with their own shapes and linked.

@@ -35,7 +35,9 @@ def _counting(builder: sk.StreamsBuilder, store: str = "rocksdb") -> sk.KStream:
 
 
 @pytest.mark.parametrize("kind", ["rocksdb", "memory"])
-def test_processor_with_state_store(builder: sk.StreamsBuilder, make_driver: Any, kind: str) -> None:
+def test_processor_with_state_store(
+    builder: sk.StreamsBuilder, make_driver: Any, kind: str
+) -> None:
     _counting(builder, kind).to("out", value_serde=serdes.LONG)
     driver = make_driver(builder)
     inp = driver.create_input_topic("in")
@@ -67,8 +69,16 @@ def test_context_exposes_record_coordinates(builder: sk.StreamsBuilder, make_dri
         def process(self, record: Record[Any, Any]) -> None:
             c = self.context
             seen.append(
-                (c.topic, c.partition, c.offset, c.timestamp, c.headers, c.task_id,
-                 c.application_id, c.stream_time)
+                (
+                    c.topic,
+                    c.partition,
+                    c.offset,
+                    c.timestamp,
+                    c.headers,
+                    c.task_id,
+                    c.application_id,
+                    c.stream_time,
+                )
             )
 
     builder.stream("in").process(Spy)
@@ -237,7 +247,9 @@ def test_process_with_unregistered_store_fails(builder: sk.StreamsBuilder) -> No
 def test_unused_state_store_fails_build(builder: sk.StreamsBuilder) -> None:
     builder.stream("in").to("out")
     builder.add_state_store(
-        sk.stores.key_value_store_builder("lonely", key_serde=serdes.STRING, value_serde=serdes.LONG)
+        sk.stores.key_value_store_builder(
+            "lonely", key_serde=serdes.STRING, value_serde=serdes.LONG
+        )
     )
     with pytest.raises(sk.TopologyError, match="lonely"):
         builder.build()

@@ -18,9 +18,7 @@ from streamz_kit import serdes
 from streamz_kit.testing import TopologyTestDriver
 
 MEM = "memory"
-SETTINGS = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 keys = st.sampled_from(["a", "b", "c", "d", None])
 stream_records = st.lists(
@@ -46,7 +44,7 @@ def test_stream_count_reduce_aggregate_match_reference(
         lambda agg, v: agg + v, materialized=sk.Materialized("sum", store=MEM)
     ).to_stream().to("sum-out")
     grouped.aggregate(
-        lambda: [], lambda k, v, agg: agg + [v], materialized=sk.Materialized("seen", store=MEM)
+        list, lambda k, v, agg: agg + [v], materialized=sk.Materialized("seen", store=MEM)
     ).to_stream().to("seen-out")
 
     count: dict[str, int] = {}
@@ -97,7 +95,8 @@ def test_table_group_by_with_subtractor_matches_reference(
     builder = sk.StreamsBuilder()
     table = builder.table("accounts", materialized=sk.Materialized("accounts", store=MEM))
     table.group_by(lambda k, v: (v["g"], v["n"])).reduce(
-        lambda agg, v: agg + v, lambda agg, v: agg - v,
+        lambda agg, v: agg + v,
+        lambda agg, v: agg - v,
         materialized=sk.Materialized("sum", store=MEM),
     ).to_stream().to("sum-out")
     table.group_by(lambda k, v: (v["g"], k)).count(
@@ -158,8 +157,9 @@ events = st.lists(
     st.tuples(
         st.sampled_from(["k1", "k2", None]),
         st.none()
-        | st.fixed_dictionaries({"user": st.sampled_from(["ann", "bob", "cy", None]),
-                                 "n": st.integers(0, 9)}),
+        | st.fixed_dictionaries(
+            {"user": st.sampled_from(["ann", "bob", "cy", None]), "n": st.integers(0, 9)}
+        ),
     ),
     max_size=30,
 )
@@ -171,11 +171,14 @@ def test_rekeying_through_repartition_topic_matches_reference(
     inputs: list[tuple[Any, Any]],
 ) -> None:
     builder = sk.StreamsBuilder()
-    by_user = builder.stream("events").filter(lambda k, v: v is not None).map(
-        lambda k, v: (v["user"], v["n"])
+    by_user = (
+        builder.stream("events")
+        .filter(lambda k, v: v is not None)
+        .map(lambda k, v: (v["user"], v["n"]))
     )
     by_user.group_by_key(value_serde=serdes.LONG).aggregate(
-        lambda: 0, lambda user, n, agg: agg + n,
+        lambda: 0,
+        lambda user, n, agg: agg + n,
         materialized=sk.Materialized("totals", store=MEM, value_serde=serdes.LONG),
     ).to_stream().to("totals-out", value_serde=serdes.LONG)
     by_user.to_table(materialized=sk.Materialized("latest", store=MEM, value_serde=serdes.LONG))

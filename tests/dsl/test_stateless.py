@@ -130,7 +130,11 @@ def test_merge_interleaves_in_processing_order(
     lin.pipe_input("a", 1, timestamp_ms=1)
     rin.pipe_input("b", 2, timestamp_ms=2)
     lin.pipe_input("c", 3, timestamp_ms=3)
-    assert out_records(driver.create_output_topic("out")) == [("a", 1, 1), ("b", -2, 2), ("c", 3, 3)]
+    assert out_records(driver.create_output_topic("out")) == [
+        ("a", 1, 1),
+        ("b", -2, 2),
+        ("c", 3, 3),
+    ]
 
 
 def test_split_first_match_wins_with_named_default(
@@ -172,7 +176,10 @@ def test_split_without_default_drops_unmatched(
 
 def test_split_default_names_are_positions(builder: sk.StreamsBuilder) -> None:
     branches = (
-        builder.stream("in").split().branch(lambda k, v: True).branch(lambda k, v: True)
+        builder.stream("in")
+        .split()
+        .branch(lambda k, v: True)
+        .branch(lambda k, v: True)
         .default_branch()
     )
     assert list(branches) == ["1", "2", "0"]
@@ -215,9 +222,7 @@ def test_repartition_keeps_serdes_given(builder: sk.StreamsBuilder, make_driver:
     assert out.read_key_values_to_list() == [("k", "v")]
 
 
-def test_to_topic_function_routes_each_record(
-    builder: sk.StreamsBuilder, make_driver: Any
-) -> None:
+def test_to_topic_function_routes_each_record(builder: sk.StreamsBuilder, make_driver: Any) -> None:
     builder.stream("in").to(lambda k, v: f"out-{v['kind']}")
     driver = make_driver(builder)
     inp = driver.create_input_topic("in")
@@ -263,9 +268,7 @@ def test_headers_and_timestamps_pass_through(builder: sk.StreamsBuilder, make_dr
     ] * 2
 
 
-def test_timestamp_extractor_sets_record_time(
-    builder: sk.StreamsBuilder, make_driver: Any
-) -> None:
+def test_timestamp_extractor_sets_record_time(builder: sk.StreamsBuilder, make_driver: Any) -> None:
     builder.stream("in", timestamp_extractor=lambda k, v, ts: v["t"]).to("out")
     driver = make_driver(builder)
     driver.create_input_topic("in").pipe_input("a", {"t": 777}, timestamp_ms=1)

@@ -235,9 +235,9 @@ def test_table_group_by_after_filter_sees_old_values(
 ) -> None:
     """With old values enabled upstream, a filter drops changes that are rejected on both
     sides and turns a row that stops qualifying into a subtraction."""
-    builder.table("t").filter(lambda k, v: v["ok"]).group_by(
-        lambda k, v: (v["g"], v["n"])
-    ).reduce(lambda a, b: a + b, lambda a, b: a - b, materialized=sk.Materialized("sum"))
+    builder.table("t").filter(lambda k, v: v["ok"]).group_by(lambda k, v: (v["g"], v["n"])).reduce(
+        lambda a, b: a + b, lambda a, b: a - b, materialized=sk.Materialized("sum")
+    )
     driver = make_driver(builder)
     inp = driver.create_input_topic("t")
     inp.pipe_input("a", {"ok": True, "g": "x", "n": 5})

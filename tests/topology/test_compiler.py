@@ -34,7 +34,7 @@ def build():
 
 def _build() -> sk.Topology:
     namespace: dict[str, Any] = {}
-    exec(SCRIPT, namespace)
+    exec(SCRIPT, namespace)  # noqa: S102 - the same text the subprocess test runs
     return namespace["build"]()  # type: ignore[no-any-return]
 
 
@@ -75,7 +75,11 @@ def test_names_do_not_depend_on_the_process() -> None:
     for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
         result = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
             cwd=ROOT,
         )
         outputs.append(result.stdout)
@@ -91,8 +95,11 @@ def test_key_change_then_grouping_splits_subtopologies() -> None:
     # in -> (copy, three repartition sinks); one per repartition source; the table's own.
     assert subs[0].source_topics == ["in"]
     assert sorted(subs[0].sink_topics) == sorted(
-        ["copy", "KSTREAM-AGGREGATE-STATE-STORE-0000000005-repartition",
-         "KSTREAM-REPARTITION-0000000012-repartition"]
+        [
+            "copy",
+            "KSTREAM-AGGREGATE-STATE-STORE-0000000005-repartition",
+            "KSTREAM-REPARTITION-0000000012-repartition",
+        ]
     )
     by_source = {tuple(s.source_topics): s for s in subs}
     # An explicit repartition() already partitions by key: group_by_key adds no second topic.
@@ -101,7 +108,8 @@ def test_key_change_then_grouping_splits_subtopologies() -> None:
     ]
     assert by_source[("users",)].stores == ["users-STATE-STORE-0000000018"]
     assert by_source[("users",)].sink_topics == [
-        "KTABLE-REDUCE-STATE-STORE-0000000021-repartition", "users-out"
+        "KTABLE-REDUCE-STATE-STORE-0000000021-repartition",
+        "users-out",
     ]
     assert len(subs) == 5
     every_node = [n for s in subs for n in s.nodes]
@@ -141,7 +149,9 @@ def test_shared_store_joins_subtopologies() -> None:
 
     builder = sk.StreamsBuilder()
     builder.add_state_store(
-        sk.stores.key_value_store_builder("shared", key_serde=serdes.STRING, value_serde=serdes.LONG)
+        sk.stores.key_value_store_builder(
+            "shared", key_serde=serdes.STRING, value_serde=serdes.LONG
+        )
     )
     builder.stream("a").process(Noop, stores=["shared"])
     builder.stream("b").process(Noop, stores=["shared"])
