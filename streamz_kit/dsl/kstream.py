@@ -330,7 +330,46 @@ class KStream:
             self.graph.connect_store(store, result.node)
         return result
 
-    # Joins live in streamz_kit.dsl.joins; attached below so the class stays readable.
+    # -- joins (built in streamz_kit.dsl.joins) --------------------------------------------
+    def join(
+        self,
+        other: Any,
+        joiner: Callable[..., Any],
+        *rest: Callable[..., Any],
+        windows: Any = None,
+        name: str | None = None,
+    ) -> "KStream":
+        """Inner join: `join(stream, joiner, windows=JoinWindows...)`, `join(table, joiner)`
+        or `join(global_table, key_fn, joiner)`; `joiner(left_value, right_value)`."""
+        from streamz_kit.dsl.joins import join_stream
+
+        return join_stream(self, other, (joiner, *rest), windows=windows, kind="inner", name=name)
+
+    def left_join(
+        self,
+        other: Any,
+        joiner: Callable[..., Any],
+        *rest: Callable[..., Any],
+        windows: Any = None,
+        name: str | None = None,
+    ) -> "KStream":
+        """Like `join`, but every left record yields a result (None for a missing right side)."""
+        from streamz_kit.dsl.joins import join_stream
+
+        return join_stream(self, other, (joiner, *rest), windows=windows, kind="left", name=name)
+
+    def outer_join(
+        self,
+        other: "KStream",
+        joiner: Callable[[Any, Any], Any],
+        *,
+        windows: Any = None,
+        name: str | None = None,
+    ) -> "KStream":
+        """Stream-stream outer join: unmatched records of either side yield a result."""
+        from streamz_kit.dsl.joins import join_stream
+
+        return join_stream(self, other, (joiner,), windows=windows, kind="outer", name=name)
 
 
 class BranchedKStream:

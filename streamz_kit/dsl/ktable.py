@@ -171,6 +171,46 @@ class KTable:
 
         return suppress(self, suppressed, name=name)
 
+    # -- table-table joins (built in streamz_kit.dsl.joins) ---------------------------------
+    def join(
+        self,
+        other: "KTable",
+        joiner: Callable[[Any, Any], Any],
+        *,
+        materialized: Materialized | None = None,
+        name: str | None = None,
+    ) -> "KTable":
+        """Rows present in both tables, `joiner(left_value, right_value)`; updates both ways."""
+        from streamz_kit.dsl.joins import join_tables
+
+        return join_tables(self, other, joiner, kind="inner", materialized=materialized, name=name)
+
+    def left_join(
+        self,
+        other: "KTable",
+        joiner: Callable[[Any, Any], Any],
+        *,
+        materialized: Materialized | None = None,
+        name: str | None = None,
+    ) -> "KTable":
+        """Every row of this table, with the other's value or None."""
+        from streamz_kit.dsl.joins import join_tables
+
+        return join_tables(self, other, joiner, kind="left", materialized=materialized, name=name)
+
+    def outer_join(
+        self,
+        other: "KTable",
+        joiner: Callable[[Any, Any], Any],
+        *,
+        materialized: Materialized | None = None,
+        name: str | None = None,
+    ) -> "KTable":
+        """Rows of either table; the missing side is None."""
+        from streamz_kit.dsl.joins import join_tables
+
+        return join_tables(self, other, joiner, kind="outer", materialized=materialized, name=name)
+
 
 class GlobalKTable:
     """A table every task holds in full; joined by a key computed from the stream record."""

@@ -1,0 +1,329 @@
+"""Joins in the DSL: what `KStream.join/left_join/outer_join` and `KTable.join/...` build.
+
+Every join records its sides' source nodes as a co-partition group (the compiler checks
+their topics have equal partition counts) and repartitions a stream side whose key
+changed upstream. A table side without a store gets one (a small materializing node right
+after it), so a join can always read the other side's current value.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+from streamz_kit.dsl.ktable import KTable
+from streamz_kit.dsl.materialized import Materialized
+from streamz_kit.dsl.store_factory import kv_store_builder, resolve_serdes
+from streamz_kit.errors import TopologyError
+from streamz_kit.processor.joins import (
+    JoinWindowNode,
+    LeftOrRightListSerde,
+    StreamGlobalTableJoinNode,
+    StreamStreamJoinNode,
+    StreamTableJoinNode,
+    TableJoinMergeNode,
+    TableMaterializeNode,
+    TableTableJoinNode,
+    TimeTrackers,
+)
+from streamz_kit.processor.stateless import PassThroughNode
+from streamz_kit.serdes import BYTES
+from streamz_kit.stores import StoreBuilder
+from streamz_kit.topology.graph import GraphNode
+from streamz_kit.windows import JoinWindows
+
+if TYPE_CHECKING:
+    from streamz_kit.dsl.kstream import KStream
+
+__all__ = ["join_stream", "join_tables"]
+
+KINDS = ("inner", "left", "outer")
+
+
+def _check_fn(fn: Any, what: str) -> None:
+    if not callable(fn):
+        raise TopologyError(f"{what} must be a function, not {type(fn).__name__}.")
+
+
+def _copartition(stream: "KStream", sources: frozenset[str]) -> None:
+    stream.graph.copartition_groups.append(set(sources))
+
+
+def _repartitioned(stream: "KStream") -> "KStream":
+    """The stream, through a repartition topic if its key changed (reused by later joins)."""
+    if not stream.repartition_required:
+        return stream
+    cached = getattr(stream, "_join_repartitioned", None)
+    if cached is None:
+        cached = stream._through_repartition(
+            stream.node, stream.key_serde, stream.value_serde, drop_null_keys=True
+        )
+        stream._join_repartitioned = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _table_store(table: "KTable") -> tuple[str, str]:
+    """(store name, node whose children see the stored value) for reading `table` in a join."""
+    if table.store_name is not None:
+        return table.store_name, table.node
+    cached = getattr(table, "_join_materialized", None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    graph = table.graph
+    node = graph.new_name("KTABLE-MATERIALIZE")
+    store = f"{node}-STATE-STORE"
+    graph.add_node(GraphNode(node, lambda: TableMaterializeNode(node, store), [table.node]))
+    graph.add_store(kv_store_builder(store, Materialized(), table.key_serde, table.value_serde), node)
+    table._join_materialized = (store, node)  # type: ignore[attr-defined]
+    return store, node
+
+
+def join_stream(
+    stream: "KStream",
+    other: Any,
+    args: tuple[Any, ...],
+    *,
+    windows: Any = None,
+    kind: str = "inner",
+    name: str | None = None,
+) -> "KStream":
+    """Dispatch on the other side: KStream (windowed), KTable or GlobalKTable."""
+    from streamz_kit.dsl.kstream import KStream
+    from streamz_kit.dsl.ktable import GlobalKTable
+
+    if isinstance(other, KStream):
+        if not isinstance(windows, JoinWindows):
+            raise TopologyError(
+                "A stream-stream join needs windows=JoinWindows...(...), e.g. "
+                "JoinWindows.of_time_difference_without_grace(timedelta(minutes=5))."
+            )
+        (joiner,) = _one(args, "joiner(left_value, right_value)")
+        return _stream_stream(stream, other, joiner, windows, kind, name)
+    if windows is not None:
+        raise TopologyError("windows= applies to stream-stream joins only.")
+    if kind == "outer":
+        raise TopologyError(
+            "outer_join() is defined for stream-stream and table-table joins only; use "
+            "left_join() to join a stream with a table."
+        )
+    if isinstance(other, KTable):
+        (joiner,) = _one(args, "joiner(stream_value, table_value)")
+        return _stream_table(stream, other, joiner, kind == "left", name)
+    if isinstance(other, GlobalKTable):
+        if len(args) != 2:
+            raise TopologyError(
+                "A global table join takes join(global_table, key_fn, joiner): key_fn(key, "
+                "value) picks the table key, joiner(stream_value, table_value) the result."
+            )
+        key_fn, joiner = args
+        _check_fn(key_fn, "key_fn(key, value)")
+        _check_fn(joiner, "joiner(stream_value, table_value)")
+        return _stream_global(stream, other, key_fn, joiner, kind == "left", name)
+    raise TopologyError(
+        f"join() takes a KStream, KTable or GlobalKTable, not {type(other).__name__}."
+    )
+
+
+def _one(args: tuple[Any, ...], what: str) -> tuple[Any]:
+    if len(args) != 1:
+        raise TopologyError(f"This join takes one function, {what}; got {len(args)}.")
+    _check_fn(args[0], what)
+    return (args[0],)
+
+
+def _stream_stream(
+    left: "KStream",
+    right: "KStream",
+    joiner: Callable[[Any, Any], Any],
+    windows: JoinWindows,
+    kind: str,
+    name: str | None,
+) -> "KStream":
+    from streamz_kit.dsl.kstream import KStream
+
+    if right.builder is not left.builder:
+        raise TopologyError("Both streams of a join must come from the same StreamsBuilder.")
+    left, right = _repartitioned(left), _repartitioned(right)
+    graph = left.graph
+    this_prefix, other_prefix = (
+        ("KSTREAM-OUTERTHIS", "KSTREAM-OUTEROTHER") if kind == "outer"
+        else ("KSTREAM-JOINTHIS", "KSTREAM-JOINOTHER")
+    )
+    left_window = graph.new_name("KSTREAM-WINDOWED")
+    right_window = graph.new_name("KSTREAM-WINDOWED")
+    this_name = f"{name}-this-join" if name else graph.new_name(this_prefix)
+    other_name = f"{name}-other-join" if name else graph.new_name(other_prefix)
+    merge_name = f"{name}-merge" if name else graph.new_name("KSTREAM-MERGE")
+    left_store, right_store = f"{this_name}-store", f"{other_name}-store"
+    shared = None
+    if kind != "inner":
+        shared = f"{name}-outer-shared-join-store" if name else (
+            f"KSTREAM-OUTERSHARED-{this_name.rsplit('-', 1)[1]}-store"
+        )
+    lks, lvs = resolve_serdes(left.key_serde or right.key_serde, left.value_serde)
+    _, rvs = resolve_serdes(None, right.value_serde)
+    size = max(1, windows.before_ms + windows.after_ms)
+    retention = max(size, windows.before_ms + windows.after_ms + windows.grace_ms)
+    for store, vs in ((left_store, lvs), (right_store, rvs)):
+        graph.add_store(StoreBuilder(
+            store, "window", "rocksdb", lks, vs, retention_ms=retention, window_size_ms=size,
+            retain_duplicates=True,
+        ))
+    if shared is not None:
+        graph.add_store(StoreBuilder(shared, "kv", "rocksdb", BYTES, LeftOrRightListSerde(lvs, rvs)))
+    trackers = TimeTrackers()
+
+    def side(is_left: bool) -> Callable[[], StreamStreamJoinNode]:
+        node = this_name if is_left else other_name
+        outer = kind == "outer" or (kind == "left" and is_left)
+        return lambda: StreamStreamJoinNode(
+            node, is_left=is_left, other_store=right_store if is_left else left_store,
+            outer_store=shared, outer=outer, before_ms=windows.before_ms,
+            after_ms=windows.after_ms, grace_ms=windows.grace_ms, joiner=joiner,
+            key_serde=lks, trackers=trackers,
+        )
+
+    graph.add_node(GraphNode(left_window, lambda: JoinWindowNode(left_window, left_store),
+                             [left.node]))
+    graph.add_node(GraphNode(right_window, lambda: JoinWindowNode(right_window, right_store),
+                             [right.node]))
+    graph.add_node(GraphNode(this_name, side(True), [left_window]))
+    graph.add_node(GraphNode(other_name, side(False), [right_window]))
+    graph.add_node(GraphNode(merge_name, lambda: PassThroughNode(merge_name),
+                             [this_name, other_name]))
+    graph.connect_store(left_store, left_window)
+    graph.connect_store(left_store, other_name)
+    graph.connect_store(right_store, right_window)
+    graph.connect_store(right_store, this_name)
+    if shared is not None:
+        graph.connect_store(shared, this_name)
+        graph.connect_store(shared, other_name)
+    sources = left.sources | right.sources
+    _copartition(left, sources)
+    return KStream(left.builder, merge_name, left.key_serde, None, sources=sources)
+
+
+def _stream_table(
+    stream: "KStream",
+    table: "KTable",
+    joiner: Callable[[Any, Any], Any],
+    left: bool,
+    name: str | None,
+) -> "KStream":
+    from streamz_kit.dsl.kstream import KStream
+
+    stream = _repartitioned(stream)
+    graph = stream.graph
+    store, _ = _table_store(table)
+    node = name or graph.new_name("KSTREAM-LEFTJOIN" if left else "KSTREAM-JOIN")
+    graph.add_node(GraphNode(node, lambda: StreamTableJoinNode(node, store, joiner, left),
+                             [stream.node]))
+    graph.connect_store(store, node)
+    sources = stream.sources | table.sources
+    _copartition(stream, sources)
+    return KStream(stream.builder, node, stream.key_serde, None, sources=stream.sources)
+
+
+def _stream_global(
+    stream: "KStream",
+    table: Any,
+    key_fn: Callable[[Any, Any], Any],
+    joiner: Callable[[Any, Any], Any],
+    left: bool,
+    name: str | None,
+) -> "KStream":
+    """No co-partitioning and no repartition: every task holds the whole global table.
+    The global store is looked up by name at run time (task.get_store), not connected, so
+    no task builds a local copy of it."""
+    from streamz_kit.dsl.kstream import KStream
+
+    graph = stream.graph
+    store = table.store_name
+    node = name or graph.new_name("KSTREAM-LEFTJOIN" if left else "KSTREAM-JOIN")
+    graph.add_node(GraphNode(
+        node, lambda: StreamGlobalTableJoinNode(node, store, key_fn, joiner, left), [stream.node]
+    ))
+    return KStream(
+        stream.builder, node, stream.key_serde, None,
+        repartition_required=stream.repartition_required, sources=stream.sources,
+    )
+
+
+def join_tables(
+    left: "KTable",
+    right: "KTable",
+    joiner: Callable[[Any, Any], Any],
+    *,
+    kind: str,
+    materialized: Materialized | None = None,
+    name: str | None = None,
+) -> "KTable":
+    """KTable-KTable join: each side's update looks up the other side's current value."""
+    if not isinstance(right, KTable):
+        raise TopologyError(
+            f"A table join takes another KTable, not {type(right).__name__}; to join a "
+            "stream with a table call stream.join(table, joiner)."
+        )
+    _check_fn(joiner, "joiner(left_value, right_value)")
+    if right.builder is not left.builder:
+        raise TopologyError("Both tables of a join must come from the same StreamsBuilder.")
+    graph = left.graph
+    if kind in ("left", "outer"):
+        left.enable_send_old_values()
+    if kind == "outer":
+        right.enable_send_old_values()
+    left_store, left_node = _table_store(left)
+    right_store, right_node = _table_store(right)
+    prefix = {"inner": "KTABLE-JOIN", "left": "KTABLE-LEFTJOIN", "outer": "KTABLE-OUTERJOIN"}
+    this_name = f"{name}-join-this" if name else graph.new_name(f"{prefix[kind]}THIS")
+    other_name = f"{name}-join-other" if name else graph.new_name(f"{prefix[kind]}OTHER")
+    merge_name = name or graph.new_name("KTABLE-MERGE")
+    store_name = None
+    value_serde = None
+    if materialized is not None:
+        store_name = materialized.name or f"{merge_name}-STATE-STORE"
+        value_serde = materialized.value_serde
+    sources = left.sources | right.sources
+    result = _JoinedKTable(left, right, merge_name, value_serde, store_name, sources)
+    modes = {"inner": ("inner", "inner"), "left": ("left", "right"), "outer": ("outer", "outer")}
+    this_mode, other_mode = modes[kind]
+
+    def old_values() -> bool:
+        return result.send_old_values
+
+    graph.add_node(GraphNode(this_name, lambda: TableTableJoinNode(
+        this_name, right_store, is_left=True, mode=this_mode, joiner=joiner,
+        send_old_values=old_values,
+    ), [left_node]))
+    graph.add_node(GraphNode(other_name, lambda: TableTableJoinNode(
+        other_name, left_store, is_left=False, mode=other_mode, joiner=joiner,
+        send_old_values=old_values,
+    ), [right_node]))
+    graph.add_node(GraphNode(merge_name, lambda: TableJoinMergeNode(
+        merge_name, store_name, old_values
+    ), [this_name, other_name]))
+    graph.connect_store(right_store, this_name)
+    graph.connect_store(left_store, other_name)
+    if materialized is not None and store_name is not None:
+        graph.add_store(kv_store_builder(store_name, materialized, left.key_serde, value_serde),
+                        merge_name)
+    graph.copartition_groups.append(set(sources))
+    return result
+
+
+class _JoinedKTable(KTable):
+    """A join result: asking it for old values asks both joined tables for theirs."""
+
+    def __init__(
+        self, left: KTable, right: KTable, node: str, value_serde: Any,
+        store_name: str | None, sources: frozenset[str],
+    ) -> None:
+        super().__init__(
+            left.builder, node, left.key_serde, value_serde,
+            store_name=store_name, sources=sources,
+        )
+        self.joined = (left, right)
+
+    def enable_send_old_values(self) -> None:
+        self.send_old_values = True
+        for table in self.joined:
+            table.enable_send_old_values()
