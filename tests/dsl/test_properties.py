@@ -215,8 +215,13 @@ table_stream = st.lists(
 @given(table_stream)
 def test_table_filter_and_map_values_match_reference(inputs: list[tuple[str, Any]]) -> None:
     builder = sk.StreamsBuilder()
-    table = builder.table("t", materialized=sk.Materialized("t", store=MEM))
-    evens = table.filter(lambda k, v: v % 2 == 0, materialized=sk.Materialized("evens", store=MEM))
+    # caching=False: with Kafka's record cache a tombstone for a key the store never held is
+    # not forwarded; without it every update is, which is what the reference states.
+    table = builder.table("t", materialized=sk.Materialized("t", store=MEM, caching=False))
+    evens = table.filter(
+        lambda k, v: v % 2 == 0,
+        materialized=sk.Materialized("evens", store=MEM, caching=False),
+    )
     evens.map_values(lambda v: v * 10, materialized=sk.Materialized("tens", store=MEM))
     evens.to_stream().to("evens-out")
 

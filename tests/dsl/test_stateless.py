@@ -307,3 +307,16 @@ def test_output_topic_read_methods(builder: sk.StreamsBuilder, make_driver: Any)
     assert out.read_key_value() == ("a", 1)
     assert out.read_key_values_to_map() == {"b": 2, "a": 3}
     assert out.is_empty()
+
+
+def test_output_topic_read_back_as_input(builder: sk.StreamsBuilder, make_driver: Any) -> None:
+    """A topic one part writes and another reads: the driver pipes the record on, and the
+    topic is still an output the test can read."""
+    builder.stream("a").map_values(lambda v: v + 1).to("b")
+    builder.stream("b").map_values(lambda v: v * 10).to("c")
+    topology = builder.build()
+    assert len(topology.subtopologies) == 2
+    driver = make_driver(topology)
+    driver.create_input_topic("a").pipe_input("k", 1, timestamp_ms=8)
+    assert out_records(driver.create_output_topic("b")) == [("k", 2, 8)]
+    assert out_records(driver.create_output_topic("c")) == [("k", 20, 8)]

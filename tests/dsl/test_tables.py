@@ -78,7 +78,11 @@ def test_table_filter_not_and_materialized_filter(
     builder: sk.StreamsBuilder, make_driver: Any
 ) -> None:
     table = builder.table("t")
-    kept = table.filter_not(lambda k, v: k.startswith("x"), materialized=sk.Materialized("kept"))
+    # Uncached, as in Kafka Streams with caching disabled, the rejected row's tombstone is
+    # forwarded even though "xa" was never in the filter's store.
+    kept = table.filter_not(
+        lambda k, v: k.startswith("x"), materialized=sk.Materialized("kept", caching=False)
+    )
     kept.to_stream().to("out")
     driver = make_driver(builder)
     inp = driver.create_input_topic("t")
