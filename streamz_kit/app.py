@@ -83,6 +83,9 @@ class App:
             "state_dir": self.config.state_dir,
             "commit_interval_ms": self.config.commit_interval_ms,
             "num_standby_replicas": self.config.num_standby_replicas,
+            "rocksdb_options": self.config.rocksdb_options,
+            "cache_max_bytes": self.config.cache_max_bytes,
+            "state_cleanup_delay_ms": self.config.state_cleanup_delay_ms,
             **self.config.client_config,
         }
         if "broker" in overrides and "state_dir" not in overrides:

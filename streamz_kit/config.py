@@ -26,6 +26,11 @@ class AppConfig:
     poll_timeout_ms: int = 50
     max_poll_records: int = 5_000
     rocksdb_options: Any = None
+    # Record cache size across an app's table nodes (Kafka's statestore.cache.max.bytes);
+    # 0 turns the cache off so every update goes downstream at once.
+    cache_max_bytes: int = 10 * 1024 * 1024
+    # Delete state directories of tasks this worker no longer runs after this long.
+    state_cleanup_delay_ms: int = 10 * 60 * 1000
     client_config: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -39,6 +44,8 @@ class AppConfig:
         commit_interval_ms: int | None = None,
         num_standby_replicas: int = 0,
         rocksdb_options: Any = None,
+        cache_max_bytes: int = 10 * 1024 * 1024,
+        state_cleanup_delay_ms: int = 10 * 60 * 1000,
         **client_config: Any,
     ) -> "AppConfig":
         if not isinstance(application_id, str) or not application_id.strip():
@@ -61,6 +68,8 @@ class AppConfig:
             commit_interval_ms = 100 if guarantee == EXACTLY_ONCE else 30_000
         if commit_interval_ms < 0:
             raise ConfigError("commit_interval_ms must not be negative.")
+        if cache_max_bytes < 0:
+            raise ConfigError("cache_max_bytes must not be negative (0 turns the cache off).")
         if num_standby_replicas < 0:
             raise ConfigError("num_standby_replicas must not be negative.")
         broker = broker or "embedded://.streamz"
@@ -77,8 +86,15 @@ class AppConfig:
             commit_interval_ms=int(commit_interval_ms),
             num_standby_replicas=num_standby_replicas,
             rocksdb_options=rocksdb_options,
+            cache_max_bytes=int(cache_max_bytes),
+            state_cleanup_delay_ms=int(state_cleanup_delay_ms),
             client_config=dict(client_config),
         )
+
+    @property
+    def cache_max_entries(self) -> int:
+        """Entries per caching node; ~256 bytes an entry is the estimate behind the bound."""
+        return self.cache_max_bytes // 256
 
     @property
     def exactly_once(self) -> bool:

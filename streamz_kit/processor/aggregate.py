@@ -25,6 +25,8 @@ class StatefulNode(Node):
     def init(self, task: Any) -> None:
         super().init(task)
         self.store = task.get_store(self.store_name)
+        # Updates go through the record cache when the store caches (never in the driver).
+        self.emit = task.emit_for(self, self.store)
 
     def skip(self, reason: str, key: Any) -> None:
         task = self.task
@@ -65,7 +67,7 @@ class StreamAggregateNode(StatefulNode):
         except Exception as exc:
             raise self.fail(exc) from exc
         store.put(key, new, new_ts)
-        self.forward(key, Change(new, old), new_ts, headers)
+        self.emit(key, Change(new, old), new_ts, headers)
 
 
 class StreamReduceNode(StatefulNode):
@@ -91,7 +93,7 @@ class StreamReduceNode(StatefulNode):
                 raise self.fail(exc) from exc
             new_ts = timestamp if timestamp > old_ts else old_ts
         store.put(key, new, new_ts)
-        self.forward(key, Change(new, old), new_ts, headers)
+        self.emit(key, Change(new, old), new_ts, headers)
 
 
 class TableAggregateNode(StatefulNode):
@@ -130,7 +132,7 @@ class TableAggregateNode(StatefulNode):
             store.delete(key)
         else:
             store.put(key, agg, ts)
-        self.forward(key, Change(agg, old_agg), ts, headers)
+        self.emit(key, Change(agg, old_agg), ts, headers)
 
 
 class TableReduceNode(StatefulNode):
@@ -167,4 +169,4 @@ class TableReduceNode(StatefulNode):
             store.delete(key)
         else:
             store.put(key, agg, ts)
-        self.forward(key, Change(agg, old_agg), ts, headers)
+        self.emit(key, Change(agg, old_agg), ts, headers)

@@ -25,6 +25,7 @@ class TableSourceNode(Node):
         super().init(task)
         if self.store_name is not None:
             self.store = task.get_store(self.store_name)
+        self.emit = task.emit_for(self, self.store)
 
     def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
         if key is None:
@@ -41,7 +42,7 @@ class TableSourceNode(Node):
             store.delete(key)
         else:
             store.put(key, value, timestamp)
-        self.forward(key, Change(value, old), timestamp, headers)
+        self.emit(key, Change(value, old), timestamp, headers)
 
 
 class _MaterializingNode(Node):
@@ -60,7 +61,7 @@ class _MaterializingNode(Node):
         if self.store_name is not None:
             self.store = task.get_store(self.store_name)
 
-    def emit(self, key: Any, new: Any, old: Any, timestamp: int, headers: Headers) -> None:
+    def store_and_forward(self, key: Any, new: Any, old: Any, timestamp: int, headers: Headers) -> None:
         store = self.store
         if store is not None:
             if new is None:
@@ -97,7 +98,7 @@ class TableFilterNode(_MaterializingNode):
         old = self._keep(key, change.old) if self.send_old_values else None
         if self.send_old_values and new is None and old is None:
             return
-        self.emit(key, new, old, timestamp, headers)
+        self.store_and_forward(key, new, old, timestamp, headers)
 
 
 class TableMapValuesNode(_MaterializingNode):
@@ -124,7 +125,7 @@ class TableMapValuesNode(_MaterializingNode):
     def process(self, key: Any, change: Change, timestamp: int, headers: Headers) -> None:
         new = self._map(key, change.new)
         old = self._map(key, change.old) if self.send_old_values else None
-        self.emit(key, new, old, timestamp, headers)
+        self.store_and_forward(key, new, old, timestamp, headers)
 
 
 class TableToStreamNode(Node):

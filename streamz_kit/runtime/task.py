@@ -19,7 +19,7 @@ from streamz_kit.errors import (
 )
 from streamz_kit.processor.api import PunctuationType
 from streamz_kit.processor.io import SourceNode
-from streamz_kit.processor.node import Node
+from streamz_kit.processor.node import EmitCache, Node
 from streamz_kit.runtime.punctuation import Punctuation, PunctuationQueue
 from streamz_kit.topology.compiler import SubTopology
 from streamz_kit.topology.topology import Topology
@@ -56,6 +56,7 @@ class Task:
         stores: dict[str, Any],
         partition_count: Callable[[str], int],
         wall_clock_ms: Callable[[], int] | None = None,
+        cache_max_entries: int = 0,
     ) -> None:
         self.topology = topology
         self.subtopology = subtopology
@@ -72,6 +73,8 @@ class Task:
         self.skipped: Counter[str] = Counter()
         self.processed = 0
         self.consumed_offsets: dict[tuple[str, int], int] = {}
+        self.cache_max_entries = cache_max_entries  # 0: no record cache (the test driver)
+        self.caches: list[EmitCache] = []
         self.internal_topics = set(topology.repartition_topics)
         self.nodes: dict[str, Node] = topology.instantiate(subtopology.nodes)
         self.sources: dict[str, SourceNode] = {}
@@ -95,6 +98,19 @@ class Task:
                 f"Task {self.task_id} has no state store {name!r}; connect it to the processor "
                 "that uses it."
             ) from None
+
+    def emit_for(self, node: Node, store: Any) -> Any:
+        """How a table node sends updates: straight on, or through a record cache."""
+        if self.cache_max_entries <= 0 or store is None or not store.caching_enabled:
+            return node.forward
+        cache = EmitCache(node.forward, self.cache_max_entries)
+        self.caches.append(cache)
+        return cache.put
+
+    def flush_caches(self) -> None:
+        """Forward what the record caches hold, upstream nodes first (commit step 0)."""
+        for cache in self.caches:
+            cache.flush()
 
     def record_skipped(self, node: str, reason: str) -> None:
         self.skipped[reason] += 1

@@ -129,6 +129,7 @@ class TaskManager:
             application_id=self.config.application_id,
             stores=stores,
             partition_count=self.meta.count,
+            cache_max_entries=self.config.cache_max_entries,
         )
         self.tasks[task_id] = task
         if self.config.exactly_once:
@@ -202,6 +203,7 @@ class TaskManager:
 
     async def _commit_task_transaction(self, task_id: str, task: Task) -> None:
         producer = self.producers[task_id]
+        task.flush_caches()
         outputs = task.drain_output()
         changelogs = self._changelog_records(task)
         offsets = self._offsets_of(task)
@@ -224,12 +226,29 @@ class TaskManager:
             ) from exc
         self._apply_stores(task, written)
 
+    async def send_outputs(self) -> None:
+        """at_least_once: hand processed records to the broker now, not at the next commit,
+        so downstream sub-topologies and consumers see them within a poll loop. Store
+        changes still wait for the commit, which keeps each store's offset exact."""
+        producer = self.shared_producer
+        if producer is None:
+            producer = self.shared_producer = self.transport.producer()
+        sent = False
+        for task in self.tasks.values():
+            if task.collector:
+                for record in task.drain_output():
+                    producer.send(record)
+                sent = True
+        if sent:
+            await producer.flush()
+
     async def _commit_at_least_once(self) -> None:
         producer = self.shared_producer
         if producer is None:
             producer = self.shared_producer = self.transport.producer()
         offsets: dict[TopicPartition, int] = {}
         for task in self.tasks.values():
+            task.flush_caches()
             for record in task.drain_output():
                 producer.send(record)
             for _, records in self._changelog_records(task):

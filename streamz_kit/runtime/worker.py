@@ -130,6 +130,8 @@ class Worker:
             )
             if batch:
                 self._process(batch, tasks)
+                if not config.exactly_once:
+                    await tasks.send_outputs()
             await self._poll_global()
             if tasks.tasks:
                 now_ms = int(time.time() * 1000)

@@ -35,8 +35,13 @@ def copies(broker: str) -> list[int]:
     return [orjson.loads(v)["seq"] for _, v in run(read_all(broker, "copies"))]
 
 
-def env_for(broker: str, guarantee: str) -> dict[str, str]:
-    return {"E2E_BROKER": broker, "E2E_GUARANTEE": guarantee, "E2E_COMMIT_MS": "50"}
+def env_for(broker: str, guarantee: str, cache_bytes: int = 10 * 1024 * 1024) -> dict[str, str]:
+    return {
+        "E2E_BROKER": broker,
+        "E2E_GUARANTEE": guarantee,
+        "E2E_COMMIT_MS": "50",
+        "E2E_CACHE_BYTES": str(cache_bytes),
+    }
 
 
 @pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
@@ -58,14 +63,17 @@ def test_sigterm_restart_loses_nothing(tmp_path: Path, guarantee: str) -> None:
     # A clean stop commits everything, so even at_least_once has no duplicate here.
     assert sorted(seqs) == list(range(500))
     for user, updates in count_updates(broker).items():
-        assert updates == list(range(1, want[user] + 1)), (user, updates)
+        # The record cache forwards a key once per commit: updates strictly increase
+        # (nothing repeated) and end at the true count.
+        assert updates == sorted(set(updates)) and updates[-1] == want[user], (user, updates)
 
 
 def test_sigkill_mid_stream_exactly_once_no_loss_no_duplicate(tmp_path: Path) -> None:
     broker = f"embedded://{tmp_path / 'log'}"
     total = 6000
     run(produce(broker, "events", events(0, total), partitions=3))
-    env = env_for(broker, "exactly_once")
+    # Cache off: every single update must appear exactly once across three SIGKILLs.
+    env = env_for(broker, "exactly_once", cache_bytes=0)
     for round_ in range(3):
         worker = Worker("count_app.py", env, tmp_path / f"w{round_}.log")
         target = (round_ + 1) * total // 5

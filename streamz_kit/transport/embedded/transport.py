@@ -19,6 +19,8 @@ class EmbeddedTransport(Transport):
     for Kafka can be pointed at the embedded broker without editing its settings.
     """
 
+    exact_end_offsets = True  # end offsets are read inside SQLite: exact, never short
+
     def __init__(self, path: str, **client_config: Any) -> None:
         self.path = os.path.abspath(path)
         self.url = f"embedded://{self.path}"

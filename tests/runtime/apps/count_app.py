@@ -24,4 +24,5 @@ app = sk.App(
     broker=os.environ["E2E_BROKER"],
     processing_guarantee=os.environ.get("E2E_GUARANTEE", "at_least_once"),
     commit_interval_ms=int(os.environ.get("E2E_COMMIT_MS", "100")),
+    cache_max_bytes=int(os.environ.get("E2E_CACHE_BYTES", str(10 * 1024 * 1024))),
 )
