@@ -270,5 +270,22 @@ class TaskManager:
             await self.shared_producer.close()
             self.shared_producer = None
 
-    def wipe_local_state(self) -> None:
-        shutil.rmtree(self.config.app_state_dir, ignore_errors=True)
+    def clean_stale_state(self, now: float | None = None) -> list[str]:
+        """Delete state directories of tasks this worker does not run, once they are older
+        than `state_cleanup_delay_ms` (a task that moved away may come back soon)."""
+        root = self.config.app_state_dir
+        if not root.is_dir():
+            return []
+        now = time.time() if now is None else now
+        delay = self.config.state_cleanup_delay_ms / 1000
+        removed = []
+        for entry in root.iterdir():
+            if not entry.is_dir() or entry.name in self.tasks or entry.name == "global":
+                continue
+            if "_" not in entry.name or now - entry.stat().st_mtime < delay:
+                continue
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry.name)
+        if removed:
+            log.info("Removed state of tasks no longer assigned here: %s", sorted(removed))
+        return removed

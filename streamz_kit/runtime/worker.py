@@ -122,7 +122,7 @@ class Worker:
         assert self.consumer is not None and self.tasks is not None
         config = self.config
         consumer, tasks = self.consumer, self.tasks
-        last_commit = time.monotonic()
+        last_commit = last_cleanup = time.monotonic()
         interval = config.commit_interval_ms / 1000.0
         while not self._stopping.is_set():
             batch = await consumer.poll(
@@ -149,6 +149,9 @@ class Worker:
                     log.warning("%s", exc)
                     await tasks.close(commit=False)
                 last_commit = now
+            if now - last_cleanup >= 60:
+                tasks.clean_stale_state()
+                last_cleanup = now
 
     def _process(self, batch: dict[TopicPartition, list[ConsumedRecord]], tasks: TaskManager) -> None:
         task_by_tp = tasks.task_by_tp

@@ -187,3 +187,18 @@ def test_reset_then_run_rebuilds_the_same_tables(tmp_path: Path) -> None:
     replayed = asyncio.run(run_app(broker, state, 600))
     assert replayed["restored"] == 0
     assert replayed["table"] == first["table"] == reference(600)
+
+
+def test_state_of_tasks_no_longer_assigned_is_cleaned_after_the_delay(tmp_path: Path) -> None:
+    from streamz_kit.runtime.task_manager import TaskManager
+
+    app = sk.App(topology(), application_id="recovery", state_dir=tmp_path,
+                 state_cleanup_delay_ms=1000)
+    root = app.config.app_state_dir
+    for name in ("0_0", "0_7", "global", "notatask"):
+        (root / name).mkdir(parents=True)
+    manager = TaskManager.__new__(TaskManager)
+    manager.config, manager.tasks = app.config, {"0_0": object()}  # type: ignore[dict-item]
+    assert manager.clean_stale_state(now=time.time()) == []  # too recent
+    assert manager.clean_stale_state(now=time.time() + 5) == ["0_7"]
+    assert sorted(p.name for p in root.iterdir()) == ["0_0", "global", "notatask"]
