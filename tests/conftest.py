@@ -1,0 +1,27 @@
+"""Suite-wide options: `--runslow` (or STREAMZ_RUNSLOW=1) runs the tests marked slow."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--runslow", action="store_true", default=False,
+        help="Also run the large tests marked slow (or set STREAMZ_RUNSLOW=1).",
+    )
+
+
+def runslow(config: pytest.Config) -> bool:
+    return bool(config.getoption("--runslow")) or os.environ.get("STREAMZ_RUNSLOW") == "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if runslow(config):
+        return
+    skip = pytest.mark.skip(reason="large run: pass --runslow or set STREAMZ_RUNSLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
