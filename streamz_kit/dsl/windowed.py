@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from streamz_kit import serdes
 from streamz_kit.dsl.materialized import Materialized
 from streamz_kit.dsl.store_factory import resolve_serdes
+from streamz_kit.dsl.suppress import WINDOWS_ATTR
 from streamz_kit.errors import TopologyError
 from streamz_kit.processor.windowed import (
     NO_INITIAL,
@@ -110,10 +111,12 @@ class _Windowed:
         )
         graph.add_node(GraphNode(node_name, lambda: make(node_name, store_name), [upstream.node]))
         graph.add_store(builder, node_name)
-        return KTable(
+        table = KTable(
             stream.builder, node_name, self._key_serde(ks), vs,
             store_name=store_name, sources=upstream.sources,
         )
+        setattr(table, WINDOWS_ATTR, self.windows)  # suppress() reads the grace from it
+        return table
 
 
 class TimeWindowedKStream(_Windowed):
