@@ -14,7 +14,8 @@ Two things differ from using aiokafka directly, both on purpose:
 aiokafka speaks the eager rebalance protocol: on every rebalance all of a member's
 partitions are revoked, then the new assignment is handed out. `on_revoked` is called
 with a non-empty set only; `on_assigned` is called after every completed join (possibly
-with an empty set, which tells the runtime it owns nothing).
+with an empty set, which tells the runtime it owns nothing). `close()` calls neither: the
+runtime commits and closes its tasks before it closes the consumer.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ class KafkaConsumer(Consumer):
         self._on_assigned: RebalanceCallback | None = None
         self._on_revoked: RebalanceCallback | None = None
         self._parked: list[tuple[str, set[TopicPartition], asyncio.Future[None]]] = []
+        self._parked_event = asyncio.Event()
         self._closing = False
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -170,11 +172,13 @@ class KafkaConsumer(Consumer):
             return
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._parked.append((kind, parts, future))
+        self._parked_event.set()
         await future
 
     async def _service_rebalance(self) -> set[TopicPartition]:
         """Run parked rebalance callbacks in order; returns the partitions revoked."""
         revoked: set[TopicPartition] = set()
+        self._parked_event.clear()
         while self._parked:
             kind, parts, future = self._parked.pop(0)
             try:
@@ -194,6 +198,7 @@ class KafkaConsumer(Consumer):
             if not future.done():
                 future.set_result(None)
         self._parked.clear()
+        self._parked_event.clear()
 
     # -- partitions and positions ------------------------------------------------------
 
@@ -253,7 +258,10 @@ class KafkaConsumer(Consumer):
         client = await self._started()
         revoked = await self._service_rebalance()
         try:
-            fetched = await client.getmany(timeout_ms=timeout_ms, max_records=max_records)
+            if self._subscribed:
+                fetched = await self._fetch_in_group(client, timeout_ms, max_records, revoked)
+            else:
+                fetched = await client.getmany(timeout_ms=timeout_ms, max_records=max_records)
         except KafkaError as exc:
             raise broker_error(exc, "fetch records") from exc
         revoked |= await self._service_rebalance()
@@ -269,6 +277,42 @@ class KafkaConsumer(Consumer):
                 for r in records
             ]
         return out
+
+    async def _fetch_in_group(
+        self,
+        client: AIOKafkaConsumer,
+        timeout_ms: int,
+        max_records: int | None,
+        revoked: set[TopicPartition],
+    ) -> dict[Any, list[Any]]:
+        """getmany() that gives way to rebalance callbacks and honours the timeout.
+
+        While a rebalance runs, aiokafka's getmany waits for the new assignment without a
+        time limit, and the rebalance itself waits for our parked callbacks: so the fetch is
+        raced against "a callback was parked" and against the deadline, and cancelled (it
+        holds no records then) when either comes first.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_ms / 1000
+        while True:
+            remaining = deadline - loop.time()
+            fetch = asyncio.ensure_future(
+                client.getmany(timeout_ms=max(int(remaining * 1000), 0), max_records=max_records)
+            )
+            parked = asyncio.ensure_future(self._parked_event.wait())
+            await asyncio.wait({fetch, parked}, timeout=max(remaining, 0),
+                               return_when=asyncio.FIRST_COMPLETED)
+            parked.cancel()
+            if not fetch.done():
+                fetch.cancel()
+                await asyncio.wait({fetch})
+            if not fetch.cancelled():
+                return fetch.result()  # type: ignore[no-any-return]
+            if not self._parked:
+                return {}  # the deadline passed during a rebalance
+            revoked |= await self._service_rebalance()
+            if loop.time() >= deadline:
+                return {}
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         if not offsets:
