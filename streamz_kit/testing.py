@@ -188,26 +188,30 @@ class TopologyTestDriver:
         self._changelog_offsets: dict[str, int] = {}
         self._closed = False
         self.stores: dict[str, Any] = {}
-        for name in topology.store_names:
-            self.stores[name] = topology.store_builder(name).build(self._state_dir / name)
         self.tasks: list[Task] = []
         self._task_by_topic: dict[str, Task] = {}
-        subs = list(topology.subtopologies)
-        for g in topology.graph.global_stores.values():
-            subs.append(SubTopology(id=len(subs), nodes=[g.source_node, g.processor_node]))
-        for sub in subs:
-            task = Task(
-                topology=topology,
-                subtopology=sub,
-                partition=0,
-                application_id=self.application_id,
-                stores=self.stores,
-                partition_count=lambda topic: 1,
-                wall_clock_ms=lambda: self.wall_clock_ms,
-            )
-            self.tasks.append(task)
-            for topic in task.sources:
-                self._task_by_topic[topic] = task
+        try:
+            for name in topology.store_names:
+                self.stores[name] = topology.store_builder(name).build(self._state_dir / name)
+            subs = list(topology.subtopologies)
+            for g in topology.graph.global_stores.values():
+                subs.append(SubTopology(id=len(subs), nodes=[g.source_node, g.processor_node]))
+            for sub in subs:
+                task = Task(
+                    topology=topology,
+                    subtopology=sub,
+                    partition=0,
+                    application_id=self.application_id,
+                    stores=self.stores,
+                    partition_count=lambda topic: 1,
+                    wall_clock_ms=lambda: self.wall_clock_ms,
+                )
+                self.tasks.append(task)
+                for topic in task.sources:
+                    self._task_by_topic[topic] = task
+        except BaseException:
+            self.close()  # a processor that fails in init must not leak stores or the temp dir
+            raise
 
     # -- topics -----------------------------------------------------------------------------
     def create_input_topic(
