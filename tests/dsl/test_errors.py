@@ -252,3 +252,23 @@ def test_failing_timestamp_extractor_names_the_source(
         driver.create_input_topic("in").pipe_input("k", {})
     assert info.value.node == "KSTREAM-SOURCE-0000000000"
     assert isinstance(info.value.__cause__, KeyError)
+
+
+def test_driver_that_fails_to_start_leaks_nothing(
+    builder: sk.StreamsBuilder, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    class Broken(Processor[Any, Any]):
+        def init(self, context: ProcessorContext) -> None:
+            raise RuntimeError("init failed")
+
+        def process(self, record: Record[Any, Any]) -> None:
+            return None
+
+    builder.stream("in").group_by_key().count(materialized=sk.Materialized("c"))
+    builder.stream("other").process(Broken, name="broken")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(sk.StreamzError, match="broken"):
+        TopologyTestDriver(builder.build())
+    assert list(tmp_path.iterdir()) == []  # stores closed, state directory removed
