@@ -14,7 +14,7 @@ from streamz_kit.errors import SerializationError
 from streamz_kit.serdes import Serde, describe_bytes
 from streamz_kit.windows import Window, Windowed
 
-__all__ = ["TimeWindowedSerde", "SessionWindowedSerde", "time_windowed", "session_windowed"]
+__all__ = ["SessionWindowedSerde", "TimeWindowedSerde", "session_windowed", "time_windowed"]
 
 _LONG = struct.Struct(">q")
 _TWO_LONGS = struct.Struct(">qq")

@@ -8,7 +8,8 @@ after it), so a join can always read the other side's current value.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from streamz_kit.dsl.ktable import KTable
 from streamz_kit.dsl.materialized import Materialized
@@ -44,11 +45,11 @@ def _check_fn(fn: Any, what: str) -> None:
         raise TopologyError(f"{what} must be a function, not {type(fn).__name__}.")
 
 
-def _copartition(stream: "KStream", sources: frozenset[str]) -> None:
+def _copartition(stream: KStream, sources: frozenset[str]) -> None:
     stream.graph.copartition_groups.append(set(sources))
 
 
-def _repartitioned(stream: "KStream") -> "KStream":
+def _repartitioned(stream: KStream) -> KStream:
     """The stream, through a repartition topic if its key changed (reused by later joins)."""
     if not stream.repartition_required:
         return stream
@@ -61,7 +62,7 @@ def _repartitioned(stream: "KStream") -> "KStream":
     return cached
 
 
-def _table_store(table: "KTable") -> tuple[str, str]:
+def _table_store(table: KTable) -> tuple[str, str]:
     """(store name, node whose children see the stored value) for reading `table` in a join."""
     if table.store_name is not None:
         return table.store_name, table.node
@@ -78,14 +79,14 @@ def _table_store(table: "KTable") -> tuple[str, str]:
 
 
 def join_stream(
-    stream: "KStream",
+    stream: KStream,
     other: Any,
     args: tuple[Any, ...],
     *,
     windows: Any = None,
     kind: str = "inner",
     name: str | None = None,
-) -> "KStream":
+) -> KStream:
     """Dispatch on the other side: KStream (windowed), KTable or GlobalKTable."""
     from streamz_kit.dsl.kstream import KStream
     from streamz_kit.dsl.ktable import GlobalKTable
@@ -131,13 +132,13 @@ def _one(args: tuple[Any, ...], what: str) -> tuple[Any]:
 
 
 def _stream_stream(
-    left: "KStream",
-    right: "KStream",
+    left: KStream,
+    right: KStream,
     joiner: Callable[[Any, Any], Any],
     windows: JoinWindows,
     kind: str,
     name: str | None,
-) -> "KStream":
+) -> KStream:
     from streamz_kit.dsl.kstream import KStream
 
     if right.builder is not left.builder:
@@ -203,12 +204,12 @@ def _stream_stream(
 
 
 def _stream_table(
-    stream: "KStream",
-    table: "KTable",
+    stream: KStream,
+    table: KTable,
     joiner: Callable[[Any, Any], Any],
     left: bool,
     name: str | None,
-) -> "KStream":
+) -> KStream:
     from streamz_kit.dsl.kstream import KStream
 
     stream = _repartitioned(stream)
@@ -224,13 +225,13 @@ def _stream_table(
 
 
 def _stream_global(
-    stream: "KStream",
+    stream: KStream,
     table: Any,
     key_fn: Callable[[Any, Any], Any],
     joiner: Callable[[Any, Any], Any],
     left: bool,
     name: str | None,
-) -> "KStream":
+) -> KStream:
     """No co-partitioning and no repartition: every task holds the whole global table.
     The global store is looked up by name at run time (task.get_store), not connected, so
     no task builds a local copy of it."""
@@ -249,14 +250,14 @@ def _stream_global(
 
 
 def join_tables(
-    left: "KTable",
-    right: "KTable",
+    left: KTable,
+    right: KTable,
     joiner: Callable[[Any, Any], Any],
     *,
     kind: str,
     materialized: Materialized | None = None,
     name: str | None = None,
-) -> "KTable":
+) -> KTable:
     """KTable-KTable join: each side's update looks up the other side's current value."""
     if not isinstance(right, KTable):
         raise TopologyError(

@@ -15,13 +15,13 @@ from streamz_kit.windows import SessionWindows, Suppressed
 if TYPE_CHECKING:
     from streamz_kit.dsl.ktable import KTable
 
-__all__ = ["suppress", "WINDOWS_ATTR"]
+__all__ = ["WINDOWS_ATTR", "suppress"]
 
 # Set by the windowed aggregations on the tables they return (read here to find the grace).
 WINDOWS_ATTR = "_windows"
 
 
-def _find_windows(table: "KTable") -> Any:
+def _find_windows(table: KTable) -> Any:
     """The windows of the aggregation this table derives from (Kafka's findAndVerifyWindowGrace)."""
     current: KTable | None = table
     while current is not None:
@@ -36,7 +36,7 @@ def _find_windows(table: "KTable") -> Any:
     )
 
 
-def suppress(table: "KTable", suppressed: Any, *, name: str | None = None) -> "KTable":
+def suppress(table: KTable, suppressed: Any, *, name: str | None = None) -> KTable:
     """Add a node that holds updates back until each window closes, then emits once."""
     from streamz_kit.dsl.ktable import KTable
 

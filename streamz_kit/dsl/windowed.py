@@ -7,7 +7,8 @@ serde is the matching windowed serde, so `to_stream().to(topic)` needs no extra 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from streamz_kit import serdes
 from streamz_kit.dsl.materialized import Materialized
@@ -35,10 +36,10 @@ if TYPE_CHECKING:
     from streamz_kit.dsl.kstream import KStream
     from streamz_kit.dsl.ktable import KTable
 
-__all__ = ["windowed_by", "TimeWindowedKStream", "SessionWindowedKStream"]
+__all__ = ["SessionWindowedKStream", "TimeWindowedKStream", "windowed_by"]
 
 
-def windowed_by(grouped: "KGroupedStream", windows: Any) -> Any:
+def windowed_by(grouped: KGroupedStream, windows: Any) -> Any:
     """Dispatch on the window kind, as Kafka's overloaded windowedBy does."""
     if isinstance(windows, SessionWindows):
         return SessionWindowedKStream(grouped, windows)
@@ -58,7 +59,7 @@ def _check(fn: Any, what: str) -> None:
 class _Windowed:
     kind = "window"
 
-    def __init__(self, grouped: "KGroupedStream", windows: Any) -> None:
+    def __init__(self, grouped: KGroupedStream, windows: Any) -> None:
         self.grouped = grouped
         self.windows = windows
 
@@ -82,7 +83,7 @@ class _Windowed:
         materialized: Materialized | None,
         value_serde: Any,
         make: Callable[[str, str], Any],
-    ) -> "KTable":
+    ) -> KTable:
         from streamz_kit.dsl.ktable import KTable
 
         stream: KStream = self.grouped.stream
@@ -134,7 +135,7 @@ class TimeWindowedKStream(_Windowed):
             return lambda n, s: SlidingWindowAggregateNode(n, s, windows, initializer, aggregator)
         return lambda n, s: TimeWindowAggregateNode(n, s, windows, initializer, aggregator)
 
-    def count(self, *, materialized: Materialized | None = None) -> "KTable":
+    def count(self, *, materialized: Materialized | None = None) -> KTable:
         """Records per key and window (values are serdes.LONG)."""
         return self._build(
             "KSTREAM-AGGREGATE", materialized, serdes.LONG,
@@ -143,7 +144,7 @@ class TimeWindowedKStream(_Windowed):
 
     def reduce(
         self, reducer: Callable[[Any, Any], Any], *, materialized: Materialized | None = None
-    ) -> "KTable":
+    ) -> KTable:
         """Combine values per key and window with `reducer(agg, value)`."""
         _check(reducer, "reduce()'s reducer(agg, value)")
         return self._build(
@@ -157,7 +158,7 @@ class TimeWindowedKStream(_Windowed):
         aggregator: Callable[[Any, Any, Any], Any],
         *,
         materialized: Materialized | None = None,
-    ) -> "KTable":
+    ) -> KTable:
         """Fold values per key and window: `aggregator(key, value, agg)` from `initializer()`."""
         _check(initializer, "aggregate()'s initializer()")
         _check(aggregator, "aggregate()'s aggregator(key, value, agg)")
@@ -179,7 +180,7 @@ class SessionWindowedKStream(_Windowed):
             n, s, windows, initializer, aggregator, merger
         )
 
-    def count(self, *, materialized: Materialized | None = None) -> "KTable":
+    def count(self, *, materialized: Materialized | None = None) -> KTable:
         return self._build(
             "KSTREAM-AGGREGATE", materialized, serdes.LONG,
             self._node(count_initializer, count_aggregator, count_merger),
@@ -187,7 +188,7 @@ class SessionWindowedKStream(_Windowed):
 
     def reduce(
         self, reducer: Callable[[Any, Any], Any], *, materialized: Materialized | None = None
-    ) -> "KTable":
+    ) -> KTable:
         _check(reducer, "reduce()'s reducer(agg, value)")
         return self._build(
             "KSTREAM-REDUCE", materialized, self.grouped.value_serde,
@@ -201,7 +202,7 @@ class SessionWindowedKStream(_Windowed):
         merger: Callable[[Any, Any, Any], Any],
         *,
         materialized: Materialized | None = None,
-    ) -> "KTable":
+    ) -> KTable:
         """Fold values per session; `merger(key, agg1, agg2)` joins sessions a record bridges."""
         _check(initializer, "aggregate()'s initializer()")
         _check(aggregator, "aggregate()'s aggregator(key, value, agg)")

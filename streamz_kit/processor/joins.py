@@ -12,7 +12,8 @@ partner arrives first.
 from __future__ import annotations
 
 import struct
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from streamz_kit.errors import SerializationError
 from streamz_kit.processor.aggregate import StatefulNode
@@ -21,13 +22,13 @@ from streamz_kit.serdes import Serde, describe_bytes
 
 __all__ = [
     "JoinWindowNode",
+    "LeftOrRightListSerde",
+    "StreamGlobalTableJoinNode",
     "StreamStreamJoinNode",
     "StreamTableJoinNode",
-    "StreamGlobalTableJoinNode",
+    "TableJoinMergeNode",
     "TableMaterializeNode",
     "TableTableJoinNode",
-    "TableJoinMergeNode",
-    "LeftOrRightListSerde",
     "TimeTrackers",
 ]
 
@@ -77,7 +78,7 @@ class LeftOrRightListSerde:
 class TimeTracker:
     """Stream time and the oldest pending outer record, shared by both sides of a join."""
 
-    __slots__ = ("stream_time", "min_time")
+    __slots__ = ("min_time", "stream_time")
 
     def __init__(self) -> None:
         self.stream_time = -1
@@ -173,8 +174,7 @@ class StreamStreamJoinNode(StatefulNode):
 
     def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
         tracker = self.tracker
-        if timestamp > tracker.stream_time:
-            tracker.stream_time = timestamp
+        tracker.stream_time = max(tracker.stream_time, timestamp)
         if self.outer and key is None and value is not None:
             self.forward(key, self._join(value, None), timestamp, headers)
             return
@@ -190,14 +190,13 @@ class StreamStreamJoinNode(StatefulNode):
         for other_ts, other_value in matches:
             if outer_store is not None:
                 outer_store.delete(self._outer_key(not self.is_left, key, other_ts))
-            result_ts = timestamp if timestamp > other_ts else other_ts
+            result_ts = max(other_ts, timestamp)
             self.forward(key, self._join(value, other_value), result_ts, headers)
         if self.outer and not matches:
             if outer_store is None or time_to < tracker.stream_time:
                 self.forward(key, self._join(value, None), timestamp, headers)
             else:
-                if timestamp < tracker.min_time:
-                    tracker.min_time = timestamp
+                tracker.min_time = min(tracker.min_time, timestamp)
                 store_key = self._outer_key(self.is_left, key, timestamp)
                 pending = outer_store.get(store_key) or []
                 pending.append((self.is_left, value))
@@ -356,7 +355,7 @@ class TableTableJoinNode(StatefulNode):
                 return
             ts = timestamp
         else:
-            ts = timestamp if timestamp > found[1] else found[1]  # type: ignore[index]
+            ts = max(found[1], timestamp)
         if mode == "right":
             new = self._join(change.new, other)
             if self.send_old_values:

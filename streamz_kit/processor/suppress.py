@@ -12,15 +12,16 @@ task, also when the advancing record never reaches this node (it was late upstre
 from __future__ import annotations
 
 import struct
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from streamz_kit.errors import SerializationError, StreamsProcessingError
-from streamz_kit.processor.api import PunctuationType
 from streamz_kit.processor.aggregate import StatefulNode
+from streamz_kit.processor.api import PunctuationType
 from streamz_kit.processor.node import Change, Headers
 from streamz_kit.serdes import Serde, describe_bytes
 
-__all__ = ["SuppressNode", "BufferValueSerde"]
+__all__ = ["BufferValueSerde", "SuppressNode"]
 
 _BIAS = 1 << 63
 _END = struct.Struct(">Q")

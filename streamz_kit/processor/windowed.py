@@ -9,16 +9,17 @@ expire windows as stream time moves (retention covers window size plus grace).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from streamz_kit.processor.aggregate import StatefulNode
 from streamz_kit.processor.node import Change, Headers
 from streamz_kit.windows import SessionWindows, SlidingWindows, TimeWindows, Window, Windowed
 
 __all__ = [
-    "TimeWindowAggregateNode",
-    "SlidingWindowAggregateNode",
     "SessionWindowAggregateNode",
+    "SlidingWindowAggregateNode",
+    "TimeWindowAggregateNode",
     "reduce_as_aggregator",
 ]
 
@@ -52,7 +53,7 @@ class _WindowedAggregate(StatefulNode):
     def _stream_time(self, timestamp: int) -> int:
         task = self.task
         st = task.stream_time if task is not None else timestamp
-        return timestamp if timestamp > st else st
+        return max(st, timestamp)
 
     def _init_agg(self) -> Any:
         try:
@@ -101,7 +102,7 @@ class TimeWindowAggregateNode(_WindowedAggregate):
             else:
                 old, old_ts = current
                 agg = old
-                new_ts = timestamp if timestamp > old_ts else old_ts
+                new_ts = max(old_ts, timestamp)
             new = self._apply(key, value, agg)
             store.put(key, new, window.start, timestamp=new_ts)
             self.forward(Windowed(key, window), Change(new, old), new_ts, headers)
@@ -280,10 +281,8 @@ class SessionWindowAggregateNode(_WindowedAggregate):
         try:
             for window, session_agg in merged:
                 agg = self.merger(key, agg, session_agg)
-                if window.start < start:
-                    start = window.start
-                if window.end > end:
-                    end = window.end
+                start = min(start, window.start)
+                end = max(end, window.end)
         except Exception as exc:
             raise self.fail(exc) from exc
         if end < close_time:

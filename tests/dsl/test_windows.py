@@ -90,7 +90,7 @@ def test_grace_accepts_out_of_order_until_window_end_plus_grace() -> None:
 
 def test_late_record_is_logged_at_debug(caplog: pytest.LogCaptureFixture) -> None:
     windows = sk.TimeWindows.of_size_with_no_grace(10)
-    driver, inp, out = _driver(lambda g: g.windowed_by(windows).count())
+    driver, inp, _out = _driver(lambda g: g.windowed_by(windows).count())
     with driver, caplog.at_level(logging.DEBUG, logger="streamz_kit.processor"):
         inp.pipe_input("k", "v", 30)
         inp.pipe_input("k", "v", 5)
