@@ -138,7 +138,7 @@ async def start_client(
             return client
         except (KafkaConnectionError, KafkaTimeoutError, asyncio.TimeoutError, OSError) as exc:
             await _quiet_stop(stop, client)
-            last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            last = describe(exc)
         except KafkaError:
             await _quiet_stop(stop, client)
             raise
@@ -169,5 +169,14 @@ async def _quiet_stop(stop: Callable[[C], Awaitable[None]], client: C) -> None:
 
 def broker_error(exc: BaseException, doing: str) -> BrokerError:
     """Wrap an aiokafka error in ours, naming the operation that failed."""
-    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    return BrokerError(f"Kafka refused to {doing} ({detail}); check the broker's log and retry.")
+    return BrokerError(
+        f"Kafka refused to {doing} ({describe(exc)}); check the broker's log and retry."
+    )
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: message`, without aiokafka's habit of repeating the type inside the message."""
+    name, text = type(exc).__name__, str(exc)
+    if not text:
+        return name
+    return text if text.startswith(name) else f"{name}: {text}"
