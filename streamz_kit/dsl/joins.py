@@ -221,7 +221,7 @@ def _stream_table(
     graph.connect_store(store, node)
     sources = stream.sources | table.sources
     _copartition(stream, sources)
-    return KStream(stream.builder, node, stream.key_serde, None, sources=stream.sources)
+    return KStream(stream.builder, node, stream.key_serde, None, sources=sources)
 
 
 def _stream_global(

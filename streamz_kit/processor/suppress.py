@@ -24,6 +24,7 @@ from streamz_kit.serdes import Serde, describe_bytes
 __all__ = ["BufferValueSerde", "SuppressNode"]
 
 _BIAS = 1 << 63
+_MAX = (1 << 63) - 1
 _END = struct.Struct(">Q")
 _HEAD = struct.Struct(">qBI")  # record timestamp, presence flags, length of the new value
 
@@ -78,11 +79,15 @@ class SuppressNode(StatefulNode):
         self.send_old_values = False
         self.observed = -1
         self.size = 0
+        self.min_end = _MAX  # earliest buffered window end: skip scans until it closes
 
     def init(self, task: Any) -> None:
         super().init(task)
         self.send_old_values = self._send_old_values()
-        self.size = sum(1 for _ in self.store.all())
+        for store_key, _ in self.store.all():
+            if self.size == 0:
+                self.min_end = _END.unpack_from(store_key)[0] - _BIAS
+            self.size += 1
         task.schedule(1, PunctuationType.STREAM_TIME, self._on_stream_time, self)
 
     def _on_stream_time(self, stream_time: int) -> None:
@@ -110,6 +115,8 @@ class SuppressNode(StatefulNode):
         else:
             prior = current[1]
         self.store.put(store_key, (change.new, prior, timestamp))
+        if window.end < self.min_end:
+            self.min_end = window.end
         task = self.task
         stream_time = task.stream_time if task is not None else timestamp
         self.observed = max(self.observed, timestamp, stream_time)
@@ -125,10 +132,14 @@ class SuppressNode(StatefulNode):
 
     def _evict(self) -> None:
         expiry = self.observed - self.suppress_ms
+        if self.min_end > expiry:
+            return
+        self.min_end = _MAX
         done: list[bytes] = []
         for store_key, (new, prior, ts) in self.store.all():
             end = _END.unpack_from(store_key)[0] - _BIAS
             if end > expiry:
+                self.min_end = end
                 break
             done.append(store_key)
             if new is not None:

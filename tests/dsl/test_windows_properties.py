@@ -144,3 +144,39 @@ def test_session_counts_match_model(recs: list[tuple[str, int]], gap: int, grace
     for (key, start, end), count in sorted(live.items()):
         got.setdefault(key, []).append((start, end, count))
     assert got == _session_model(gap, grace, recs)
+
+
+@SETTINGS
+@given(
+    recs=records,
+    size=st.integers(min_value=1, max_value=30),
+    grace=st.integers(min_value=0, max_value=30),
+)
+def test_suppressed_tumbling_counts_emit_each_closed_window_once(
+    recs: list[tuple[str, int]], size: int, grace: int
+) -> None:
+    builder = sk.StreamsBuilder()
+    (
+        builder.stream("in", key_serde=serdes.STRING, value_serde=serdes.STRING)
+        .group_by_key()
+        .windowed_by(sk.TimeWindows.of_size_and_grace(size, grace))
+        .count()
+        .suppress(sk.Suppressed.until_window_closes())
+        .to_stream()
+        .to("out", value_serde=serdes.LONG)
+    )
+    with TopologyTestDriver(builder.build()) as driver:
+        inp = driver.create_input_topic("in", key_serde=serdes.STRING, value_serde=serdes.STRING)
+        out = driver.create_output_topic(
+            "out", key_serde=time_windowed(serdes.STRING, size), value_serde=serdes.LONG
+        )
+        for key, ts in recs:
+            inp.pipe_input(key, "v", ts)
+        emitted = [(r.key.key, r.key.window.start, r.value) for r in out.read_records_to_list()]
+    final: dict[tuple[str, int], int] = {}
+    for key, start, _, count in _time_model(size, size, grace, recs):
+        final[(key, start)] = count
+    stream_time = max(ts for _, ts in recs)
+    closed = {k: c for k, c in final.items() if k[1] + size <= stream_time - grace}
+    assert len(emitted) == len({(k, s) for k, s, _ in emitted})  # once per window
+    assert {(k, s): c for k, s, c in emitted} == closed
