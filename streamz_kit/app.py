@@ -86,6 +86,10 @@ class App:
             "rocksdb_options": self.config.rocksdb_options,
             "cache_max_bytes": self.config.cache_max_bytes,
             "state_cleanup_delay_ms": self.config.state_cleanup_delay_ms,
+            "deserialization_error_handler": self.config.handlers.deserialization,
+            "processing_error_handler": self.config.handlers.processing,
+            "production_error_handler": self.config.handlers.production,
+            "max_record_bytes": self.config.max_record_bytes,
             **self.config.client_config,
         }
         if "broker" in overrides and "state_dir" not in overrides:

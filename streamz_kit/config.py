@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from streamz_kit.errors import ConfigError
+from streamz_kit.handlers import ErrorHandlers
 
 AT_LEAST_ONCE = "at_least_once"
 EXACTLY_ONCE = "exactly_once"
@@ -31,6 +32,9 @@ class AppConfig:
     cache_max_bytes: int = 10 * 1024 * 1024
     # Delete state directories of tasks this worker no longer runs after this long.
     state_cleanup_delay_ms: int = 10 * 60 * 1000
+    handlers: ErrorHandlers = field(default_factory=ErrorHandlers)
+    # Larger records are production errors (Kafka's default max.request.size).
+    max_record_bytes: int = 1024 * 1024
     client_config: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -46,6 +50,10 @@ class AppConfig:
         rocksdb_options: Any = None,
         cache_max_bytes: int = 10 * 1024 * 1024,
         state_cleanup_delay_ms: int = 10 * 60 * 1000,
+        deserialization_error_handler: Any = None,
+        processing_error_handler: Any = None,
+        production_error_handler: Any = None,
+        max_record_bytes: int = 1024 * 1024,
         **client_config: Any,
     ) -> "AppConfig":
         if not isinstance(application_id, str) or not application_id.strip():
@@ -88,6 +96,10 @@ class AppConfig:
             rocksdb_options=rocksdb_options,
             cache_max_bytes=int(cache_max_bytes),
             state_cleanup_delay_ms=int(state_cleanup_delay_ms),
+            handlers=ErrorHandlers.build(
+                deserialization_error_handler, processing_error_handler, production_error_handler
+            ),
+            max_record_bytes=int(max_record_bytes),
             client_config=dict(client_config),
         )
 

@@ -41,6 +41,10 @@ class StreamsProcessingError(StreamzError):
         self.offset = offset
 
 
+class DeserializationError(StreamsProcessingError):
+    """A source could not deserialize a record's key or value."""
+
+
 class UserCodeError(StreamzError):
     """A user callback raised; carries the operator name until the task adds coordinates."""
 
@@ -48,6 +52,10 @@ class UserCodeError(StreamzError):
         super().__init__(f"{type(cause).__name__}: {cause} (in operator {node})")
         self.node = node
         self.cause = cause
+
+
+class ProductionError(UserCodeError):
+    """A sink could not serialize or write a record (wrong type, too large)."""
 
 
 class StateStoreError(StreamzError):

@@ -16,6 +16,7 @@ from typing import Any, Iterable
 
 from streamz_kit import serdes as _serdes
 from streamz_kit.errors import StreamzError, TopologyError
+from streamz_kit.handlers import ErrorHandlers
 from streamz_kit.runtime.task import Task
 from streamz_kit.state.views import read_only_view
 from streamz_kit.topology.compiler import SubTopology
@@ -205,6 +206,14 @@ class TopologyTestDriver:
                     stores=self.stores,
                     partition_count=lambda topic: 1,
                     wall_clock_ms=lambda: self.wall_clock_ms,
+                    # The record cache is on, as in Kafka's driver, and flushed after every
+                    # record, so every update still reaches the output.
+                    cache_max_entries=int(self.config.get("cache_max_bytes", 10 << 20)) // 256,
+                    handlers=ErrorHandlers.build(
+                        self.config.get("deserialization_error_handler"),
+                        self.config.get("processing_error_handler"),
+                        self.config.get("production_error_handler"),
+                    ),
                 )
                 self.tasks.append(task)
                 for topic in task.sources:
@@ -265,6 +274,8 @@ class TopologyTestDriver:
                 record = pending.popleft()
                 self._task_by_topic[record.topic].process(record)
                 self._route_outputs(pending)
+            for task in self.tasks:
+                task.flush_caches()
             self._route_outputs(pending)
             if not pending:
                 break

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from streamz_kit.errors import SerializationError, StreamsProcessingError
+from streamz_kit.errors import DeserializationError, ProductionError
 from streamz_kit.processor.node import Headers, Node
 from streamz_kit.runtime.partitioner import default_partition
 from streamz_kit.serdes import Serde
@@ -34,8 +34,6 @@ class SourceNode(Node):
         """Key and value objects; a failure names the record and shows its bytes."""
         try:
             key = self.key_serde.deserialize(record.topic, record.key)
-        except SerializationError as exc:
-            raise self._bad(record, "key", exc) from exc
         except Exception as exc:
             raise self._bad(record, "key", exc) from exc
         try:
@@ -44,8 +42,8 @@ class SourceNode(Node):
             raise self._bad(record, "value", exc) from exc
         return key, value
 
-    def _bad(self, record: ConsumedRecord, part: str, exc: Exception) -> StreamsProcessingError:
-        return StreamsProcessingError(
+    def _bad(self, record: ConsumedRecord, part: str, exc: Exception) -> DeserializationError:
+        return DeserializationError(
             f"Could not deserialize the {part} of the record at {record.topic}-"
             f"{record.partition}@{record.offset} (source {self.name}): {exc} "
             "Fix the producer, pass the right serde to builder.stream(), or configure a "
@@ -109,7 +107,16 @@ class SinkNode(Node):
             key_bytes = self.key_serde.serialize(topic, key)
             value_bytes = self.value_serde.serialize(topic, value)
         except Exception as exc:
-            raise self.fail(exc) from exc
+            raise ProductionError(self.name, exc) from exc
+        size = (len(key_bytes) if key_bytes else 0) + (len(value_bytes) if value_bytes else 0)
+        if size > task.max_record_bytes:
+            raise ProductionError(
+                self.name,
+                ValueError(
+                    f"record of {size} bytes for topic {topic!r} is larger than "
+                    f"max_record_bytes={task.max_record_bytes}"
+                ),
+            )
         num_partitions = task.partition_count(topic)
         partition: int | None = None
         if self.partitioner is not None:

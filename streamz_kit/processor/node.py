@@ -128,6 +128,8 @@ class EmitCache:
         self.entries = {}
         forward = self.forward
         for key, (change, timestamp, headers) in entries.items():
+            if change.new is None and change.old is None:
+                continue  # deleting a key that never existed: nothing to tell (as Kafka)
             forward(key, change, timestamp, headers)
 
     def discard(self) -> None:

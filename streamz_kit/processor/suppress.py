@@ -115,8 +115,7 @@ class SuppressNode(StatefulNode):
         else:
             prior = current[1]
         self.store.put(store_key, (change.new, prior, timestamp))
-        if window.end < self.min_end:
-            self.min_end = window.end
+        self.min_end = min(self.min_end, window.end)
         task = self.task
         stream_time = task.stream_time if task is not None else timestamp
         self.observed = max(self.observed, timestamp, stream_time)

@@ -73,6 +73,13 @@ async def resolve_metadata(topology: Topology, config: AppConfig, admin: Admin) 
         )
     sink_topics = [t for t in topology.user_sink_topics if t not in counts]
     sink_counts = await admin.partition_counts(sink_topics) if sink_topics else {}
+    for topic in config.handlers.dead_letter_topics():
+        existing = await admin.partition_counts([topic])
+        if topic in existing:
+            meta.partitions[topic] = existing[topic]
+        else:
+            meta.partitions[topic] = 1
+            meta.output_specs.append(TopicSpec(topic, 1))
     for sub in topology.subtopologies:
         widths = [counts.get(t) or repart[t] for t in sub.source_topics]
         meta.task_partitions[sub.id] = max(widths) if widths else 1

@@ -12,11 +12,15 @@ from collections import Counter
 from typing import Any, Callable
 
 from streamz_kit.errors import (
+    DeserializationError,
+    ProductionError,
     StreamsProcessingError,
     StreamzError,
     TopologyError,
     UserCodeError,
 )
+from streamz_kit.handlers import FAIL, DeadLetter, ErrorHandlers, Handler
+from streamz_kit.runtime.partitioner import default_partition
 from streamz_kit.processor.api import PunctuationType
 from streamz_kit.processor.io import SourceNode
 from streamz_kit.processor.node import EmitCache, Node
@@ -57,6 +61,8 @@ class Task:
         partition_count: Callable[[str], int],
         wall_clock_ms: Callable[[], int] | None = None,
         cache_max_entries: int = 0,
+        handlers: ErrorHandlers | None = None,
+        max_record_bytes: int = 1024 * 1024,
     ) -> None:
         self.topology = topology
         self.subtopology = subtopology
@@ -72,7 +78,10 @@ class Task:
         self.punctuations = PunctuationQueue()
         self.skipped: Counter[str] = Counter()
         self.processed = 0
+        self.dead_lettered = 0
         self.consumed_offsets: dict[tuple[str, int], int] = {}
+        self.handlers = handlers or ErrorHandlers()
+        self.max_record_bytes = max_record_bytes
         self.cache_max_entries = cache_max_entries  # 0: no record cache (the test driver)
         self.caches: list[EmitCache] = []
         self.internal_topics = set(topology.repartition_topics)
@@ -129,6 +138,7 @@ class Task:
         current.partition = record.partition
         current.offset = record.offset
         current.headers = record.headers
+        mark = len(self.collector)
         try:
             key, value = source.deserialize(record)
             timestamp = source.extract_timestamp(key, value, record.timestamp)
@@ -142,10 +152,52 @@ class Task:
             self.processed += 1
             if self.punctuations.stream_time:
                 self.punctuations.fire_stream_time(self.stream_time)
+        except DeserializationError as exc:
+            cause = exc.__cause__ or exc
+            self._handle("deserialization", self.handlers.deserialization, record, exc, cause, mark)
+        except ProductionError as exc:
+            error = self._processing_error(exc, record)
+            self._handle("production", self.handlers.production, record, error, exc.cause, mark)
         except UserCodeError as exc:
-            raise self._processing_error(exc, record) from exc.cause
+            error = self._processing_error(exc, record)
+            self._handle("processing", self.handlers.processing, record, error, exc.cause, mark)
         finally:
             self.consumed_offsets[(record.topic, record.partition)] = record.offset + 1
+
+    def _handle(
+        self,
+        kind: str,
+        handler: Handler,
+        record: ConsumedRecord,
+        error: StreamzError,
+        cause: BaseException,
+        mark: int,
+    ) -> None:
+        """Apply the configured handler: re-raise, or skip (and maybe dead-letter) the record."""
+        if handler == FAIL:
+            raise error from cause
+        del self.collector[mark:]  # drop what this record half-produced
+        self.skipped[f"{kind} error"] += 1
+        where = f"{record.topic}-{record.partition}@{record.offset}"
+        if isinstance(handler, DeadLetter):
+            self.dead_lettered += 1
+            headers = record.headers + (
+                ("streamz.error.topic", record.topic.encode()),
+                ("streamz.error.partition", str(record.partition).encode()),
+                ("streamz.error.offset", str(record.offset).encode()),
+                ("streamz.error.handler", kind.encode()),
+                ("streamz.error.exception", f"{type(cause).__name__}: {cause}"[:1000].encode()),
+            )
+            width = self.partition_count(handler.topic)
+            self.collector.append(
+                ProducerRecord(handler.topic, default_partition(record.key, width), record.key,
+                               record.value, record.timestamp, headers)
+            )
+            log.warning("Dead-lettered the record at %s to %s (%s error): %s",
+                        where, handler.topic, kind, cause)
+        else:
+            log.warning("Skipped the record at %s (%s error, log_and_continue): %s",
+                        where, kind, cause)
 
     def _skip_negative_timestamp(self, record: ConsumedRecord, timestamp: int) -> None:
         self.skipped["negative timestamp"] += 1

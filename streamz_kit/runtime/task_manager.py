@@ -130,6 +130,8 @@ class TaskManager:
             stores=stores,
             partition_count=self.meta.count,
             cache_max_entries=self.config.cache_max_entries,
+            handlers=self.config.handlers,
+            max_record_bytes=self.config.max_record_bytes,
         )
         self.tasks[task_id] = task
         if self.config.exactly_once:
