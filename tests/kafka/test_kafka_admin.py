@@ -82,9 +82,12 @@ def test_list_offsets_earliest_and_latest(tansu: str) -> None:
                 producer.send(ProducerRecord(topic, 0, b"k", b"%d" % i, 1_000 + i))
                 await producer.flush()
             assert await admin.list_offsets([tp0, tp1], "earliest") == {tp0: 0, tp1: 0}
-            # Exact here because every batch held one record; with multi-record batches
-            # Tansu's end offset is short (see admin.py), which callers must tolerate.
             assert await admin.list_offsets([tp0, tp1], "latest") == {tp0: 10, tp1: 0}
+            # one batch of 100 records: Tansu's ListOffsets alone would say 1
+            for i in range(100):
+                producer.send(ProducerRecord(topic, 1, b"k", b"%d" % i, 2_000 + i))
+            await producer.flush()
+            assert await admin.list_offsets([tp0, tp1], "latest") == {tp0: 10, tp1: 100}
         finally:
             await transport.close()
 

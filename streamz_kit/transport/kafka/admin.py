@@ -8,13 +8,15 @@ Broker quirks handled here (see docs in DESIGN.md):
 - Metadata requests are sent with auto topic creation off: Tansu (and Kafka with
   `auto.create.topics.enable`) would otherwise create any topic we merely ask about.
 - Tansu reports only the configs set at creation, so every spec's configs are sent explicitly.
-- `list_offsets(..., "latest")` on Tansu returns the base offset of the last batch plus one,
-  short when that batch holds several records. Callers deciding "caught up" must keep
-  reading until a fetch at the position returns nothing; never trust the end offset alone.
+- Tansu's ListOffsets answer for "latest" is the base offset of the last batch plus one,
+  short when that batch holds several records; `list_offsets` corrects it with the high
+  watermark of one fetch. Callers deciding "caught up" should still keep reading until a
+  fetch at the position returns nothing: records can arrive while they read, on any broker.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Iterable, Sequence
 
 from aiokafka import AIOKafkaConsumer
@@ -32,6 +34,7 @@ _TOPIC_ALREADY_EXISTS = 36
 _UNKNOWN_TOPIC = 3
 _GROUP_NOT_FOUND = 69
 _NON_EMPTY_GROUP = 68
+_HIGHWATER_WAIT_S = 2.0
 
 
 class KafkaAdmin(Admin):
@@ -126,7 +129,7 @@ class KafkaAdmin(Admin):
     async def list_offsets(
         self, partitions: Iterable[TopicPartition], spec: OffsetSpec
     ) -> dict[TopicPartition, int]:
-        """Earliest or end offsets. On Tansu the end offset can be short: see the module doc."""
+        """Earliest offsets, or end offsets corrected by the high watermark of a fetch."""
         tps = [KTP(tp.topic, tp.partition) for tp in partitions]
         if not tps:
             return {}
@@ -135,10 +138,38 @@ class KafkaAdmin(Admin):
             if spec == "earliest":
                 found = await reader.beginning_offsets(tps)
             else:
-                found = await reader.end_offsets(tps)
+                found = await self._end_offsets(reader, tps)
         except KafkaError as exc:
             raise broker_error(exc, f"list {spec} offsets") from exc
         return {TopicPartition(tp.topic, tp.partition): off for tp, off in found.items()}
+
+    @staticmethod
+    async def _end_offsets(reader: AIOKafkaConsumer, tps: list[KTP]) -> dict[KTP, int]:
+        """ListOffsets, then the high watermark of one fetch at the last batch, if larger.
+
+        Tansu answers ListOffsets with the last batch's base offset + 1 (short when that
+        batch holds several records) but carries the right high watermark in fetch
+        responses. On Kafka both agree and this costs one small fetch per call.
+        """
+        ends: dict[KTP, int] = dict(await reader.end_offsets(tps))
+        nonempty = [tp for tp, end in ends.items() if end > 0]
+        if not nonempty:
+            return ends
+        reader.assign(nonempty)  # a fresh assignment: no stale high watermarks
+        for tp in nonempty:
+            reader.seek(tp, ends[tp] - 1)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _HIGHWATER_WAIT_S
+        waiting = set(nonempty)
+        while waiting and loop.time() < deadline:
+            await reader.getmany(*waiting, timeout_ms=100)
+            for tp in list(waiting):
+                hw = reader.highwater(tp)
+                if hw is not None:
+                    ends[tp] = max(ends[tp], hw)
+                    waiting.discard(tp)
+        reader.assign([])
+        return ends
 
     async def committed_offsets(
         self, group_id: str, partitions: Iterable[TopicPartition]
