@@ -41,6 +41,11 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
         except (PermissionError, FileNotFoundError, IsADirectoryError) as exc:
             click.echo(f"Error: {exc.strerror}: {exc.filename}", err=True)
             sys.exit(1)
+        except UnicodeDecodeError as exc:
+            click.echo(f"Error: The input is not UTF-8 text ({exc.reason}); give lines of text, "
+                       "with binary keys or values as base64 and --key-serde/--value-serde bytes.",
+                       err=True)
+            sys.exit(1)
         except KeyboardInterrupt:
             sys.exit(130)
 
