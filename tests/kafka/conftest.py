@@ -7,14 +7,14 @@ need no asyncio plugin; each scenario makes its own topics with unique names.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/broker_tansu.py
 
-from broker_tansu import TansuBroker  # noqa: E402
+from broker_tansu import TansuBroker
 
 
 @pytest.fixture(scope="session")

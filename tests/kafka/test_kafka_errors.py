@@ -39,9 +39,11 @@ def test_unreachable_broker_gives_broker_error_within_the_timeout(
             await transport.close()
 
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="streamz_kit.transport.kafka"):
-        with pytest.raises(BrokerError) as info:
-            run(scenario())
+    with (
+        caplog.at_level(logging.WARNING, logger="streamz_kit.transport.kafka"),
+        pytest.raises(BrokerError) as info,
+    ):
+        run(scenario())
     elapsed = time.monotonic() - started
     assert 1.4 <= elapsed < 6, elapsed
     message = str(info.value)

@@ -12,8 +12,9 @@ import asyncio
 import inspect
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
@@ -136,7 +137,7 @@ async def start_client(
         try:
             await asyncio.wait_for(start(client), timeout=max(remaining, 0.01))
             return client
-        except (KafkaConnectionError, KafkaTimeoutError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, KafkaConnectionError, KafkaTimeoutError, OSError) as exc:
             await _quiet_stop(stop, client)
             last = describe(exc)
         except KafkaError:
@@ -163,7 +164,7 @@ async def start_client(
 async def _quiet_stop(stop: Callable[[C], Awaitable[None]], client: C) -> None:
     try:
         await asyncio.wait_for(stop(client), timeout=2.0)
-    except Exception:  # noqa: BLE001 - the client is being discarded after a failed start
+    except Exception:
         log.debug("ignored error while discarding a Kafka client", exc_info=True)
 
 

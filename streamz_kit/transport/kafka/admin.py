@@ -17,7 +17,8 @@ Broker quirks handled here (see docs in DESIGN.md):
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -45,18 +46,19 @@ class KafkaAdmin(Admin):
 
     async def _admin(self) -> AIOKafkaAdminClient:
         if self._client is None:
-            self._client = await start_client(
+            client: AIOKafkaAdminClient = await start_client(
                 self._settings,
                 lambda: AIOKafkaAdminClient(**self._settings.admin_kwargs()),
                 lambda c: c.start(),
                 lambda c: c.close(),
                 "admin client",
             )
+            self._client = client
         return self._client
 
     async def _reader(self) -> AIOKafkaConsumer:
         if self._offsets_reader is None:
-            self._offsets_reader = await start_client(
+            reader: AIOKafkaConsumer = await start_client(
                 self._settings,
                 lambda: AIOKafkaConsumer(**self._settings.consumer_kwargs(
                     group_id=None, enable_auto_commit=False)),
@@ -64,6 +66,7 @@ class KafkaAdmin(Admin):
                 lambda c: c.stop(),
                 "offsets reader",
             )
+            self._offsets_reader = reader
         return self._offsets_reader
 
     async def create_topics(self, specs: Sequence[TopicSpec]) -> None:

@@ -21,7 +21,8 @@ runtime commits and closes its tasks before it closes the consumer.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener
 from aiokafka.errors import (

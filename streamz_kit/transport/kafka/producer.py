@@ -55,13 +55,14 @@ class KafkaProducer(Producer):
     async def _started(self) -> AIOKafkaProducer:
         if self._client is None:
             try:
-                self._client = await start_client(
+                client: AIOKafkaProducer = await start_client(
                     self._settings,
                     lambda: AIOKafkaProducer(**self._kwargs),
                     lambda p: p.start(),
                     lambda p: p.stop(),
                     "transactional producer" if self.transactional else "producer",
                 )
+                self._client = client
             except ProducerFenced as exc:
                 raise _fenced(self.transactional_id, exc) from exc
             except KafkaError as exc:
