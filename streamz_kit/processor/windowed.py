@@ -105,7 +105,7 @@ class TimeWindowAggregateNode(_WindowedAggregate):
                 new_ts = max(old_ts, timestamp)
             new = self._apply(key, value, agg)
             store.put(key, new, window.start, timestamp=new_ts)
-            self.forward(Windowed(key, window), Change(new, old), new_ts, headers)
+            self.emit(Windowed(key, window), Change(new, old), new_ts, headers)
 
 
 class SlidingWindowAggregateNode(_WindowedAggregate):
@@ -233,7 +233,7 @@ class SlidingWindowAggregateNode(_WindowedAggregate):
         new = self._apply(key, value, agg)
         self.store.put(key, new, start, timestamp=new_ts)
         old = agg if existed else None
-        self.forward(Windowed(key, Window(start, end)), Change(new, old), new_ts, headers)
+        self.emit(Windowed(key, Window(start, end)), Change(new, old), new_ts, headers)
 
     def _create_right(
         self, key: Any, ts: int, right_agg: tuple[Any, int], headers: Headers
@@ -242,7 +242,7 @@ class SlidingWindowAggregateNode(_WindowedAggregate):
         agg, agg_ts = right_agg
         self.store.put(key, agg, start, timestamp=agg_ts)
         window = Window(start, start + self.diff)
-        self.forward(Windowed(key, window), Change(agg, None), agg_ts, headers)
+        self.emit(Windowed(key, window), Change(agg, None), agg_ts, headers)
 
 
 class SessionWindowAggregateNode(_WindowedAggregate):
@@ -291,10 +291,10 @@ class SessionWindowAggregateNode(_WindowedAggregate):
         if start != timestamp or end != timestamp:
             for window, session_agg in merged:
                 store.remove(key, window.start, window.end)
-                self.forward(Windowed(key, window), Change(None, session_agg), window.end, headers)
+                self.emit(Windowed(key, window), Change(None, session_agg), window.end, headers)
         agg = self._apply(key, value, agg)
         store.put(key, start, end, agg)
-        self.forward(Windowed(key, Window(start, end)), Change(agg, None), end, headers)
+        self.emit(Windowed(key, Window(start, end)), Change(agg, None), end, headers)
 
 
 def count_initializer() -> int:
