@@ -11,6 +11,7 @@ from typing import Any
 
 from streamz_kit.config import AppConfig
 from streamz_kit.errors import InvalidStateStoreError, StreamzError, TopologyError
+from streamz_kit.observability import Observability
 from streamz_kit.runtime.worker import Worker
 from streamz_kit.state.views import read_only_view
 from streamz_kit.topology.topology import Topology
@@ -43,6 +44,9 @@ class App:
         state_dir: str | Path | None = None,
         commit_interval_ms: int | None = None,
         num_standby_replicas: int = 0,
+        metrics_port: int | None = None,
+        http_port: int | None = None,
+        http_host: str = "127.0.0.1",
         **client_config: Any,
     ) -> None:
         if not isinstance(topology, Topology):
@@ -59,6 +63,11 @@ class App:
             num_standby_replicas=num_standby_replicas,
             **client_config,
         )
+        # Ports for Prometheus metrics and interactive queries (None: not served; 0: any).
+        self.metrics_port = metrics_port
+        self.http_port = http_port
+        self.http_host = http_host
+        self.observability: Observability | None = None
         self._state = AppState.CREATED
         self._worker: Worker | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -76,6 +85,10 @@ class App:
         """Replace settings before start (the CLI's --broker, --state-dir, ... use this)."""
         if self._state is not AppState.CREATED:
             raise StreamzError("configure() must be called before the app starts.")
+        for name in ("metrics_port", "http_port", "http_host"):
+            value = overrides.pop(name, None)
+            if value is not None:
+                setattr(self, name, value)
         current = {
             "application_id": self.config.application_id,
             "broker": self.config.broker,
@@ -115,6 +128,20 @@ class App:
             self.error = exc
             await worker.close(commit=False)
             raise
+        observability = Observability(
+            self, metrics_port=self.metrics_port, http_port=self.http_port,
+            http_host=self.http_host,
+        )
+        observability.attach(worker)
+        try:
+            await observability.start()
+        except BaseException as exc:
+            self._state = AppState.ERROR
+            self.error = exc
+            await observability.stop()
+            await worker.close(commit=False)
+            raise
+        self.observability = observability
         self._state = AppState.RUNNING
         self._loop_task = asyncio.get_running_loop().create_task(self._run_loop(worker))
         log.info(
@@ -151,6 +178,8 @@ class App:
             except BaseException:
                 failed = True
         try:
+            if self.observability is not None:
+                await self.observability.stop()
             await worker.close(commit=not failed)
         finally:
             self._state = AppState.ERROR if failed else AppState.STOPPED
@@ -213,15 +242,9 @@ class App:
         return CompositeView(name, stores)
 
     def metrics(self) -> dict[str, Any]:
-        worker = self._worker
-        if worker is None or worker.tasks is None:
+        """This worker's metrics as a plain dict (the same numbers /metrics exposes): state,
+        records_processed, records_per_second, commits, last_commit_ms, restored_records,
+        tasks, task_details, lag, total_lag, restoration, latencies, skipped records."""
+        if self.observability is None:
             return {"state": self._state.value}
-        stats = worker.tasks.stats
-        return {
-            "state": self._state.value,
-            "records_processed": worker.records_processed,
-            "commits": stats.commits,
-            "last_commit_ms": stats.last_commit_ms,
-            "restored_records": stats.restored_records,
-            "tasks": sorted(worker.tasks.tasks),
-        }
+        return self.observability.snapshot()
