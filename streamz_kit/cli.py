@@ -83,6 +83,10 @@ def main() -> None:
 @click.option("--commit-interval-ms", type=int, help="How often to commit.")
 @click.option("--log-level", default="INFO", show_default=True)
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--metrics-port", type=int, help="Serve Prometheus metrics on this port.")
+@click.option("--http-port", type=int,
+              help="Serve interactive queries (/stores, /topology, /status) on this port.")
+@click.option("--http-host", help="Address the HTTP servers bind to (default 127.0.0.1).")
 @friendly
 def run(
     app_spec: str,
@@ -93,6 +97,9 @@ def run(
     commit_interval_ms: int | None,
     log_level: str,
     log_format: str,
+    metrics_port: int | None,
+    http_port: int | None,
+    http_host: str | None,
 ) -> None:
     """Run APP as a worker until SIGINT/SIGTERM (then commit and close cleanly)."""
     from streamz_kit.loader import load_app
@@ -104,6 +111,9 @@ def run(
         processing_guarantee=processing_guarantee,
         state_dir=state_dir,
         commit_interval_ms=commit_interval_ms,
+        metrics_port=metrics_port,
+        http_port=http_port,
+        http_host=http_host,
     )
     app.run()
 
@@ -137,6 +147,37 @@ def reset(
     app = load_app(app_spec, application_id=application_id)
     app.configure(broker=broker, state_dir=state_dir)
     asyncio.run(reset_application(app, execute=yes, echo=click.echo))
+
+
+@main.command()
+@click.argument("app_spec", metavar="APP")
+@click.option("--broker", help="Broker URL for the group's offsets; default the App's.")
+@click.option("--state-dir", type=click.Path(file_okay=False), help="Overrides the App's.")
+@click.option("--application-id", help="Overrides the App's application id.")
+@click.option("--http", "http_url", help="Also ask a worker's HTTP server, e.g. http://host:8080.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
+@friendly
+def status(
+    app_spec: str,
+    broker: str | None,
+    state_dir: str | None,
+    application_id: str | None,
+    http_url: str | None,
+    as_json: bool,
+) -> None:
+    """Show APP's workers, tasks and partitions, lag, state sizes and restoration."""
+    from rich.console import Console
+
+    from streamz_kit.loader import load_app
+    from streamz_kit.observability.status_view import gather, render
+
+    app = load_app(app_spec, application_id=application_id)
+    app.configure(broker=broker, state_dir=state_dir)
+    report = gather(app, broker=broker, http=http_url)
+    if as_json:
+        click.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+        return
+    render(report, Console(width=None if sys.stdout.isatty() else 160, soft_wrap=False))
 
 
 # -- topics -------------------------------------------------------------------------------
