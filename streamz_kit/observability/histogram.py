@@ -23,7 +23,7 @@ E2E_BUCKETS = (
 class Histogram:
     """Cumulative-bucket histogram in Prometheus' shape, cheap enough for once per batch."""
 
-    __slots__ = ("bounds", "counts", "count", "sum", "last", "max")
+    __slots__ = ("bounds", "count", "counts", "last", "max", "sum")
 
     def __init__(self, bounds: tuple[float, ...]) -> None:
         self.bounds = bounds
@@ -38,14 +38,13 @@ class Histogram:
         self.count += 1
         self.sum += value
         self.last = value
-        if value > self.max:
-            self.max = value
+        self.max = max(self.max, value)
 
     def cumulative(self) -> list[tuple[str, int]]:
         """(upper bound, count at or below it) pairs, ending with +Inf, for exposition."""
         out: list[tuple[str, int]] = []
         running = 0
-        for bound, n in zip(self.bounds, self.counts):
+        for bound, n in zip(self.bounds, self.counts[:-1], strict=True):
             running += n
             out.append((repr(float(bound)), running))
         out.append(("+Inf", running + self.counts[-1]))

@@ -51,17 +51,25 @@ def dumps(body: Any) -> bytes:
     return orjson.dumps(body, default=jsonable, option=orjson.OPT_NON_STR_KEYS)
 
 
-def _open(app: Any, name: str) -> tuple[Any, Any] | Answer:
-    """(view, builder) or an error answer."""
+class _Refused(Exception):
+    """A query that cannot be answered with data: carries the error answer."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(body.get("message"))
+        self.answer: Answer = (status, body)
+
+
+def _open(app: Any, name: str) -> tuple[Any, Any]:
+    """(read-only view, store builder), or _Refused with a 404 or a 503 "not ready"."""
     if name not in app.topology.store_names:
-        return 404, {
+        raise _Refused(404, {
             "error": "no such store",
             "message": f"No state store named {name!r}; stores: {app.topology.store_names}.",
-        }
+        })
     try:
         view = app.store(name)
     except InvalidStateStoreError as exc:
-        return 503, {"error": "not ready", "store": name, "message": str(exc)}
+        raise _Refused(503, {"error": "not ready", "store": name, "message": str(exc)}) from None
     return view, app.topology.store_builder(name)
 
 
@@ -73,10 +81,7 @@ def _int_param(params: dict[str, str], name: str, default: int | None) -> int | 
 
 
 def get_key(app: Any, name: str, key_text: str) -> Answer:
-    opened = _open(app, name)
-    if isinstance(opened[0], int):
-        return opened  # type: ignore[return-value]
-    view, builder = opened
+    view, builder = _open(app, name)
     key = parse_key(key_text, builder.key_serde)
     if builder.kind in ("window", "session"):
         return 400, {
@@ -92,10 +97,7 @@ def get_key(app: Any, name: str, key_text: str) -> Answer:
 
 
 def get_range(app: Any, name: str, params: dict[str, str]) -> Answer:
-    opened = _open(app, name)
-    if isinstance(opened[0], int):
-        return opened  # type: ignore[return-value]
-    view, builder = opened
+    view, builder = _open(app, name)
     limit = _int_param(params, "limit", DEFAULT_LIMIT) or DEFAULT_LIMIT
     if builder.kind == "window":
         t_from = _int_param(params, "from", 0) or 0
@@ -122,10 +124,7 @@ def get_range(app: Any, name: str, params: dict[str, str]) -> Answer:
 
 
 def get_windows(app: Any, name: str, key_text: str, params: dict[str, str]) -> Answer:
-    opened = _open(app, name)
-    if isinstance(opened[0], int):
-        return opened  # type: ignore[return-value]
-    view, builder = opened
+    view, builder = _open(app, name)
     key = parse_key(key_text, builder.key_serde)
     t_from = _int_param(params, "from", 0) or 0
     t_to = _int_param(params, "to", 2**62)
@@ -155,6 +154,8 @@ def answer_store(app: Any, parts: list[str], params: dict[str, str]) -> Answer:
             return get_key(app, parts[0], parts[1])
         if len(parts) == 3 and parts[2] == "windows":
             return get_windows(app, parts[0], parts[1], params)
+    except _Refused as refused:
+        return refused.answer
     except ValueError as exc:
         return 400, {"error": "bad request", "message": f"{exc}; keys and times must match "
                      "the store's key serde, times are integers in ms."}

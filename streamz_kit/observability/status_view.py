@@ -142,7 +142,8 @@ def render(report: dict[str, Any], console: Console) -> None:
         table = Table(title="Tasks", show_lines=False)
         for col in ("worker", "task", "state", "partitions", "processed", "rec/s", "lag",
                     "stores (entries)", "restore"):
-            table.add_column(col, justify="right" if col in ("processed", "rec/s", "lag") else "left")
+            numeric = col in ("processed", "rec/s", "lag")
+            table.add_column(col, justify="right" if numeric else "left")
         for w in live:
             restoring = (w.get("restoration") or {}).get("restoring", {})
             restored = (w.get("restoration") or {}).get("per_task_restored", {})

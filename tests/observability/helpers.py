@@ -6,7 +6,8 @@ import asyncio
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
