@@ -30,11 +30,19 @@ OUTPUT_TOPIC = "recommendations"
 TRENDS_TOPIC = "trending"
 PROFILE_STORE = "user-profiles"
 TRENDS_STORE = "category-trends"
+WINDOWED_TRENDS_TOPIC = "trending-windows"
+WINDOWED_TRENDS_STORE = "category-trends-windowed"
+# Trending now: the last minute of actions per category, refreshed every 10 seconds.
+TREND_WINDOW = sk.TimeWindows.of_size_and_grace(60_000, 5_000).advance_by(10_000)
 CATALOGUE_SEED = 7
 
 
 def build_topology(
-    catalogue: domain.Catalogue | None = None, *, n: int = 5, with_trends: bool = True
+    catalogue: domain.Catalogue | None = None,
+    *,
+    n: int = 5,
+    with_trends: bool = True,
+    with_windowed_trends: bool = True,
 ) -> sk.Topology:
     """The topology, built fresh each call (tests and the App each get their own)."""
     cat = catalogue if catalogue is not None else domain.make_catalogue(CATALOGUE_SEED)
@@ -70,4 +78,28 @@ def build_topology(
         trends.to_stream().map_values(lambda trend: domain.top_trending(trend)).to(
             TRENDS_TOPIC, key_serde=serdes.STRING, value_serde=serdes.JSON
         )
+    if with_windowed_trends:
+        windowed = actions.group_by(
+            lambda user, action: action["category"],
+            key_serde=serdes.STRING, value_serde=serdes.JSON,
+        ).windowed_by(TREND_WINDOW).aggregate(
+            initializer=dict,
+            aggregator=lambda category, action, trend: domain.update_trend(trend, action),
+            materialized=sk.Materialized(WINDOWED_TRENDS_STORE, key_serde=serdes.STRING,
+                                         value_serde=serdes.JSON),
+        )
+        windowed.to_stream().map(window_summary).to(
+            WINDOWED_TRENDS_TOPIC, key_serde=serdes.STRING, value_serde=serdes.JSON
+        )
     return builder.build()
+
+
+def window_summary(windowed: sk.Windowed[str], trend: Any) -> tuple[str, dict[str, Any]]:
+    """One hopping window's top items, keyed `category@window_start`."""
+    window = windowed.window
+    return f"{windowed.key}@{window.start}", {
+        "category": windowed.key,
+        "window_start": window.start,
+        "window_end": window.end,
+        "top": domain.top_trending(trend) if trend is not None else [],
+    }

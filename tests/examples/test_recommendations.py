@@ -298,3 +298,38 @@ def test_demo_runs_end_to_end_and_prints_a_summary(capsys: pytest.CaptureFixture
     produced = int(summary.split(" actions produced")[0])
     seen = int(summary.split("produced, ")[1].split(" recommendations")[0])
     assert 0 < seen <= produced  # the record cache may merge updates of one user
+
+
+def test_windowed_trends_match_a_reference_over_hopping_windows() -> None:
+    """The windowed variant: per category and 1-minute window (hop 10 s), the top items."""
+    from collections import defaultdict
+
+    from examples.recommendations import domain as dom
+    from examples.recommendations import pipeline as pl
+    from streamz_kit.testing import TopologyTestDriver
+
+    actions = [
+        ("u1", {"kind": "view", "item": "item-0001", "category": "books"}, 1_000),
+        ("u2", {"kind": "purchase", "item": "item-0002", "category": "books"}, 15_000),
+        ("u1", {"kind": "like", "item": "item-0001", "category": "books"}, 65_000),
+        ("u3", {"kind": "view", "item": "item-0003", "category": "toys"}, 70_000),
+    ]
+    topology = pl.build_topology(with_trends=False)
+    with TopologyTestDriver(topology) as driver:
+        inp = driver.create_input_topic(pl.INPUT_TOPIC)
+        for user, action, ts in actions:
+            action["ts"] = ts
+            assert dom.is_valid_action(action)
+            inp.pipe_input(user, action, timestamp_ms=ts)
+        out = driver.create_output_topic(pl.WINDOWED_TRENDS_TOPIC)
+        latest = dict(out.read_key_values_to_list())
+    reference: dict[tuple[str, int], dict[str, int]] = defaultdict(dict)
+    for _, action, ts in actions:
+        for window in pl.TREND_WINDOW.windows_for(ts):
+            key = (action["category"], window.start)
+            reference[key] = dom.update_trend(reference[key], action)
+    assert set(latest) == {f"{c}@{s}" for c, s in reference}
+    for (category, start), trend in reference.items():
+        got = latest[f"{category}@{start}"]
+        assert got["window_end"] == start + 60_000
+        assert got["top"] == dom.top_trending(trend)
