@@ -105,9 +105,13 @@ class App:
             "max_record_bytes": self.config.max_record_bytes,
             **self.config.client_config,
         }
-        if "broker" in overrides and "state_dir" not in overrides:
+        # The CLI passes every option, None when not given: None means "not overridden".
+        if overrides.get("broker") is not None and overrides.get("state_dir") is None:
             current["state_dir"] = None
-        if "processing_guarantee" in overrides and "commit_interval_ms" not in overrides:
+        if (
+            overrides.get("processing_guarantee") is not None
+            and overrides.get("commit_interval_ms") is None
+        ):
             current["commit_interval_ms"] = None
         current.update({k: v for k, v in overrides.items() if v is not None})
         self.config = AppConfig.build(**current)

@@ -19,7 +19,11 @@ else:  # run as a script, or loaded by path by the CLI
     from pipeline import APPLICATION_ID, build_topology  # type: ignore[no-redef]
 
 topology = build_topology()
-app = sk.App(topology, application_id=APPLICATION_ID, processing_guarantee="exactly_once")
+# http_port serves the stores as JSON (curl localhost:8080/stores/user-profiles/user-00042)
+# along with /topology, /status and Prometheus /metrics; `--http-port` overrides it.
+app = sk.App(
+    topology, application_id=APPLICATION_ID, processing_guarantee="exactly_once", http_port=8080
+)
 
 if __name__ == "__main__":
     app.run()
