@@ -1,0 +1,120 @@
+"""W4 end-to-end latency at a fixed input rate on the embedded broker.
+
+Three processes: the recommendations generator (examples/recommendations/generator.py) writing
+`--rate` actions/s, the streamz_kit worker (sk_runner.py --serve), and this process reading
+`recommendations` with a read_committed consumer. Latency of an output record is
+(wall clock when this consumer sees it) - (its timestamp), and an output's timestamp is that of
+the action that produced it (the generator stamps each action when it builds the batch). The
+first `warmup_s` seconds are dropped (the worker opens its stores, the caches fill).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from brokers import ROOT
+from streamz_kit.transport import TopicPartition, TopicSpec, connect
+
+HERE = Path(__file__).resolve().parent
+OUTPUT_TOPIC = "recommendations"
+TOPICS = ("user-actions", "recommendations", "trending")
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile, q in [0, 100]."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), -(-len(ordered) * q // 100)))
+    return ordered[int(rank) - 1]
+
+
+async def _collect(broker: str, stop: asyncio.Event, out: list[tuple[float, float]]) -> None:
+    transport = connect(broker)
+    await transport.start()
+    try:
+        tps = [TopicPartition(OUTPUT_TOPIC, p) for p in range(4)]
+        consumer = transport.consumer(group_id=None, read_committed=True)
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, 0)
+        while not stop.is_set():
+            batch = await consumer.poll(timeout_ms=50, max_records=5_000)
+            now_ms = time.time() * 1000
+            mono = time.monotonic()
+            for records in batch.values():
+                for r in records:
+                    out.append((mono, now_ms - r.timestamp))
+        await consumer.close()
+    finally:
+        await transport.close()
+
+
+async def _create_topics(broker: str) -> None:
+    transport = connect(broker)
+    await transport.start()
+    try:
+        await transport.admin().create_topics([TopicSpec(t, 4) for t in TOPICS])
+    finally:
+        await transport.close()
+
+
+async def measure(workdir: Path, *, guarantee: str, rate: int, seconds: float, commit_ms: int,
+                  warmup_s: float = 2.0, log: Any = None) -> dict[str, Any]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    broker = f"embedded://{workdir / 'log'}"
+    await _create_topics(broker)
+    ready = workdir / "ready"
+    worker = subprocess.Popen(
+        [sys.executable, str(HERE / "sk_runner.py"), "--serve", "--workload", "W4",
+         "--broker", broker, "--guarantee", guarantee, "--app-id", "recommendations",
+         "--state-dir", str(workdir / "state"), "--commit-ms", str(commit_ms),
+         "--ready-file", str(ready)],
+        stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL, text=True,
+    )
+    generator: subprocess.Popen[str] | None = None
+    samples: list[tuple[float, float]] = []
+    stop = asyncio.Event()
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the W4 worker did not start; see the harness log")
+            await asyncio.sleep(0.05)
+        collector = asyncio.ensure_future(_collect(broker, stop, samples))
+        started = time.monotonic()
+        generator = subprocess.Popen(
+            [sys.executable, str(ROOT / "examples" / "recommendations" / "generator.py"),
+             "--broker", broker, "--rate", str(rate), "--count", str(int(rate * seconds))],
+            stdout=subprocess.DEVNULL, stderr=log or subprocess.DEVNULL,
+        )
+        while generator.poll() is None:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(max(0.5, 3 * commit_ms / 1000))  # let the last outputs arrive
+        stop.set()
+        await collector
+    finally:
+        if generator is not None and generator.poll() is None:
+            generator.terminate()
+        worker.terminate()
+        try:
+            stdout, _ = worker.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            stdout, _ = worker.communicate()
+    rss = None
+    for line in (stdout or "").splitlines():
+        if line.startswith("BENCH_RESULT "):
+            import json
+
+            rss = json.loads(line.split(" ", 1)[1]).get("peak_rss_kb")
+    steady = [lat for mono, lat in samples if mono - started >= warmup_s]
+    return {
+        "p50_ms": percentile(steady, 50), "p99_ms": percentile(steady, 99),
+        "outputs": len(samples), "measured": len(steady), "peak_rss_kb": rss,
+    }

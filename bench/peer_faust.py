@@ -1,0 +1,101 @@
+"""W1/W2 written for faust-streaming; runs in the harness's peers virtualenv only.
+
+    bench/.peers-venv/bin/python bench/peer_faust.py --workload W1 --bootstrap 127.0.0.1:PORT \
+        --out w1-out-faust --target 200000 --state-dir DIR --group G
+
+Faust idioms: an agent over the input topic; W2 a `Table` on the RocksDB store (rocksdict) with
+its changelog. W3 is not written for Faust (see docs/benchmarks.md). The agent counts
+records; once `--target` went through it flushes the producer, prints `BENCH_RESULT {json}`
+and exits (Faust's own shutdown takes seconds and is not part of the measurement).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import faust  # noqa: E402
+
+from workloads import INPUT_TOPIC, w1_keep, w1_map  # noqa: E402
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--workload", required=True)
+    p.add_argument("--bootstrap", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--target", type=int, required=True)
+    p.add_argument("--state-dir", required=True)
+    p.add_argument("--group", required=True)
+    args = p.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    app = faust.App(
+        args.group,
+        broker=f"kafka://{args.bootstrap}",
+        store="rocksdb://",
+        datadir=args.state_dir,
+        topic_partitions=4,
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="json",
+    )
+    inp = app.topic(INPUT_TOPIC, key_serializer="raw", value_serializer="json")
+    out = app.topic(args.out, key_serializer="raw", value_serializer="json", partitions=4)
+    target = args.target
+    state = {"seen": 0, "first": 0.0, "t0": time.monotonic()}
+
+    async def tick() -> None:
+        state["seen"] += 1
+        now = time.monotonic()
+        if state["seen"] == 1:
+            state["first"] = now
+        if state["seen"] >= target:
+            last = now
+            await app.producer.flush()
+            first = state["first"]
+            line = "BENCH_RESULT " + json.dumps({
+                "rate": (state["seen"] - 1) / (last - first) if last > first else 0.0,
+                "processed": state["seen"], "startup_s": first - state["t0"],
+                "window_s": last - first, "stop_s": time.monotonic() - last,
+                "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+            })
+            os.write(1, (line + "\n").encode())  # Faust replaces sys.stdout with a logger
+            os._exit(0)
+
+    if args.workload == "W1":
+        @app.agent(inp)
+        async def w1(stream: Any) -> None:
+            async for key, value in stream.items():
+                if w1_keep(value):
+                    await out.send(key=key, value=w1_map(value))
+                await tick()
+    elif args.workload == "W2":
+        table = app.Table("w2-counts", default=int, partitions=4)
+
+        @app.agent(inp)
+        async def w2(stream: Any) -> None:
+            async for key, value in stream.items():
+                n = table[key] + 1
+                table[key] = n
+                await out.send(key=key, value=n)
+                await tick()
+    else:
+        raise SystemExit(f"unknown workload {args.workload}")
+    sys.argv = [sys.argv[0], "worker", "--loglevel", "warn", "--without-web"]
+    app.main()
+    return 1  # app.main() only returns when the worker ended without reaching the target
+
+
+if __name__ == "__main__":
+    sys.exit(main())

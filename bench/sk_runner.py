@@ -1,0 +1,156 @@
+"""One streamz_kit benchmark run, in its own process (the harness starts one per row).
+
+    python bench/sk_runner.py --workload W2 --broker embedded://DIR --guarantee exactly_once \
+        --target 200000 --state-dir DIR --out w2-out-...
+
+Throughput mode (default): start the App, watch the worker's own counter
+(`App.metrics()["records_processed"]`) from a thread every 5 ms, and stop once it reaches
+`--target`. The rate is (records seen between the first and the last observation) / (time
+between them), so start-up (imports, group join, restoration) is excluded. The final commit
+that `stop()` performs is timed separately. Prints one line `BENCH_RESULT {json}`.
+
+Serve mode (`--serve`): run until SIGTERM (the latency measurement drives it from outside);
+writes `--ready-file` once the App is running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import streamz_kit as sk  # noqa: E402
+from workloads import sk_topology  # noqa: E402
+
+POLL_S = 0.005
+
+
+class Watcher(threading.Thread):
+    """Samples the processed-record counter; sets `done` once it reaches the target."""
+
+    def __init__(self, app: sk.App, target: int, loop: asyncio.AbstractEventLoop,
+                 done: asyncio.Event, timeout_s: float) -> None:
+        super().__init__(daemon=True)
+        self.app, self.target, self.loop, self.done = app, target, loop, done
+        self.timeout_s = timeout_s
+        self.first: tuple[float, int] | None = None
+        self.last: tuple[float, int] | None = None
+        self.timed_out = False
+
+    def run(self) -> None:
+        started = time.monotonic()
+        while True:
+            time.sleep(POLL_S)
+            now = time.monotonic()
+            worker = self.app._worker  # noqa: SLF001 -- read-only counter, no metrics() dict per sample
+            n = worker.records_processed if worker is not None else 0
+            if n and self.first is None:
+                self.first = (now, n)
+            if n and (self.last is None or n != self.last[1]):
+                self.last = (now, n)
+            if n >= self.target or self.app.error is not None:
+                break
+            if now - started > self.timeout_s:
+                self.timed_out = True
+                break
+        self.loop.call_soon_threadsafe(self.done.set)
+
+
+def make_app(args: argparse.Namespace) -> sk.App:
+    return sk.App(
+        sk_topology(args.workload, args.out),
+        application_id=args.app_id,
+        broker=args.broker,
+        processing_guarantee=args.guarantee,
+        state_dir=args.state_dir,
+        commit_interval_ms=args.commit_ms,
+    )
+
+
+async def throughput(args: argparse.Namespace) -> dict[str, Any]:
+    app = make_app(args)
+    t_start = time.monotonic()
+    await app.start()
+    t_started = time.monotonic()
+    done = asyncio.Event()
+    watcher = Watcher(app, args.target, asyncio.get_running_loop(), done, args.timeout)
+    watcher.start()
+    waiter = asyncio.ensure_future(done.wait())
+    loop_task = app._loop_task  # noqa: SLF001 -- an engine crash must end the wait
+    assert loop_task is not None
+    await asyncio.wait({waiter, loop_task}, return_when=asyncio.FIRST_COMPLETED)
+    t_stop = time.monotonic()
+    commits = app.metrics().get("commits")
+    await app.stop()
+    t_stopped = time.monotonic()
+    watcher.join(timeout=1)
+    first, last = watcher.first, watcher.last
+    rate, coarse = 0.0, False
+    if first and last and last[0] > first[0]:
+        rate = (last[1] - first[1]) / (last[0] - first[0])
+    elif last:  # everything arrived in one batch (tiny inputs): count from the App's start
+        rate, coarse = last[1] / (last[0] - t_started), True
+    return {
+        "rate": rate,
+        "processed": last[1] if last else 0,
+        "startup_s": (first[0] - t_start) if first else None,
+        "window_s": (last[0] - first[0]) if first and last else None,
+        "stop_s": t_stopped - t_stop,
+        "timed_out": watcher.timed_out,
+        "error": None if app.error is None else repr(app.error),
+        "coarse": coarse,
+        "commits": commits,
+        "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+    }
+
+
+async def serve(args: argparse.Namespace) -> None:
+    app = make_app(args)
+    await app.start()
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    if args.ready_file:
+        Path(args.ready_file).write_text("ready")
+    loop_task = app._loop_task  # noqa: SLF001
+    assert loop_task is not None
+    waiter = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({waiter, loop_task}, return_when=asyncio.FIRST_COMPLETED)
+    await app.stop()
+    print("BENCH_RESULT " + json.dumps(
+        {"peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+         "error": None if app.error is None else repr(app.error)}), flush=True)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--workload", required=True)
+    p.add_argument("--broker", required=True)
+    p.add_argument("--guarantee", default="at_least_once")
+    p.add_argument("--app-id", required=True)
+    p.add_argument("--state-dir", required=True)
+    p.add_argument("--out", default="out")
+    p.add_argument("--target", type=int, default=0)
+    p.add_argument("--commit-ms", type=int, default=None)
+    p.add_argument("--timeout", type=float, default=300.0)
+    p.add_argument("--serve", action="store_true")
+    p.add_argument("--ready-file", default=None)
+    args = p.parse_args()
+    if args.serve:
+        asyncio.run(serve(args))
+        return 0
+    result = asyncio.run(throughput(args))
+    print("BENCH_RESULT " + json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
