@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -55,10 +56,14 @@ class Observability:
     # -- reading -------------------------------------------------------------------------
     @property
     def endpoints(self) -> dict[str, str | None]:
+        """URLs others can use: a wildcard bind address is advertised as the host name."""
+        host = self.http_host
+        if host in ("", "0.0.0.0", "::"):
+            host = socket.gethostname()
         return {
-            "http": f"http://{self.http_host}:{self.http.port}" if self.http else None,
+            "http": f"http://{host}:{self.http.port}" if self.http else None,
             "metrics": (
-                f"http://{self.http_host}:{self.metrics_server.port}/metrics"
+                f"http://{host}:{self.metrics_server.port}/metrics"
                 if self.metrics_server else None
             ),
         }

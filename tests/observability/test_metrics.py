@@ -91,3 +91,27 @@ def test_no_servers_unless_asked(tmp_path: Path) -> None:
             await app.stop()
 
     asyncio.run(go())
+
+
+def test_restoration_progress_and_rates_from_counters() -> None:
+    """Restore progress comes from the task manager's `restore_progress` entries when the
+    runtime provides them; rates are deltas of counters between reads."""
+    from types import SimpleNamespace
+
+    from streamz_kit.observability.snapshot import RateMeter, _restoration
+    from streamz_kit.runtime.task_manager import CommitStats
+
+    manager = SimpleNamespace(
+        stats=CommitStats(restored_records=10), restoring={"0_1", "0_2"},
+        restore_progress={"0_1": SimpleNamespace(done=250, total=1000)},
+    )
+    got = _restoration(manager)
+    assert got["restoring"] == {"0_1": {"restored": 250, "total": 1000},
+                                "0_2": {"restored": None, "total": None}}
+    assert got["restored_records"] == 10
+
+    meter = RateMeter()
+    assert meter.update("x", 100, now=10.0) == 0.0
+    assert meter.update("x", 100, now=10.2) == 0.0  # too soon to measure: keep the last rate
+    assert meter.update("x", 400, now=11.0) == 300.0
+    assert meter.update("x", 400, now=12.0) == 0.0
