@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from streamz_kit.state.restore import restore_store
@@ -30,6 +30,7 @@ class RestoreTarget:
 class RestoreResult:
     records: int
     seconds: float
+    per_partition: dict[TopicPartition, int] = field(default_factory=dict)
 
 
 class _Progress:
@@ -86,7 +87,10 @@ class _Progress:
 async def restore(
     transport: Transport, targets: list[RestoreTarget], label: str, batch: int = 20_000
 ) -> RestoreResult:
-    """Bring every target store up to its changelog's end."""
+    """Bring every target store up to its changelog's end.
+
+    All targets share one consumer and one read loop, so restoring many tasks after a
+    rebalance costs one pass over their changelogs, not one pass per task."""
     started = time.monotonic()
     if not targets:
         return RestoreResult(0, 0.0)
@@ -118,6 +122,7 @@ async def restore(
     total = sum(max(latest.get(tp, 0) - starts[tp], 0) for tp in partitions)
     progress = _Progress(total, f"Restoring {label}")
     restored = 0
+    per_partition = {tp: 0 for tp in partitions}
     try:
         consumer.assign(partitions)
         for tp in partitions:
@@ -133,6 +138,7 @@ async def restore(
                 if records:
                     restore_store(by_partition[tp].buffer, records)
                     got += len(records)
+                    per_partition[tp] += len(records)
             restored += got
             progress.advance(got)
             empty_polls = empty_polls + 1 if got == 0 else 0
@@ -145,4 +151,4 @@ async def restore(
             "%s: restored %d records in %.2f s (%.0f records/s)",
             label, restored, seconds, restored / max(seconds, 1e-9),
         )
-    return RestoreResult(restored, seconds)
+    return RestoreResult(restored, seconds, per_partition)

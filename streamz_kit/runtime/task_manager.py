@@ -22,6 +22,7 @@ from streamz_kit.config import AppConfig
 from streamz_kit.errors import ProducerFencedError, TaskMigratedError
 from streamz_kit.runtime.metadata import TopologyMetadata
 from streamz_kit.runtime.restore import RestoreTarget, restore
+from streamz_kit.runtime.standby import StandbyTasks
 from streamz_kit.runtime.task import Task, task_id_of
 from streamz_kit.topology.topology import Topology
 from streamz_kit.transport.port import Consumer, Producer, ProducerRecord, TopicPartition, Transport
@@ -62,6 +63,10 @@ class TaskManager:
         self.shared_producer: Producer | None = None
         self.stats = CommitStats()
         self.restoring: set[str] = set()
+        # Tasks whose partitions were revoked, kept open until the assignment that follows
+        # says whether they stay here (resume) or not (close).
+        self.suspended: dict[str, Task] = {}
+        self.standby: StandbyTasks | None = None
 
     # -- assignment --------------------------------------------------------------------------
     def _task_partitions(self, tps: set[TopicPartition]) -> dict[tuple[int, int], list[TopicPartition]]:
@@ -69,7 +74,7 @@ class TaskManager:
         prefix = f"{self.config.application_id}-"
         for tp in tps:
             topic = tp.topic
-            plain = topic[len(prefix):] if topic.startswith(prefix) else topic
+            plain = topic.removeprefix(prefix)
             sub = self.topology.subtopology_for_topic(plain) or self.topology.subtopology_for_topic(
                 topic
             )
@@ -78,53 +83,129 @@ class TaskManager:
             wanted.setdefault((sub.id, tp.partition), []).append(tp)
         return wanted
 
+    def _source_partitions(self, sub_id: int, partition: int) -> set[TopicPartition]:
+        sub = self.topology.subtopologies[sub_id]
+        return {
+            TopicPartition(
+                self.config.internal_topic(t) if t in sub.internal_sources else t, partition
+            )
+            for t in sub.source_topics
+        }
+
     async def on_assigned(self, tps: set[TopicPartition]) -> None:
+        """Resume suspended tasks that came back, close the rest, create (and restore, in
+        one pass) the new ones, then re-plan standbys."""
         wanted = self._task_partitions(tps)
+        wanted_ids = {task_id_of(s, p) for s, p in wanted}
+        for task_id in [t for t in self.suspended if t not in wanted_ids]:
+            await self._close_task(task_id)
+        new: list[tuple[int, int]] = []
         for (sub_id, partition), partitions in sorted(wanted.items()):
             task_id = task_id_of(sub_id, partition)
-            if task_id in self.tasks:
-                task = self.tasks[task_id]
-            else:
-                task = await self._create_task(sub_id, partition)
-            for tp in partitions:
-                self.task_by_tp[tp] = task
+            missing = self._source_partitions(sub_id, partition) - set(partitions)
+            if missing:
+                # Another assignor split co-partitioned inputs: run with what we have.
+                log.warning(
+                    "Task %s got only part of its input partitions (missing %s); joins "
+                    "across them will miss records until the group is rebalanced with "
+                    "streamz_kit's assignor.", task_id, sorted(missing),
+                )
+            if task_id in self.suspended:
+                self.tasks[task_id] = self.suspended.pop(task_id)
+            elif task_id not in self.tasks:
+                new.append((sub_id, partition))
+        if new:
+            await self._create_tasks(new)
+        for (sub_id, partition), partitions in wanted.items():
+            task = self.tasks.get(task_id_of(sub_id, partition))
+            if task is not None:
+                for tp in partitions:
+                    self.task_by_tp[tp] = task
+        if self.standby is not None:
+            self.standby.update(set(self.tasks))
         log.info(
             "Assigned %d partitions; running tasks %s", len(tps), sorted(self.tasks)
         )
 
     async def on_revoked(self, tps: set[TopicPartition]) -> None:
+        """Commit, then suspend the tasks of the revoked partitions: under the eager
+        protocol most come straight back, and a suspended task resumes with its stores
+        open instead of closing and restoring them. If the commit fails because the group
+        already moved on, the tasks are closed without committing (their new owners
+        reprocess from the last committed offsets)."""
         if not tps:
             return
-        await self.commit(force=True)
         gone = {task.task_id for tp, task in self.task_by_tp.items() if tp in tps}
+        try:
+            await self.commit(force=True)
+        except TaskMigratedError as exc:
+            log.warning("%s", exc)
         for task_id in gone:
-            await self._close_task(task_id)
-        log.info("Revoked %d partitions; closed tasks %s", len(tps), sorted(gone))
+            task = self.tasks.pop(task_id, None)
+            if task is None:
+                continue
+            for tp in [tp for tp, t in self.task_by_tp.items() if t is task]:
+                del self.task_by_tp[tp]
+            self.suspended[task_id] = task
+        log.info("Revoked %d partitions; suspended tasks %s", len(tps), sorted(gone))
 
-    async def _create_task(self, sub_id: int, partition: int) -> Task:
+    def _build_stores(self, sub_id: int, partition: int) -> dict[str, Any]:
         sub = self.topology.subtopologies[sub_id]
         task_id = task_id_of(sub_id, partition)
+        stores = (self.standby.take(task_id) if self.standby is not None else None) or {}
+        if stores:
+            log.info("Task %s takes over the stores of its standby", task_id)
         task_dir = self.config.app_state_dir / task_id
-        stores: dict[str, Any] = dict(self.global_stores)
-        targets: list[RestoreTarget] = []
         for name in sub.stores:
-            builder = self.topology.store_builder(name)
-            store = builder.build(task_dir, self.config.rocksdb_options)
-            stores[name] = store
-            if builder.logging:
-                tp = TopicPartition(self.config.changelog_topic(name), partition)
-                targets.append(RestoreTarget(store, tp))
-        self.restoring.add(task_id)
+            if name not in stores:
+                builder = self.topology.store_builder(name)
+                stores[name] = builder.build(task_dir, self.config.rocksdb_options)
+        return stores
+
+    async def _create_tasks(self, new: list[tuple[int, int]]) -> None:
+        """Build every new task's stores, restore all of them in one pass, then start them."""
+        built: dict[tuple[int, int], dict[str, Any]] = {}
+        targets: list[RestoreTarget] = []
+        owner: dict[TopicPartition, str] = {}
+        ids = [task_id_of(s, p) for s, p in new]
         try:
-            result = await restore(self.transport, targets, f"task {task_id}")
-        finally:
-            self.restoring.discard(task_id)
+            for sub_id, partition in new:
+                stores = built[(sub_id, partition)] = self._build_stores(sub_id, partition)
+                for name, store in stores.items():
+                    if self.topology.store_builder(name).logging:
+                        tp = TopicPartition(self.config.changelog_topic(name), partition)
+                        targets.append(RestoreTarget(store, tp))
+                        owner[tp] = task_id_of(sub_id, partition)
+            self.restoring.update(ids)
+            try:
+                result = await restore(self.transport, targets, f"tasks {', '.join(ids)}")
+            finally:
+                self.restoring.difference_update(ids)
+        except BaseException:
+            for stores in built.values():
+                for store in stores.values():
+                    store.close()
+            raise
         self.stats.restored_records += result.records
         self.stats.restore_seconds += result.seconds
-        self.stats.per_task_restored[task_id] = result.records
+        for task_id in ids:
+            self.stats.per_task_restored[task_id] = 0
+        for tp, count in result.per_partition.items():
+            self.stats.per_task_restored[owner[tp]] += count
+        log.info(
+            "Restored tasks %s: %d changelog records in %.2f s",
+            ids, result.records, result.seconds,
+        )
+        for (sub_id, partition), task_stores in built.items():
+            self._start_task(sub_id, partition, task_stores)
+
+    def _start_task(self, sub_id: int, partition: int, task_stores: dict[str, Any]) -> Task:
+        task_id = task_id_of(sub_id, partition)
+        stores: dict[str, Any] = dict(self.global_stores)
+        stores.update(task_stores)
         task = Task(
             topology=self.topology,
-            subtopology=sub,
+            subtopology=self.topology.subtopologies[sub_id],
             partition=partition,
             application_id=self.config.application_id,
             stores=stores,
@@ -142,17 +223,22 @@ class TaskManager:
         return task
 
     async def _close_task(self, task_id: str) -> None:
-        task = self.tasks.pop(task_id, None)
+        """Close a task and its stores. Uncommitted changes are dropped: stores are written
+        only at commit, so they stay at the last committed state."""
+        task = self.tasks.pop(task_id, None) or self.suspended.pop(task_id, None)
         if task is None:
             return
         for tp in [tp for tp, t in self.task_by_tp.items() if t is task]:
             del self.task_by_tp[tp]
+        for node in task.nodes.values():
+            try:
+                node.close()
+            except Exception:  # a failing close must not keep the stores open
+                log.exception("Closing %s of task %s failed", node.name, task_id)
         for name, store in task.stores.items():
             if name in self.global_stores:
                 continue
             store.close()
-        for node in task.nodes.values():
-            node.close()
         producer = self.producers.pop(task_id, None)
         if producer is not None:
             await producer.close()
@@ -192,10 +278,19 @@ class TaskManager:
             return False
         started = time.perf_counter()
         if self.config.exactly_once:
+            fenced: list[str] = []
             for task_id, task in list(self.tasks.items()):
-                await self._commit_task_transaction(task_id, task)
+                try:
+                    await self._commit_task_transaction(task_id, task)
+                except TaskMigratedError:
+                    fenced.append(task_id)
+            if fenced:
+                await self._close_migrated(fenced)
         else:
-            await self._commit_at_least_once()
+            try:
+                await self._commit_at_least_once()
+            except TaskMigratedError:
+                await self._close_migrated(list(self.tasks))
         elapsed = (time.perf_counter() - started) * 1000
         self.stats.commits += 1
         self.stats.last_commit_ms = elapsed
@@ -263,11 +358,27 @@ class TaskManager:
         for task in self.tasks.values():
             self._apply_stores(task, written)
 
+    async def _close_migrated(self, task_ids: list[str]) -> None:
+        """Close tasks whose commit the group refused (they belong to another worker now)
+        without committing, and say so: their records since the last commit are
+        reprocessed by the new owner (at_least_once) or were aborted (exactly_once)."""
+        for task_id in task_ids:
+            await self._close_task(task_id)
+        raise TaskMigratedError(
+            f"Tasks {sorted(task_ids)} moved to another worker before their commit; they "
+            "were closed without committing and this worker rejoins the group."
+        )
+
     async def close(self, commit: bool = True) -> None:
         if commit:
-            await self.commit(force=True)
-        for task_id in list(self.tasks):
+            try:
+                await self.commit(force=True)
+            except TaskMigratedError as exc:
+                log.warning("%s", exc)
+        for task_id in list(self.tasks) + list(self.suspended):
             await self._close_task(task_id)
+        if self.standby is not None:
+            await self.standby.close()
         if self.shared_producer is not None:
             await self.shared_producer.close()
             self.shared_producer = None
@@ -281,8 +392,14 @@ class TaskManager:
         now = time.time() if now is None else now
         delay = self.config.state_cleanup_delay_ms / 1000
         removed = []
+        # Suspended and standby tasks keep their directories too (getattr: tests build a
+        # bare manager for this method).
+        kept = set(self.tasks) | set(getattr(self, "suspended", ()))
+        standby = getattr(self, "standby", None)
+        if standby is not None:
+            kept |= standby.task_ids
         for entry in root.iterdir():
-            if not entry.is_dir() or entry.name in self.tasks or entry.name == "global":
+            if not entry.is_dir() or entry.name in kept or entry.name == "global":
                 continue
             if "_" not in entry.name or now - entry.stat().st_mtime < delay:
                 continue

@@ -14,9 +14,11 @@ from typing import Any
 
 from streamz_kit.config import AppConfig
 from streamz_kit.errors import TaskMigratedError
+from streamz_kit.runtime.assignor import CopartitionAssignor
 from streamz_kit.runtime.metadata import create_internal_topics, resolve_metadata
-from streamz_kit.runtime.task_manager import TaskManager
+from streamz_kit.runtime.standby import StandbyTasks
 from streamz_kit.runtime.task import Task
+from streamz_kit.runtime.task_manager import TaskManager
 from streamz_kit.topology.topology import Topology
 from streamz_kit.transport import connect
 from streamz_kit.transport.port import ConsumedRecord, Consumer, TopicPartition, Transport
@@ -37,11 +39,21 @@ class Worker:
         self._stopping = asyncio.Event()
         self.records_processed = 0
         self.started_at = 0.0
+        self.assignor: CopartitionAssignor | None = None
 
     # -- start -------------------------------------------------------------------------------
     async def start(self) -> None:
         config = self.config
-        self.transport = connect(config.broker, **config.client_config)
+        client_config = dict(config.client_config)
+        if config.broker.startswith("kafka://") and (
+            "partition_assignment_strategy" not in client_config
+        ):
+            # Co-partitioned inputs stay together, assignments stick, standbys are planned.
+            self.assignor = CopartitionAssignor(
+                num_standbys=config.num_standby_replicas, warm_indices=self._warm_indices
+            )
+            client_config["partition_assignment_strategy"] = (self.assignor,)
+        self.transport = connect(config.broker, **client_config)
         await self.transport.start()
         admin = self.transport.admin()
         meta = await resolve_metadata(self.topology, config, admin)
@@ -54,6 +66,11 @@ class Worker:
         self.tasks = TaskManager(
             self.topology, config, self.transport, self.consumer, meta, self.global_stores
         )
+        assignor = self.assignor
+        if assignor is not None and config.num_standby_replicas > 0:
+            self.tasks.standby = StandbyTasks(
+                self.topology, config, self.transport, meta, lambda: set(assignor.standby)
+            )
         topics: list[str] = []
         for sub in self.topology.subtopologies:
             for topic in sub.source_topics:
@@ -66,6 +83,18 @@ class Worker:
             topics, on_assigned=self.tasks.on_assigned, on_revoked=self.tasks.on_revoked
         )
         self.started_at = time.monotonic()
+
+    def _warm_indices(self) -> set[int]:
+        """Partition indices this worker holds task state for (told to the assignor, so a
+        restarted worker gets its old partitions back and restores only the tail)."""
+        root = self.config.app_state_dir
+        found: set[int] = set()
+        if root.is_dir():
+            for entry in root.iterdir():
+                sub, sep, partition = entry.name.partition("_")
+                if sep and sub.isdigit() and partition.isdigit() and entry.is_dir():
+                    found.add(int(partition))
+        return found
 
     async def _start_global_stores(self) -> None:
         graph = self.topology.graph
@@ -133,6 +162,8 @@ class Worker:
                 if not config.exactly_once:
                     await tasks.send_outputs()
             await self._poll_global()
+            if tasks.standby is not None:
+                await tasks.standby.poll()
             if tasks.tasks:
                 now_ms = int(time.time() * 1000)
                 for task in tasks.tasks.values():
@@ -146,8 +177,9 @@ class Worker:
                 try:
                     await tasks.commit()
                 except TaskMigratedError as exc:
+                    # The migrated tasks are closed already; the consumer rejoins the group
+                    # at its next poll and the rebalance hands out tasks again.
                     log.warning("%s", exc)
-                    await tasks.close(commit=False)
                 last_commit = now
             if now - last_cleanup >= 60:
                 tasks.clean_stale_state()
