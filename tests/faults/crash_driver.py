@@ -59,18 +59,23 @@ class CrashReport:
     modes: Counter[str] = field(default_factory=Counter)
     hook_points: Counter[str] = field(default_factory=Counter)
     killed_before_running: int = 0
+    kills_with_pending_work: int = 0
     wipes: int = 0
     seconds: float = 0.0
     enriched_records: int = 0
     lost: int = 0
     duplicates: int = 0
+    joined_lost: int = 0
+    joined_duplicates: int = 0
 
     def summary(self) -> str:
         return (
             f"[{self.guarantee}] seed={self.seed} records={self.records} kills={self.kills} "
             f"modes={dict(self.modes)} hook_kills={dict(self.hook_points)} "
-            f"killed_before_tasks_ran={self.killed_before_running} state_wipes={self.wipes} "
+            f"killed_before_tasks_ran={self.killed_before_running} "
+            f"killed_with_work_in_flight={self.kills_with_pending_work} state_wipes={self.wipes} "
             f"outputs={self.enriched_records} lost={self.lost} duplicates={self.duplicates} "
+            f"joined_lost={self.joined_lost} joined_duplicates={self.joined_duplicates} "
             f"in {self.seconds:.1f} s"
         )
 
@@ -91,7 +96,7 @@ class CrashDriver:
         self.env = {
             "CRASH_BROKER": self.broker,
             "CRASH_GUARANTEE": guarantee,
-            "CRASH_COMMIT_MS": "50",
+            "CRASH_COMMIT_MS": "200",
             "PYTHONPATH": str(REPO),
         }
 
@@ -122,17 +127,23 @@ class CrashDriver:
         env = {**self.env, **self._fault_env(mode, cycle)}
         log_path = self.tmp / f"run{cycle:03d}-{mode}.log"
         worker = Worker(str(APP), env, log_path)
-        # Half of the chunk is produced while the worker runs, so appends race processing.
+        # The chunk is fed while the worker runs, in small pieces, so it is busy (fetching,
+        # processing, committing) rather than idle whenever the kill lands.
         chunk = self.records // (self.kill_target + 1)
-        self.produce_upto(self.produced + chunk // 2)
+        goal = min(self.produced + chunk, self.records)
+        piece = max(chunk // 12, 1)
         delay = {
-            "external": self.rng.uniform(0.5, 2.2),
+            "external": self.rng.uniform(0.8, 2.4),
             "commit": self.rng.uniform(1.5, 3.0),
             "restore": self.rng.uniform(0.7, 1.6),
         }[mode]
         deadline = time.monotonic() + delay
         while time.monotonic() < deadline and worker.alive():
-            time.sleep(0.02)
+            if self.produced < goal:
+                self.produce_upto(self.produced + piece)
+            time.sleep(0.05)
+        if worker.alive() and run(_lag(self.broker)) > 0:
+            self.report.kills_with_pending_work += 1
         code = worker.stop(signal.SIGKILL)
         output = worker.output()
         if code != -signal.SIGKILL:
@@ -146,11 +157,24 @@ class CrashDriver:
             self.report.hook_points[point] += 1
         if "Assigned" not in output:
             self.report.killed_before_running += 1
-        self.produce_upto(self.produced + chunk - chunk // 2)
+        self.produce_upto(goal)
 
     # -- the whole scenario ----------------------------------------------------------------
+    def load_profiles(self) -> None:
+        """The join's table side, fully processed before the first order (so each order
+        joins the same profile however the crashes fall)."""
+        run(produce(self.broker, "profiles", model.profiles(), partitions=PARTITIONS))
+        run(produce(self.broker, "orders", [], partitions=PARTITIONS))
+        worker = Worker(str(APP), self.env, self.tmp / "profiles.log")
+        try:
+            wait_caught_up(self.broker, worker, timeout=60)
+        finally:
+            code = worker.stop(signal.SIGTERM, timeout=60)
+        assert code == 0, worker.output()[-3000:]
+
     def run(self) -> CrashReport:
         started = time.monotonic()
+        self.load_profiles()
         for cycle in range(self.kill_target):
             self.killed_run(cycle)
         self.produce_upto(self.records)
@@ -171,7 +195,7 @@ async def _lag(broker: str) -> int:
     try:
         admin = transport.admin()
         names = [t for t in await admin.list_topics()
-                 if t == "orders" or (t.startswith(f"{APPLICATION_ID}-") and t.endswith("-repartition"))]
+                 if t in ("orders", "profiles") or (t.startswith(f"{APPLICATION_ID}-") and t.endswith("-repartition"))]
         counts = await admin.partition_counts(names)
         tps = [TopicPartition(t, p) for t in names for p in range(counts[t])]
         ends = await admin.list_offsets(tps, "latest")
@@ -182,8 +206,13 @@ async def _lag(broker: str) -> int:
 
 
 def wait_caught_up(broker: str, worker: Worker, timeout: float) -> None:
-    """Until the input and every repartition topic is committed to its end, twice in a row."""
+    """Until the worker runs its tasks and the input and every repartition topic is
+    committed to its end, twice in a row."""
     deadline = time.monotonic() + timeout
+    while "Assigned" not in worker.output():
+        if not worker.alive() or time.monotonic() > deadline:
+            raise AssertionError(f"worker never started its tasks:\n{worker.output()[-3000:]}")
+        time.sleep(0.05)
     quiet = 0
     while time.monotonic() < deadline:
         if not worker.alive():
@@ -211,6 +240,15 @@ def expected_enriched(n: int) -> Counter[tuple[Any, ...]]:
         _, v = model.order(seq)
         e = model.enrich(v)
         out[(e["user"], e["seq"], e["user"], e["region"], e["amount"])] += 1
+    return out
+
+
+def joined(broker: str) -> Counter[tuple[str, int, str]]:
+    out: Counter[tuple[str, int, str]] = Counter()
+    for key, value in run(read_all(broker, "joined")):
+        assert key is not None and value is not None
+        v = orjson.loads(value)
+        out[(key.decode(), v["seq"], v["tier"])] += 1
     return out
 
 

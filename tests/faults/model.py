@@ -29,6 +29,18 @@ def enrich(v: dict[str, Any]) -> dict[str, Any]:
     return {"seq": v["seq"], "user": v["user"], "region": region_of(v["user"]), "amount": v["amount"]}
 
 
+TIERS = ("gold", "silver", "bronze")
+
+
+def profiles() -> list[tuple[str, dict[str, Any]]]:
+    """One profile per user; the table side of the join, loaded before any order."""
+    return [(f"u{u}", {"tier": TIERS[u % len(TIERS)]}) for u in range(USERS)]
+
+
+def join_profile(v: dict[str, Any], profile: dict[str, Any]) -> dict[str, Any]:
+    return {"seq": v["seq"], "tier": profile["tier"]}
+
+
 def empty_totals() -> Totals:
     return {"n": 0, "sum": 0}
 
@@ -49,11 +61,13 @@ class Reference:
     """Every output and table the topology must end with after `n` orders."""
 
     def __init__(self, n: int) -> None:
-        self.enriched: Counter[bytes] = Counter()
         self.user_totals: dict[str, Totals] = {}
+        tiers = dict(profiles())
+        self.joined: Counter[tuple[str, int, str]] = Counter(
+            (v["user"], v["seq"], tiers[v["user"]]["tier"]) for _, v in orders(0, n)
+        )
         for seq in range(n):
             _, v = order(seq)
-            self.enriched[_json(enrich(v))] += 1
             self.user_totals[v["user"]] = add_order(
                 v["user"], v, self.user_totals.get(v["user"], empty_totals())
             )
@@ -64,8 +78,3 @@ class Reference:
                 region, totals, self.region_totals.get(region, empty_totals())
             )
 
-
-def _json(obj: Any) -> bytes:
-    import orjson
-
-    return orjson.dumps(obj)

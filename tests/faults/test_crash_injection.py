@@ -1,7 +1,7 @@
 """Crash injection: SIGKILL the worker again and again; the results must not notice.
 
-A stateful topology (repartition, an aggregation, a table re-grouped into a second
-aggregation through another repartition topic; see apps/crash_app.py) runs on the embedded
+A stateful topology (repartition, a stream-table join, an aggregation, a table re-grouped
+into a second aggregation through another repartition topic; see apps/crash_app.py) runs on the embedded
 broker while a seeded driver (crash_driver.py) kills it at random moments, during start-up,
 restoration, processing and commit. After the last restart:
 - exactly_once: the read_committed output equals the plain-Python reference exactly (no loss,
@@ -24,9 +24,25 @@ from tests.faults.crash_driver import (
     CrashReport,
     enriched,
     expected_enriched,
+    joined,
     last_values,
     store_contents,
 )
+
+RUNTIME = Path(__file__).resolve().parents[2] / "streamz_kit" / "runtime"
+
+
+def _hook_wired(prefix: str) -> bool:
+    """Whether the runtime calls the crash hook at points starting with `prefix`."""
+    return any(f'maybe_crash("{prefix}' in f.read_text() for f in RUNTIME.glob("*.py"))
+
+
+def _check_hook_kills(driver: CrashDriver, report: CrashReport) -> None:
+    """Once the runtime calls the hook, some kills must have landed in commit and restore."""
+    for prefix in ("commit:", "restore:"):
+        if _hook_wired(prefix):
+            assert any(p.startswith(prefix) for p in report.hook_points), report.summary()
+
 
 SEED = int(os.environ.get("STREAMZ_CRASH_SEED", "7"))
 CI = {"records": 24_000, "kills": 21}
@@ -48,15 +64,21 @@ def _check_exactly_once(driver: CrashDriver, report: CrashReport) -> None:
     report.enriched_records = sum(got.values())
     report.lost = sum((want - got).values())
     report.duplicates = sum((got - want).values())
+    got_joined = joined(driver.broker)
+    report.joined_lost = sum((ref.joined - got_joined).values())
+    report.joined_duplicates = sum((got_joined - ref.joined).values())
     print("\n" + report.summary())
     assert report.kills >= driver.kill_target
     assert report.lost == 0 and report.duplicates == 0, report.summary()
+    _check_hook_kills(driver, report)
     assert got == want
+    assert got_joined == ref.joined
     assert last_values(driver.broker, "user-totals-out") == ref.user_totals
     assert last_values(driver.broker, "region-totals-out") == ref.region_totals
     assert last_values(driver.broker, "crash-user-totals-changelog", 8) == ref.user_totals
     assert last_values(driver.broker, "crash-region-totals-changelog", 8) == ref.region_totals
-    stores = store_contents(driver.broker, ["user-totals", "region-totals"])
+    stores = store_contents(driver.broker, ["user-totals", "region-totals", "profiles"])
+    assert stores["profiles"] == dict(model.profiles())
     assert stores["user-totals"] == ref.user_totals
     assert stores["region-totals"] == ref.region_totals
 
@@ -68,10 +90,14 @@ def _check_at_least_once(driver: CrashDriver, report: CrashReport) -> None:
     report.enriched_records = sum(got.values())
     report.lost = sum((want - got).values())
     report.duplicates = sum((got - want).values())
+    got_joined = joined(driver.broker)
+    report.joined_lost = sum((ref.joined - got_joined).values())
+    report.joined_duplicates = sum((got_joined - ref.joined).values())
     print("\n" + report.summary())
     assert report.kills >= driver.kill_target
-    assert report.lost == 0, report.summary()
-    assert set(got) == set(want)
+    assert report.lost == 0 and report.joined_lost == 0, report.summary()
+    _check_hook_kills(driver, report)
+    assert set(got) == set(want) and set(got_joined) == set(ref.joined)
     # A replayed record is counted again by the aggregation, so each total is at least
     # the reference (never less: that would be loss), and the tables cover every key.
     for name, reference in (("user-totals-out", ref.user_totals),

@@ -1,9 +1,11 @@
 """The crash suite's topology: repartition, two chained aggregations, one output per input.
 
 orders ─select_key(user)─► by-user repartition ─┬─► enriched        (one record per order)
+                                                ├─► join profiles ─► joined (one per order)
                                                 └─► user-totals     (aggregate: n, sum)
                                                       └─group_by(region)─► region-totals
                                                           (repartition + table aggregate)
+profiles (a table, keyed by user, loaded before any order) is co-partitioned with by-user.
 Settings come from the environment so one file serves every scenario.
 """
 
@@ -11,12 +13,23 @@ import os
 
 import streamz_kit as sk
 from streamz_kit import serdes
-from tests.faults.model import add_order, empty_totals, enrich, minus_totals, plus_totals, region_of
+from tests.faults.model import (
+    add_order,
+    empty_totals,
+    enrich,
+    join_profile,
+    minus_totals,
+    plus_totals,
+    region_of,
+)
 
 builder = sk.StreamsBuilder()
 orders = builder.stream("orders", key_serde=serdes.STRING, value_serde=serdes.JSON)
 by_user = orders.select_key(lambda k, v: v["user"]).repartition(name="by-user")
 by_user.map_values(enrich).to("enriched")
+profiles = builder.table("profiles", key_serde=serdes.STRING, value_serde=serdes.JSON,
+                         materialized=sk.Materialized("profiles"))
+by_user.join(profiles, join_profile).to("joined")
 user_totals = by_user.group_by_key().aggregate(
     initializer=empty_totals,
     aggregator=add_order,
