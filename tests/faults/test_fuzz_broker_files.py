@@ -231,8 +231,6 @@ MALFORMING = {"start": "clean", "file": "log.db", "op": "overwrite", "where": 0.
               "bytes": b"\0" * 45 + b":", "bit": 0, "length": 1}
 
 
-@pytest.mark.xfail(strict=True, reason="the embedded broker runs no integrity check at open "
-                   "(docs/reliability.md, known gaps); remove this mark when it does")
 def test_malformed_database_is_refused_at_open(templates: dict[str, Path]) -> None:
     work = Path(tempfile.mkdtemp(dir=templates["root"]))
     try:

@@ -141,6 +141,16 @@ class Database:
             conn.execute("PRAGMA temp_store=MEMORY")
             conn.execute("PRAGMA cache_size=-32768")  # 32 MiB page cache
             conn.execute("PRAGMA wal_autocheckpoint=4000")
+            # A damaged b-tree would otherwise be served silently as a log with holes in it:
+            # check the structure once per open (quick_check reads each page once).
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)").fetchall()]
+            if problems != ["ok"]:
+                conn.close()
+                raise BrokerError(
+                    f"The embedded log {self.db_path} is damaged ({'; '.join(problems)[:300]}). "
+                    "Restore it from a backup, or move the directory away to start an empty "
+                    "log (committed records in it are then lost to this broker)."
+                )
             self._conn = conn
             try:
                 self.write(self._create_schema)
