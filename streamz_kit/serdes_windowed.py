@@ -28,6 +28,16 @@ def _inner_or_default(inner: Serde | None) -> Serde:
     return STRING
 
 
+def _pack(layout: struct.Struct, topic: str, *bounds: int) -> bytes:
+    try:
+        return layout.pack(*bounds)
+    except struct.error as exc:
+        raise SerializationError(
+            f"Window bounds {bounds} for topic {topic!r} do not fit in 64-bit milliseconds "
+            f"({exc}); check the timestamps the windows come from."
+        ) from None
+
+
 class TimeWindowedSerde:
     """`Windowed` keys of tumbling, hopping and sliding windows."""
 
@@ -44,7 +54,7 @@ class TimeWindowedSerde:
                 "it serializes Windowed keys only. Map the key first (e.g. to window.start)."
             )
         kb = self.inner.serialize(topic, obj.key) or b""
-        return kb + _LONG.pack(obj.window.start)
+        return kb + _pack(_LONG, topic, obj.window.start)
 
     def deserialize(self, topic: str, data: bytes | None) -> Any:
         if data is None:
@@ -74,7 +84,7 @@ class SessionWindowedSerde:
                 f"{topic!r}; it serializes Windowed keys only."
             )
         kb = self.inner.serialize(topic, obj.key) or b""
-        return kb + _TWO_LONGS.pack(obj.window.end, obj.window.start)
+        return kb + _pack(_TWO_LONGS, topic, obj.window.end, obj.window.start)
 
     def deserialize(self, topic: str, data: bytes | None) -> Any:
         if data is None:

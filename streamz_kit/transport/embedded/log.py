@@ -8,6 +8,8 @@ offset never moves back when compaction deletes the newest records.
 
 from __future__ import annotations
 
+import re
+
 import json
 import os
 import sqlite3
@@ -40,6 +42,9 @@ _SET_NEXT = "UPDATE partitions SET next_offset = ? WHERE topic_id = ? AND partit
 _SET_GROUP = (
     "INSERT OR REPLACE INTO group_offsets(group_id, topic, partition, offset) VALUES (?, ?, ?, ?)"
 )
+
+
+_LEGAL_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
 
 class TopicInfo(NamedTuple):
@@ -96,6 +101,12 @@ class Log:
 
     def create_topics(self, conn: sqlite3.Connection, specs: Sequence[TopicSpec]) -> None:
         for spec in specs:
+            if not _LEGAL_TOPIC.match(spec.name) or spec.name in (".", ".."):
+                raise ConfigError(
+                    f"Topic name {spec.name!r} is not one Kafka accepts: use 1 to 249 letters, "
+                    "digits, '.', '_' or '-', so the same app runs on the embedded broker and "
+                    "on Kafka."
+                )
             if spec.partitions < 1:
                 raise ConfigError(
                     f"Topic '{spec.name}' needs at least one partition, not {spec.partitions}."
