@@ -87,6 +87,10 @@ def main() -> None:
 @click.option("--http-port", type=int,
               help="Serve interactive queries (/stores, /topology, /status) on this port.")
 @click.option("--http-host", help="Address the HTTP servers bind to (default 127.0.0.1).")
+@click.option("--num-standby-replicas", type=int,
+              help="Kafka: warm copies of other workers' stores kept here for fast failover.")
+@click.option("--group-instance-id",
+              help="Kafka: static membership id, so a restarted worker keeps its partitions.")
 @friendly
 def run(
     app_spec: str,
@@ -100,6 +104,8 @@ def run(
     metrics_port: int | None,
     http_port: int | None,
     http_host: str | None,
+    num_standby_replicas: int | None,
+    group_instance_id: str | None,
 ) -> None:
     """Run APP as a worker until SIGINT/SIGTERM (then commit and close cleanly)."""
     from streamz_kit.loader import load_app
@@ -114,6 +120,8 @@ def run(
         metrics_port=metrics_port,
         http_port=http_port,
         http_host=http_host,
+        num_standby_replicas=num_standby_replicas,
+        group_instance_id=group_instance_id,
     )
     app.run()
 

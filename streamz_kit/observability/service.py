@@ -166,17 +166,4 @@ class Observability:
     # -- the worker's batch hook ---------------------------------------------------------
     def attach(self, worker: Any) -> None:
         """Have the worker report each batch (processing time, end-to-end latency)."""
-        if hasattr(worker, "batch_observer"):
-            worker.batch_observer = self.observer.observe
-            return
-        # Until Worker grows its `batch_observer` hook, time `_process` from outside.
-        process = worker._process
-        observe = self.observer.observe
-        perf = time.perf_counter
-
-        def timed(batch: Any, tasks: Any) -> None:
-            started = perf()
-            process(batch, tasks)
-            observe(batch, perf() - started)
-
-        worker._process = timed
+        worker.batch_observer = self.observer.observe

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import heapq
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from streamz_kit.state.views import read_only_view
 

@@ -7,13 +7,13 @@ time. A wall-clock schedule first fires one interval after it was made.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from streamz_kit.processor.api import PunctuationType
 
 
 class Punctuation:
-    __slots__ = ("interval", "callback", "next_time", "cancelled", "owner")
+    __slots__ = ("callback", "cancelled", "interval", "next_time", "owner")
 
     def __init__(self, interval: int, callback: Callable[[int], None], start: int, owner: object):
         self.interval = interval

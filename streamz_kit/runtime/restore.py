@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamz_kit.runtime.faults import maybe_crash
 from streamz_kit.state.restore import restore_store
 from streamz_kit.transport.port import TopicPartition, Transport
 
@@ -85,7 +86,13 @@ class _Progress:
 
 
 async def restore(
-    transport: Transport, targets: list[RestoreTarget], label: str, batch: int = 20_000
+    transport: Transport,
+    targets: list[RestoreTarget],
+    label: str,
+    batch: int = 20_000,
+    *,
+    registry: dict[str, Any] | None = None,
+    keys: tuple[str, ...] = (),
 ) -> RestoreResult:
     """Bring every target store up to its changelog's end.
 
@@ -121,12 +128,16 @@ async def restore(
     # offset only sizes the progress bar (Tansu's can be short, and Kafka's may grow).
     total = sum(max(latest.get(tp, 0) - starts[tp], 0) for tp in partitions)
     progress = _Progress(total, f"Restoring {label}")
+    if registry is not None:
+        for key in keys:  # one shared progress per task id, read by metrics and `status`
+            registry[key] = progress
     restored = 0
     per_partition = {tp: 0 for tp in partitions}
     try:
         consumer.assign(partitions)
         for tp in partitions:
             consumer.seek(tp, starts[tp])
+        maybe_crash("restore:start")
         exact = bool(getattr(transport, "exact_end_offsets", False))
         empty_polls = 0
         while empty_polls < 2:
@@ -137,12 +148,16 @@ async def restore(
             for tp, records in fetched.items():
                 if records:
                     restore_store(by_partition[tp].buffer, records)
+                    maybe_crash("restore:batch")
                     got += len(records)
                     per_partition[tp] += len(records)
             restored += got
             progress.advance(got)
             empty_polls = empty_polls + 1 if got == 0 else 0
     finally:
+        if registry is not None:
+            for key in keys:
+                registry.pop(key, None)
         progress.close()
         await consumer.close()
     seconds = time.monotonic() - started

@@ -20,6 +20,7 @@ from typing import Any
 
 from streamz_kit.config import AppConfig
 from streamz_kit.errors import ProducerFencedError, TaskMigratedError
+from streamz_kit.runtime.faults import maybe_crash
 from streamz_kit.runtime.metadata import TopologyMetadata
 from streamz_kit.runtime.restore import RestoreTarget, restore
 from streamz_kit.runtime.standby import StandbyTasks
@@ -63,6 +64,7 @@ class TaskManager:
         self.shared_producer: Producer | None = None
         self.stats = CommitStats()
         self.restoring: set[str] = set()
+        self.restore_progress: dict[str, Any] = {}  # restore pass -> its progress (metrics)
         # Tasks whose partitions were revoked, kept open until the assignment that follows
         # says whether they stay here (resume) or not (close).
         self.suspended: dict[str, Task] = {}
@@ -178,7 +180,10 @@ class TaskManager:
                         owner[tp] = task_id_of(sub_id, partition)
             self.restoring.update(ids)
             try:
-                result = await restore(self.transport, targets, f"tasks {', '.join(ids)}")
+                result = await restore(
+                    self.transport, targets, f"tasks {', '.join(ids)}",
+                    registry=self.restore_progress, keys=tuple(ids),
+                )
             finally:
                 self.restoring.difference_update(ids)
         except BaseException:
@@ -304,6 +309,7 @@ class TaskManager:
         outputs = task.drain_output()
         changelogs = self._changelog_records(task)
         offsets = self._offsets_of(task)
+        maybe_crash("commit:after_drain")
         if not outputs and not changelogs and not offsets:
             self._apply_stores(task, {})
             return
@@ -314,6 +320,7 @@ class TaskManager:
             for _, records in changelogs:
                 for record in records:
                     producer.send(record)
+            maybe_crash("commit:after_produce")
             if offsets:
                 await producer.send_offsets(self.config.application_id, offsets)
             written = await producer.commit()
@@ -321,7 +328,9 @@ class TaskManager:
             raise TaskMigratedError(
                 f"Task {task_id} was fenced by a newer worker; it will be closed and rejoined."
             ) from exc
+        maybe_crash("commit:after_commit")
         self._apply_stores(task, written)
+        maybe_crash("commit:after_apply")
 
     async def send_outputs(self) -> None:
         """at_least_once: hand processed records to the broker now, not at the next commit,
@@ -352,11 +361,15 @@ class TaskManager:
                 for record in records:
                     producer.send(record)
             offsets.update(self._offsets_of(task))
+        maybe_crash("commit:after_produce")
         written = await producer.flush()
+        maybe_crash("commit:after_flush")
         if offsets:
             await self.consumer.commit(offsets)
+        maybe_crash("commit:after_commit")
         for task in self.tasks.values():
             self._apply_stores(task, written)
+        maybe_crash("commit:after_apply")
 
     async def _close_migrated(self, task_ids: list[str]) -> None:
         """Close tasks whose commit the group refused (they belong to another worker now)

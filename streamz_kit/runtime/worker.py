@@ -38,6 +38,9 @@ class Worker:
         self._global_by_topic: dict[str, Any] = {}
         self._stopping = asyncio.Event()
         self.records_processed = 0
+        # Called after each processed batch with (batch, seconds): metrics sample latency
+        # here, once per batch, so the per-record path carries no measuring.
+        self.batch_observer: Any = None
         self.started_at = 0.0
         self.assignor: CopartitionAssignor | None = None
 
@@ -158,7 +161,10 @@ class Worker:
                 timeout_ms=config.poll_timeout_ms, max_records=config.max_poll_records
             )
             if batch:
+                started = time.perf_counter()
                 self._process(batch, tasks)
+                if self.batch_observer is not None:
+                    self.batch_observer(batch, time.perf_counter() - started)
                 if not config.exactly_once:
                     await tasks.send_outputs()
             await self._poll_global()
