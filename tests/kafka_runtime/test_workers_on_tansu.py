@@ -152,12 +152,20 @@ def test_three_workers_with_standbys_fail_over_restoring_only_the_tail(
         _stop_all(workers)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="Tansu: a restarted static member sometimes never gets an assignment (the "
-    "survivor is not asked to rejoin); about 2 runs in 5 here. On Kafka the broker hands a "
-    "returning static member its old assignment without a rebalance.",
-)
+def test_group_instance_id_reaches_the_kafka_consumer() -> None:
+    """Static membership is the broker's protocol; our part is to pass the id through."""
+    from streamz_kit.transport.kafka import KafkaTransport
+
+    consumer = KafkaTransport("127.0.0.1:1", group_instance_id="w-1").consumer(group_id="g")
+    assert consumer._kwargs["group_instance_id"] == "w-1"
+    assert consumer._kwargs["group_id"] == "g"
+
+
+# Opt-in (--runslow): on this Tansu build a restarted static member is sometimes never
+# assigned anything (the survivor is not asked to rejoin), about 2 runs in 5, so it cannot
+# gate CI. On Kafka the broker hands a returning static member its old assignment without
+# a rebalance. docs/kafka.md records this.
+@pytest.mark.slow
 def test_static_member_restart_gets_its_partitions_back(
     tansu_runtime: str, tmp_path: Path
 ) -> None:
