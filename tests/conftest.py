@@ -21,7 +21,7 @@ def runslow(config: pytest.Config) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if runslow(config):
         return
-    skip = pytest.mark.skip(reason="large run: pass --runslow or set STREAMZ_RUNSLOW=1")
+    skip = pytest.mark.skip(reason="opt-in run (large, or flaky on the test broker; see the test): pass --runslow or set STREAMZ_RUNSLOW=1")
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
