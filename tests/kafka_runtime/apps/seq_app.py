@@ -37,6 +37,8 @@ client: dict[str, object] = {
     "heartbeat_interval_ms": 500,
     "connect_timeout_s": float(os.environ.get("KR_CONNECT_TIMEOUT", "20")),
 }
+if os.environ.get("KR_REQUEST_TIMEOUT_MS"):
+    client["request_timeout_ms"] = int(os.environ["KR_REQUEST_TIMEOUT_MS"])
 if os.environ.get("KR_INSTANCE_ID"):
     client["group_instance_id"] = os.environ["KR_INSTANCE_ID"]
 

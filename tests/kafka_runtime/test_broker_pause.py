@@ -1,0 +1,49 @@
+"""Broker faults: the broker frozen (SIGSTOP) for longer than the client timeouts, then
+resumed (SIGCONT). The worker must ride it out and finish with nothing lost."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.broker_tansu import TansuBroker
+from tests.kafka_runtime.helpers import Worker, complete, produce_events, wait_for
+from tests.kafka_runtime.test_workers_on_tansu import _env, _new_app
+
+pytestmark = pytest.mark.kafka
+
+
+def test_worker_survives_a_frozen_broker(tmp_path: Path) -> None:
+    tansu = TansuBroker()
+    tansu.start()
+    broker = f"kafka://{tansu.bootstrap}"
+    partitions, total = 2, 1200
+    try:
+        prefix = _new_app(broker, partitions)
+        worker = Worker(
+            "seq_app.py", broker,
+            # Short client timeouts so the pause outlasts them within a fast test.
+            _env(broker, prefix, tmp_path / "state", KR_REQUEST_TIMEOUT_MS="4000"),
+            tmp_path / "w.log",
+        )
+        try:
+            wait_for(lambda: bool(worker.running_tasks()), 60, [worker], "the first assignment")
+            produce_events(broker, f"{prefix}-events", 0, total // 2, partitions)
+            wait_for(lambda: complete(broker, prefix, total // 2), 60, [worker], "first half")
+            tansu.pause()
+            time.sleep(12)  # longer than the session (6 s) and request (4 s) timeouts
+            assert worker.alive(), worker.output()[-3000:]
+            tansu.resume()
+            produce_events(broker, f"{prefix}-events", total // 2, total // 2, partitions)
+            wait_for(lambda: complete(broker, prefix, total), 90, [worker],
+                     "every input after the pause")
+            assert worker.alive()
+        finally:
+            if worker.alive():
+                assert worker.stop(signal.SIGTERM) == 0, worker.output()[-3000:]
+    finally:
+        tansu.resume()
+        tansu.stop()
