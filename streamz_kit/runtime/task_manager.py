@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamz_kit.config import AppConfig
-from streamz_kit.errors import ProducerFencedError, TaskMigratedError
+from streamz_kit.errors import ProducerFencedError, StateStoreError, TaskMigratedError
 from streamz_kit.runtime.faults import maybe_crash
 from streamz_kit.runtime.metadata import TopologyMetadata
 from streamz_kit.runtime.restore import RestoreTarget, restore
@@ -271,7 +271,17 @@ class TaskManager:
             if not store.buffer.has_pending():
                 continue
             last = offsets.get(TopicPartition(self.config.changelog_topic(name), task.partition))
-            store.buffer.apply_pending(None if last is None else last + 1)
+            try:
+                store.buffer.apply_pending(None if last is None else last + 1)
+            except Exception as exc:
+                # The commit already happened: the changes are safe in the changelog and the
+                # next start restores them. Stop rather than run on with a store behind.
+                raise StateStoreError(
+                    f"Writing state store {name!r} of task {task.task_id} failed ({exc}); "
+                    "is the disk full? Work committed so far is safe in the changelog and "
+                    "is restored on the next start: free space (or fix the state "
+                    "directory) and start the worker again."
+                ) from exc
 
     def _offsets_of(self, task: Task) -> dict[TopicPartition, int]:
         offsets = {TopicPartition(t, p): o for (t, p), o in task.consumed_offsets.items()}

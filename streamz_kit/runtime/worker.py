@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from streamz_kit.config import AppConfig
-from streamz_kit.errors import TaskMigratedError
+from streamz_kit.errors import StateStoreError, TaskMigratedError
 from streamz_kit.runtime.assignor import CopartitionAssignor
 from streamz_kit.runtime.metadata import create_internal_topics, resolve_metadata
 from streamz_kit.runtime.standby import StandbyTasks
@@ -61,7 +61,17 @@ class Worker:
         admin = self.transport.admin()
         meta = await resolve_metadata(self.topology, config, admin)
         await create_internal_topics(meta, admin)
-        config.app_state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            config.app_state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            probe = config.app_state_dir / ".writable"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise StateStoreError(
+                f"The state directory {config.app_state_dir} cannot be written "
+                f"({exc.strerror or exc}). Point state_dir (or --state-dir) at a writable "
+                "directory with free space."
+            ) from None
         await self._start_global_stores()
         self.consumer = self.transport.consumer(
             group_id=config.application_id, read_committed=True
