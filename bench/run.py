@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workloads", default="W1,W2,W3,W4")
     p.add_argument("--rate", type=int, default=5_000, help="W4 latency input rate")
     p.add_argument("--latency-seconds", type=float, default=10.0)
-    p.add_argument("--latency-commit-ms", default="100,10",
+    p.add_argument("--latency-commit-ms", default="100",
                    help="commit intervals to measure W4 latency at (comma separated)")
     p.add_argument("--run-timeout", type=float, default=300.0)
     p.add_argument("--peer-timeout", type=float, default=400.0)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
 import signal
 import sys
 import threading
@@ -32,6 +31,16 @@ import streamz_kit as sk  # noqa: E402
 from workloads import sk_topology  # noqa: E402
 
 POLL_S = 0.005
+
+
+def peak_rss_kb() -> int:
+    """VmHWM of this process. Not getrusage: Linux carries ru_maxrss across exec, so a child
+    would report the harness's own peak."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
 
 
 class Watcher(threading.Thread):
@@ -109,7 +118,7 @@ async def throughput(args: argparse.Namespace) -> dict[str, Any]:
         "error": None if app.error is None else repr(app.error),
         "coarse": coarse,
         "commits": commits,
-        "peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "peak_rss_kb": peak_rss_kb(),
     }
 
 
@@ -126,7 +135,7 @@ async def serve(args: argparse.Namespace) -> None:
     await asyncio.wait({waiter, loop_task}, return_when=asyncio.FIRST_COMPLETED)
     await app.stop()
     print("BENCH_RESULT " + json.dumps(
-        {"peak_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        {"peak_rss_kb": peak_rss_kb(),
          "error": None if app.error is None else repr(app.error)}), flush=True)
 
 
