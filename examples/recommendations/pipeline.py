@@ -32,8 +32,8 @@ PROFILE_STORE = "user-profiles"
 TRENDS_STORE = "category-trends"
 WINDOWED_TRENDS_TOPIC = "trending-windows"
 WINDOWED_TRENDS_STORE = "category-trends-windowed"
-# Trending now: the last minute of actions per category, refreshed every 10 seconds.
-TREND_WINDOW = sk.TimeWindows.of_size_and_grace(60_000, 5_000).advance_by(10_000)
+# Trending now: the last minute of actions per category, refreshed every 30 seconds.
+TREND_WINDOW = sk.TimeWindows.of_size_and_grace(60_000, 5_000).advance_by(30_000)
 CATALOGUE_SEED = 7
 
 
