@@ -146,8 +146,10 @@ class BufferedStore:
 
     def _clear(self) -> None:
         self._pending = {}
-        if self._sorted is not None:
-            self._sorted.clear()
+        # Drop the index rather than empty it: it is rebuilt only if this commit interval
+        # range-reads again, so stores that range rarely (window expiry) do not pay a sorted
+        # insert on every put from then on.
+        self._sorted = None
 
     def restore_batch(self, changes: list[Change], next_offset: int) -> None:
         """Write changelog records straight into the store: restoration bypasses the buffer."""
