@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from streamz_kit.observability import prometheus, queries
+from streamz_kit.observability import prometheus, queries, routing
 from streamz_kit.observability.histogram import BatchObserver
 from streamz_kit.observability.http import HttpServer
 from streamz_kit.observability.lag import LagTracker
@@ -90,6 +90,9 @@ class Observability:
                      self.http_host, self.metrics_server.port)
         elif metrics_port is not None:
             self.metrics_server = self.http
+        assignor = getattr(getattr(self.app, "_worker", None), "assignor", None)
+        if assignor is not None and self.http is not None:
+            assignor.endpoint = self.endpoints["http"]  # advertised when the group is joined
         self._status_file = status_path(self.app.config.app_state_dir)
         self._tick = asyncio.get_running_loop().create_task(self._run_tick())
 
@@ -150,6 +153,10 @@ class Observability:
         if parts and parts[0] == "stores":
             if len(parts) == 1:
                 return 200, JSON, orjson.dumps({"stores": self.app.topology.store_names})
+            if len(parts) == 3 and not params.get("local"):
+                forwarded = await self._forward_key(parts[1], parts[2])
+                if forwarded is not None:
+                    return forwarded
             status, body = queries.answer_store(self.app, parts[1:], params)
             return status, JSON, queries.dumps(body)
         return 404, JSON, orjson.dumps({
@@ -157,6 +164,20 @@ class Observability:
             "message": "Routes: /stores/<store>[/<key>[/windows]], /topology, /status, "
                        "/metrics, /health.",
         })
+
+    async def _forward_key(self, store: str, key_text: str) -> tuple[int, str, bytes] | None:
+        """Ask the worker hosting this key, when it is another one (Kafka only)."""
+        if store not in self.app.topology.store_names:
+            return None
+        try:
+            key = queries.parse_key(key_text, self.app.topology.store_builder(store).key_serde)
+            host = routing.host_for_key(self.app, store, key)
+        except Exception:  # a key we cannot place is answered (or refused) locally
+            return None
+        if host is None:
+            return None
+        status, body = await routing.fetch_remote(host, routing.forward_path(store, key_text))
+        return status, JSON, body
 
     def _restoring(self) -> bool:
         worker = self.app._worker

@@ -137,6 +137,10 @@ class CopartitionAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
         self.owned: set[int] = set()
         self.standby: set[int] = set()
         self.generations = 0
+        # Interactive queries (Kafka Streams' queryMetadataForKey): each member advertises
+        # its HTTP endpoint; the leader hands every member the map index -> endpoint.
+        self.endpoint: str | None = None
+        self.hosts: dict[int, str] = {}
 
     def metadata(self, topics: Iterable[str]) -> ConsumerProtocolMemberMetadata:
         try:
@@ -144,7 +148,9 @@ class CopartitionAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
         except Exception:  # a hint must never break joining the group
             log.exception("Listing local task state for the assignor failed")
             warm = []
-        user_data = json.dumps({"owned": sorted(self.owned), "warm": warm}).encode()
+        user_data = json.dumps(
+            {"owned": sorted(self.owned), "warm": warm, "endpoint": self.endpoint}
+        ).encode()
         return ConsumerProtocolMemberMetadata(self.version, sorted(topics), user_data)
 
     def assign(
@@ -159,14 +165,22 @@ class CopartitionAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
                     continue
                 counts[topic] = len(parts)
         infos = {}
+        endpoints: dict[str, str] = {}
         for member_id, meta in members.items():
             data = _decode(meta.user_data)
+            if isinstance(data.get("endpoint"), str):
+                endpoints[member_id] = data["endpoint"]
             infos[member_id] = MemberInfo(
                 owned={int(i) for i in data.get("owned", [])},
                 warm={int(i) for i in data.get("warm", [])},
             )
         n = max(counts.values(), default=0)
         plans = plan_assignment(n, infos, self.num_standbys)
+        hosts = {
+            str(index): endpoints[member]
+            for member, plan in plans.items() if member in endpoints
+            for index in plan.active
+        }
         out = {}
         for member_id, meta in members.items():
             plan = plans[member_id]
@@ -177,7 +191,7 @@ class CopartitionAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
             out[member_id] = ConsumerProtocolMemberAssignment(
                 self.version,
                 [(t, ps) for t, ps in topics if ps],
-                json.dumps({"standby": plan.standby}).encode(),
+                json.dumps({"standby": plan.standby, "hosts": hosts}).encode(),
             )
         log.info(
             "Assigned partition indices %s",
@@ -187,7 +201,9 @@ class CopartitionAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
 
     def on_assignment(self, assignment: ConsumerProtocolMemberAssignment) -> None:
         self.owned = {p for _topic, parts in assignment.assignment for p in parts}
-        self.standby = {int(i) for i in _decode(assignment.user_data).get("standby", [])}
+        data = _decode(assignment.user_data)
+        self.standby = {int(i) for i in data.get("standby", [])}
+        self.hosts = {int(i): str(e) for i, e in (data.get("hosts") or {}).items()}
         self.generations += 1
 
 

@@ -75,7 +75,7 @@ def _cluster(counts: dict[str, int]) -> SimpleNamespace:
 def test_aiokafka_assignor_puts_partition_p_of_every_topic_on_one_member() -> None:
     a = CopartitionAssignor(num_standbys=1, warm_indices=lambda: {3})
     meta = a.metadata(["left", "right", "app-rep-repartition"])
-    assert json.loads(meta.user_data) == {"owned": [], "warm": [3]}
+    assert json.loads(meta.user_data) == {"owned": [], "warm": [3], "endpoint": None}
     other = ConsumerProtocolMemberMetadata(1, ["left", "right", "app-rep-repartition"], b"")
     result = a.assign(_cluster({"left": 4, "right": 4, "app-rep-repartition": 4}),
                       {"m1": meta, "m2": other})

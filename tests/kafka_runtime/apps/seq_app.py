@@ -39,6 +39,8 @@ client: dict[str, object] = {
 }
 if os.environ.get("KR_REQUEST_TIMEOUT_MS"):
     client["request_timeout_ms"] = int(os.environ["KR_REQUEST_TIMEOUT_MS"])
+if os.environ.get("KR_HTTP_PORT"):
+    client["http_port"] = int(os.environ["KR_HTTP_PORT"])
 if os.environ.get("KR_INSTANCE_ID"):
     client["group_instance_id"] = os.environ["KR_INSTANCE_ID"]
 
