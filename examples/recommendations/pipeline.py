@@ -29,6 +29,7 @@ INPUT_TOPIC = "user-actions"
 OUTPUT_TOPIC = "recommendations"
 TRENDS_TOPIC = "trending"
 PROFILE_STORE = "user-profiles"
+RECOMMENDATION_STORE = "user-recommendations"
 TRENDS_STORE = "category-trends"
 WINDOWED_TRENDS_TOPIC = "trending-windows"
 WINDOWED_TRENDS_STORE = "category-trends-windowed"
@@ -58,11 +59,15 @@ def build_topology(
                                      value_serde=serdes.JSON),
     )
 
-    def to_recommendation(user: str, profile: Any) -> tuple[str, domain.Recommendation]:
-        return user, domain.recommend(user, profile, cat, n=n)
+    def to_recommendation(user: str, profile: Any) -> domain.Recommendation:
+        return domain.recommend(user, profile, cat, n=n)
 
-    profiles.to_stream().map(to_recommendation).to(
-        OUTPUT_TOPIC, key_serde=serdes.STRING, value_serde=serdes.JSON
+    recommendations = profiles.to_stream().map_values(to_recommendation, with_key=True)
+    recommendations.to(OUTPUT_TOPIC, key_serde=serdes.STRING, value_serde=serdes.JSON)
+    # Kept as a table too, so `GET /stores/user-recommendations/<user>` answers over HTTP.
+    recommendations.to_table(
+        materialized=sk.Materialized(RECOMMENDATION_STORE, key_serde=serdes.STRING,
+                                     value_serde=serdes.JSON)
     )
 
     if with_trends:

@@ -103,11 +103,14 @@ class KStream:
             key_serde=None, value_serde=None, key_changed=True,
         )
 
-    def map_values(self, mapper: Callable[[Any], Any], *, name: str | None = None) -> "KStream":
-        """Replace each value by `mapper(value)`; the key (and partitioning) stays."""
+    def map_values(
+        self, mapper: Callable[..., Any], *, with_key: bool = False, name: str | None = None
+    ) -> "KStream":
+        """Replace each value by `mapper(value)` (or `mapper(key, value)` with `with_key=True`,
+        Kafka's ValueMapperWithKey); the key, and so the partitioning, stays."""
         _check_callable(mapper, "map_values")
         return self._add(
-            "KSTREAM-MAPVALUES", lambda n: MapValuesNode(n, mapper, False), name=name,
+            "KSTREAM-MAPVALUES", lambda n: MapValuesNode(n, mapper, with_key), name=name,
             value_serde=None,
         )
 

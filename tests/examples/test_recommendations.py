@@ -333,3 +333,21 @@ def test_windowed_trends_match_a_reference_over_hopping_windows() -> None:
         got = latest[f"{category}@{start}"]
         assert got["window_end"] == start + 60_000
         assert got["top"] == dom.top_trending(trend)
+
+
+def test_latest_recommendation_per_user_is_queryable_from_its_store() -> None:
+    """The `user-recommendations` table (served over HTTP) holds each user's latest list."""
+    from examples.recommendations import pipeline as pl
+    from streamz_kit.testing import TopologyTestDriver
+
+    with TopologyTestDriver(pl.build_topology(with_trends=False,
+                                              with_windowed_trends=False)) as driver:
+        inp = driver.create_input_topic(pl.INPUT_TOPIC)
+        for i, kind in enumerate(["view", "like", "purchase"]):
+            inp.pipe_input("u1", {"kind": kind, "item": "item-0001", "category": "books",
+                                  "ts": 1000 + i}, timestamp_ms=1000 + i)
+        out = driver.create_output_topic(pl.OUTPUT_TOPIC).read_key_values_to_list()
+        store = driver.get_key_value_store(pl.RECOMMENDATION_STORE)
+        assert [k for k, _ in out] == ["u1"] * 3
+        assert store.get("u1") == out[-1][1]
+        assert store.get("nobody") is None
