@@ -72,6 +72,32 @@ class StreamsBuilder:
         source = self.add_source(_topics(topics), key_serde, value_serde, timestamp_extractor)
         return KStream(self, source, key_serde, value_serde, sources=frozenset([source]))
 
+    def _table_source(
+        self,
+        topic: str,
+        key_serde: Any,
+        value_serde: Any,
+        materialized: Materialized | None,
+        *,
+        logging: bool | None = None,
+    ) -> tuple[str, str, str, Any, Any]:
+        """Source + materializing node + store for a table topic: (source, node, store,
+        key serde, value serde). Shared by `table` and `global_table`."""
+        mat = materialized or Materialized()
+        key_serde = mat.key_serde or key_serde
+        value_serde = mat.value_serde or value_serde
+        source = self.add_source(_topics(topic), key_serde, value_serde)
+        table_name = self.graph.new_name("KTABLE-SOURCE")
+        store_name = mat.name or f"{topic}-STATE-STORE-{table_name.rsplit('-', 1)[1]}"
+        builder = kv_store_builder(store_name, mat, key_serde, value_serde, logging=logging)
+
+        def factory() -> TableSourceNode:
+            return TableSourceNode(table_name, store_name)
+
+        self.graph.add_node(GraphNode(table_name, factory, [source]))
+        self.graph.add_store(builder, table_name)
+        return source, table_name, store_name, key_serde, value_serde
+
     def table(
         self,
         topic: str,
@@ -83,27 +109,10 @@ class StreamsBuilder:
         """A changelog stream read as a table: the latest value per key; None deletes."""
         from streamz_kit.dsl.ktable import KTable
 
-        mat = materialized or Materialized()
-        key_serde = mat.key_serde or key_serde
-        value_serde = mat.value_serde or value_serde
-        source = self.add_source(_topics(topic), key_serde, value_serde)
-        table_name = self.graph.new_name("KTABLE-SOURCE")
-        store_name = mat.name or f"{topic}-STATE-STORE-{table_name.rsplit('-', 1)[1]}"
-        builder = kv_store_builder(store_name, mat, key_serde, value_serde)
-
-        def factory() -> TableSourceNode:
-            return TableSourceNode(table_name, store_name)
-
-        self.graph.add_node(GraphNode(table_name, factory, [source]))
-        self.graph.add_store(builder, table_name)
-        return KTable(
-            self,
-            table_name,
-            key_serde,
-            value_serde,
-            store_name=store_name,
-            sources=frozenset([source]),
+        source, node, store, ks, vs = self._table_source(
+            topic, key_serde, value_serde, materialized
         )
+        return KTable(self, node, ks, vs, store_name=store, sources=frozenset([source]))
 
     def global_table(
         self,
@@ -117,22 +126,12 @@ class StreamsBuilder:
         from streamz_kit.dsl.ktable import GlobalKTable
         from streamz_kit.topology.graph import GlobalStore
 
-        mat = materialized or Materialized()
-        key_serde = mat.key_serde or key_serde
-        value_serde = mat.value_serde or value_serde
-        source = self.add_source(_topics(topic), key_serde, value_serde)
-        table_name = self.graph.new_name("KTABLE-SOURCE")
-        store_name = mat.name or f"{topic}-STATE-STORE-{table_name.rsplit('-', 1)[1]}"
         # Global stores restore from their source topic; they need no changelog of their own.
-        builder = kv_store_builder(store_name, mat, key_serde, value_serde, logging=False)
-
-        def factory() -> TableSourceNode:
-            return TableSourceNode(table_name, store_name)
-
-        self.graph.add_node(GraphNode(table_name, factory, [source]))
-        self.graph.add_store(builder, table_name)
-        self.graph.global_stores[store_name] = GlobalStore(store_name, topic, source, table_name)
-        return GlobalKTable(self, store_name, key_serde, value_serde)
+        source, node, store, ks, vs = self._table_source(
+            topic, key_serde, value_serde, materialized, logging=False
+        )
+        self.graph.global_stores[store] = GlobalStore(store, topic, source, node)
+        return GlobalKTable(self, store, ks, vs)
 
     def add_state_store(self, store_builder: Any) -> "StreamsBuilder":
         """Register a store for Processor API processors (`process(..., stores=[name])`)."""

@@ -96,8 +96,34 @@ class StreamReduceNode(StatefulNode):
         self.emit(key, Change(new, old), new_ts, headers)
 
 
-class TableAggregateNode(StatefulNode):
-    """KGroupedTable.aggregate: subtract the old value, then add the new one (KIP-904 order)."""
+class _TableCombineNode(StatefulNode):
+    """KGroupedTable aggregations: subtract the old value, then add the new one (KIP-904
+    order), in one update of the key's aggregate. Subclasses say how to combine."""
+
+    def combine(self, key: Any, change: Change, agg: Any) -> Any:
+        raise TypeError(f"{type(self).__name__} must define combine()")
+
+    def process(self, key: Any, change: Change, timestamp: int, headers: Headers) -> None:
+        if key is None:
+            self.skip("null key", key)
+            return
+        store = self.store
+        current = store.get_with_timestamp(key)
+        old_agg, ts = (None, timestamp) if current is None else current
+        ts = timestamp if timestamp > ts else ts
+        try:
+            agg = self.combine(key, change, old_agg)
+        except Exception as exc:
+            raise self.fail(exc) from exc
+        if agg is None:
+            store.delete(key)
+        else:
+            store.put(key, agg, ts)
+        self.emit(key, Change(agg, old_agg), ts, headers)
+
+
+class TableAggregateNode(_TableCombineNode):
+    """KGroupedTable.aggregate(initializer, adder(key, value, agg), subtractor(key, value, agg))."""
 
     def __init__(
         self,
@@ -112,31 +138,16 @@ class TableAggregateNode(StatefulNode):
         self.adder = adder
         self.subtractor = subtractor
 
-    def process(self, key: Any, change: Change, timestamp: int, headers: Headers) -> None:
-        if key is None:
-            self.skip("null key", key)
-            return
-        store = self.store
-        current = store.get_with_timestamp(key)
-        old_agg, ts = (None, timestamp) if current is None else current
-        ts = timestamp if timestamp > ts else ts
-        try:
-            agg = old_agg
-            if change.old is not None and agg is not None:
-                agg = self.subtractor(key, change.old, agg)
-            if change.new is not None:
-                agg = self.adder(key, change.new, self.initializer() if agg is None else agg)
-        except Exception as exc:
-            raise self.fail(exc) from exc
-        if agg is None:
-            store.delete(key)
-        else:
-            store.put(key, agg, ts)
-        self.emit(key, Change(agg, old_agg), ts, headers)
+    def combine(self, key: Any, change: Change, agg: Any) -> Any:
+        if change.old is not None and agg is not None:
+            agg = self.subtractor(key, change.old, agg)
+        if change.new is not None:
+            agg = self.adder(key, change.new, self.initializer() if agg is None else agg)
+        return agg
 
 
-class TableReduceNode(StatefulNode):
-    """KGroupedTable.reduce(adder, subtractor) with `adder(agg, value)` / `subtractor(agg, value)`."""
+class TableReduceNode(_TableCombineNode):
+    """KGroupedTable.reduce(adder(agg, value), subtractor(agg, value)); the first value starts."""
 
     def __init__(
         self,
@@ -149,24 +160,9 @@ class TableReduceNode(StatefulNode):
         self.adder = adder
         self.subtractor = subtractor
 
-    def process(self, key: Any, change: Change, timestamp: int, headers: Headers) -> None:
-        if key is None:
-            self.skip("null key", key)
-            return
-        store = self.store
-        current = store.get_with_timestamp(key)
-        old_agg, ts = (None, timestamp) if current is None else current
-        ts = timestamp if timestamp > ts else ts
-        try:
-            agg = old_agg
-            if change.old is not None and agg is not None:
-                agg = self.subtractor(agg, change.old)
-            if change.new is not None:
-                agg = change.new if agg is None else self.adder(agg, change.new)
-        except Exception as exc:
-            raise self.fail(exc) from exc
-        if agg is None:
-            store.delete(key)
-        else:
-            store.put(key, agg, ts)
-        self.emit(key, Change(agg, old_agg), ts, headers)
+    def combine(self, key: Any, change: Change, agg: Any) -> Any:
+        if change.old is not None and agg is not None:
+            agg = self.subtractor(agg, change.old)
+        if change.new is not None:
+            agg = change.new if agg is None else self.adder(agg, change.new)
+        return agg
