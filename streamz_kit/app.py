@@ -204,6 +204,8 @@ class App:
             try:
                 loop.add_signal_handler(sig, stop.set)
             except (NotImplementedError, RuntimeError):
+                # No signal handlers off the main thread (or on Windows): run() then stops
+                # on KeyboardInterrupt or stop() instead.
                 pass
         await self.start()
         assert self._loop_task is not None

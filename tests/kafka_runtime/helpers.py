@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -14,44 +10,23 @@ from typing import Any
 
 import orjson
 
+from tests.runtime.e2e import Worker as E2EWorker
 from tests.runtime.e2e import produce, read_all, run
 
 APPS = Path(__file__).parent / "apps"
 
 
-class Worker:
+class Worker(E2EWorker):
     """`python -m streamz_kit run APP --broker kafka://...` in a subprocess."""
 
     def __init__(self, app: str, broker: str, env: dict[str, str], log_path: Path,
                  extra_args: tuple[str, ...] = ()) -> None:
-        self.log_path = log_path
-        self.log = open(log_path, "ab")  # noqa: SIM115 -- held for the process lifetime
         app_path = app if "/" in app else str(APPS / app)
         if "KR_STATE_DIR" in env:
             # --broker on the command line resets the App's state_dir to the default, so
             # each worker names its own (two workers must never share one).
             extra_args = ("--state-dir", env["KR_STATE_DIR"], *extra_args)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamz_kit", "run", app_path, "--broker", broker,
-             "--log-level", "INFO", *extra_args],
-            env={**os.environ, **env},
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        finally:
-            self.log.close()
-
-    def output(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
+        super().__init__(app_path, env, log_path, ("--broker", broker, *extra_args))
 
     def running_tasks(self) -> list[str] | None:
         """Tasks named by the last assignment log line, None before the first."""

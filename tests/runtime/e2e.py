@@ -23,11 +23,15 @@ APPS = Path(__file__).parent / "apps"
 class Worker:
     """`streamz-kit run APP` in a subprocess, with its output kept for failure messages."""
 
-    def __init__(self, app: str, env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self, app: str, env: dict[str, str], log_path: Path, extra_args: tuple[str, ...] = ()
+    ) -> None:
         self.log_path = log_path
         self.log = open(log_path, "ab")
+        app_path = app if "/" in app else str(APPS / app)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamz_kit", "run", str(APPS / app), "--log-level", "INFO"],
+            [sys.executable, "-m", "streamz_kit", "run", app_path, "--log-level", "INFO",
+             *extra_args],
             env={**os.environ, **env},
             stdout=self.log,
             stderr=subprocess.STDOUT,
