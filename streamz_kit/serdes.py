@@ -8,7 +8,9 @@ serde's.
 
 from __future__ import annotations
 
+import functools
 import struct
+from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 import orjson
@@ -204,6 +206,36 @@ BYTES = BytesSerde()
 INT = IntSerde()
 LONG = LongSerde()
 FLOAT = FloatSerde()
+
+# -- the hot path's shortcuts ---------------------------------------------------------------
+# Sources and sinks call these C functions directly for the built-in serdes, skipping a
+# Python method call, a None check and a try block per record. They handle non-None input
+# only and may raise anything on bad input: the caller then goes through the serde's own
+# method, which raises the error with the sentence that names the record.
+_JSON_DUMPS = functools.partial(orjson.dumps, option=orjson.OPT_NON_STR_KEYS)
+
+
+def fast_loader(serde: Any) -> Callable[[bytes], Any] | None:
+    """A C callable equivalent to `serde.deserialize` for non-None bytes, or None."""
+    kind = type(serde)
+    if kind is JsonSerde:
+        return orjson.loads
+    if kind is StringSerde:
+        return bytes.decode
+    return None
+
+
+def fast_dumper(serde: Any) -> Callable[[Any], bytes] | None:
+    """A C callable equivalent to `serde.serialize` for non-None objects, or None.
+
+    `str.encode` refuses a non-str, so a wrong type falls back to the serde's message."""
+    kind = type(serde)
+    if kind is JsonSerde:
+        return _JSON_DUMPS
+    if kind is StringSerde:
+        return str.encode
+    return None
+
 
 _BY_NAME: dict[str, Serde] = {
     "json": JSON,

@@ -34,16 +34,33 @@ log = logging.getLogger("streamz_kit.task")
 
 
 class RecordContext:
-    """Where the record being processed came from (read by the Processor API's context)."""
+    """Where the record being processed came from (read by the Processor API's context).
 
-    __slots__ = ("headers", "offset", "partition", "timestamp", "topic")
+    Holds the record itself rather than copies of its fields: the hot loop stores one
+    reference per record, and only a processor that asks pays for the attribute lookups.
+    """
+
+    __slots__ = ("record", "timestamp")
 
     def __init__(self) -> None:
-        self.topic: str | None = None
-        self.partition: int | None = None
-        self.offset: int | None = None
+        self.record: ConsumedRecord | None = None
         self.timestamp = 0
-        self.headers: tuple[tuple[str, bytes], ...] = ()
+
+    @property
+    def topic(self) -> str | None:
+        return None if self.record is None else self.record.topic
+
+    @property
+    def partition(self) -> int | None:
+        return None if self.record is None else self.record.partition
+
+    @property
+    def offset(self) -> int | None:
+        return None if self.record is None else self.record.offset
+
+    @property
+    def headers(self) -> tuple[tuple[str, bytes], ...]:
+        return () if self.record is None else tuple(self.record.headers)
 
 
 def task_id_of(subtopology_id: int, partition: int) -> str:
@@ -134,36 +151,102 @@ class Task:
     def process(self, record: ConsumedRecord) -> None:
         """Run one record from its source to every sink, then any stream-time punctuation."""
         source = self.sources[record.topic]
-        current = self.current
-        current.topic = record.topic
-        current.partition = record.partition
-        current.offset = record.offset
-        current.headers = record.headers
+        self.current.record = record
         mark = len(self.collector)
         try:
             key, value = source.deserialize(record)
-            timestamp = source.extract_timestamp(key, value, record.timestamp)
-            if timestamp < 0:
-                self._skip_negative_timestamp(record, timestamp)
-                return
-            current.timestamp = timestamp
-            if timestamp > self.stream_time:  # cheaper than max() per record
-                self.stream_time = timestamp
-            source.process(key, value, timestamp, record.headers)
-            self.processed += 1
-            if self.punctuations.stream_time:
-                self.punctuations.fire_stream_time(self.stream_time)
-        except DeserializationError as exc:
-            cause = exc.__cause__ or exc
-            self._handle("deserialization", self.handlers.deserialization, record, exc, cause, mark)
-        except ProductionError as exc:
-            error = self._processing_error(exc, record)
-            self._handle("production", self.handlers.production, record, error, exc.cause, mark)
-        except UserCodeError as exc:
-            error = self._processing_error(exc, record)
-            self._handle("processing", self.handlers.processing, record, error, exc.cause, mark)
+            self._process_object(source, record, key, value)
+        except StreamzError as exc:
+            self._handle_error(record, exc, mark)
         finally:
             self.consumed_offsets[(record.topic, record.partition)] = record.offset + 1
+
+    def _process_object(self, source: SourceNode, record: ConsumedRecord, key: Any,
+                        value: Any) -> None:
+        timestamp = source.extract_timestamp(key, value, record.timestamp)
+        if timestamp < 0:
+            self._skip_negative_timestamp(record, timestamp)
+            return
+        self.current.timestamp = timestamp
+        if timestamp > self.stream_time:  # cheaper than max() per record
+            self.stream_time = timestamp
+        source.process(key, value, timestamp, record.headers)
+        self.processed += 1
+        if self.punctuations.stream_time:
+            self.punctuations.fire_stream_time(self.stream_time)
+
+    def process_batch(self, records: list[ConsumedRecord]) -> None:
+        """Records of ONE topic-partition, in offset order: the worker's hot loop.
+
+        Everything that is the same for the whole list (source node, serde functions, the
+        context's record slot, consumed offset, counters) is looked up once per batch, and
+        each record costs its deserialization, its chain of node calls and little else.
+        A record whose handler skips it does not stop the batch: the loop resumes after it.
+        """
+        if not records:
+            return
+        first = records[0]
+        source = self.sources[first.topic]
+        fast = source.fast_loads(first.topic)
+        if fast is None or source.timestamp_extractor is not None:
+            for record in records:
+                self.process(record)
+            return
+        key_loads, value_loads = fast
+        current = self.current
+        collector = self.collector
+        punctuations = self.punctuations
+        forward = source.forward
+        done = 0
+        start = 0
+        index = 0
+        n = len(records)
+        try:
+            while start < n:
+                mark = len(collector)
+                try:
+                    for index in range(start, n):
+                        record = records[index]
+                        mark = len(collector)
+                        current.record = record
+                        kb = record.key
+                        vb = record.value
+                        try:
+                            key = None if kb is None else key_loads(kb)
+                            value = None if vb is None else value_loads(vb)
+                        except Exception:
+                            key, value = source.deserialize(record)  # raises the named error
+                        timestamp = record.timestamp
+                        if timestamp < 0:
+                            self._skip_negative_timestamp(record, timestamp)
+                            continue
+                        current.timestamp = timestamp
+                        if timestamp > self.stream_time:
+                            self.stream_time = timestamp
+                        forward(key, value, timestamp, record.headers)
+                        done += 1
+                        if punctuations.stream_time:
+                            punctuations.fire_stream_time(self.stream_time)
+                    start = n
+                except StreamzError as exc:
+                    self._handle_error(records[index], exc, mark)
+                    start = index + 1
+        finally:
+            self.processed += done
+            self.consumed_offsets[(first.topic, first.partition)] = records[index].offset + 1
+
+    def _handle_error(self, record: ConsumedRecord, exc: StreamzError, mark: int) -> None:
+        if isinstance(exc, DeserializationError):
+            cause = exc.__cause__ or exc
+            self._handle("deserialization", self.handlers.deserialization, record, exc, cause, mark)
+        elif isinstance(exc, ProductionError):
+            error = self._processing_error(exc, record)
+            self._handle("production", self.handlers.production, record, error, exc.cause, mark)
+        elif isinstance(exc, UserCodeError):
+            error = self._processing_error(exc, record)
+            self._handle("processing", self.handlers.processing, record, error, exc.cause, mark)
+        else:
+            raise exc
 
     def _handle(
         self,

@@ -356,7 +356,9 @@ class TaskManager:
                     producer.send(record)
                 sent = True
         if sent:
-            await producer.flush()
+            # Not flush(): Kafka confirms these while the next batch is processed; the
+            # commit's flush waits for them before any offset is committed.
+            await producer.dispatch()
 
     async def _commit_at_least_once(self) -> None:
         producer = self.shared_producer

@@ -15,6 +15,7 @@ from typing import Any
 from streamz_kit.config import AppConfig
 from streamz_kit.errors import StateStoreError, TaskMigratedError
 from streamz_kit.runtime.assignor import CopartitionAssignor
+from streamz_kit.runtime.gc_tuning import GcTuning
 from streamz_kit.runtime.metadata import create_internal_topics, resolve_metadata
 from streamz_kit.runtime.standby import StandbyTasks
 from streamz_kit.runtime.task import Task
@@ -43,6 +44,7 @@ class Worker:
         self.batch_observer: Any = None
         self.started_at = 0.0
         self.assignor: CopartitionAssignor | None = None
+        self._gc = GcTuning()
 
     # -- start -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -96,6 +98,7 @@ class Worker:
             topics, on_assigned=self.tasks.on_assigned, on_revoked=self.tasks.on_revoked
         )
         self.started_at = time.monotonic()
+        self._gc.apply()
 
     def _warm_indices(self) -> set[int]:
         """Partition indices this worker holds task state for (told to the assignor, so a
@@ -215,8 +218,7 @@ class Worker:
         for task, lists in by_task.items():
             process = task.process
             if len(lists) == 1:
-                for record in lists[0]:
-                    process(record)
+                task.process_batch(lists[0])
                 count += len(lists[0])
             else:
                 # A task reading several partitions takes records in timestamp order, as
@@ -231,6 +233,7 @@ class Worker:
         self._stopping.set()
 
     async def close(self, commit: bool = True) -> None:
+        self._gc.restore()
         if self.tasks is not None:
             try:
                 await self.tasks.close(commit=commit)

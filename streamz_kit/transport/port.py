@@ -177,6 +177,15 @@ class Producer(abc.ABC):
     async def flush(self) -> dict[TopicPartition, int]:
         """Write everything queued; returns the last offset written per partition."""
 
+    async def dispatch(self) -> None:
+        """Start writing everything queued without waiting for the broker's confirmation.
+
+        at_least_once sends outputs after every processed batch; a client that can keep
+        requests in flight (Kafka) overlaps them with the next poll and confirms them all at
+        the next `flush`, which also reports their offsets and raises their errors. The
+        default writes synchronously, as `flush` does."""
+        await self.flush()
+
     async def begin(self) -> None:
         """Start a transaction (transactional producers only)."""
         raise BrokerError("begin() was called on a producer that is not transactional; create it with a transactional_id (processing_guarantee='exactly_once').")

@@ -173,3 +173,36 @@ def test_plain_producer_refuses_transaction_calls(tansu: str) -> None:
             await transport.close()
 
     run(scenario())
+
+
+def test_dispatched_records_are_confirmed_and_counted_by_the_next_flush(tansu: str) -> None:
+    """at_least_once hands outputs to aiokafka after each batch without waiting; the
+    commit's flush must still wait for them and report their offsets."""
+    topic = unique("dispatch")
+
+    async def scenario() -> None:
+        transport = KafkaTransport(tansu)
+        try:
+            await transport.start()
+            await transport.admin().create_topics([TopicSpec(topic, 2)])
+            producer = transport.producer()
+            for round_ in range(5):
+                for i in range(100):
+                    producer.send(ProducerRecord(topic, i % 2, b"k%d" % i, b"r%d-%d" % (round_, i),
+                                                 1_700_000_000_000 + i))
+                await producer.dispatch()
+            producer.send(ProducerRecord(topic, 0, b"last", b"x", 1_700_000_000_500))
+            assert await producer.flush() == {
+                TopicPartition(topic, 0): 250, TopicPartition(topic, 1): 249
+            }
+            assert await producer.flush() == {}
+            consumer = transport.consumer(group_id=None)
+            consumer.assign([TopicPartition(topic, 0), TopicPartition(topic, 1)])
+            got = await drain(consumer)
+            values = [r.value for r in got[TopicPartition(topic, 1)]]
+            assert values == [b"r%d-%d" % (r, i) for r in range(5) for i in range(1, 100, 2)]
+            await consumer.close()
+        finally:
+            await transport.close()
+
+    run(scenario())

@@ -44,6 +44,8 @@ from streamz_kit.transport.port import (
     TopicPartition,
 )
 
+_new = tuple.__new__
+
 _MIGRATED = (CommitFailedError, IllegalGenerationError, UnknownMemberIdError,
              RebalanceInProgressError)
 
@@ -272,9 +274,10 @@ class KafkaConsumer(Consumer):
             if tp in revoked or not records:
                 continue
             topic, partition = tp
+            # tuple.__new__ skips the namedtuple's Python-level __new__ (3x faster a record)
             out[tp] = [
-                ConsumedRecord(topic, partition, r.offset, r.timestamp, r.key, r.value,
-                               r.headers if type(r.headers) is tuple else tuple(r.headers))
+                _new(ConsumedRecord, (topic, partition, r.offset, r.timestamp, r.key, r.value,
+                                      r.headers if type(r.headers) is tuple else tuple(r.headers)))
                 for r in records
             ]
         return out

@@ -1,9 +1,11 @@
 """`Producer` on aiokafka's AIOKafkaProducer, writing whole batches.
 
-`send()` only appends to a list (it runs once per record on the hot path). `flush()` /
-`commit()` group the queue by partition and write each partition's records as a few large
-record batches (`create_batch` / `send_batch`), all partitions concurrently. Offsets come
-back per batch (base offset + count - 1 is the last one written).
+`send()` only appends to a list (it runs once per record on the hot path). `dispatch()`,
+`flush()` and `commit()` group the queue by partition and append each partition's records
+as a few large record batches (`create_batch` / `send_batch`), all partitions concurrently.
+`dispatch()` returns once the batches are queued in aiokafka (so producing overlaps the next
+poll and processing); `flush()` / `commit()` also wait for every outstanding batch. Offsets
+come back per batch (base offset + count - 1 is the last one written).
 
 Transactions (exactly_once) follow Kafka's protocol: `begin`, records, `send_offsets`
 (the consumer offsets ride in the transaction), `commit` or `abort`. Brokers that cannot
@@ -50,6 +52,10 @@ class KafkaProducer(Producer):
         self._kwargs = settings.producer_kwargs(**fixed)
         self._client: AIOKafkaProducer | None = None
         self._queue: list[ProducerRecord] = []
+        # Batches handed to aiokafka and not yet confirmed, and confirmed last offsets not yet
+        # reported: `flush` awaits the first and returns the second.
+        self._inflight: list[tuple[TopicPartition, int, asyncio.Future[Any]]] = []
+        self._delivered: dict[TopicPartition, int] = {}
         self._in_transaction = False
 
     async def _started(self) -> AIOKafkaProducer:
@@ -79,10 +85,48 @@ class KafkaProducer(Producer):
     def send(self, record: ProducerRecord) -> None:
         self._queue.append(record)
 
+    async def dispatch(self) -> None:
+        """Hand the queue to aiokafka's sender and return without waiting for acks; a
+        delivery that already failed is raised here, the rest at the next `flush`."""
+        await self._enqueue()
+        still: list[tuple[TopicPartition, int, asyncio.Future[Any]]] = []
+        for tp, count, future in self._inflight:
+            if future.done():
+                self._note_delivered(tp, count, future)
+            else:
+                still.append((tp, count, future))
+        self._inflight = still
+
     async def _write(self) -> dict[TopicPartition, int]:
+        await self._enqueue()
+        inflight, self._inflight = self._inflight, []
+        try:
+            for tp, count, future in inflight:
+                await asyncio.wait({future})
+                self._note_delivered(tp, count, future)
+        finally:
+            written, self._delivered = self._delivered, {}
+        return written
+
+    def _note_delivered(
+        self, tp: TopicPartition, count: int, future: asyncio.Future[Any]
+    ) -> None:
+        try:
+            meta = future.result()
+        except ProducerFenced as exc:
+            raise _fenced(self.transactional_id, exc) from exc
+        except KafkaError as exc:
+            raise broker_error(exc, f"write records to {tp.topic}[{tp.partition}]") from exc
+        last = meta.offset + count - 1
+        if last > self._delivered.get(tp, -1):
+            self._delivered[tp] = last
+
+    async def _enqueue(self) -> None:
+        """Group the queue by partition and append each partition's records to aiokafka's
+        accumulator as full batches, all partitions concurrently (waits only for room)."""
         queue, self._queue = self._queue, []
         if not queue:
-            return {}
+            return
         client = await self._started()
         by_partition: dict[tuple[str, int], list[ProducerRecord]] = {}
         for record in queue:
@@ -94,20 +138,22 @@ class KafkaProducer(Producer):
                 bucket.append(record)
         try:
             results = await asyncio.gather(
-                *(self._write_partition(client, t, p, recs)
+                *(self._enqueue_partition(client, t, p, recs)
                   for (t, p), recs in by_partition.items())
             )
         except ProducerFenced as exc:
             raise _fenced(self.transactional_id, exc) from exc
         except KafkaError as exc:
             raise broker_error(exc, f"write records to {sorted(by_partition)}") from exc
-        return {TopicPartition(t, p): last for (t, p), last in zip(by_partition, results)}
+        for (t, p), pending in zip(by_partition, results):
+            tp = TopicPartition(t, p)
+            self._inflight.extend((tp, count, future) for count, future in pending)
 
     @staticmethod
-    async def _write_partition(
+    async def _enqueue_partition(
         client: AIOKafkaProducer, topic: str, partition: int, records: list[ProducerRecord]
-    ) -> int:
-        """Write one partition's records in order as full batches; returns the last offset."""
+    ) -> list[tuple[int, asyncio.Future[Any]]]:
+        """One partition's records in order as full batches; their delivery futures."""
         pending: list[tuple[int, asyncio.Future[Any]]] = []
         batch = client.create_batch()
         for r in records:
@@ -127,11 +173,7 @@ class KafkaProducer(Producer):
         count = batch.record_count()
         batch.close()
         pending.append((count, await client.send_batch(batch, topic, partition=partition)))
-        last = -1
-        for count, future in pending:
-            meta = await future
-            last = meta.offset + count - 1
-        return last
+        return pending
 
     async def flush(self) -> dict[TopicPartition, int]:
         if self._in_transaction:
@@ -179,6 +221,8 @@ class KafkaProducer(Producer):
     async def abort(self) -> None:
         self._require_transactional("abort")
         self._queue = []
+        self._inflight = []
+        self._delivered = {}
         client = await self._started()
         try:
             await client.abort_transaction()
@@ -198,5 +242,7 @@ class KafkaProducer(Producer):
     async def close(self) -> None:
         client, self._client = self._client, None
         self._queue = []
+        self._inflight = []
+        self._delivered = {}
         if client is not None:
             await client.stop()
