@@ -221,21 +221,28 @@ def test_damaged_files_open_or_raise_broker_error(templates: dict[str, Path], d:
 
 # One page of log.db overwritten: SQLite reports the b-tree malformed; before the broker ran
 # quick_check at open it silently served a partition without half of its records (found by
-# the fuzz test).
-MALFORMING = {"start": "clean", "file": "log.db", "op": "overwrite", "where": 0.7070428817289224,
+# the fuzz test, at where=0.707 of the one-row-per-record layout). The layout has changed
+# since, so the test looks for a page whose overwritten header SQLite finds malformed.
+MALFORMING = {"start": "clean", "file": "log.db", "op": "overwrite", "where": 0.0,
               "bytes": b"\0" * 45 + b":", "bit": 0, "length": 1}
 
 
 def test_malformed_database_is_refused_at_open(templates: dict[str, Path]) -> None:
-    work = Path(tempfile.mkdtemp(dir=templates["root"]))
-    try:
-        shutil.copytree(templates["clean"], work / "log")
-        assert _apply(work / "log", MALFORMING)
-        assert not _sqlite_says_intact(work / "log")
-        with pytest.raises(BrokerError):
-            asyncio.run(_probe(work / "log"))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    size = (templates["clean"] / "log.db").stat().st_size
+    page = 16384
+    for n in range(1, size // page):
+        work = Path(tempfile.mkdtemp(dir=templates["root"]))
+        try:
+            shutil.copytree(templates["clean"], work / "log")
+            assert _apply(work / "log", {**MALFORMING, "where": (n * page + 0.5) / (size - 1)})
+            if _sqlite_says_intact(work / "log"):
+                continue
+            with pytest.raises(BrokerError):
+                asyncio.run(_probe(work / "log"))
+            return
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    raise AssertionError("no overwritten page made the log malformed")
 
 
 def test_undamaged_copies_read_back_everything(templates: dict[str, Path]) -> None:

@@ -164,7 +164,7 @@ def test_producers_compact_once_enough_was_written(tmp_path: Path) -> None:
                 await producer.flush()
         count = t.log.db.read(
             lambda c: c.execute(
-                "SELECT t.name, COUNT(*) FROM records r JOIN topics t ON t.id = r.topic_id "
+                "SELECT t.name, SUM(b.count) FROM batches b JOIN topics t ON t.id = b.topic_id "
                 "GROUP BY t.name"
             ).fetchall()
         )

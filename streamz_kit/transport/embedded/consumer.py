@@ -18,9 +18,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 
 from streamz_kit.errors import BrokerError
-from streamz_kit.transport.embedded.codec import decode_headers
+from streamz_kit.transport.embedded.batch_codec import Batch
 from streamz_kit.transport.embedded.grouplock import GroupLock
 from streamz_kit.transport.embedded.log import Log
 from streamz_kit.transport.port import (
@@ -33,7 +34,8 @@ from streamz_kit.transport.port import (
 DEFAULT_MAX_RECORDS = 10_000  # per poll when the caller gives no bound, to cap memory
 WAIT_STEP_S = 0.01  # how often an idle poll looks for new data
 _new = tuple.__new__
-_headers = decode_headers
+_RECORD = repeat(ConsumedRecord)
+_NO_HEADERS = repeat(())
 
 
 class EmbeddedConsumer(Consumer):
@@ -50,6 +52,8 @@ class EmbeddedConsumer(Consumer):
         self._on_assigned: RebalanceCallback | None = None
         self._on_revoked: RebalanceCallback | None = None
         self._rr = 0
+        # per partition: (topic id, decoded records a fetch read but max_records cut off)
+        self._rest: dict[TopicPartition, tuple[int, Batch]] = {}
         self._moved = False  # seek/assign/resume since the last fetch: look again
         self._closed = False
 
@@ -191,20 +195,45 @@ class EmbeddedConsumer(Consumer):
             pos = self._positions.get(tp)
             if pos is None:
                 pos = self._initial_position(tp)
-            rows = self._log.fetch(info.id, tp.partition, pos, limit)
-            if not rows:
+            batches = self._take(tp, info.id, pos, limit)
+            if not batches:
                 continue
             topic, partition = tp
-            # tuple.__new__ skips the namedtuple's Python-level __new__: 3x faster per record.
-            out[tp] = [
-                _new(ConsumedRecord, (topic, partition, o, ts, k, v, _headers(h) if h else ()))
-                for o, ts, k, v, h in rows
-            ]
-            self._positions[tp] = rows[-1][0] + 1
-            limit -= len(rows)
+            records: list[ConsumedRecord] = []
+            for b in batches:
+                # tuple.__new__ skips the namedtuple's Python-level __new__, and map/zip
+                # build every record in C.
+                records.extend(map(_new, _RECORD, zip(
+                    repeat(topic), repeat(partition), b.offsets, b.timestamps, b.keys,
+                    b.values, _NO_HEADERS if b.headers is None else b.headers,
+                )))
+            out[tp] = records
+            self._positions[tp] = records[-1].offset + 1
+            limit -= len(records)
             if limit <= 0:
                 break
         return out
+
+    def _take(self, tp: TopicPartition, topic_id: int, pos: int, limit: int) -> list[Batch]:
+        """Records from `pos`: first what is left of the batch the last fetch cut (if it
+        starts at `pos`), then the log."""
+        batches: list[Batch] = []
+        rest = self._rest.pop(tp, None)
+        if rest is not None and rest[0] == topic_id and rest[1].offsets[0] == pos:
+            held = rest[1]
+            if len(held.offsets) > limit:
+                self._rest[tp] = (topic_id, held.cut(limit))
+                return [held.cut(0, limit)]
+            batches.append(held)
+            limit -= len(held.offsets)
+            pos = held.offsets[-1] + 1
+            if limit <= 0:
+                return batches
+        fetched, cut = self._log.fetch(topic_id, tp.partition, pos, limit)
+        batches.extend(fetched)
+        if cut is not None:
+            self._rest[tp] = (topic_id, cut)
+        return batches
 
     # -- offsets ---------------------------------------------------------------------------
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:

@@ -28,11 +28,12 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from streamz_kit.errors import BrokerError, StreamzError
+from streamz_kit.transport.embedded.migrate import has_records_table, records_to_batches
 
 T = TypeVar("T")
 
 DB_NAME = "log.db"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1: one row per record in `records`; 2: one row per batch (migrate.py)
 BUSY_TIMEOUT_MS = 50  # short: longer waits happen in our retry loop, which can yield to asyncio
 RETRY_FOR_S = 30.0
 
@@ -49,15 +50,14 @@ CREATE TABLE IF NOT EXISTS partitions(
     next_offset INTEGER NOT NULL,
     PRIMARY KEY(topic_id, partition)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS records(
+CREATE TABLE IF NOT EXISTS batches(
     topic_id INTEGER NOT NULL,
     partition INTEGER NOT NULL,
-    offset INTEGER NOT NULL,
-    ts INTEGER NOT NULL,
-    key BLOB,
-    value BLOB,
-    headers BLOB,
-    PRIMARY KEY(topic_id, partition, offset)
+    base_offset INTEGER NOT NULL,
+    last_offset INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    PRIMARY KEY(topic_id, partition, base_offset)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS group_offsets(
     group_id TEXT NOT NULL,
@@ -178,9 +178,13 @@ class Database:
                 f"The embedded log was written by a newer streamz_kit (schema {version}); "
                 "upgrade streamz_kit to read it."
             )
+        if version == SCHEMA_VERSION:
+            return
         for stmt in _SCHEMA.split(";"):
             if stmt.strip():
                 conn.execute(stmt)
+        if has_records_table(conn):
+            records_to_batches(conn)
         conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:

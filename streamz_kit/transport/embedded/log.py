@@ -4,20 +4,24 @@ One `Log` per transport; its admin, consumers and producers share it (and its to
 Offsets are assigned inside the appending write transaction from `partitions.next_offset`,
 so they are contiguous per partition even with several producing processes, and the end
 offset never moves back when compaction deletes the newest records.
+
+Records are stored in batches (batch_codec.py): one row per append call and partition, up to
+MAX_RECORDS records, so SQLite's per-row cost is paid once per batch, not once per record.
 """
 
 from __future__ import annotations
 
-import re
-
 import json
 import os
+import re
 import sqlite3
 import time
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
-from streamz_kit.errors import ConfigError, ProducerFencedError, UnknownTopicError
+from streamz_kit.errors import BrokerError, ConfigError, ProducerFencedError, UnknownTopicError
+from streamz_kit.transport.embedded.batch_codec import Batch, DamagedBatch, decode, pack
 from streamz_kit.transport.embedded.codec import encode_headers
 from streamz_kit.transport.embedded.compaction import (
     compact_partition,
@@ -27,15 +31,16 @@ from streamz_kit.transport.embedded.compaction import (
 from streamz_kit.transport.embedded.db import Database
 from streamz_kit.transport.port import ProducerRecord, TopicPartition, TopicSpec
 
-Row = tuple[int, int, "bytes | None", "bytes | None", "bytes | None"]
-
 _FETCH = (
-    "SELECT offset, ts, key, value, headers FROM records "
-    "WHERE topic_id = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?"
+    "SELECT base_offset, last_offset, count, payload FROM batches "
+    "WHERE topic_id = ?1 AND partition = ?2 AND base_offset >= coalesce(("
+    "SELECT base_offset FROM batches WHERE topic_id = ?1 AND partition = ?2 "
+    "AND base_offset <= ?3 ORDER BY base_offset DESC LIMIT 1), ?3) "
+    "ORDER BY base_offset"
 )
 _INSERT = (
-    "INSERT INTO records(topic_id, partition, offset, ts, key, value, headers) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO batches(topic_id, partition, base_offset, last_offset, count, payload) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
 )
 _NEXT = "SELECT next_offset FROM partitions WHERE topic_id = ? AND partition = ?"
 _SET_NEXT = "UPDATE partitions SET next_offset = ? WHERE topic_id = ? AND partition = ?"
@@ -129,7 +134,7 @@ class Log:
             self._topics.pop(name, None)
             if info is None:
                 continue
-            conn.execute("DELETE FROM records WHERE topic_id = ?", (info.id,))
+            conn.execute("DELETE FROM batches WHERE topic_id = ?", (info.id,))
             conn.execute("DELETE FROM partitions WHERE topic_id = ?", (info.id,))
             conn.execute("DELETE FROM topics WHERE id = ?", (info.id,))
             conn.execute("DELETE FROM group_offsets WHERE topic = ?", (name,))
@@ -161,15 +166,68 @@ class Log:
     def earliest_offset(self, conn: sqlite3.Connection, tp: TopicPartition) -> int:
         info = self._require(conn, tp)
         row = conn.execute(
-            "SELECT MIN(offset) FROM records WHERE topic_id = ? AND partition = ?",
+            "SELECT MIN(base_offset) FROM batches WHERE topic_id = ? AND partition = ?",
             (info.id, tp.partition),
         ).fetchone()
         return int(row[0]) if row[0] is not None else self.end_offset(conn, tp)
 
-    def fetch(self, topic_id: int, partition: int, start: int, limit: int) -> list[Row]:
-        return self.db.read(
-            lambda c: c.execute(_FETCH, (topic_id, partition, start, limit)).fetchall()
-        )
+    def fetch(
+        self, topic_id: int, partition: int, start: int, limit: int
+    ) -> tuple[list[Batch], Batch | None]:
+        """Up to `limit` records from offset `start` on, as decoded batches; and the decoded
+        rest of the last batch beyond `limit` (None if none), which a consumer may keep to
+        serve its next fetch without decoding the batch again."""
+
+        def read(conn: sqlite3.Connection) -> list[tuple[int, int, int, bytes]]:
+            rows = []
+            wanted = limit
+            cur = conn.execute(_FETCH, (topic_id, partition, start))
+            try:
+                for row in cur:
+                    if row[1] < start:  # the batch before `start` ends in a gap
+                        continue
+                    rows.append(row)
+                    wanted -= row[2]
+                    if wanted <= 0:
+                        break
+            finally:
+                cur.close()  # an unfinished statement would hold its read snapshot open
+            return rows
+
+        out: list[Batch] = []
+        rest: Batch | None = None
+        for base, last, count, payload in self.db.read(read):
+            batch = self.decode(payload, base, last, count, topic_id, partition)
+            if base < start:
+                batch = batch.cut(bisect_left(batch.offsets, start))
+            n = len(batch.offsets)
+            if n > limit:
+                rest = batch.cut(limit)
+                batch = batch.cut(0, limit)
+                n = limit
+            out.append(batch)
+            limit -= n
+        return out, rest
+
+    def decode(
+        self, payload: bytes, base: int, last: int, count: int, topic_id: int, partition: int,
+        *, headers: bool = True,
+    ) -> Batch:
+        """Decode one stored batch, or say in a BrokerError which one is damaged."""
+        try:
+            batch = decode(payload, base, headers=headers)
+            if len(batch.offsets) != count or batch.offsets[-1] != last:
+                raise DamagedBatch("its offsets do not match its row")
+        except DamagedBatch as exc:
+            name = next(
+                (t.name for t in self._topics.values() if t.id == topic_id), f"#{topic_id}"
+            )
+            raise BrokerError(
+                f"The batch at offsets {base}-{last} of {name}[{partition}] in the embedded "
+                f"log at {self.db.db_path} is damaged ({exc}); restore the log from a backup, "
+                "or delete the broker directory to start an empty log."
+            ) from exc
+        return batch
 
     # -- appending -------------------------------------------------------------------------
     def append(
@@ -182,31 +240,36 @@ class Log:
         """Runs inside one write transaction: records, then group offsets, all or nothing."""
         if fence is not None:
             self.check_epoch(conn, *fence)
-        slots: dict[tuple[str, int], list[int]] = {}  # -> [topic_id, first, next]
+        groups: dict[tuple[str, int], list[ProducerRecord]] = {}
+        for record in records:  # group by partition, keeping each partition's order
+            tp = record[:2]
+            group = groups.get(tp)
+            if group is None:
+                group = groups[tp] = []
+            group.append(record)
         rows: list[tuple[object, ...]] = []
-        add = rows.append
-        now = int(time.time() * 1000)
-        for topic, partition, key, value, ts, headers in records:
-            slot = slots.get((topic, partition))
-            if slot is None:
-                slot = slots[(topic, partition)] = self._slot(conn, topic, partition)
-            offset = slot[2]
-            slot[2] = offset + 1
-            add((
-                slot[0], partition, offset, now if ts is None else ts, key, value,
-                encode_headers(headers) if headers else None,
-            ))
-        conn.executemany(_INSERT, rows)
         last: dict[TopicPartition, int] = {}
-        for (topic, partition), (tid, _first, nxt) in slots.items():
-            conn.execute(_SET_NEXT, (nxt, tid, partition))
-            last[TopicPartition(topic, partition)] = nxt - 1
+        written: dict[tuple[str, int], tuple[int, int]] = {}
+        for (topic, partition), group in groups.items():
+            tid, first = self._slot(conn, topic, partition)
+            _, _, keys, values, tss, headers = zip(*group)
+            if None in tss:
+                now = int(time.time() * 1000)
+                tss = tuple([now if ts is None else ts for ts in tss])
+            blobs = [encode_headers(h) for h in headers] if any(headers) else None
+            n = len(keys)
+            for row in pack(range(first, first + n), tss, keys, values, blobs):
+                rows.append((tid, partition, *row))
+            conn.execute(_SET_NEXT, (first + n, tid, partition))
+            last[TopicPartition(topic, partition)] = first + n - 1
+            written[(topic, partition)] = (tid, n)
+        conn.executemany(_INSERT, rows)
         for group_id, offsets in group_offsets.items():
             self.set_group_offsets(conn, group_id, offsets)
-        self._note_dirty(slots)
+        self._note_dirty(written)
         return last
 
-    def _slot(self, conn: sqlite3.Connection, topic: str, partition: int) -> list[int]:
+    def _slot(self, conn: sqlite3.Connection, topic: str, partition: int) -> tuple[int, int]:
         tp = TopicPartition(topic, partition)
         info = self._require(conn, tp)
         row = conn.execute(_NEXT, (info.id, partition)).fetchone()
@@ -216,14 +279,14 @@ class Log:
             row = conn.execute(_NEXT, (info.id, partition)).fetchone()
             if row is None:
                 raise self.unknown_topics_error([topic])
-        return [info.id, int(row[0]), int(row[0])]
+        return info.id, int(row[0])
 
-    def _note_dirty(self, slots: dict[tuple[str, int], list[int]]) -> None:
-        for (topic, partition), (tid, first, nxt) in slots.items():
+    def _note_dirty(self, written: dict[tuple[str, int], tuple[int, int]]) -> None:
+        for (topic, partition), (tid, n) in written.items():
             info = self._topics.get(topic)
             if info is not None and info.compacted:
                 key = (tid, partition)
-                self._dirty[key] = self._dirty.get(key, 0) + (nxt - first)
+                self._dirty[key] = self._dirty.get(key, 0) + n
 
     def due_for_compaction(self) -> list[tuple[TopicInfo, int]]:
         due = []
@@ -236,7 +299,9 @@ class Log:
         return due
 
     def compact(self, conn: sqlite3.Connection, info: TopicInfo, partition: int) -> int:
-        deleted = compact_partition(conn, info.id, partition, delete_retention_ms(info.config))
+        deleted = compact_partition(
+            conn, info.id, partition, delete_retention_ms(info.config), self.decode
+        )
         key = (info.id, partition)
         self._dirty[key] = 0
         self._compact_after[key] = max(

@@ -1,0 +1,52 @@
+"""Schema 1 -> 2: one row per record (table `records`) becomes one row per batch.
+
+Runs once, at open, inside the write transaction that checks the schema, so a crash midway
+leaves the old schema untouched and the next open starts over. Each partition's records are
+read in offset order and packed into batches of up to MAX_RECORDS, keeping every offset
+(gaps left by compaction included), timestamp, key, value and header blob as they were.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from streamz_kit.transport.embedded.batch_codec import MAX_RECORDS, pack
+
+_INSERT = (
+    "INSERT INTO batches(topic_id, partition, base_offset, last_offset, count, payload) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_RECORDS = (
+    "SELECT offset, ts, key, value, headers FROM records "
+    "WHERE topic_id = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?"
+)
+
+
+def has_records_table(conn: sqlite3.Connection) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'records'"
+    ).fetchone()
+    return row is not None
+
+
+def records_to_batches(conn: sqlite3.Connection) -> int:
+    """Move every record of table `records` into `batches`, then drop `records`; returns
+    how many records moved. The caller holds the write transaction."""
+    moved = 0
+    parts = conn.execute("SELECT DISTINCT topic_id, partition FROM records").fetchall()
+    for topic_id, partition in parts:
+        start = 0
+        while True:
+            rows = conn.execute(_RECORDS, (topic_id, partition, start, MAX_RECORDS)).fetchall()
+            if not rows:
+                break
+            offsets, timestamps, keys, values, headers = (list(c) for c in zip(*rows))
+            blobs = headers if any(headers) else None
+            conn.executemany(
+                _INSERT,
+                [(topic_id, partition, *row) for row in pack(offsets, timestamps, keys, values, blobs)],
+            )
+            moved += len(rows)
+            start = offsets[-1] + 1
+    conn.execute("DROP TABLE records")
+    return moved
