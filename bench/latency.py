@@ -65,7 +65,8 @@ async def _create_topics(broker: str) -> None:
 
 
 async def measure(workdir: Path, *, guarantee: str, rate: int, seconds: float, commit_ms: int,
-                  warmup_s: float = 2.0, log: Any = None) -> dict[str, Any]:
+                  warmup_s: float = 2.0, log: Any = None,
+                  cache_max_bytes: int | None = None) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
     broker = f"embedded://{workdir / 'log'}"
     await _create_topics(broker)
@@ -74,7 +75,8 @@ async def measure(workdir: Path, *, guarantee: str, rate: int, seconds: float, c
         [sys.executable, str(HERE / "sk_runner.py"), "--serve", "--workload", "W4",
          "--broker", broker, "--guarantee", guarantee, "--app-id", "recommendations",
          "--state-dir", str(workdir / "state"), "--commit-ms", str(commit_ms),
-         "--ready-file", str(ready)],
+         "--ready-file", str(ready)]
+        + ([] if cache_max_bytes is None else ["--cache-max-bytes", str(cache_max_bytes)]),
         stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL, text=True,
     )
     generator: subprocess.Popen[str] | None = None

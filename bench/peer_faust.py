@@ -45,6 +45,7 @@ def main() -> int:
     p.add_argument("--target", type=int, required=True)
     p.add_argument("--state-dir", required=True)
     p.add_argument("--group", required=True)
+    p.add_argument("--input", default=INPUT_TOPIC)
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -59,7 +60,7 @@ def main() -> int:
         key_serializer="raw",
         value_serializer="json",
     )
-    inp = app.topic(INPUT_TOPIC, key_serializer="raw", value_serializer="json")
+    inp = app.topic(args.input, key_serializer="raw", value_serializer="json")
     out = app.topic(args.out, key_serializer="raw", value_serializer="json", partitions=4)
     target = args.target
     state = {"seen": 0, "first": 0.0, "t0": time.monotonic()}

@@ -55,8 +55,11 @@ def build_topology(
     profiles = actions.group_by_key().aggregate(
         initializer=domain.new_profile,
         aggregator=lambda user, action, profile: domain.update_profile(profile, action),
+        # No record cache on the profiles: every profile change yields its recommendations
+        # at once (the trend tables below keep theirs, so a hot category is summarised
+        # once per commit, not once per action).
         materialized=sk.Materialized(PROFILE_STORE, key_serde=serdes.STRING,
-                                     value_serde=serdes.JSON),
+                                     value_serde=serdes.JSON, caching=False),
     )
 
     def to_recommendation(user: str, profile: Any) -> domain.Recommendation:

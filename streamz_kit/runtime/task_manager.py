@@ -28,6 +28,7 @@ from streamz_kit.runtime.task import Task, task_id_of
 from streamz_kit.topology.topology import Topology
 from streamz_kit.transport.port import Consumer, Producer, ProducerRecord, TopicPartition, Transport
 
+_new = tuple.__new__
 log = logging.getLogger("streamz_kit.tasks")
 
 
@@ -260,8 +261,11 @@ class TaskManager:
             if not changes:
                 continue
             topic = self.config.changelog_topic(name)
+            partition = task.partition
             out.append(
-                (store, [ProducerRecord(topic, task.partition, k, v, ts) for k, v in changes])
+                # tuple.__new__: a commit can carry tens of thousands of changelog records
+                (store, [_new(ProducerRecord, (topic, partition, k, v, ts, ()))
+                         for k, v in changes])
             )
         return out
 
