@@ -37,6 +37,8 @@ SCHEMA_VERSION = 2  # 1: one row per record in `records`; 2: one row per batch (
 BUSY_TIMEOUT_MS = 50  # short: longer waits happen in our retry loop, which can yield to asyncio
 RETRY_FOR_S = 30.0
 
+# `batches` keeps a rowid (its primary key becomes an index): for rows holding 3-250 KB
+# blobs that measured 1.3-2x faster to write and 1-4x faster to read than WITHOUT ROWID.
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS topics(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -58,7 +60,7 @@ CREATE TABLE IF NOT EXISTS batches(
     count INTEGER NOT NULL,
     payload BLOB NOT NULL,
     PRIMARY KEY(topic_id, partition, base_offset)
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS group_offsets(
     group_id TEXT NOT NULL,
     topic TEXT NOT NULL,
