@@ -68,24 +68,30 @@ def test_any_flipped_bit_is_caught_by_the_checksum(pos: float, bit: int) -> None
         bc.decode(bytes(payload), 7)
 
 
-def test_a_batch_moved_to_another_base_offset_is_caught() -> None:
-    payload = bc.encode(7, None, [1], [b"k"], [b"v"], None)
-    with pytest.raises(bc.DamagedBatch):
-        bc.decode(payload, 8)
+def test_a_batch_moved_to_another_offset_or_partition_is_caught() -> None:
+    payload = bc.encode(7, None, [1], [b"k"], [b"v"], None, (3, 1))
+    assert list(bc.decode(payload, 7, where=(3, 1)).values) == [b"v"]
+    for base, where in [(8, (3, 1)), (7, (3, 0)), (7, (4, 1))]:
+        with pytest.raises(bc.DamagedBatch):
+            bc.decode(payload, base, where=where)
     with pytest.raises(bc.DamagedBatch):
         bc.decode(b"\x01\x00", 7)
 
 
 def test_pack_caps_records_and_bytes_per_batch() -> None:
     n = bc.MAX_RECORDS * 2 + 5
-    rows = bc.pack(range(10, 10 + n), [0] * n, [b"k"] * n, [b"v"] * n, None)
-    assert [r[2] for r in rows] == [bc.MAX_RECORDS, bc.MAX_RECORDS, 5]
-    assert [(r[0], r[1]) for r in rows] == [(10, 2009), (2010, 4009), (4010, 4014)]
+    rows = bc.pack(range(10, 10 + n), [0] * n, [b"k"] * n, [b"v"] * n, None, (1, 2))
+    assert [r[:2] for r in rows] == [(1, 2)] * 3
+    assert [r[4] for r in rows] == [bc.MAX_RECORDS, bc.MAX_RECORDS, 5]
+    assert [(r[2], r[3]) for r in rows] == [(10, 2009), (2010, 4009), (4010, 4014)]
     big = b"x" * (bc.MAX_BYTES // 3)
-    rows = bc.pack(range(7), [0] * 7, [None] * 7, [big] * 6 + [b"x" * (bc.MAX_BYTES * 2)], None)
-    assert sum(r[2] for r in rows) == 7
-    assert all(len(r[3]) <= bc.MAX_BYTES or r[2] == 1 for r in rows)
-    assert [r[0] for r in rows] == sorted(r[0] for r in rows)
+    values = [big] * 6 + [b"x" * (bc.MAX_BYTES * 2)]
+    rows = bc.pack(range(7), [0] * 7, [None] * 7, values, None, (1, 0))
+    assert sum(r[4] for r in rows) == 7
+    assert all(len(r[5]) <= bc.MAX_BYTES or r[4] == 1 for r in rows)
+    assert [r[2] for r in rows] == sorted(r[2] for r in rows)
+    decoded = [v for r in rows for v in bc.decode(r[5], r[2], where=(1, 0)).values]
+    assert decoded == values
 
 
 # -- the log ---------------------------------------------------------------------------------

@@ -14,11 +14,12 @@ Layout, all little-endian:
     vlens    <ni    value lengths, -1 for a null value
     hlens    <nI    header-blob lengths (0: no headers), only with FLAG_HEADERS
     data            keys, then values, then header blobs, each concatenated
-    crc      <I     zlib.crc32 of the base offset (8 bytes) and everything above
+    crc      <I     zlib.crc32 of (topic id, partition, base offset) as <qqq, then the above
 
 Each array is packed and unpacked by one `struct` call, and decoding slices the data with
 bounds from `itertools.accumulate`, so the per-record work runs in C. The CRC covers the
-base offset, which lives in its own column, so a damaged row cannot move records either.
+row's topic id, partition and base offset, which live in their own columns, so a damaged row
+cannot move records to other offsets or partitions either.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ MAX_BYTES = 1 << 20  # keys + values + headers per batch (one larger record gets
 
 _HEAD = struct.Struct("<BBI")
 _CRC = struct.Struct("<I")
-_BASE = struct.Struct("<q")
+_WHERE = struct.Struct("<qqq")  # topic id, partition, base offset: seeds the CRC
 _pack = struct.pack
 _unpack_from = struct.unpack_from
 _crc32 = zlib.crc32
@@ -82,8 +83,10 @@ def encode(
     keys: Sequence[bytes | None],
     values: Sequence[bytes | None],
     header_blobs: Sequence[bytes | None] | None,
+    where: tuple[int, int] = (0, 0),
 ) -> bytes:
-    """`offsets` None means base, base+1, ...; `header_blobs` None means no record has any."""
+    """`offsets` None means base, base+1, ...; `header_blobs` None means no record has any;
+    `where` (topic id, partition) goes into the CRC with `base`, not into the payload."""
     n = len(keys)
     flags = 0
     parts: list[bytes] = [b""]
@@ -111,10 +114,12 @@ def encode(
     if header_blobs is not None:
         parts.append(b"".join(filter(None, header_blobs)))
     body = b"".join(parts)
-    return body + _CRC.pack(_crc32(body, _crc32(_BASE.pack(base))))
+    return body + _CRC.pack(_crc32(body, _crc32(_WHERE.pack(*where, base))))
 
 
-def decode(payload: bytes, base: int, *, headers: bool = True) -> Batch:
+def decode(
+    payload: bytes, base: int, *, headers: bool = True, where: tuple[int, int] = (0, 0)
+) -> Batch:
     """Columns of a batch; header blobs decoded to tuples when `headers`, else left raw.
 
     Raises DamagedBatch when the CRC or the layout does not hold.
@@ -123,7 +128,7 @@ def decode(payload: bytes, base: int, *, headers: bool = True) -> Batch:
     if size < _HEAD.size + _CRC.size:
         raise DamagedBatch("too short")
     body = memoryview(payload)[:-4]
-    if _crc32(body, _crc32(_BASE.pack(base))) != _CRC.unpack_from(payload, size - 4)[0]:
+    if _crc32(body, _crc32(_WHERE.pack(*where, base))) != _CRC.unpack_from(payload, size - 4)[0]:
         raise DamagedBatch("checksum mismatch")
     version, flags, n = _HEAD.unpack_from(payload, 0)
     if version != FORMAT or flags & ~_KNOWN_FLAGS or n == 0:
@@ -176,7 +181,7 @@ def _slices(
     return out, ends[-1]
 
 
-Row = tuple[int, int, int, bytes]  # base_offset, last_offset, count, payload
+Row = tuple[int, int, int, int, int, bytes]  # a `batches` row, in column order
 
 
 def pack(
@@ -185,6 +190,7 @@ def pack(
     keys: Sequence[bytes | None],
     values: Sequence[bytes | None],
     header_blobs: Sequence[bytes | None] | None,
+    where: tuple[int, int],
 ) -> list[Row]:
     """Split records (offsets increasing) into batches of at most MAX_RECORDS records and,
     unless one record alone is larger, MAX_BYTES of payload; one row each."""
@@ -192,12 +198,13 @@ def pack(
     n = len(offsets)
     for i in range(0, n, MAX_RECORDS):
         j = min(i + MAX_RECORDS, n)
-        _pack_range(rows, offsets, timestamps, keys, values, header_blobs, i, j)
+        _pack_range(rows, where, offsets, timestamps, keys, values, header_blobs, i, j)
     return rows
 
 
 def _pack_range(
     rows: list[Row],
+    where: tuple[int, int],
     offsets: Sequence[int],
     timestamps: Sequence[int],
     keys: Sequence[bytes | None],
@@ -209,10 +216,10 @@ def _pack_range(
     hb = None if header_blobs is None else header_blobs[i:j]
     if hb is not None and not any(hb):
         hb = None
-    payload = encode(offsets[i], offsets[i:j], timestamps[i:j], keys[i:j], values[i:j], hb)
+    payload = encode(offsets[i], offsets[i:j], timestamps[i:j], keys[i:j], values[i:j], hb, where)
     if len(payload) > MAX_BYTES and j - i > 1:
         mid = i + (j - i) // 2  # rare (large values): halve until each part fits
-        _pack_range(rows, offsets, timestamps, keys, values, header_blobs, i, mid)
-        _pack_range(rows, offsets, timestamps, keys, values, header_blobs, mid, j)
+        _pack_range(rows, where, offsets, timestamps, keys, values, header_blobs, i, mid)
+        _pack_range(rows, where, offsets, timestamps, keys, values, header_blobs, mid, j)
         return
-    rows.append((offsets[i], offsets[j - 1], j - i, payload))
+    rows.append((*where, offsets[i], offsets[j - 1], j - i, payload))

@@ -120,8 +120,10 @@ class _Pending:
         if not self.offsets:
             return
         blobs = self.headers if any(self.headers) else None
-        rows = pack(self.offsets, self.timestamps, self.keys, self.values, blobs)
-        conn.executemany(_INSERT, [(topic_id, partition, *row) for row in rows])
+        rows = pack(
+            self.offsets, self.timestamps, self.keys, self.values, blobs, (topic_id, partition)
+        )
+        conn.executemany(_INSERT, rows)
         self.__init__()  # type: ignore[misc]
 
 

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 from streamz_kit.errors import BrokerError, ConfigError, ProducerFencedError, UnknownTopicError
-from streamz_kit.transport.embedded.batch_codec import Batch, DamagedBatch, decode, pack
+from streamz_kit.transport.embedded.batch_codec import Batch, DamagedBatch, Row, decode, pack
 from streamz_kit.transport.embedded.codec import encode_headers
 from streamz_kit.transport.embedded.compaction import (
     compact_partition,
@@ -215,7 +215,7 @@ class Log:
     ) -> Batch:
         """Decode one stored batch, or say in a BrokerError which one is damaged."""
         try:
-            batch = decode(payload, base, headers=headers)
+            batch = decode(payload, base, headers=headers, where=(topic_id, partition))
             if len(batch.offsets) != count or batch.offsets[-1] != last:
                 raise DamagedBatch("its offsets do not match its row")
         except DamagedBatch as exc:
@@ -247,7 +247,7 @@ class Log:
             if group is None:
                 group = groups[tp] = []
             group.append(record)
-        rows: list[tuple[object, ...]] = []
+        rows: list[Row] = []
         last: dict[TopicPartition, int] = {}
         written: dict[tuple[str, int], tuple[int, int]] = {}
         for (topic, partition), group in groups.items():
@@ -258,8 +258,7 @@ class Log:
                 tss = tuple([now if ts is None else ts for ts in tss])
             blobs = [encode_headers(h) for h in headers] if any(headers) else None
             n = len(keys)
-            for row in pack(range(first, first + n), tss, keys, values, blobs):
-                rows.append((tid, partition, *row))
+            rows += pack(range(first, first + n), tss, keys, values, blobs, (tid, partition))
             conn.execute(_SET_NEXT, (first + n, tid, partition))
             last[TopicPartition(topic, partition)] = first + n - 1
             written[(topic, partition)] = (tid, n)

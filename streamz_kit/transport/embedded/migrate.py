@@ -42,10 +42,8 @@ def records_to_batches(conn: sqlite3.Connection) -> int:
                 break
             offsets, timestamps, keys, values, headers = (list(c) for c in zip(*rows))
             blobs = headers if any(headers) else None
-            conn.executemany(
-                _INSERT,
-                [(topic_id, partition, *row) for row in pack(offsets, timestamps, keys, values, blobs)],
-            )
+            where = (topic_id, partition)
+            conn.executemany(_INSERT, pack(offsets, timestamps, keys, values, blobs, where))
             moved += len(rows)
             start = offsets[-1] + 1
     conn.execute("DROP TABLE records")
