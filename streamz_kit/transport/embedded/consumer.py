@@ -114,6 +114,7 @@ class EmbeddedConsumer(Consumer):
         self._assigned = sorted(partitions)
         self._assigned_set = set(partitions)
         self._positions = {tp: o for tp, o in self._positions.items() if tp in partitions}
+        self._rest = {tp: r for tp, r in self._rest.items() if tp in partitions}
         self._paused &= partitions
         self._moved = True
 
