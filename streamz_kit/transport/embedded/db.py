@@ -180,14 +180,13 @@ class Database:
                 f"The embedded log was written by a newer streamz_kit (schema {version}); "
                 "upgrade streamz_kit to read it."
             )
-        if version == SCHEMA_VERSION:
-            return
         for stmt in _SCHEMA.split(";"):
             if stmt.strip():
                 conn.execute(stmt)
-        if has_records_table(conn):
+        if version < SCHEMA_VERSION and has_records_table(conn):
             records_to_batches(conn)
-        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        if version != SCHEMA_VERSION:
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
         with self._mutex:
