@@ -171,6 +171,15 @@ class Log:
         ).fetchone()
         return int(row[0]) if row[0] is not None else self.end_offset(conn, tp)
 
+    def end_offsets_by_id(self) -> dict[tuple[int, int], int]:
+        """Every partition's end offset, keyed (topic id, partition), in one statement: a
+        consumer checks this first and reads only the partitions that have something new,
+        so an idle or lightly fed poll costs one query, not one per partition."""
+        rows = self.db.read(
+            lambda c: c.execute("SELECT topic_id, partition, next_offset FROM partitions").fetchall()
+        )
+        return {(t, p): o for t, p, o in rows}
+
     def fetch(
         self, topic_id: int, partition: int, start: int, limit: int
     ) -> tuple[list[Batch], Batch | None]:
