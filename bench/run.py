@@ -140,31 +140,54 @@ class Bench:
         return "ok"
 
     # -- streamz_kit -------------------------------------------------------------------------
-    def sk_run(self, workload: str, broker: str, guarantee: str, out: str, app_id: str) -> dict[str, Any]:
+    def sk_run(self, workload: str, broker: str, guarantee: str, out: str, app_id: str,
+               commit_ms: int | None = None) -> dict[str, Any]:
         cmd = [sys.executable, str(HERE / "sk_runner.py"), "--workload", workload, "--broker", broker,
                "--guarantee", guarantee, "--app-id", app_id, "--out", out,
                "--state-dir", str(self.work / f"state-{app_id}"), "--target", str(self.target(workload)),
                "--timeout", str(self.args.run_timeout)]
-        if workload == "W4":
-            cmd += ["--commit-ms", str(W4_COMMIT_MS)]
+        if workload == "W4" or commit_ms is not None:
+            cmd += ["--commit-ms", str(commit_ms or W4_COMMIT_MS)]
         return run_child(cmd, self.args.run_timeout + 60, self.log)
+
+    def embedded_row(self, workload: str, guarantee: str, label: str,
+                     commit_ms: int | None = None) -> None:
+        """One embedded row: `--repeat` fresh runs, the one with the median rate reported
+        (a run lasts 1-3 s here, so one scheduler hiccup moves a single run by 30 %)."""
+        results = []
+        for attempt in range(1 if self.args.quick else self.args.repeat):
+            logdir = self.work / f"emb-{workload}-{guarantee}-{commit_ms}-{attempt}"
+            shutil.copytree(self.template, logdir)
+            say(f"streamz_kit {label} embedded {guarantee} (run {attempt + 1})")
+            result = self.sk_run(workload, f"embedded://{logdir}", guarantee,
+                                 f"{workload.lower()}-out", f"bench-{workload.lower()}",
+                                 commit_ms=commit_ms)
+            if not result.get("error"):
+                result["check"] = self.verify(
+                    workload, lambda t: run(brokers.embedded_read(logdir, t)),
+                    f"{workload.lower()}-out")
+            shutil.rmtree(logdir, ignore_errors=True)
+            results.append(result)
+            if result.get("error") or result.get("check") != "ok":
+                break  # a failed run is reported as it is, never hidden by a median
+        if results[-1].get("error") or results[-1].get("check") != "ok":
+            chosen = results[-1]
+        else:
+            chosen = sorted(results, key=lambda r: r.get("rate") or 0)[len(results) // 2]
+            chosen["runs"] = [round(r.get("rate") or 0) for r in results]
+        self.rows.append(Row(label, "embedded", guarantee, sk=chosen))
 
     def embedded(self) -> None:
         for workload in self.workloads:
             for guarantee in (ALOS, EOS):
                 if self.args.quick and guarantee == EOS and workload not in ("W2",):
                     continue
-                logdir = self.work / f"emb-{workload}-{guarantee}"
-                shutil.copytree(self.template, logdir)
-                say(f"streamz_kit {workload} embedded {guarantee}")
-                result = self.sk_run(workload, f"embedded://{logdir}", guarantee,
-                                     f"{workload.lower()}-out", f"bench-{workload.lower()}")
-                if not result.get("error"):
-                    result["check"] = self.verify(
-                        workload, lambda t: run(brokers.embedded_read(logdir, t)),
-                        f"{workload.lower()}-out")
-                self.rows.append(Row(workload, "embedded", guarantee, sk=result))
-                shutil.rmtree(logdir, ignore_errors=True)
+                self.embedded_row(workload, guarantee, workload)
+            if workload == "W2" and not self.args.quick:
+                # exactly_once commits every 100 ms by default, at_least_once every 30 s: the
+                # ratio above mixes the guarantee's cost with 300x more commits. This row
+                # isolates the guarantee: at_least_once at exactly_once's interval.
+                self.embedded_row("W2", ALOS, "W2 (commit 100 ms)", commit_ms=100)
 
     # -- Tansu -------------------------------------------------------------------------------
     def tansu(self, peers: dict[str, str | None]) -> None:
@@ -278,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="commit intervals to measure W4 latency at (comma separated)")
     p.add_argument("--run-timeout", type=float, default=300.0)
     p.add_argument("--peer-timeout", type=float, default=400.0)
+    p.add_argument("--repeat", type=int, default=3,
+                   help="runs per embedded row; the median rate is reported")
     p.add_argument("--faust-records", type=int, default=30_000,
                    help="Faust reads this prefix of the input (it runs at 1-3k records/s)")
     p.add_argument("--results", type=Path, default=HERE / "results" / "latest.md")
