@@ -15,6 +15,8 @@ start a transactional producer (Tansu rejects InitProducerId v0) are reported as
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -111,12 +113,8 @@ class KafkaProducer(Producer):
     def _note_delivered(
         self, tp: TopicPartition, count: int, future: asyncio.Future[Any]
     ) -> None:
-        try:
+        with self._translated(f"write records to {tp.topic}[{tp.partition}]"):
             meta = future.result()
-        except ProducerFenced as exc:
-            raise _fenced(self.transactional_id, exc) from exc
-        except KafkaError as exc:
-            raise broker_error(exc, f"write records to {tp.topic}[{tp.partition}]") from exc
         last = meta.offset + count - 1
         if last > self._delivered.get(tp, -1):
             self._delivered[tp] = last
@@ -136,15 +134,11 @@ class KafkaProducer(Producer):
                 by_partition[key] = [record]
             else:
                 bucket.append(record)
-        try:
+        with self._translated(f"write records to {sorted(by_partition)}"):
             results = await asyncio.gather(
                 *(self._enqueue_partition(client, t, p, recs)
                   for (t, p), recs in by_partition.items())
             )
-        except ProducerFenced as exc:
-            raise _fenced(self.transactional_id, exc) from exc
-        except KafkaError as exc:
-            raise broker_error(exc, f"write records to {sorted(by_partition)}") from exc
         for (t, p), pending in zip(by_partition, results):
             tp = TopicPartition(t, p)
             self._inflight.extend((tp, count, future) for count, future in pending)
@@ -185,36 +179,24 @@ class KafkaProducer(Producer):
     async def begin(self) -> None:
         self._require_transactional("begin")
         client = await self._started()
-        try:
+        with self._translated("begin a transaction"):
             await client.begin_transaction()
-        except ProducerFenced as exc:
-            raise _fenced(self.transactional_id, exc) from exc
-        except KafkaError as exc:
-            raise broker_error(exc, "begin a transaction") from exc
         self._in_transaction = True
 
     async def send_offsets(self, group_id: str, offsets: dict[TopicPartition, int]) -> None:
         self._require_transactional("send_offsets")
         client = await self._started()
-        try:
+        with self._translated(f"add offsets of group {group_id!r} to the transaction"):
             await client.send_offsets_to_transaction(
                 {KTP(*tp): off for tp, off in offsets.items()}, group_id
             )
-        except ProducerFenced as exc:
-            raise _fenced(self.transactional_id, exc) from exc
-        except KafkaError as exc:
-            raise broker_error(exc, f"add offsets of group {group_id!r} to the transaction") from exc
 
     async def commit(self) -> dict[TopicPartition, int]:
         self._require_transactional("commit")
         written = await self._write()
         client = await self._started()
-        try:
+        with self._translated("commit the transaction"):
             await client.commit_transaction()
-        except ProducerFenced as exc:
-            raise _fenced(self.transactional_id, exc) from exc
-        except KafkaError as exc:
-            raise broker_error(exc, "commit the transaction") from exc
         self._in_transaction = False
         return written
 
@@ -224,13 +206,19 @@ class KafkaProducer(Producer):
         self._inflight = []
         self._delivered = {}
         client = await self._started()
-        try:
+        with self._translated("abort the transaction"):
             await client.abort_transaction()
+        self._in_transaction = False
+
+    @contextmanager
+    def _translated(self, what: str) -> Iterator[None]:
+        """aiokafka's errors as ours: a fenced producer, or a broker error saying `what` failed."""
+        try:
+            yield
         except ProducerFenced as exc:
             raise _fenced(self.transactional_id, exc) from exc
         except KafkaError as exc:
-            raise broker_error(exc, "abort the transaction") from exc
-        self._in_transaction = False
+            raise broker_error(exc, what) from exc
 
     def _require_transactional(self, what: str) -> None:
         if not self.transactional:
