@@ -11,6 +11,7 @@ from streamz_kit.dsl.grouped import KGroupedStream, KGroupedTable
 from streamz_kit.dsl.kstream import BranchedKStream, KStream
 from streamz_kit.dsl.ktable import GlobalKTable, KTable
 from streamz_kit.dsl.materialized import Materialized
+from streamz_kit.emit import EmitStrategy
 from streamz_kit.errors import (
     ConfigError,
     SerializationError,
@@ -50,6 +51,7 @@ __all__ = [
     "Window",
     "Windowed",
     "Suppressed",
+    "EmitStrategy",
     "StreamzError",
     "TopologyError",
     "ConfigError",

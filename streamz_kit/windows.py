@@ -221,10 +221,25 @@ class JoinWindows:
 
 @dataclass(frozen=True)
 class Suppressed:
-    """Suppression config: hold windowed updates back until the window closes."""
+    """Suppression config: hold windowed updates back until the window closes, or hold each
+    key's updates back for a time limit (`until_time_limit`)."""
 
     max_records: int | None = None
     max_bytes: int | None = None
+    time_limit_ms: int | None = None
+
+    @classmethod
+    def until_time_limit(
+        cls, time_to_wait_for_more_events: timedelta | int, *, max_records: int | None = None
+    ) -> "Suppressed":
+        """Emit a key's latest value once stream time is `time_to_wait_for_more_events` past
+        its first buffered update; a buffer over `max_records` emits its oldest early."""
+        if max_records is not None and max_records < 0:
+            raise TopologyError("until_time_limit() max_records cannot be negative.")
+        return cls(
+            max_records=max_records,
+            time_limit_ms=to_millis(time_to_wait_for_more_events, "time limit"),
+        )
 
     @classmethod
     def until_window_closes(

@@ -133,15 +133,23 @@ class KTable:
             materialized, None, name,
         )
 
-    def to_stream(self, *, name: str | None = None) -> "KStream":
-        """The table's updates as a stream (a deletion arrives as a None value)."""
+    def to_stream(
+        self, key_mapper: Callable[[Any, Any], Any] | None = None, *, name: str | None = None
+    ) -> "KStream":
+        """The table's updates as a stream (a deletion arrives as a None value).
+
+        `key_mapper(key, value)` gives each record a new key (Kafka's toStream(mapper):
+        to_stream() followed by select_key, so a later grouping repartitions)."""
         from streamz_kit.dsl.kstream import KStream
 
+        if key_mapper is not None and not callable(key_mapper):
+            raise TopologyError("to_stream() key_mapper must be a function of (key, value).")
         node_name = name or self.graph.new_name("KTABLE-TOSTREAM")
         self.graph.add_node(GraphNode(node_name, lambda: TableToStreamNode(node_name), [self.node]))
-        return KStream(
+        stream = KStream(
             self.builder, node_name, self.key_serde, self.value_serde, sources=self.sources
         )
+        return stream if key_mapper is None else stream.select_key(key_mapper)
 
     def group_by(
         self,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from streamz_kit.dsl.store_factory import resolve_serdes
 from streamz_kit.errors import TopologyError
 from streamz_kit.processor.suppress import BufferValueSerde, SuppressNode
+from streamz_kit.processor.suppress_time import TimeLimitSuppressNode
 from streamz_kit.serdes import BYTES
 from streamz_kit.stores import StoreBuilder
 from streamz_kit.topology.graph import GraphNode
@@ -42,16 +43,19 @@ def suppress(table: KTable, suppressed: Any, *, name: str | None = None) -> KTab
 
     if not isinstance(suppressed, Suppressed):
         raise TopologyError(
-            f"suppress() takes Suppressed.until_window_closes(), not {type(suppressed).__name__}."
+            "suppress() takes Suppressed.until_window_closes() or Suppressed.until_time_limit(), "
+            f"not {type(suppressed).__name__}."
         )
     if suppressed.max_bytes is not None:
         raise TopologyError(
             "Suppressed max_bytes is not supported; bound the buffer with max_records instead."
         )
-    windows = _find_windows(table)
-    suppress_ms = windows.grace_ms
-    if isinstance(windows, SessionWindows):
-        suppress_ms += windows.gap_ms
+    suppress_ms = 0
+    if suppressed.time_limit_ms is None:
+        windows = _find_windows(table)
+        suppress_ms = windows.grace_ms
+        if isinstance(windows, SessionWindows):
+            suppress_ms += windows.gap_ms
     graph = table.graph
     node_name = name or graph.new_name("KTABLE-SUPPRESS")
     store_name = f"{name}-store" if name else graph.new_name("KTABLE-SUPPRESS-STATE-STORE")
@@ -66,6 +70,14 @@ def suppress(table: KTable, suppressed: Any, *, name: str | None = None) -> KTab
         store_name=None, sources=table.sources, parent=table,
     )
     max_records = suppressed.max_records
+    time_limit = suppressed.time_limit_ms
+    if time_limit is not None:
+        graph.add_node(GraphNode(node_name, lambda: TimeLimitSuppressNode(
+            node_name, store_name, time_limit_ms=time_limit, key_serde=key_serde,
+            max_records=max_records, send_old_values=lambda: child.send_old_values,
+        ), [table.node]))
+        graph.add_store(builder, node_name)
+        return child
     graph.add_node(GraphNode(node_name, lambda: SuppressNode(
         node_name, store_name, suppress_ms=suppress_ms, key_serde=key_serde,
         max_records=max_records, send_old_values=lambda: child.send_old_values,

@@ -14,7 +14,9 @@ from streamz_kit import serdes
 from streamz_kit.dsl.materialized import Materialized
 from streamz_kit.dsl.store_factory import resolve_serdes
 from streamz_kit.dsl.suppress import WINDOWS_ATTR
+from streamz_kit.emit import EmitStrategy
 from streamz_kit.errors import TopologyError
+from streamz_kit.processor.final_results import FinalResultsNode
 from streamz_kit.processor.windowed import (
     NO_INITIAL,
     SessionWindowAggregateNode,
@@ -62,6 +64,18 @@ class _Windowed:
     def __init__(self, grouped: KGroupedStream, windows: Any) -> None:
         self.grouped = grouped
         self.windows = windows
+        self.emit: EmitStrategy = EmitStrategy.on_window_update()
+
+    def emit_strategy(self, strategy: EmitStrategy) -> Any:
+        """`EmitStrategy.on_window_close()`: forward only each window's final result, when
+        it closes (KIP-825), instead of every update; returns this windowed stream."""
+        if not isinstance(strategy, EmitStrategy):
+            raise TopologyError(
+                "emit_strategy() takes EmitStrategy.on_window_close() or "
+                f"EmitStrategy.on_window_update(), not {type(strategy).__name__}."
+            )
+        self.emit = strategy
+        return self
 
     def _retention(self, materialized: Materialized) -> int:
         """Window size plus grace at least, as Kafka requires; a longer Materialized retention
@@ -110,7 +124,12 @@ class _Windowed:
             window_size_ms=self._window_size(),
             timestamped=self.kind == "window",
         )
-        graph.add_node(GraphNode(node_name, lambda: make(node_name, store_name), [upstream.node]))
+        if self.emit.on_close:
+            windows = self.windows
+            factory = lambda: FinalResultsNode(make(node_name, store_name), windows)
+        else:
+            factory = lambda: make(node_name, store_name)
+        graph.add_node(GraphNode(node_name, factory, [upstream.node]))
         graph.add_store(builder, node_name)
         table = KTable(
             stream.builder, node_name, self._key_serde(ks), vs,

@@ -20,7 +20,7 @@ from streamz_kit.errors import (
     TopologyError,
     UserCodeError,
 )
-from streamz_kit.handlers import FAIL, DeadLetter, ErrorHandlers, Handler
+from streamz_kit.handlers import FAIL, DeadLetter, ErrorContext, ErrorHandlers, Handler, ask
 from streamz_kit.processor.api import PunctuationType
 from streamz_kit.processor.io import SourceNode
 from streamz_kit.processor.node import EmitCache, Node
@@ -258,6 +258,10 @@ class Task:
         mark: int,
     ) -> None:
         """Apply the configured handler: re-raise, or skip (and maybe dead-letter) the record."""
+        policy = "log_and_continue"
+        if callable(handler) and not isinstance(handler, str):
+            handler = ask(handler, self._error_context(kind, record, error), cause)
+            policy = "the handler function answered continue"
         if handler == FAIL:
             raise error from cause
         del self.collector[mark:]  # drop what this record half-produced
@@ -280,8 +284,15 @@ class Task:
             log.warning("Dead-lettered the record at %s to %s (%s error): %s",
                         where, handler.topic, kind, cause)
         else:
-            log.warning("Skipped the record at %s (%s error, log_and_continue): %s",
-                        where, kind, cause)
+            log.warning("Skipped the record at %s (%s error, %s): %s",
+                        where, kind, policy, cause)
+
+    def _error_context(self, kind: str, record: ConsumedRecord, error: StreamzError) -> ErrorContext:
+        return ErrorContext(
+            kind=kind, topic=record.topic, partition=record.partition, offset=record.offset,
+            operator=getattr(error, "node", None), key=record.key, value=record.value,
+            timestamp=record.timestamp, headers=tuple(record.headers), task_id=self.task_id,
+        )
 
     def _skip_negative_timestamp(self, record: ConsumedRecord, timestamp: int) -> None:
         self.skipped["negative timestamp"] += 1

@@ -20,17 +20,26 @@ from streamz_kit.state.buffered import BufferedStore
 
 __all__ = [
     "MAX_TIME",
+    "META_SEGMENT",
     "MIN_TIME",
     "SegmentIndex",
     "dec_time",
     "default_segment_interval",
     "enc_time",
+    "read_meta",
+    "write_meta",
 ]
 
 MIN_TIME = -(1 << 63)
 MAX_TIME = (1 << 63) - 1
 _BIAS = 1 << 63
 _U64 = struct.Struct(">Q")
+_I64 = struct.Struct(">q")
+
+# The last segment id is reserved for small per-store metadata (e.g. the close time up to
+# which emit-on-close results were forwarded): it is changelogged and restored with the
+# data, committed atomically with it, and never seen as a segment of windows.
+META_SEGMENT = MAX_TIME
 
 
 def enc_time(t: int) -> bytes:
@@ -74,6 +83,8 @@ class SegmentIndex:
             if first is None:
                 return found
             seg = dec_time(first[0])
+            if seg == META_SEGMENT:
+                return found
             found.append(seg)
             cursor = enc_time(seg + 1)
 
@@ -98,3 +109,14 @@ class SegmentIndex:
             keys = [k for k, _ in buffer.range(enc_time(seg), enc_time(seg + 1))]
             for key in keys:
                 buffer.put(key, None)
+
+
+def read_meta(buffer: BufferedStore, name: bytes) -> int | None:
+    """A metadata integer kept in the store's reserved segment (None if never written)."""
+    raw = buffer.get(enc_time(META_SEGMENT) + name)
+    return None if raw is None else int(_I64.unpack(raw)[0])
+
+
+def write_meta(buffer: BufferedStore, name: bytes, value: int) -> None:
+    """Write a metadata integer through the buffer (so it is changelogged and committed)."""
+    buffer.put(enc_time(META_SEGMENT) + name, _I64.pack(value))

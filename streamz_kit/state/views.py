@@ -55,6 +55,13 @@ class ReadOnlyWindowView:
     def fetch_all(self, t_from: int, t_to: int) -> list[tuple[Windowed[Any], Any]]:
         return self._store.fetch_all(t_from, t_to)
 
+    def backward_fetch(self, key: Any, t_from: int, t_to: int) -> list[tuple[int, Any]]:
+        """[(start, value)] for starts in [t_from, t_to], newest first."""
+        return self._store.backward_fetch(key, t_from, t_to)
+
+    def backward_fetch_all(self, t_from: int, t_to: int) -> list[tuple[Windowed[Any], Any]]:
+        return self._store.backward_fetch_all(t_from, t_to)
+
     def all(self) -> list[tuple[Windowed[Any], Any]]:
         return self._store.all()
 

@@ -204,6 +204,14 @@ class WindowStore(TypedStore):
                     out.append((Windowed(key, Window(start, start + size)), self._decode_value(v)))
         return out
 
+    def backward_fetch(self, key: Any, t_from: int, t_to: int) -> list[tuple[int, Any]]:
+        """`fetch(key, t_from, t_to)` newest first (Kafka's backwardFetch)."""
+        return self.fetch(key, t_from, t_to)[::-1]
+
+    def backward_fetch_all(self, t_from: int, t_to: int) -> list[tuple[Windowed[Any], Any]]:
+        """`fetch_all(t_from, t_to)` in reverse order (Kafka's backwardFetchAll)."""
+        return self.fetch_all(t_from, t_to)[::-1]
+
     def all(self) -> list[tuple[Windowed[Any], Any]]:
         return self.fetch_all(MIN_TIME, MAX_TIME)
 
