@@ -117,6 +117,13 @@ class KGroupedStream:
 
         return windowed_by(self, windows)
 
+    def cogroup(self, aggregator: Callable[[Any, Any, Any], Any]) -> Any:
+        """Start a cogrouped aggregation (KIP-150): this stream folds into the shared aggregate
+        with `aggregator(key, value, agg)`; add more with `.cogroup(grouped, aggregator)`."""
+        from streamz_kit.dsl.cogrouped import CogroupedKStream
+
+        return CogroupedKStream(self, aggregator)
+
 
 class KGroupedTable:
     """A table re-grouped by `KTable.group_by`; aggregations subtract old and add new values."""

@@ -185,12 +185,22 @@ class KTable:
         other: "KTable",
         joiner: Callable[[Any, Any], Any],
         *,
+        foreign_key: Callable[[Any], Any] | None = None,
         materialized: Materialized | None = None,
         name: str | None = None,
     ) -> "KTable":
-        """Rows present in both tables, `joiner(left_value, right_value)`; updates both ways."""
+        """Rows present in both tables, `joiner(left_value, right_value)`; updates both ways.
+        With `foreign_key(value)`, a foreign-key join (KIP-213): each row joins the row of
+        `other` whose key `foreign_key(value)` returns (None: no match)."""
         from streamz_kit.dsl.joins import join_tables
 
+        if foreign_key is not None:
+            from streamz_kit.dsl.fk_join import join_on_foreign_key
+
+            return join_on_foreign_key(
+                self, other, joiner, foreign_key, left_join=False,
+                materialized=materialized, name=name,
+            )
         return join_tables(self, other, joiner, kind="inner", materialized=materialized, name=name)
 
     def left_join(
@@ -198,12 +208,22 @@ class KTable:
         other: "KTable",
         joiner: Callable[[Any, Any], Any],
         *,
+        foreign_key: Callable[[Any], Any] | None = None,
         materialized: Materialized | None = None,
         name: str | None = None,
     ) -> "KTable":
-        """Every row of this table, with the other's value or None."""
+        """Every row of this table, with the other's value or None.
+        With `foreign_key(value)`, a foreign-key join (KIP-213): each row joins the row of
+        `other` whose key `foreign_key(value)` returns (None: no match)."""
         from streamz_kit.dsl.joins import join_tables
 
+        if foreign_key is not None:
+            from streamz_kit.dsl.fk_join import join_on_foreign_key
+
+            return join_on_foreign_key(
+                self, other, joiner, foreign_key, left_join=True,
+                materialized=materialized, name=name,
+            )
         return join_tables(self, other, joiner, kind="left", materialized=materialized, name=name)
 
     def outer_join(

@@ -43,6 +43,7 @@ async def resolve_metadata(topology: Topology, config: AppConfig, admin: Admin) 
         for name, spec in graph.repartition_topics.items()
         if spec.num_partitions is not None
     }
+    repart.update(_copartitioned(topology, counts, repart))
     base = dict(counts)
     for _ in range(len(graph.repartition_topics) + 1):
         changed = False
@@ -114,6 +115,25 @@ async def resolve_metadata(topology: Topology, config: AppConfig, admin: Admin) 
             )
             meta.partitions[config.changelog_topic(store)] = meta.task_partitions[sub.id]
     return meta
+
+
+def _copartitioned(
+    topology: Topology, counts: dict[str, int], fixed: dict[str, int]
+) -> dict[str, int]:
+    """An internal topic joined with input topics takes their partition count (Kafka's
+    CopartitionedTopicsEnforcer), e.g. a foreign-key join's subscription topic takes the
+    right table's count although the left side writes it."""
+    graph = topology.graph
+    out: dict[str, int] = {}
+    for group in graph.copartition_groups:
+        topics = [t for n in group for t in graph.nodes[n].topics]
+        known = [counts[t] for t in topics if t in counts]
+        if not known:
+            continue
+        for topic in topics:
+            if topic in graph.repartition_topics and topic not in fixed:
+                out[topic] = max(known)
+    return out
 
 
 async def create_internal_topics(meta: TopologyMetadata, admin: Admin) -> None:

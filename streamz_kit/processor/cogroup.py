@@ -1,0 +1,69 @@
+"""Nodes of a cogrouped aggregation (KIP-150): one aggregate node per grouped stream, all
+writing one store, and a merge node where their updates meet.
+
+The aggregate nodes are the ordinary stream aggregation nodes with their record cache
+turned off: the merge node holds the one cache of the shared store instead. With a cache per
+aggregate node, two inputs updating the same key between commits would be flushed cache by
+cache, and the downstream table could end on the older of the two values; Kafka Streams has
+one cache per store for the same reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streamz_kit.processor.aggregate import StreamAggregateNode
+from streamz_kit.processor.node import Headers, Node
+from streamz_kit.processor.windowed import (
+    SessionWindowAggregateNode,
+    SlidingWindowAggregateNode,
+    TimeWindowAggregateNode,
+)
+
+__all__ = [
+    "CogroupAggregateNode",
+    "CogroupMergeNode",
+    "CogroupSessionWindowNode",
+    "CogroupSlidingWindowNode",
+    "CogroupTimeWindowNode",
+]
+
+
+class CogroupAggregateNode(StreamAggregateNode):
+    def init(self, task: Any) -> None:
+        super().init(task)
+        self.emit = self.forward  # the merge node caches
+
+
+class CogroupTimeWindowNode(TimeWindowAggregateNode):
+    def init(self, task: Any) -> None:
+        super().init(task)
+        self.emit = self.forward
+
+
+class CogroupSlidingWindowNode(SlidingWindowAggregateNode):
+    def init(self, task: Any) -> None:
+        super().init(task)
+        self.emit = self.forward
+
+
+class CogroupSessionWindowNode(SessionWindowAggregateNode):
+    def init(self, task: Any) -> None:
+        super().init(task)
+        self.emit = self.forward
+
+
+class CogroupMergeNode(Node):
+    """Kafka's KTablePassThrough after the cogroup aggregates: forwards their changes through
+    the shared store's record cache (when the store caches), so one key is one update."""
+
+    def __init__(self, name: str, store_name: str) -> None:
+        super().__init__(name)
+        self.store_name = store_name
+
+    def init(self, task: Any) -> None:
+        super().init(task)
+        self.emit = task.emit_for(self, task.get_store(self.store_name))
+
+    def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
+        self.emit(key, value, timestamp, headers)
