@@ -19,6 +19,7 @@ from streamz_kit.errors import (
     StreamzError,
     TopologyError,
 )
+from streamz_kit.schemas.registry import SchemaRegistry
 from streamz_kit.topology.topology import Topology
 from streamz_kit.windows import (
     JoinWindows,
@@ -43,6 +44,7 @@ __all__ = [
     "KGroupedTable",
     "BranchedKStream",
     "Materialized",
+    "SchemaRegistry",
     "Topology",
     "TimeWindows",
     "SlidingWindows",

@@ -188,6 +188,20 @@ def status(
     render(report, Console(width=None if sys.stdout.isatty() else 160, soft_wrap=False))
 
 
+# -- registry -----------------------------------------------------------------------------
+@main.command()
+@click.option("--broker", default=DEFAULT_BROKER, show_default=True,
+              help="The embedded log whose _schemas topic holds the schemas.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8081, show_default=True, type=int, help="0 picks a free port.")
+@friendly
+def registry(broker: str, host: str, port: int) -> None:
+    """Serve the embedded schema registry over Confluent's Schema Registry REST API."""
+    from streamz_kit.schemas.server import serve_cli
+
+    serve_cli(broker, host, port, click.echo)
+
+
 # -- topics -------------------------------------------------------------------------------
 @main.command()
 @click.option("--broker", default=DEFAULT_BROKER, show_default=True)

@@ -33,6 +33,10 @@ __all__ = [
     "FloatSerde",
     "by_name",
     "describe_bytes",
+    "avro",
+    "json_schema",
+    "protobuf",
+    "typed",
 ]
 
 
@@ -257,3 +261,42 @@ def by_name(name: str) -> Serde:
         raise SerializationError(
             f"Unknown serde {name!r}; choose one of: string, json, long, int, float, bytes."
         ) from None
+
+
+# -- schema registry serdes (streamz_kit.schemas; fastavro, protobuf and fastjsonschema are
+# imported only when one of these is built: `pip install streamz_kit[schemas]`) -------------
+
+
+def avro(schema: Any, *, registry: Any, key: bool = False, auto_register: bool = True,
+         **options: Any) -> Any:
+    """Avro in Confluent's wire format; `schema` is Avro JSON text, a dict, or a dataclass /
+    pydantic model class (values then come back as instances). Options:
+    `use_latest_version`, `subject_name_strategy` ('topic', 'record', 'topic_record')."""
+    from streamz_kit.schemas.serde_avro import AvroSerde
+
+    return AvroSerde(schema, registry=registry, key=key, auto_register=auto_register, **options)
+
+
+def json_schema(schema: Any, *, registry: Any, key: bool = False, auto_register: bool = True,
+                **options: Any) -> Any:
+    """JSON validated by a JSON Schema (text, dict or model class), in Confluent's wire format."""
+    from streamz_kit.schemas.serde_json import JsonSchemaSerde
+
+    return JsonSchemaSerde(schema, registry=registry, key=key, auto_register=auto_register,
+                           **options)
+
+
+def protobuf(message_class: Any, *, registry: Any, key: bool = False,
+             auto_register: bool = True, **options: Any) -> Any:
+    """Protobuf messages of `message_class` in Confluent's wire format (with message indexes)."""
+    from streamz_kit.schemas.serde_protobuf import ProtobufSerde
+
+    return ProtobufSerde(message_class, registry=registry, key=key,
+                         auto_register=auto_register, **options)
+
+
+def typed(model: type) -> Any:
+    """Plain JSON into and out of a dataclass or pydantic model (no registry)."""
+    from streamz_kit.schemas.serde_typed import TypedSerde
+
+    return TypedSerde(model)

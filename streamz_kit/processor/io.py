@@ -114,6 +114,10 @@ class SinkNode(Node):
         super().init(task)
         if self.topic is not None:
             self._resolved_topic = task.resolve_topic(self.topic, self.internal)
+            for serde in (self.key_serde, self.value_serde):
+                prepare = getattr(serde, "prepare", None)  # registry serdes: register now
+                if prepare is not None:
+                    prepare(self._resolved_topic)
 
     def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
         task = self.task
