@@ -50,6 +50,15 @@ class SchemaSerdeError(SerializationError):
     """A registry serde could not encode or decode a record; says why and what to do."""
 
 
+def describe_bytes(data: bytes | None, limit: int = 64) -> str:
+    """Offending bytes for an error message, truncated (as serdes.describe_bytes; kept here
+    so this package never imports serdes, which imports it)."""
+    if data is None:
+        return "None"
+    suffix = f"... ({len(data)} bytes)" if len(data) > limit else ""
+    return f"{data[:limit]!r}{suffix}"
+
+
 _BY_CODE: dict[int, type[RegistryError]] = {
     40401: SubjectNotFoundError,
     40402: VersionNotFoundError,

@@ -12,7 +12,7 @@ import orjson
 
 from streamz_kit.errors import SerializationError
 from streamz_kit.schemas import models
-from streamz_kit.serdes import describe_bytes
+from streamz_kit.schemas.errors import describe_bytes
 
 
 class TypedSerde:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from streamz_kit.schemas.errors import SchemaSerdeError
-from streamz_kit.serdes import describe_bytes
+from streamz_kit.schemas.errors import SchemaSerdeError, describe_bytes
 
 MAGIC = 0
 _HEADER = struct.Struct(">bI")
