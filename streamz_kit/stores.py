@@ -25,6 +25,7 @@ from streamz_kit.state.keyvalue import KeyValueStore, TimestampedKeyValueStore
 from streamz_kit.state.memory import InMemoryBytesStore
 from streamz_kit.state.rocksdb import RocksDBBytesStore, RocksDBOptions
 from streamz_kit.state.session import SessionStore
+from streamz_kit.state.versioned import VersionedKeyValueStore
 from streamz_kit.state.window import WindowStore
 from streamz_kit.windows import to_millis
 
@@ -37,12 +38,15 @@ __all__ = [
     "key_value_store_builder",
     "session_store_builder",
     "timestamped_key_value_store_builder",
+    "versioned_key_value_store_builder",
     "window_store_builder",
 ]
 
-StoreKind = Literal["kv", "timestamped_kv", "window", "session"]
+StoreKind = Literal["kv", "timestamped_kv", "window", "session", "versioned"]
 StoreType = Literal["rocksdb", "memory"]
-TypedStateStore = KeyValueStore | TimestampedKeyValueStore | WindowStore | SessionStore
+TypedStateStore = (
+    KeyValueStore | TimestampedKeyValueStore | WindowStore | SessionStore | VersionedKeyValueStore
+)
 
 _LEGAL_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 
@@ -73,7 +77,7 @@ class StoreBuilder:
             raise TopologyError(
                 f"Store {self.name!r} has store={self.store!r}; use 'rocksdb' or 'memory'."
             )
-        if self.kind in ("window", "session") and self.retention_ms is None:
+        if self.kind in ("window", "session", "versioned") and self.retention_ms is None:
             raise TopologyError(f"{self.kind} store {self.name!r} needs a retention_ms.")
         if self.kind == "window" and not self.window_size_ms:
             raise TopologyError(f"Window store {self.name!r} needs a window_size_ms above 0.")
@@ -133,6 +137,14 @@ class StoreBuilder:
                 retention_ms=self.retention_ms or 0,
                 retain_duplicates=self.retain_duplicates,
                 timestamped=self.timestamped,
+            )
+        elif self.kind == "versioned":
+            typed = VersionedKeyValueStore(
+                buffer,
+                self.key_serde,
+                self.value_serde,
+                self.name,
+                history_retention_ms=self.retention_ms or 0,
             )
         elif self.kind == "session":
             typed = SessionStore(
@@ -212,4 +224,23 @@ def session_store_builder(
         key_serde,
         value_serde,
         retention_ms=to_millis(retention_ms, "retention"),
+    )
+
+
+def versioned_key_value_store_builder(
+    name: str,
+    *,
+    key_serde: Serde | None,
+    value_serde: Serde | None,
+    history_retention: timedelta | int,
+) -> StoreBuilder:
+    """A versioned key-value store on RocksDB (KIP-889): every value of a key with the time it
+    became valid, readable `as_of` any time within `history_retention` of the latest put."""
+    return StoreBuilder(
+        name,
+        "versioned",
+        "rocksdb",
+        key_serde,
+        value_serde,
+        retention_ms=to_millis(history_retention, "history retention"),
     )

@@ -9,7 +9,9 @@ from streamz_kit.dsl.materialized import Materialized
 from streamz_kit.dsl.store_factory import kv_store_builder
 from streamz_kit.errors import TopologyError
 from streamz_kit.processor.io import SourceNode
+from streamz_kit.processor.node import Node
 from streamz_kit.processor.table import TableSourceNode
+from streamz_kit.processor.versioned import VersionedTableSourceNode
 from streamz_kit.topology.graph import GraphNode, LogicalGraph
 from streamz_kit.topology.topology import Topology
 
@@ -91,7 +93,9 @@ class StreamsBuilder:
         store_name = mat.name or f"{topic}-STATE-STORE-{table_name.rsplit('-', 1)[1]}"
         builder = kv_store_builder(store_name, mat, key_serde, value_serde, logging=logging)
 
-        def factory() -> TableSourceNode:
+        def factory() -> Node:
+            if mat.store == "versioned":
+                return VersionedTableSourceNode(table_name, store_name)
             return TableSourceNode(table_name, store_name)
 
         self.graph.add_node(GraphNode(table_name, factory, [source]))

@@ -86,6 +86,7 @@ def join_stream(
     windows: Any = None,
     kind: str = "inner",
     name: str | None = None,
+    grace: Any = None,
 ) -> KStream:
     """Dispatch on the other side: KStream (windowed), KTable or GlobalKTable."""
     from streamz_kit.dsl.kstream import KStream
@@ -108,7 +109,13 @@ def join_stream(
         )
     if isinstance(other, KTable):
         (joiner,) = _one(args, "joiner(stream_value, table_value)")
+        if grace is not None:
+            from streamz_kit.dsl.versioned_join import stream_table_with_grace
+
+            return stream_table_with_grace(stream, other, joiner, kind == "left", name, grace)
         return _stream_table(stream, other, joiner, kind == "left", name)
+    if grace is not None:
+        raise TopologyError("grace= applies to a stream-table join against a versioned table.")
     if isinstance(other, GlobalKTable):
         if len(args) != 2:
             raise TopologyError(

@@ -20,6 +20,7 @@ from streamz_kit.processor.stateless import (
     SelectKeyNode,
 )
 from streamz_kit.processor.table import TableSourceNode
+from streamz_kit.processor.versioned import VersionedTableSourceNode
 from streamz_kit.topology.graph import GraphNode, RepartitionTopic
 
 if TYPE_CHECKING:
@@ -299,9 +300,13 @@ class KStream:
         node_name = name or self.graph.new_name("KSTREAM-TOTABLE")
         store_name = mat.name or f"{node_name}-STATE-STORE"
         builder = kv_store_builder(store_name, mat, key_serde, value_serde)
-        self.graph.add_node(
-            GraphNode(node_name, lambda: TableSourceNode(node_name, store_name), [stream.node])
-        )
+        versioned = mat.store == "versioned"
+        self.graph.add_node(GraphNode(
+            node_name,
+            lambda: VersionedTableSourceNode(node_name, store_name) if versioned
+            else TableSourceNode(node_name, store_name),
+            [stream.node],
+        ))
         self.graph.add_store(builder, node_name)
         return KTable(
             self.builder, node_name, key_serde, value_serde,
@@ -341,12 +346,16 @@ class KStream:
         *rest: Callable[..., Any],
         windows: Any = None,
         name: str | None = None,
+        grace: Any = None,
     ) -> "KStream":
         """Inner join: `join(stream, joiner, windows=JoinWindows...)`, `join(table, joiner)`
-        or `join(global_table, key_fn, joiner)`; `joiner(left_value, right_value)`."""
+        or `join(global_table, key_fn, joiner)`; `joiner(left_value, right_value)`.
+        Against a versioned table, `grace=` holds stream records back that long so late
+        table updates are seen (KIP-923)."""
         from streamz_kit.dsl.joins import join_stream
 
-        return join_stream(self, other, (joiner, *rest), windows=windows, kind="inner", name=name)
+        return join_stream(self, other, (joiner, *rest), windows=windows, kind="inner", name=name,
+                           grace=grace)
 
     def left_join(
         self,
@@ -355,11 +364,13 @@ class KStream:
         *rest: Callable[..., Any],
         windows: Any = None,
         name: str | None = None,
+        grace: Any = None,
     ) -> "KStream":
         """Like `join`, but every left record yields a result (None for a missing right side)."""
         from streamz_kit.dsl.joins import join_stream
 
-        return join_stream(self, other, (joiner, *rest), windows=windows, kind="left", name=name)
+        return join_stream(self, other, (joiner, *rest), windows=windows, kind="left", name=name,
+                           grace=grace)
 
     def outer_join(
         self,

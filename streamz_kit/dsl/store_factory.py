@@ -6,6 +6,7 @@ from typing import Any
 
 from streamz_kit.dsl.materialized import Materialized
 from streamz_kit.stores import StoreBuilder
+from streamz_kit.windows import to_millis
 
 
 def resolve_serdes(key_serde: Any, value_serde: Any) -> tuple[Any, Any]:
@@ -22,8 +23,19 @@ def kv_store_builder(
     *,
     logging: bool | None = None,
 ) -> StoreBuilder:
-    """The timestamped key-value store behind a KTable."""
+    """The timestamped key-value store behind a KTable (or a versioned one, KIP-889)."""
     ks, vs = resolve_serdes(materialized.key_serde or key_serde, materialized.value_serde or value_serde)
+    if materialized.store == "versioned":
+        return StoreBuilder(
+            name,
+            "versioned",
+            "rocksdb",
+            ks,
+            vs,
+            logging=materialized.logging if logging is None else logging,
+            caching=False,  # every version matters: nothing is collapsed (as Kafka)
+            retention_ms=to_millis(materialized.history_retention, "history retention"),
+        )
     return StoreBuilder(
         name,
         "timestamped_kv",

@@ -80,7 +80,7 @@ def _int_param(params: dict[str, str], name: str, default: int | None) -> int | 
     return int(text)
 
 
-def get_key(app: Any, name: str, key_text: str) -> Answer:
+def get_key(app: Any, name: str, key_text: str, params: dict[str, str] | None = None) -> Answer:
     view, builder = _open(app, name)
     key = parse_key(key_text, builder.key_serde)
     if builder.kind in ("window", "session"):
@@ -89,6 +89,20 @@ def get_key(app: Any, name: str, key_text: str) -> Answer:
             "message": f"{name!r} is a {builder.kind} store; ask "
                        f"/stores/{name}/<key>/windows?from=MS&to=MS.",
         }
+    as_of = _int_param(params or {}, "as_of", None)
+    if builder.kind == "versioned":
+        record = view.get_versioned(key, as_of)
+        if record is None:
+            when = "now" if as_of is None else f"as of {as_of}"
+            return 404, {"error": "not found", "store": name, "key": key, "as_of": as_of,
+                         "message": f"Store {name!r} holds no value for key {key!r} {when} "
+                                    "on this worker (or that time is older than its history)."}
+        return 200, {"store": name, "key": key, "value": record.value,
+                     "timestamp": record.timestamp, "valid_to": record.valid_to}
+    if as_of is not None:
+        return 400, {"error": "not a versioned store",
+                     "message": f"{name!r} keeps only the latest values; as_of= needs a "
+                                "store materialized with store='versioned'."}
     value = view.get(key)
     if value is None:
         return 404, {"error": "not found", "store": name, "key": key,
@@ -151,7 +165,7 @@ def answer_store(app: Any, parts: list[str], params: dict[str, str]) -> Answer:
         if len(parts) == 1:
             return get_range(app, parts[0], params)
         if len(parts) == 2:
-            return get_key(app, parts[0], parts[1])
+            return get_key(app, parts[0], parts[1], params)
         if len(parts) == 3 and parts[2] == "windows":
             return get_windows(app, parts[0], parts[1], params)
     except _Refused as refused:

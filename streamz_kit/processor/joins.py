@@ -18,6 +18,7 @@ from typing import Any
 from streamz_kit.errors import SerializationError
 from streamz_kit.processor.aggregate import StatefulNode
 from streamz_kit.processor.node import Change, Headers, Node
+from streamz_kit.processor.versioned import StaleChange
 from streamz_kit.serdes import Serde, describe_bytes
 
 __all__ = [
@@ -250,7 +251,9 @@ class StreamTableJoinNode(StatefulNode):
         if key is None or value is None:
             self.skip("null key or value", key)
             return
-        other = self.store.get(key)
+        store = self.store
+        # A versioned table answers with the row valid at the stream record's time (KIP-914).
+        other = store.get(key, as_of=timestamp) if store.kind == "versioned" else store.get(key)
         if other is None and not self.left:
             return
         try:
@@ -343,6 +346,9 @@ class TableTableJoinNode(StatefulNode):
     def process(self, key: Any, change: Change, timestamp: int, headers: Headers) -> None:
         if key is None:
             self.skip("null key", key)
+            return
+        if type(change) is StaleChange:  # an out-of-order version: the join result stands
+            self.skip("out-of-order versioned table update", key)
             return
         found = self.store.get_with_timestamp(key)
         other = None if found is None else found[0]

@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from streamz_kit.processor.aggregate import StatefulNode
 from streamz_kit.processor.node import Change, Headers, Node
+from streamz_kit.processor.versioned import same_kind
 
 
 class TableSourceNode(Node):
@@ -61,14 +62,16 @@ class _MaterializingNode(Node):
         if self.store_name is not None:
             self.store = task.get_store(self.store_name)
 
-    def store_and_forward(self, key: Any, new: Any, old: Any, timestamp: int, headers: Headers) -> None:
+    def store_and_forward(
+        self, key: Any, new: Any, old: Any, timestamp: int, headers: Headers,
+        like: Change | None = None,
+    ) -> None:
         store = self.store
         if store is not None:
-            if new is None:
-                store.delete(key)
-            else:
-                store.put(key, new, timestamp)
-        self.forward(key, Change(new, old if self.send_old_values else None), timestamp, headers)
+            store.put(key, new, timestamp)  # None deletes (a tombstone version if versioned)
+        old = old if self.send_old_values else None
+        change = Change(new, old) if like is None else same_kind(like, new, old)
+        self.forward(key, change, timestamp, headers)
 
 
 class TableFilterNode(_MaterializingNode):
@@ -98,7 +101,7 @@ class TableFilterNode(_MaterializingNode):
         old = self._keep(key, change.old) if self.send_old_values else None
         if self.send_old_values and new is None and old is None:
             return
-        self.store_and_forward(key, new, old, timestamp, headers)
+        self.store_and_forward(key, new, old, timestamp, headers, change)
 
 
 class TableMapValuesNode(_MaterializingNode):
@@ -125,7 +128,7 @@ class TableMapValuesNode(_MaterializingNode):
     def process(self, key: Any, change: Change, timestamp: int, headers: Headers) -> None:
         new = self._map(key, change.new)
         old = self._map(key, change.old) if self.send_old_values else None
-        self.store_and_forward(key, new, old, timestamp, headers)
+        self.store_and_forward(key, new, old, timestamp, headers, change)
 
 
 class TableToStreamNode(Node):

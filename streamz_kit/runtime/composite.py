@@ -15,11 +15,20 @@ class CompositeView:
         self._views = [read_only_view(s) for s in stores]
         self._stores = stores
 
-    def get(self, key: Any) -> Any:
+    def get(self, key: Any, *args: Any, **kwargs: Any) -> Any:
+        """The key's value; versioned stores also take `as_of=` (ms)."""
         for view in self._views:
-            value = view.get(key)
+            value = view.get(key, *args, **kwargs)
             if value is not None:
                 return value
+        return None
+
+    def get_versioned(self, key: Any, as_of: int | None = None) -> Any:
+        """VersionedRecord(value, timestamp, valid_to) of a versioned store, or None."""
+        for view in self._views:
+            record = view.get_versioned(key, as_of)
+            if record is not None:
+                return record
         return None
 
     def _merged(self, iters: list[Iterator[tuple[Any, Any]]]) -> Iterator[tuple[Any, Any]]:

@@ -11,10 +11,17 @@ from typing import Any
 
 from streamz_kit.state.keyvalue import KeyValueStore
 from streamz_kit.state.session import SessionStore
+from streamz_kit.state.versioned import VersionedKeyValueStore, VersionedRecord
 from streamz_kit.state.window import WindowStore
 from streamz_kit.windows import Window, Windowed
 
-__all__ = ["ReadOnlyKeyValueView", "ReadOnlySessionView", "ReadOnlyWindowView", "read_only_view"]
+__all__ = [
+    "ReadOnlyKeyValueView",
+    "ReadOnlySessionView",
+    "ReadOnlyVersionedView",
+    "ReadOnlyWindowView",
+    "read_only_view",
+]
 
 
 class ReadOnlyKeyValueView:
@@ -101,10 +108,37 @@ class ReadOnlySessionView:
         return f"ReadOnlySessionView({self.name!r})"
 
 
+class ReadOnlyVersionedView:
+    """A versioned table's store: the latest value, or the value as of a time (KIP-889)."""
+
+    def __init__(self, store: VersionedKeyValueStore) -> None:
+        self._store = store
+        self.name = store.name
+
+    def get(self, key: Any, as_of: int | None = None) -> Any:
+        """The value valid at `as_of` (ms; default: the latest), None if none then."""
+        return self._store.get(key, as_of)
+
+    def get_versioned(self, key: Any, as_of: int | None = None) -> VersionedRecord | None:
+        """VersionedRecord(value, timestamp, valid_to) valid at `as_of`, or None."""
+        return self._store.get_versioned(key, as_of)
+
+    def all(self) -> Iterator[tuple[Any, Any]]:
+        return self._store.all()
+
+    def approximate_num_entries(self) -> int:
+        return self._store.approximate_num_entries()
+
+    def __repr__(self) -> str:
+        return f"ReadOnlyVersionedView({self.name!r})"
+
+
 def read_only_view(
-    store: KeyValueStore | WindowStore | SessionStore,
-) -> ReadOnlyKeyValueView | ReadOnlyWindowView | ReadOnlySessionView:
+    store: KeyValueStore | WindowStore | SessionStore | VersionedKeyValueStore,
+) -> ReadOnlyKeyValueView | ReadOnlyWindowView | ReadOnlySessionView | ReadOnlyVersionedView:
     """The right read-only view for any typed store."""
+    if isinstance(store, VersionedKeyValueStore):
+        return ReadOnlyVersionedView(store)
     if isinstance(store, WindowStore):
         return ReadOnlyWindowView(store)
     if isinstance(store, SessionStore):
