@@ -148,9 +148,13 @@ async def run_demo(
                 await asyncio.wait_for(finish.wait(), 0.25)
         stop_generator.set()
         await generator
-        # Let the worker catch up: stop once no recommendation arrived for a second.
-        drain_until = time.monotonic() + 10
-        while time.monotonic() < drain_until and time.monotonic() - stats.last_seen < 1.0:
+        # Let the worker catch up: stop once no recommendation arrived for a second (or
+        # none at all yet, while a short run's worker is still creating its tasks).
+        drain_until = time.monotonic() + (10 if stats.first_seen is not None else 30)
+        while time.monotonic() < drain_until and (
+            time.monotonic() - stats.last_seen < 1.0
+            or (stats.first_seen is None and stats.produced > 0)
+        ):
             await asyncio.sleep(0.1)
         if live is not None:
             live.update(_panel(stats, time.monotonic() - started, worker.name))

@@ -24,15 +24,23 @@ __all__ = [
     "RECENT_LIMIT",
     "Action",
     "Catalogue",
+    "CatalogueEntry",
+    "Interaction",
     "Item",
     "Profile",
     "Recommendation",
+    "add_correction",
+    "catalogue_entry",
+    "categorise",
     "favourite_categories",
+    "interaction_key",
     "is_valid_action",
     "make_catalogue",
     "new_profile",
     "recommend",
+    "recommend_live",
     "top_trending",
+    "update_interaction",
     "update_profile",
     "update_trend",
 ]
@@ -250,3 +258,77 @@ def top_trending(trend: Mapping[str, int], n: int = 5) -> list[list[Any]]:
     """The n highest-scoring items as [item, score] pairs, ties to the smaller id."""
     ranked = sorted(trend.items(), key=lambda kv: (-kv[1], kv[0]))
     return [[item, score] for item, score in ranked[:n]]
+
+
+# -- live categories: the item catalogue as a table, reached by a foreign-key join ----------
+class CatalogueEntry(TypedDict):
+    """A record of the `item-catalogue` topic (keyed by item id): the live catalogue."""
+
+    category: str
+    popularity: float
+
+
+class Interaction(TypedDict, total=False):
+    """One user's running weight on one item (keyed `user|item`): `category` is the one its
+    actions carry, `live_category` the catalogue's, filled in by the foreign-key join."""
+
+    user: str
+    item: str
+    category: str
+    live_category: str
+    weight: int
+
+
+def catalogue_entry(item: Item) -> CatalogueEntry:
+    return {"category": item.category, "popularity": item.popularity}
+
+
+def interaction_key(user: str, action: Mapping[str, Any]) -> str:
+    return f"{user}|{action['item']}"
+
+
+def update_interaction(key: str, action: Mapping[str, Any], interaction: Mapping[str, Any]
+                       ) -> Interaction:
+    """Fold one action into the user's weight on its item (the same weights as profiles)."""
+    item = action["item"]
+    return {
+        "user": key[: -len(item) - 1],
+        "item": item,
+        "category": action["category"],
+        "weight": int(interaction.get("weight", 0)) + ACTION_WEIGHTS[action["kind"]],
+    }
+
+
+def categorise(interaction: Mapping[str, Any], entry: Mapping[str, Any] | None) -> Interaction:
+    """The foreign-key join's joiner: the item's category in the live catalogue (the
+    action's own while the catalogue does not know the item)."""
+    out = cast(Interaction, dict(interaction))
+    out["live_category"] = entry["category"] if entry is not None else interaction["category"]
+    return out
+
+
+def add_correction(user: str, interaction: Mapping[str, Any], correction: Mapping[str, Any],
+                   sign: int = 1) -> dict[str, int]:
+    """Adder (sign 1) and subtractor (sign -1) of the per-user table aggregation: the weight
+    of items the catalogue files under another category than the actions said moves there.
+    When the catalogue moves an item, the join re-emits every interaction with it, and this
+    aggregation takes the old move back and makes the new one."""
+    out = {c: w for c, w in correction.items() if w}
+    source = interaction["category"]
+    target = interaction.get("live_category", source)
+    if source != target:
+        weight = sign * int(interaction["weight"])
+        out[source] = out.get(source, 0) - weight
+        out[target] = out.get(target, 0) + weight
+    return {c: w for c, w in out.items() if w}
+
+
+def recommend_live(user: str, profile: Mapping[str, Any], correction: Mapping[str, int] | None,
+                   catalogue: Catalogue, n: int = 5) -> Recommendation:
+    """`recommend`, with the profile's affinities corrected by the live catalogue."""
+    if not correction:
+        return recommend(user, profile, catalogue, n=n)
+    affinity = dict(profile.get("affinity", {}))
+    for category, weight in correction.items():
+        affinity[category] = affinity.get(category, 0) + weight
+    return recommend(user, {**profile, "affinity": affinity}, catalogue, n=n)

@@ -29,12 +29,19 @@ from streamz_kit.transport import ProducerRecord, TopicSpec, Transport, connect
 
 if __package__:
     from . import domain
-    from .pipeline import CATALOGUE_SEED, INPUT_TOPIC, OUTPUT_TOPIC, TRENDS_TOPIC
+    from .pipeline import (
+        CATALOGUE_SEED,
+        CATALOGUE_TOPIC,
+        INPUT_TOPIC,
+        OUTPUT_TOPIC,
+        TRENDS_TOPIC,
+    )
 else:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import domain  # type: ignore[no-redef]
     from pipeline import (  # type: ignore[no-redef]
         CATALOGUE_SEED,
+        CATALOGUE_TOPIC,
         INPUT_TOPIC,
         OUTPUT_TOPIC,
         TRENDS_TOPIC,
@@ -102,14 +109,39 @@ class ActionSource:
 
 
 async def ensure_topics(transport: Transport, partitions: int = 4) -> dict[str, int]:
-    """Create the example's topics if missing; returns each topic's partition count."""
+    """Create the example's topics if missing; returns each topic's partition count.
+    A new `item-catalogue` topic gets the seeded catalogue, one record per item; after
+    that it is a live table: `streamz-kit produce item-catalogue` can move an item."""
     admin = transport.admin()
     try:
-        topics = (INPUT_TOPIC, OUTPUT_TOPIC, TRENDS_TOPIC)
+        topics = (INPUT_TOPIC, OUTPUT_TOPIC, TRENDS_TOPIC, CATALOGUE_TOPIC)
+        had_catalogue = CATALOGUE_TOPIC in await admin.partition_counts([CATALOGUE_TOPIC])
         await admin.create_topics([TopicSpec(t, partitions) for t in topics])
-        return await admin.partition_counts(topics)
+        counts = await admin.partition_counts(topics)
     finally:
         await admin.close()
+    if not had_catalogue:
+        await publish_catalogue(transport, domain.make_catalogue(CATALOGUE_SEED),
+                                counts[CATALOGUE_TOPIC])
+    return counts
+
+
+async def publish_catalogue(
+    transport: Transport, catalogue: domain.Catalogue, partitions: int,
+    items: list[str] | None = None,
+) -> None:
+    """Write catalogue entries (all, or `items`) to `item-catalogue`, keyed by item id."""
+    producer = transport.producer()
+    now = _now_ms()
+    for item_id in items if items is not None else sorted(catalogue.items):
+        key = item_id.encode()
+        entry = domain.catalogue_entry(catalogue.items[item_id])
+        producer.send(ProducerRecord(
+            CATALOGUE_TOPIC, default_partition(key, partitions), key,
+            serdes.JSON.serialize(CATALOGUE_TOPIC, entry), now,
+        ))
+    await producer.flush()
+    await producer.close()
 
 
 def _now_ms() -> int:

@@ -1,12 +1,22 @@
 """The recommendations topology, built by `build_topology()` (app.py, the demo and the tests).
 
     user-actions ─► filter(valid) ─┬─► group_by_key ─► aggregate(user-profiles) ─► to_stream
-                                   │      ─► map(recommend) ─► recommendations
+                                   │      ─► left_join(user-category-corrections) ─► recommend
+                                   │      ─► recommendations
+                                   ├─► group_by(user|item) ─► aggregate(user-item-interactions)
+                                   │      ─► left_join(item-catalogue, foreign_key=item)
+                                   │      ─► group_by(user) ─► aggregate(user-category-corrections)
                                    └─► group_by(category) ─► [repartition] ─► aggregate(category-trends)
                                           ─► to_stream ─► map_values(top 5) ─► trending
 
-Sub-topology 0 reads `user-actions` (keyed by user, so `group_by_key` needs no repartition);
-re-keying by category for the trends goes through a repartition topic into sub-topology 1.
+The item catalogue is a real table (`item-catalogue`, keyed by item id): the foreign-key join
+gives every (user, item) interaction its item's current category; the per-user table
+aggregation keeps how much of a user's weight the catalogue files under other categories
+than the actions carried, and moves it again when the catalogue moves an item while the
+worker runs. Recommendations add these corrections to the profile's affinities (with the
+catalogue agreeing with the actions, they are the profile's own).
+Re-keying (by user|item, by user, by category) goes through repartition topics, and the
+foreign-key join through its subscription and response topics.
 """
 
 from __future__ import annotations
@@ -36,6 +46,10 @@ WINDOWED_TRENDS_STORE = "category-trends-windowed"
 # Trending now: the last minute of actions per category, refreshed every 30 seconds.
 TREND_WINDOW = sk.TimeWindows.of_size_and_grace(60_000, 5_000).advance_by(30_000)
 CATALOGUE_SEED = 7
+CATALOGUE_TOPIC = "item-catalogue"
+CATALOGUE_STORE = "item-catalogue"
+INTERACTIONS_STORE = "user-item-interactions"
+CORRECTION_STORE = "user-category-corrections"
 
 
 def build_topology(
@@ -62,10 +76,45 @@ def build_topology(
                                      value_serde=serdes.JSON, caching=False),
     )
 
-    def to_recommendation(user: str, profile: Any) -> domain.Recommendation:
-        return domain.recommend(user, profile, cat, n=n)
+    # The live catalogue: a table of the `item-catalogue` topic, keyed by item id. The
+    # foreign-key join gives every (user, item) interaction its item's current category;
+    # the per-user aggregation keeps how far those categories differ from the ones the
+    # actions carried, and moves the weight again whenever the catalogue moves an item.
+    json: dict[str, Any] = {"key_serde": serdes.STRING, "value_serde": serdes.JSON}
+    catalogue_table = builder.table(
+        CATALOGUE_TOPIC, **json, materialized=sk.Materialized(CATALOGUE_STORE, **json)
+    )
+    interactions = actions.group_by(domain.interaction_key, **json).aggregate(
+        initializer=dict,
+        aggregator=domain.update_interaction,
+        materialized=sk.Materialized(INTERACTIONS_STORE, **json),
+    )
+    categorised = interactions.left_join(
+        catalogue_table, domain.categorise, foreign_key=lambda interaction: interaction["item"]
+    )
+    corrections = categorised.group_by(
+        lambda key, interaction: (interaction["user"], interaction), **json
+    ).aggregate(
+        initializer=dict,
+        adder=domain.add_correction,
+        subtractor=lambda user, interaction, agg: domain.add_correction(
+            user, interaction, agg, sign=-1
+        ),
+        materialized=sk.Materialized(CORRECTION_STORE, **json),
+    )
 
-    recommendations = profiles.to_stream().map_values(to_recommendation, with_key=True)
+    def with_user(user: str, profile: Any) -> Any:
+        return (user, profile)
+
+    def to_recommendation(pair: Any, correction: Any) -> domain.Recommendation:
+        user, profile = pair
+        return domain.recommend_live(user, profile, correction, cat, n=n)
+
+    # One recommendation per profile change, at once (no repartition on this path); the
+    # live catalogue's corrections are looked up in their table.
+    recommendations = profiles.to_stream().map_values(with_user, with_key=True).left_join(
+        corrections, to_recommendation
+    )
     recommendations.to(OUTPUT_TOPIC, key_serde=serdes.STRING, value_serde=serdes.JSON)
     # Kept as a table too, so `GET /stores/user-recommendations/<user>` answers over HTTP.
     recommendations.to_table(

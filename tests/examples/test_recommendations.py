@@ -351,3 +351,42 @@ def test_latest_recommendation_per_user_is_queryable_from_its_store() -> None:
         assert [k for k, _ in out] == ["u1"] * 3
         assert store.get("u1") == out[-1][1]
         assert store.get("nobody") is None
+
+
+def test_live_catalogue_moves_affinity_through_the_foreign_key_join() -> None:
+    """The catalogue is a table the worker reads while it runs: moving an item to another
+    category moves every interacting user's weight there, and the next recommendation ranks
+    categories accordingly; moving it back takes the correction away."""
+    from examples.recommendations import pipeline as pl
+
+    item = CATALOGUE.by_category["books"][0]
+    other = CATALOGUE.by_category["garden"][0]
+    with TopologyTestDriver(pl.build_topology(with_trends=False,
+                                              with_windowed_trends=False)) as driver:
+        catalogue = driver.create_input_topic(pl.CATALOGUE_TOPIC)
+        inp = driver.create_input_topic(pl.INPUT_TOPIC)
+        recs = driver.create_output_topic(pl.OUTPUT_TOPIC)
+        for item_id in (item, other):
+            catalogue.pipe_input(item_id, domain.catalogue_entry(CATALOGUE.items[item_id]),
+                                 timestamp_ms=0)
+        for ts in (1, 2, 3):
+            inp.pipe_input("u1", action(item, "like", ts=ts), timestamp_ms=ts)
+        inp.pipe_input("u2", action(other, "view", ts=4, user="u2"), timestamp_ms=4)
+        corrections = driver.get_key_value_store(pl.CORRECTION_STORE)
+        assert corrections.get("u1") == {}  # the catalogue agrees with the actions
+        assert recs.read_records_to_list()[-2].value["categories"] == ["books"]
+
+        catalogue.pipe_input(item, {"category": "toys", "popularity": 0.5}, timestamp_ms=5)
+        assert corrections.get("u1") == {"books": -9, "toys": 9}
+        assert corrections.get("u2") == {}  # never touched the moved item
+        assert recs.is_empty()  # a catalogue change alone recommends nothing
+        inp.pipe_input("u1", action(other, "view", ts=6), timestamp_ms=6)
+        profile = driver.get_key_value_store(pl.PROFILE_STORE).get("u1")
+        corrected = {**profile, "affinity": {"books": 0, "toys": 9, "garden": 1}}
+        got = recs.read_records_to_list()
+        assert [r.value for r in got] == [domain.recommend("u1", corrected, CATALOGUE)]
+        assert got[0].value["categories"] == ["toys", "garden"]
+
+        catalogue.pipe_input(item, domain.catalogue_entry(CATALOGUE.items[item]),
+                             timestamp_ms=7)
+        assert corrections.get("u1") == {}
