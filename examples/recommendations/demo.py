@@ -131,7 +131,12 @@ async def run_demo(
     try:
         if live is not None:
             live.start()
-        while time.monotonic() - started < seconds and not finish.is_set():
+        # A short run on a busy machine may spend its seconds creating the worker's tasks:
+        # it then keeps generating (for at most 30 s more) until some actions went out.
+        while not finish.is_set() and (
+            time.monotonic() - started < seconds
+            or (stats.produced == 0 and time.monotonic() - started < seconds + 30)
+        ):
             if generator.done():
                 generator.result()  # raise its error, if any
                 break
