@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench venv clean
+.PHONY: demo test bench kafka venv clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ demo: venv
 
 test: venv
 	$(BIN)/python -m pytest tests
+
+# A real Apache Kafka broker (one KRaft node, jars from Maven Central) on a free loopback port,
+# until Ctrl-C; KAFKA_PORT=9092 make kafka to choose the port. docs/kafka.md.
+kafka: venv
+	$(BIN)/python -m interop.kafka_broker
 
 bench: venv
 	$(BIN)/python bench/run.py

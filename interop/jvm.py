@@ -79,6 +79,9 @@ def _build(path: Path) -> None:
         )
     java_executable()  # fail early, with its sentence, when there is no Java
     log = path / "target" / "build.log"
+    # copy-dependencies only adds: a jar dropped or re-versioned by the pom would linger in
+    # lib/ and shadow its replacement on the `lib/*` classpath.
+    shutil.rmtree(path / "target" / "lib", ignore_errors=True)
     cmd = [
         mvn, "-B", "-q", "-f", str(path / "pom.xml"),
         "package", "dependency:copy-dependencies",

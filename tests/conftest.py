@@ -1,10 +1,15 @@
-"""Suite-wide options: `--runslow` (or STREAMZ_RUNSLOW=1) runs the tests marked slow."""
+"""Suite-wide options (`--runslow` or STREAMZ_RUNSLOW=1 runs the tests marked slow) and the
+Kafka broker fixtures."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+
+# Real Apache Kafka for every test that needs a broker speaking the Kafka protocol: one broker
+# JVM per session (tests/broker_kafka.py explains the fixtures).
+from tests.broker_kafka import kafka_bootstrap, kafka_broker, kafka_url, private_kafka  # noqa: F401
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

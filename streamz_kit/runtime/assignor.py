@@ -97,14 +97,21 @@ def plan_assignment(
     # standbys
     replicas = min(num_standbys, len(order) - 1)
     if replicas > 0:
+        # Spread each owner's standbys over the other members first: when the owner dies,
+        # balance lets each survivor take only a share of its indices, so standbys piled on
+        # one member would leave the rest to restore in full. Then prefer warm members.
+        shared: dict[tuple[str, str | None], int] = {}
         for index in valid:
-            candidates = [m for m in order if m != owner.get(index)]
+            active = owner.get(index)
+            candidates = [m for m in order if m != active]
             candidates.sort(key=lambda m: (
+                shared.get((m, active), 0),
                 index not in members[m].warm and index not in members[m].owned,
                 len(plans[m].standby),
             ))
             for m in candidates[:replicas]:
                 plans[m].standby.append(index)
+                shared[(m, active)] = shared.get((m, active), 0) + 1
     return plans
 
 

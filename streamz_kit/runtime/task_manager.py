@@ -12,6 +12,7 @@ restart restores the changelog tail past the offset kept in the store.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import time
@@ -172,6 +173,7 @@ class TaskManager:
         owner: dict[TopicPartition, str] = {}
         ids = [task_id_of(s, p) for s, p in new]
         try:
+            await self._fence_previous_owners(ids)
             for sub_id, partition in new:
                 stores = built[(sub_id, partition)] = self._build_stores(sub_id, partition)
                 for name, store in stores.items():
@@ -191,6 +193,10 @@ class TaskManager:
             for stores in built.values():
                 for store in stores.values():
                     store.close()
+            for task_id in ids:
+                producer = self.producers.pop(task_id, None)
+                if producer is not None:
+                    await producer.close()
             raise
         self.stats.restored_records += result.records
         self.stats.restore_seconds += result.seconds
@@ -204,6 +210,35 @@ class TaskManager:
         )
         for (sub_id, partition), task_stores in built.items():
             self._start_task(sub_id, partition, task_stores)
+        if self.config.exactly_once:
+            await self._seek_to_committed(new)
+
+    async def _fence_previous_owners(self, task_ids: list[str]) -> None:
+        """exactly_once: start each new task's transactional producer before anything of the
+        task is read. Its InitProducerId fences the task's previous owner (a worker that
+        froze past its session timeout and may wake up mid-commit) and aborts that owner's
+        open transaction, so the changelogs restored next and the offsets read after them
+        can no longer change underneath. aiokafka's transaction requests carry no group
+        generation (no KIP-447), so this per-task fencing is what keeps zombies out."""
+        if not self.config.exactly_once:
+            return
+        fresh = []
+        for task_id in task_ids:
+            if task_id not in self.producers:
+                self.producers[task_id] = self.transport.producer(
+                    transactional_id=f"{self.config.application_id}-{task_id}"
+                )
+            fresh.append(self.producers[task_id])
+        await asyncio.gather(*(p.init_transactions() for p in fresh))
+
+    async def _seek_to_committed(self, new: list[tuple[int, int]]) -> None:
+        """exactly_once: position new tasks' inputs at the offsets committed *after* the
+        previous owner was fenced. The consumer looked them up when the assignment arrived,
+        possibly while the previous owner's last transaction was still open."""
+        partitions = [tp for s, p in new for tp in self._source_partitions(s, p)]
+        committed = await self.consumer.committed(partitions)
+        for tp, offset in committed.items():
+            self.consumer.seek(tp, offset)
 
     def _start_task(self, sub_id: int, partition: int, task_stores: dict[str, Any]) -> Task:
         task_id = task_id_of(sub_id, partition)
@@ -221,11 +256,10 @@ class TaskManager:
             max_record_bytes=self.config.max_record_bytes,
         )
         self.tasks[task_id] = task
-        if self.config.exactly_once:
-            producer = self.transport.producer(
+        if self.config.exactly_once and task_id not in self.producers:
+            self.producers[task_id] = self.transport.producer(
                 transactional_id=f"{self.config.application_id}-{task_id}"
             )
-            self.producers[task_id] = producer
         return task
 
     async def _close_task(self, task_id: str) -> None:

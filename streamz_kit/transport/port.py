@@ -186,6 +186,12 @@ class Producer(abc.ABC):
         default writes synchronously, as `flush` does."""
         await self.flush()
 
+    async def init_transactions(self) -> None:
+        """Register the transactional id with the broker now, fencing every older producer
+        with the same id and aborting its open transaction (Kafka's initTransactions). A
+        task calls it before it reads its stores' changelogs and its committed offsets, so a
+        zombie owner can no longer commit underneath what it reads. No-op by default."""
+
     async def begin(self) -> None:
         """Start a transaction (transactional producers only)."""
         raise BrokerError("begin() was called on a producer that is not transactional; create it with a transactional_id (processing_guarantee='exactly_once').")

@@ -1,4 +1,4 @@
-"""Fixtures for the Kafka adapter tests: one Tansu broker per test session.
+"""The Kafka adapter tests run on the session's real Kafka broker (tests/broker_kafka.py).
 
 Tests are plain functions that drive their scenario with `run(...)` (asyncio.run), so they
 need no asyncio plugin; each scenario makes its own topics with unique names.
@@ -6,28 +6,10 @@ need no asyncio plugin; each scenario makes its own topics with unique names.
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/broker_tansu.py
 
-from broker_tansu import TansuBroker
-
-
-@pytest.fixture(scope="session")
-def tansu_broker() -> Iterator[TansuBroker]:
-    broker = TansuBroker()
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.stop()
-
-
-@pytest.fixture(scope="session")
-def tansu(tansu_broker: TansuBroker) -> str:
-    """Bootstrap address ("127.0.0.1:PORT") of the session's Tansu broker."""
-    return tansu_broker.bootstrap
+@pytest.fixture
+def kafka(kafka_bootstrap: str) -> str:
+    """Bootstrap address ("127.0.0.1:PORT") of the session's Kafka broker."""
+    return kafka_bootstrap

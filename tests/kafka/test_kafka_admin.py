@@ -1,4 +1,4 @@
-"""Admin operations of the Kafka adapter against Tansu."""
+"""Admin operations of the Kafka adapter against real Kafka."""
 
 from __future__ import annotations
 
@@ -25,11 +25,11 @@ async def _topic_config(bootstrap: str, topic: str) -> dict[str, str]:
         await client.close()
 
 
-def test_create_topics_with_partitions_and_configs(tansu: str) -> None:
+def test_create_topics_with_partitions_and_configs(kafka: str) -> None:
     events, changelog = unique("events"), unique("store-changelog")
 
     async def scenario() -> None:
-        transport = KafkaTransport(tansu)
+        transport = KafkaTransport(kafka)
         admin = transport.admin()
         try:
             await admin.create_topics([
@@ -41,7 +41,7 @@ def test_create_topics_with_partitions_and_configs(tansu: str) -> None:
             counts = await admin.partition_counts([events, changelog, unique("missing")])
             assert counts == {events: 4, changelog: 2}
             assert {events, changelog} <= set(await admin.list_topics())
-            assert (await _topic_config(tansu, changelog)).get("cleanup.policy") == "compact"
+            assert (await _topic_config(kafka, changelog)).get("cleanup.policy") == "compact"
 
             await admin.delete_topics([changelog])
             assert changelog not in await admin.list_topics()
@@ -52,11 +52,11 @@ def test_create_topics_with_partitions_and_configs(tansu: str) -> None:
     run(scenario())
 
 
-def test_asking_about_a_missing_topic_does_not_create_it(tansu: str) -> None:
+def test_asking_about_a_missing_topic_does_not_create_it(kafka: str) -> None:
     ghost = unique("ghost")
 
     async def scenario() -> None:
-        transport = KafkaTransport(tansu)
+        transport = KafkaTransport(kafka)
         admin = transport.admin()
         try:
             assert await admin.partition_counts([ghost]) == {}
@@ -67,11 +67,11 @@ def test_asking_about_a_missing_topic_does_not_create_it(tansu: str) -> None:
     run(scenario())
 
 
-def test_list_offsets_earliest_and_latest(tansu: str) -> None:
+def test_list_offsets_earliest_and_latest(kafka: str) -> None:
     topic = unique("offsets")
 
     async def scenario() -> None:
-        transport = KafkaTransport(tansu)
+        transport = KafkaTransport(kafka)
         admin = transport.admin()
         try:
             await admin.create_topics([TopicSpec(topic, 2)])
@@ -94,11 +94,11 @@ def test_list_offsets_earliest_and_latest(tansu: str) -> None:
     run(scenario())
 
 
-def test_group_offsets_round_trip_and_delete_group(tansu: str) -> None:
+def test_group_offsets_round_trip_and_delete_group(kafka: str) -> None:
     topic, group = unique("in"), unique("app")
 
     async def scenario() -> None:
-        transport = KafkaTransport(tansu)
+        transport = KafkaTransport(kafka)
         admin = transport.admin()
         try:
             await admin.create_topics([TopicSpec(topic, 3)])
@@ -118,11 +118,11 @@ def test_group_offsets_round_trip_and_delete_group(tansu: str) -> None:
     run(scenario())
 
 
-def test_group_is_active_while_a_member_lives(tansu: str) -> None:
+def test_group_is_active_while_a_member_lives(kafka: str) -> None:
     topic, group = unique("in"), unique("app")
 
     async def scenario() -> None:
-        transport = KafkaTransport(tansu)
+        transport = KafkaTransport(kafka)
         admin = transport.admin()
         try:
             await admin.create_topics([TopicSpec(topic, 2)])

@@ -1,12 +1,6 @@
-"""Exactly-once through the adapter. Needs a real Kafka: Tansu has no transactions.
-
-Set STREAMZ_KAFKA_EOS_BOOTSTRAP=host:port to run it; the Tansu tests prove instead that
-the adapter reports the missing support clearly (test_kafka_errors.py).
-"""
+"""Exactly-once through the adapter, on the session's real Kafka broker."""
 
 from __future__ import annotations
-
-import os
 
 import pytest
 from kafka_helpers import run, unique
@@ -15,16 +9,7 @@ from streamz_kit.errors import ProducerFencedError
 from streamz_kit.transport.kafka import KafkaTransport
 from streamz_kit.transport.port import Consumer, ProducerRecord, TopicPartition, TopicSpec
 
-BOOTSTRAP = os.environ.get("STREAMZ_KAFKA_EOS_BOOTSTRAP", "")
-
-pytestmark = [
-    pytest.mark.kafka,
-    pytest.mark.skipif(
-        not BOOTSTRAP,
-        reason="exactly-once needs a real Kafka (Tansu has no transactions): "
-        "set STREAMZ_KAFKA_EOS_BOOTSTRAP=host:port",
-    ),
-]
+pytestmark = pytest.mark.kafka
 
 
 async def _read_all(consumer: Consumer) -> list[bytes | None]:
@@ -39,12 +24,12 @@ async def _read_all(consumer: Consumer) -> list[bytes | None]:
     return values
 
 
-def test_transaction_commits_records_and_offsets_atomically_and_aborts_cleanly() -> None:
+def test_transaction_commits_records_and_offsets_atomically_and_aborts_cleanly(kafka: str) -> None:
     source, sink, group = unique("eos-in"), unique("eos-out"), unique("eos-app")
     txn_id = unique("eos-app-0_0")
 
     async def scenario() -> None:
-        transport = KafkaTransport(BOOTSTRAP, replication_factor=1)
+        transport = KafkaTransport(kafka, replication_factor=1)
         try:
             await transport.admin().create_topics([TopicSpec(source, 1), TopicSpec(sink, 1)])
             src, out = TopicPartition(source, 0), TopicPartition(sink, 0)

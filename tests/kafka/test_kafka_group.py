@@ -49,12 +49,12 @@ async def poll_until(members: list[tuple[Member, KafkaConsumer]], done, timeout_
         await asyncio.gather(*(m.poll(c) for m, c in members))
 
 
-def test_two_members_split_four_partitions_with_callbacks(tansu: str) -> None:
+def test_two_members_split_four_partitions_with_callbacks(kafka: str) -> None:
     topic, group = unique("in"), unique("app")
     everything = {TopicPartition(topic, p) for p in range(4)}
 
     async def scenario() -> None:
-        transport = KafkaTransport(tansu, session_timeout_ms=6000, heartbeat_interval_ms=500)
+        transport = KafkaTransport(kafka, session_timeout_ms=6000, heartbeat_interval_ms=500)
         try:
             await transport.admin().create_topics([TopicSpec(topic, 4)])
             producer = transport.producer()

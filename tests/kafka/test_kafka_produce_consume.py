@@ -1,4 +1,4 @@
-"""Producing and reading records through the Kafka adapter against Tansu."""
+"""Producing and reading records through the Kafka adapter against real Kafka."""
 
 from __future__ import annotations
 
@@ -33,11 +33,11 @@ async def drain(consumer: Consumer, idle_polls: int = 2) -> dict[TopicPartition,
     return out
 
 
-def test_produced_batches_read_back_with_offsets_keys_values_headers(tansu: str) -> None:
+def test_produced_batches_read_back_with_offsets_keys_values_headers(kafka: str) -> None:
     topic = unique("data")
 
     async def scenario() -> None:
-        transport = KafkaTransport(tansu)
+        transport = KafkaTransport(kafka)
         try:
             await transport.start()
             await transport.admin().create_topics([TopicSpec(topic, 3)])
@@ -78,11 +78,11 @@ def test_produced_batches_read_back_with_offsets_keys_values_headers(tansu: str)
     run(scenario())
 
 
-def test_seek_position_pause_and_resume(tansu: str) -> None:
+def test_seek_position_pause_and_resume(kafka: str) -> None:
     topic = unique("seek")
 
     async def scenario() -> None:
-        transport = KafkaTransport(tansu)
+        transport = KafkaTransport(kafka)
         try:
             await transport.admin().create_topics([TopicSpec(topic, 2)])
             producer = transport.producer()
@@ -113,11 +113,11 @@ def test_seek_position_pause_and_resume(tansu: str) -> None:
     run(scenario())
 
 
-def test_consumer_commit_and_committed_round_trip(tansu: str) -> None:
+def test_consumer_commit_and_committed_round_trip(kafka: str) -> None:
     topic, group = unique("in"), unique("grp")
 
     async def scenario() -> None:
-        transport = KafkaTransport(tansu)
+        transport = KafkaTransport(kafka)
         try:
             await transport.admin().create_topics([TopicSpec(topic, 2)])
             tp0, tp1 = TopicPartition(topic, 0), TopicPartition(topic, 1)
@@ -137,11 +137,11 @@ def test_consumer_commit_and_committed_round_trip(tansu: str) -> None:
     run(scenario())
 
 
-def test_subscribe_to_missing_topics_names_them(tansu: str) -> None:
+def test_subscribe_to_missing_topics_names_them(kafka: str) -> None:
     present, missing_a, missing_b = unique("here"), unique("gone-a"), unique("gone-b")
 
     async def scenario() -> None:
-        transport = KafkaTransport(tansu)
+        transport = KafkaTransport(kafka)
         try:
             await transport.admin().create_topics([TopicSpec(present, 1)])
             consumer = transport.consumer(group_id=unique("grp"))
@@ -161,9 +161,9 @@ def test_subscribe_to_missing_topics_names_them(tansu: str) -> None:
     run(scenario())
 
 
-def test_plain_producer_refuses_transaction_calls(tansu: str) -> None:
+def test_plain_producer_refuses_transaction_calls(kafka: str) -> None:
     async def scenario() -> None:
-        transport = KafkaTransport(tansu)
+        transport = KafkaTransport(kafka)
         try:
             producer = transport.producer()
             assert not producer.transactional
@@ -175,13 +175,13 @@ def test_plain_producer_refuses_transaction_calls(tansu: str) -> None:
     run(scenario())
 
 
-def test_dispatched_records_are_confirmed_and_counted_by_the_next_flush(tansu: str) -> None:
+def test_dispatched_records_are_confirmed_and_counted_by_the_next_flush(kafka: str) -> None:
     """at_least_once hands outputs to aiokafka after each batch without waiting; the
     commit's flush must still wait for them and report their offsets."""
     topic = unique("dispatch")
 
     async def scenario() -> None:
-        transport = KafkaTransport(tansu)
+        transport = KafkaTransport(kafka)
         try:
             await transport.start()
             await transport.admin().create_topics([TopicSpec(topic, 2)])

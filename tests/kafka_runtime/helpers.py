@@ -1,4 +1,4 @@
-"""Helpers for the Kafka runtime tests: worker subprocesses on Tansu, events, checks."""
+"""Helpers for the Kafka runtime tests: worker subprocesses on real Kafka, events, checks."""
 
 from __future__ import annotations
 

@@ -9,17 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.broker_tansu import TansuBroker
+from interop.kafka_broker import KafkaBroker
 from tests.kafka_runtime.helpers import Worker, complete, produce_events, wait_for
-from tests.kafka_runtime.test_workers_on_tansu import _env, _new_app
+from tests.kafka_runtime.test_workers_on_kafka import _env, _new_app
 
 pytestmark = pytest.mark.kafka
 
 
-def test_worker_survives_a_frozen_broker(tmp_path: Path) -> None:
-    tansu = TansuBroker()
-    tansu.start()
-    broker = f"kafka://{tansu.bootstrap}"
+def test_worker_survives_a_frozen_broker(private_kafka: KafkaBroker, tmp_path: Path) -> None:
+    kafka = private_kafka
+    broker = f"kafka://{kafka.bootstrap}"
     partitions, total = 2, 1200
     try:
         prefix = _new_app(broker, partitions)
@@ -33,10 +32,10 @@ def test_worker_survives_a_frozen_broker(tmp_path: Path) -> None:
             wait_for(lambda: bool(worker.running_tasks()), 60, [worker], "the first assignment")
             produce_events(broker, f"{prefix}-events", 0, total // 2, partitions)
             wait_for(lambda: complete(broker, prefix, total // 2), 60, [worker], "first half")
-            tansu.pause()
+            kafka.pause()
             time.sleep(12)  # longer than the session (6 s) and request (4 s) timeouts
             assert worker.alive(), worker.output()[-3000:]
-            tansu.resume()
+            kafka.resume()
             produce_events(broker, f"{prefix}-events", total // 2, total // 2, partitions)
             wait_for(lambda: complete(broker, prefix, total), 90, [worker],
                      "every input after the pause")
@@ -45,5 +44,4 @@ def test_worker_survives_a_frozen_broker(tmp_path: Path) -> None:
             if worker.alive():
                 assert worker.stop(signal.SIGTERM) == 0, worker.output()[-3000:]
     finally:
-        tansu.resume()
-        tansu.stop()
+        kafka.resume()

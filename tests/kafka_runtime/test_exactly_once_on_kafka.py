@@ -1,13 +1,7 @@
-"""exactly_once across worker processes on a real Kafka (Tansu has no transactions).
-
-Runs only when STREAMZ_KAFKA_EOS_BOOTSTRAP=host:port names a Kafka broker with
-transactions; the same runtime logic is proven on the embedded broker in
-tests/runtime/test_app_e2e.py.
-"""
+"""exactly_once across worker processes on the session's real Kafka broker."""
 
 from __future__ import annotations
 
-import os
 import signal
 from pathlib import Path
 
@@ -22,22 +16,13 @@ from tests.kafka_runtime.helpers import (
     produce_events,
     wait_for,
 )
-from tests.kafka_runtime.test_workers_on_tansu import _env, _new_app
+from tests.kafka_runtime.test_workers_on_kafka import _env, _new_app
 
-BOOTSTRAP = os.environ.get("STREAMZ_KAFKA_EOS_BOOTSTRAP", "")
-
-pytestmark = [
-    pytest.mark.kafka,
-    pytest.mark.skipif(
-        not BOOTSTRAP,
-        reason="exactly-once needs a real Kafka (Tansu has no transactions): "
-        "set STREAMZ_KAFKA_EOS_BOOTSTRAP=host:port",
-    ),
-]
+pytestmark = pytest.mark.kafka
 
 
-def test_sigkill_one_of_two_workers_no_loss_no_duplicate(tmp_path: Path) -> None:
-    broker, partitions, total = f"kafka://{BOOTSTRAP}", 4, 4000
+def test_sigkill_one_of_two_workers_no_loss_no_duplicate(kafka_runtime: str, tmp_path: Path) -> None:
+    broker, partitions, total = kafka_runtime, 4, 4000
     prefix = _new_app(broker, partitions)
     workers = [
         Worker("seq_app.py", broker,

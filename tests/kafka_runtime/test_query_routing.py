@@ -18,7 +18,7 @@ from tests.kafka_runtime.helpers import (
     produce_events,
     wait_for,
 )
-from tests.kafka_runtime.test_workers_on_tansu import _all_tasks, _env, _new_app, _owned
+from tests.kafka_runtime.test_workers_on_kafka import _all_tasks, _env, _new_app, _owned
 
 pytestmark = pytest.mark.kafka
 
@@ -37,9 +37,9 @@ def _get(url: str) -> tuple[int, dict]:
 
 
 def test_a_key_hosted_by_one_worker_is_answered_through_the_other(
-    tansu_runtime: str, tmp_path: Path
+    kafka_runtime: str, tmp_path: Path
 ) -> None:
-    broker, partitions, total = tansu_runtime, 4, 800
+    broker, partitions, total = kafka_runtime, 4, 800
     prefix = _new_app(broker, partitions)
     workers = [
         Worker("seq_app.py", broker, _env(broker, prefix, tmp_path / f"s{i}", KR_HTTP_PORT="0"),

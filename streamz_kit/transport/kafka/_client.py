@@ -168,6 +168,31 @@ async def _quiet_stop(stop: Callable[[C], Awaitable[None]], client: C) -> None:
         log.debug("ignored error while discarding a Kafka client", exc_info=True)
 
 
+T = TypeVar("T")
+
+
+async def retrying(settings: KafkaSettings, doing: str, call: Callable[[], Awaitable[T]]) -> T:
+    """Run one admin call, retrying transient broker errors for up to `connect_timeout_s`.
+
+    Why: a broker that restarts, or wakes up from a pause, answers for a moment without
+    leaders or broker metadata (NodeNotReady, NotLeader, coordinator loading). Those pass
+    within seconds; failing the worker on the first one would turn a blip into an outage.
+    Errors Kafka marks as permanent are raised at once, as `BrokerError` naming `doing`.
+    """
+    deadline = time.monotonic() + settings.connect_timeout_s
+    delay = 0.1
+    while True:
+        try:
+            return await call()
+        except KafkaError as exc:
+            transient = getattr(exc, "retriable", False) or isinstance(exc, KafkaTimeoutError)
+            if not transient or time.monotonic() + delay > deadline:
+                raise broker_error(exc, doing) from exc
+            log.warning("Kafka could not %s (%s); retrying in %.1f s", doing, describe(exc), delay)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
 def broker_error(exc: BaseException, doing: str) -> BrokerError:
     """Wrap an aiokafka error in ours, naming the operation that failed."""
     return BrokerError(

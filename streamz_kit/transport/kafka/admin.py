@@ -17,8 +17,8 @@ Broker quirks handled here (see docs in DESIGN.md):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -28,7 +28,13 @@ from aiokafka.protocol.metadata import MetadataRequest
 from aiokafka.structs import TopicPartition as KTP
 
 from streamz_kit.errors import BrokerError
-from streamz_kit.transport.kafka._client import KafkaSettings, broker_error, log, start_client
+from streamz_kit.transport.kafka._client import (
+    KafkaSettings,
+    broker_error,
+    log,
+    retrying,
+    start_client,
+)
 from streamz_kit.transport.port import Admin, OffsetSpec, TopicPartition, TopicSpec
 
 _TOPIC_ALREADY_EXISTS = 36
@@ -36,6 +42,7 @@ _UNKNOWN_TOPIC = 3
 _GROUP_NOT_FOUND = 69
 _NON_EMPTY_GROUP = 68
 _HIGHWATER_WAIT_S = 2.0
+T = TypeVar("T")
 
 
 class KafkaAdmin(Admin):
@@ -55,6 +62,9 @@ class KafkaAdmin(Admin):
             )
             self._client = client
         return self._client
+
+    async def _admin_call(self, call: Callable[[AIOKafkaAdminClient], Awaitable[T]]) -> T:
+        return await call(await self._admin())
 
     async def _reader(self) -> AIOKafkaConsumer:
         if self._offsets_reader is None:
@@ -77,10 +87,10 @@ class KafkaAdmin(Admin):
                      topic_configs=dict(s.config))
             for s in specs
         ]
-        try:
-            response = await (await self._admin()).create_topics(new)
-        except KafkaError as exc:
-            raise broker_error(exc, f"create topics {[s.name for s in specs]}") from exc
+        response = await retrying(
+            self._settings, f"create topics {[s.name for s in specs]}",
+            lambda: self._admin_call(lambda c: c.create_topics(new)),
+        )
         for topic, code, message in response.topic_errors:
             if code not in (0, _TOPIC_ALREADY_EXISTS):
                 raise BrokerError(
@@ -89,13 +99,11 @@ class KafkaAdmin(Admin):
                 )
 
     async def _metadata(self, topics: list[str] | None) -> list[dict[str, Any]]:
-        client = await self._admin()
-        try:
-            response = await client._send_request(
-                MetadataRequest(topics, allow_auto_topic_creation=False)
-            )
-        except KafkaError as exc:
-            raise broker_error(exc, "describe topics") from exc
+        response = await retrying(
+            self._settings, "describe topics",
+            lambda: self._admin_call(lambda c: c._send_request(
+                MetadataRequest(topics, allow_auto_topic_creation=False))),
+        )
         return list(response.to_object()["topics"])
 
     async def partition_counts(self, topics: Iterable[str]) -> dict[str, int]:
@@ -137,13 +145,13 @@ class KafkaAdmin(Admin):
         if not tps:
             return {}
         reader = await self._reader()
-        try:
+
+        async def ask() -> dict[KTP, int]:
             if spec == "earliest":
-                found = await reader.beginning_offsets(tps)
-            else:
-                found = await self._end_offsets(reader, tps)
-        except KafkaError as exc:
-            raise broker_error(exc, f"list {spec} offsets") from exc
+                return dict(await reader.beginning_offsets(tps))
+            return await self._end_offsets(reader, tps)
+
+        found = await retrying(self._settings, f"list {spec} offsets", ask)
         return {TopicPartition(tp.topic, tp.partition): off for tp, off in found.items()}
 
     @staticmethod
@@ -180,12 +188,11 @@ class KafkaAdmin(Admin):
         tps = [KTP(tp.topic, tp.partition) for tp in partitions]
         if not tps:  # asking for "all" crashes aiokafka's decoder on Tansu; be explicit
             return {}
-        try:
-            found = await (await self._admin()).list_consumer_group_offsets(
-                group_id, partitions=tps
-            )
-        except KafkaError as exc:
-            raise broker_error(exc, f"read committed offsets of group {group_id!r}") from exc
+        found = await retrying(
+            self._settings, f"read committed offsets of group {group_id!r}",
+            lambda: self._admin_call(
+                lambda c: c.list_consumer_group_offsets(group_id, partitions=tps)),
+        )
         return {
             TopicPartition(tp.topic, tp.partition): meta.offset
             for tp, meta in found.items()
@@ -242,10 +249,10 @@ class KafkaAdmin(Admin):
         Static members (group_instance_id) do not leave on close; they count as active until
         the broker's session timeout expires, as in Kafka.
         """
-        try:
-            responses = await (await self._admin()).describe_consumer_groups([group_id])
-        except KafkaError as exc:
-            raise broker_error(exc, f"describe group {group_id!r}") from exc
+        responses = await retrying(
+            self._settings, f"describe group {group_id!r}",
+            lambda: self._admin_call(lambda c: c.describe_consumer_groups([group_id])),
+        )
         for response in responses:
             for group in response.groups:
                 code, state, members = group[0], group[2], group[5]

@@ -176,6 +176,12 @@ class KafkaProducer(Producer):
             )
         return await self._write()
 
+    async def init_transactions(self) -> None:
+        """InitProducerId: bumps the epoch of this transactional id, so the broker refuses
+        any older producer with the same id (a zombie) and aborts its open transaction."""
+        self._require_transactional("init_transactions")
+        await self._started()
+
     async def begin(self) -> None:
         self._require_transactional("begin")
         client = await self._started()

@@ -1,7 +1,7 @@
-"""Several worker processes of one application on a real Kafka-protocol broker (Tansu).
+"""Several worker processes of one application on the session's real Kafka broker.
 
 Each test runs `python -m streamz_kit run APP --broker kafka://...` subprocesses, produces
-in large batches (Tansu reads tiny batches slowly) and checks outputs through the broker.
+in large batches and checks outputs through the broker.
 at_least_once checks are duplicate-proof: every input seq must be present in `copies` and
 in its user's set-union aggregate, while update counts may only be at least the truth.
 """
@@ -91,15 +91,16 @@ def _co_located(workers: list[Worker]) -> None:
 
 
 def test_two_workers_share_partitions_and_survive_a_sigkill(
-    tansu_runtime: str, tmp_path: Path
+    kafka_runtime: str, tmp_path: Path
 ) -> None:
-    broker, partitions, total = tansu_runtime, 4, 4000
+    broker, partitions, total = kafka_runtime, 4, 4000
     prefix = _new_app(broker, partitions)
     workers = _start(2, broker, prefix, tmp_path)
     try:
-        wait_for(lambda: _owned(workers) == _all_tasks(partitions), 60, workers,
+        # The first worker to join holds everything until the second one's join rebalances.
+        wait_for(lambda: _owned(workers) == _all_tasks(partitions)
+                 and all(w.running_tasks() for w in workers), 60, workers,
                  "both workers to share all tasks")
-        assert all(w.running_tasks() for w in workers), "one worker got nothing"
         _co_located(workers)
         produce_events(broker, f"{prefix}-events", 0, total // 2, partitions)
         wait_for(lambda: len(set(copies(broker, prefix))) >= total // 4, 60, workers,
@@ -116,9 +117,9 @@ def test_two_workers_share_partitions_and_survive_a_sigkill(
 
 
 def test_three_workers_with_standbys_fail_over_restoring_only_the_tail(
-    tansu_runtime: str, tmp_path: Path
+    kafka_runtime: str, tmp_path: Path
 ) -> None:
-    broker, partitions, total, users = tansu_runtime, 6, 6000, 1499
+    broker, partitions, total, users = kafka_runtime, 6, 6000, 1499
     prefix = _new_app(broker, partitions)
     workers = _start(3, broker, prefix, tmp_path, KR_STANDBYS="1")
     try:
@@ -167,9 +168,9 @@ def test_group_instance_id_reaches_the_kafka_consumer() -> None:
 # a rebalance. docs/kafka.md records this.
 @pytest.mark.slow
 def test_static_member_restart_gets_its_partitions_back(
-    tansu_runtime: str, tmp_path: Path
+    kafka_runtime: str, tmp_path: Path
 ) -> None:
-    broker, partitions, total = tansu_runtime, 4, 2000
+    broker, partitions, total = kafka_runtime, 4, 2000
     prefix = _new_app(broker, partitions)
     workers = [
         Worker("seq_app.py", broker,
@@ -205,9 +206,9 @@ def test_static_member_restart_gets_its_partitions_back(
         _stop_all(workers)
 
 
-def test_missing_input_topic_is_a_clear_error(tansu_runtime: str, tmp_path: Path) -> None:
+def test_missing_input_topic_is_a_clear_error(kafka_runtime: str, tmp_path: Path) -> None:
     prefix = f"kr{uuid.uuid4().hex[:8]}"
-    worker = Worker("seq_app.py", tansu_runtime, _env(tansu_runtime, prefix, tmp_path / "s"),
+    worker = Worker("seq_app.py", kafka_runtime, _env(kafka_runtime, prefix, tmp_path / "s"),
                     tmp_path / "w.log")
     code = worker.proc.wait(60)
     out = worker.output()
@@ -237,13 +238,13 @@ def test_unreachable_broker_is_a_clear_error_within_the_timeout(tmp_path: Path) 
 
 
 def test_recommendations_example_on_kafka_with_two_workers(
-    tansu_runtime: str, tmp_path: Path
+    kafka_runtime: str, tmp_path: Path
 ) -> None:
     from examples.recommendations import domain
     from examples.recommendations.generator import ActionSource, produce_actions
     from examples.recommendations.pipeline import CATALOGUE_SEED
 
-    broker, count, users = tansu_runtime, 3000, 300
+    broker, count, users = kafka_runtime, 3000, 300
     app = str(Path(__file__).resolve().parents[2] / "examples" / "recommendations" / "app.py")
     run(produce_actions(broker, count=0, rate=0, partitions=4))  # creates the topics
     source = ActionSource(domain.make_catalogue(CATALOGUE_SEED), users=users, seed=3)
