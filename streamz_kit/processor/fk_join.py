@@ -28,6 +28,7 @@ from streamz_kit.processor.fk_wrappers import (
     value_hash,
 )
 from streamz_kit.processor.node import Change, Headers
+from streamz_kit.processor.versioned import StaleChange
 from streamz_kit.serdes import Serde
 
 __all__ = [
@@ -42,6 +43,7 @@ log = logging.getLogger("streamz_kit.processor")
 
 NULL_FK = "null foreign key"
 STALE = "stale foreign-key join response"
+OUT_OF_ORDER = "out-of-order version of a versioned table"
 
 
 class SubscriptionSendNode(StatefulNode):
@@ -84,6 +86,9 @@ class SubscriptionSendNode(StatefulNode):
     def process(self, key: Any, change: Change, timestamp: int, headers: Headers) -> None:
         if key is None:
             self.skip("null key", key)
+            return
+        if type(change) is StaleChange:  # KIP-914: an older version changes no join result
+            self.skip(OUT_OF_ORDER, key)
             return
         new, old = change.new, change.old
         digest = None
@@ -231,6 +236,9 @@ class ForeignTableJoinNode(StatefulNode):
     def process(self, fk: Any, change: Change, timestamp: int, headers: Headers) -> None:
         if fk is None:
             self.skip("null key", fk)
+            return
+        if type(change) is StaleChange:
+            self.skip(OUT_OF_ORDER, fk)
             return
         topic = self.serde_topic
         prefix = combined_prefix(self.foreign_key_serde.serialize(topic, fk) or b"")

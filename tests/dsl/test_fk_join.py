@@ -258,3 +258,27 @@ def test_rejects_misuse() -> None:
         left.join(builder.table("r"), joiner, foreign_key=5)  # type: ignore[arg-type]
     with pytest.raises(TopologyError, match="KTable"):
         left.join(builder.stream("s"), joiner, foreign_key=fk_of)  # type: ignore[arg-type]
+
+
+def test_out_of_order_versions_of_versioned_tables_are_ignored() -> None:
+    """KIP-914: with versioned tables on either side, an out-of-order update (older than the
+    latest version) changes no join result, as in Kafka's FK join processors."""
+    builder = sk.StreamsBuilder()
+    versioned = {"store": "versioned", "history_retention": 60_000, "value_serde": S}
+    left = builder.table("left_table", key_serde=S, value_serde=S,
+                         materialized=sk.Materialized("l", **versioned))
+    right = builder.table("right_table", key_serde=S, value_serde=S,
+                          materialized=sk.Materialized("r", **versioned))
+    left.join(right, joiner, foreign_key=fk_of).to_stream().to("output", value_serde=S)
+    with TopologyTestDriver(builder.build()) as driver:
+        lt = driver.create_input_topic("left_table", value_serde=S)
+        rt = driver.create_input_topic("right_table", value_serde=S)
+        out = driver.create_output_topic("output", value_serde=S)
+        rt.pipe_input("rhs1", "r1", timestamp_ms=10)
+        lt.pipe_input("lhs1", "v|rhs1", timestamp_ms=10)
+        assert out.read_key_values_to_list() == [("lhs1", "(v|rhs1,r1)")]
+        rt.pipe_input("rhs1", "r0", timestamp_ms=5)  # older than the latest version
+        lt.pipe_input("lhs1", "old|rhs1", timestamp_ms=5)
+        assert out.read_key_values_to_list() == []
+        rt.pipe_input("rhs1", "r2", timestamp_ms=20)
+        assert out.read_key_values_to_list() == [("lhs1", "(v|rhs1,r2)")]
