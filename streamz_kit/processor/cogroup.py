@@ -35,19 +35,32 @@ class CogroupAggregateNode(StreamAggregateNode):
         self.emit = self.forward  # the merge node caches
 
 
-class CogroupTimeWindowNode(TimeWindowAggregateNode):
+class _OwnStreamTime:
+    """Each of Kafka's cogroup window aggregate processors keeps its own observed stream
+    time (the largest timestamp it has seen), so a record of a lagging input is late only
+    against that input's time, not against the other inputs'."""
+
+    observed = -1
+
+    def _stream_time(self, timestamp: int) -> int:
+        if timestamp > self.observed:
+            self.observed = timestamp
+        return self.observed
+
+
+class CogroupTimeWindowNode(_OwnStreamTime, TimeWindowAggregateNode):
     def init(self, task: Any) -> None:
         super().init(task)
         self.emit = self.forward
 
 
-class CogroupSlidingWindowNode(SlidingWindowAggregateNode):
+class CogroupSlidingWindowNode(_OwnStreamTime, SlidingWindowAggregateNode):
     def init(self, task: Any) -> None:
         super().init(task)
         self.emit = self.forward
 
 
-class CogroupSessionWindowNode(SessionWindowAggregateNode):
+class CogroupSessionWindowNode(_OwnStreamTime, SessionWindowAggregateNode):
     def init(self, task: Any) -> None:
         super().init(task)
         self.emit = self.forward

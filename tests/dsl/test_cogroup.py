@@ -270,3 +270,22 @@ def test_cogroup_rejects_misuse(builder: sk.StreamsBuilder) -> None:
         cog.cogroup(builder.stream("three"), concat)  # type: ignore[arg-type]
     with pytest.raises(TopologyError, match="windowed_by"):
         cog.windowed_by(5)
+
+
+def test_each_input_keeps_its_own_stream_time(builder: sk.StreamsBuilder, make_driver: Any) -> None:
+    """Kafka's cogroup window processors each track their own observed stream time: a record
+    of the lagging input is not late because the other input ran ahead."""
+    table = _windowed(builder, TimeWindows.of_size_with_no_grace(10)).aggregate(
+        lambda: "0", materialized=sk.Materialized(value_serde=S)
+    )
+    table.to_stream().to("out", value_serde=S)
+    driver = make_driver(builder)
+    a = driver.create_input_topic("one", value_serde=S)
+    b = driver.create_input_topic("two", value_serde=S)
+    a.pipe_input("k", "A", timestamp_ms=100)
+    b.pipe_input("k", "B", timestamp_ms=5)  # late for stream one's time, not for its own
+    a.pipe_input("k", "A", timestamp_ms=6)  # late for stream one: its window closed at 100
+    out = driver.create_output_topic("out", key_serde=table.key_serde, value_serde=S)
+    assert [(r.key.window.start, r.value) for r in out.read_records_to_list()] == [
+        (100, "0+A"), (0, "0-B")
+    ]
