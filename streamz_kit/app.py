@@ -124,6 +124,10 @@ class App:
             raise StreamzError(f"This App was already started (state {self._state.value}).")
         self._state = AppState.STARTING
         worker = Worker(self.topology, self.config)
+        if self.config.tracing is not None:  # streamz_kit[otel]
+            from streamz_kit.observability.tracing import Tracing
+
+            worker.tracing = Tracing.build(self.config.tracing, self.config.application_id)
         self._worker = worker
         try:
             await worker.start()

@@ -35,6 +35,8 @@ class AppConfig:
     handlers: ErrorHandlers = field(default_factory=ErrorHandlers)
     # Larger records are production errors (Kafka's default max.request.size).
     max_record_bytes: int = 1024 * 1024
+    # OpenTelemetry: True (the global tracer provider) or a TracerProvider; None: off.
+    tracing: Any = None
     client_config: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -54,6 +56,7 @@ class AppConfig:
         processing_error_handler: Any = None,
         production_error_handler: Any = None,
         max_record_bytes: int = 1024 * 1024,
+        tracing: Any = None,
         **client_config: Any,
     ) -> "AppConfig":
         if not isinstance(application_id, str) or not application_id.strip():
@@ -100,6 +103,7 @@ class AppConfig:
                 deserialization_error_handler, processing_error_handler, production_error_handler
             ),
             max_record_bytes=int(max_record_bytes),
+            tracing=tracing or None,
             client_config=dict(client_config),
         )
 

@@ -42,6 +42,7 @@ class Worker:
         # Called after each processed batch with (batch, seconds): metrics sample latency
         # here, once per batch, so the per-record path carries no measuring.
         self.batch_observer: Any = None
+        self.tracing: Any = None  # observability.tracing.Tracing when the App traces
         self.started_at = 0.0
         self.assignor: CopartitionAssignor | None = None
         self._gc = GcTuning()
@@ -175,7 +176,10 @@ class Worker:
             )
             if batch:
                 started = time.perf_counter()
-                self._process(batch, tasks)
+                if self.tracing is None:
+                    self._process(batch, tasks)
+                else:
+                    self.tracing.process(batch, tasks, self._process)
                 if self.batch_observer is not None:
                     self.batch_observer(batch, time.perf_counter() - started)
                 if not config.exactly_once:
@@ -194,7 +198,10 @@ class Worker:
                 or tasks.stats.records_since_commit >= config.commit_max_records
             ):
                 try:
-                    await tasks.commit()
+                    if self.tracing is None:
+                        await tasks.commit()
+                    else:
+                        await self.tracing.commit(tasks.commit)
                 except TaskMigratedError as exc:
                     # The migrated tasks are closed already; the consumer rejoins the group
                     # at its next poll and the rebalance hands out tasks again.
