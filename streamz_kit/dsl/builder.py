@@ -13,6 +13,7 @@ from streamz_kit.processor.node import Node
 from streamz_kit.processor.table import TableSourceNode
 from streamz_kit.processor.versioned import VersionedTableSourceNode
 from streamz_kit.topology.graph import GraphNode, LogicalGraph
+from streamz_kit.topology.optimize import optimize as optimize_graph
 from streamz_kit.topology.topology import Topology
 
 if TYPE_CHECKING:
@@ -33,8 +34,11 @@ def _topics(topics: str | list[str]) -> list[str]:
 class StreamsBuilder:
     """Build a topology with the fluent DSL, then call `build()`."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, optimize: bool = True) -> None:
+        """`optimize=False` turns off the topology optimizations (Kafka's
+        `topology.optimization=none`); see streamz_kit/topology/optimize.py."""
         self.graph = LogicalGraph()
+        self.optimize = optimize
         self._built = False
 
     # -- sources ----------------------------------------------------------------------
@@ -142,8 +146,9 @@ class StreamsBuilder:
         self.graph.add_store(store_builder)
         return self
 
-    def build(self) -> Topology:
-        """Compile the graph into sub-topologies. Raises TopologyError on misuse."""
+    def build(self, *, optimize: bool | None = None) -> Topology:
+        """Compile the graph into sub-topologies, optimized unless `optimize=False` (here or
+        on the builder). Raises TopologyError on misuse."""
         if not self.graph.nodes:
             raise TopologyError(
                 "The topology is empty; add at least one builder.stream(...) or "
@@ -156,4 +161,6 @@ class StreamsBuilder:
                 "names in process(..., stores=[...]) or remove them."
             )
         self._built = True
+        if self.optimize if optimize is None else optimize:
+            optimize_graph(self.graph)
         return Topology(self.graph)

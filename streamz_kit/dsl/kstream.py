@@ -242,7 +242,6 @@ class KStream:
             raise TopologyError(
                 f"Repartition topic {topic!r} is already used; give this operation another name."
             )
-        self.graph.repartition_topics[topic] = RepartitionTopic(topic, num_partitions)
         ks = key_serde or DEFAULT_KEY_SERDE
         vs = value_serde or DEFAULT_VALUE_SERDE
         parent = self
@@ -262,6 +261,10 @@ class KStream:
             )
         )
         source = self.builder.add_source([topic], ks, vs, internal=True)
+        self.graph.repartition_topics[topic] = RepartitionTopic(
+            topic, num_partitions, mergeable=drop_null_keys, entry=parent.node, sink=sink_name,
+            source=source, key_serde=ks, value_serde=vs,
+        )
         return KStream(self.builder, source, ks, vs, sources=frozenset([source]))
 
     # -- grouping and tables -------------------------------------------------------------

@@ -31,6 +31,16 @@ class GraphNode:
 class RepartitionTopic:
     name: str  # without the application id prefix
     num_partitions: int | None = None
+    # Implicit repartitions (a grouping, join or to_table after a key change) may be merged
+    # with others of the same key-changing node by topology/optimize.py; explicit
+    # repartition() calls never are. `entry` is the first node after the key change (the
+    # null-key filter), `sink` / `source` the two ends of the topic.
+    mergeable: bool = False
+    entry: str | None = None
+    sink: str | None = None
+    source: str | None = None
+    key_serde: Any = None
+    value_serde: Any = None
 
 
 @dataclass
@@ -50,6 +60,8 @@ class LogicalGraph:
         self.global_stores: dict[str, GlobalStore] = {}
         self.copartition_groups: list[set[str]] = []  # node names of sources that must align
         self.source_topics: dict[str, str] = {}  # topic -> source node
+        # store -> user topic it restores from instead of a changelog (topology/optimize.py)
+        self.source_changelogs: dict[str, str] = {}
         self._counter = 0
 
     def new_name(self, prefix: str) -> str:
