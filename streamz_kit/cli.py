@@ -194,12 +194,14 @@ def status(
               help="The embedded log whose _schemas topic holds the schemas.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8081, show_default=True, type=int, help="0 picks a free port.")
+@click.option("--basic-auth", envvar="STREAMZ_REGISTRY_BASIC_AUTH",
+              help="USER:PASSWORD every request must present (HTTP basic auth).")
 @friendly
-def registry(broker: str, host: str, port: int) -> None:
+def registry(broker: str, host: str, port: int, basic_auth: str | None) -> None:
     """Serve the embedded schema registry over Confluent's Schema Registry REST API."""
     from streamz_kit.schemas.server import serve_cli
 
-    serve_cli(broker, host, port, click.echo)
+    serve_cli(broker, host, port, click.echo, basic_auth)
 
 
 # -- topics -------------------------------------------------------------------------------

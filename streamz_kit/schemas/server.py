@@ -18,7 +18,7 @@ from streamz_kit.schemas.rest import RestApi
 CONTENT_TYPE = "application/vnd.schemaregistry.v1+json"
 
 
-def _handler_class(api: RestApi) -> type[BaseHTTPRequestHandler]:
+def _handler_class(api: RestApi, auth: str | None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -26,6 +26,10 @@ def _handler_class(api: RestApi) -> type[BaseHTTPRequestHandler]:
             pass
 
         def _serve(self, method: str) -> None:
+            if auth is not None and self.headers.get("Authorization") != auth:
+                self._reply(401, {"error_code": 401, "message": "Unauthorized"}, CONTENT_TYPE,
+                            {"WWW-Authenticate": 'Basic realm="schema-registry"'})
+                return
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
@@ -39,9 +43,17 @@ def _handler_class(api: RestApi) -> type[BaseHTTPRequestHandler]:
                 data, ctype = reply.encode(), "text/plain"
             else:
                 data, ctype = json.dumps(reply).encode(), CONTENT_TYPE
+            self._reply(status, data, ctype)
+
+        def _reply(self, status: int, data: Any, ctype: str,
+                   extra: dict[str, str] | None = None) -> None:
+            if not isinstance(data, bytes):
+                data = json.dumps(data).encode()
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (extra or {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 
@@ -63,10 +75,17 @@ def _handler_class(api: RestApi) -> type[BaseHTTPRequestHandler]:
 class RegistryServer:
     """Serves `registry` on host:port (port 0 picks a free one; see `.port` and `.url`)."""
 
-    def __init__(self, registry: EmbeddedRegistry, host: str = "127.0.0.1", port: int = 8081
-                 ) -> None:
+    def __init__(self, registry: EmbeddedRegistry, host: str = "127.0.0.1", port: int = 8081,
+                 *, basic_auth: tuple[str, str] | None = None) -> None:
         self.registry = registry
-        self.httpd = ThreadingHTTPServer((host, port), _handler_class(RestApi(registry)))
+        auth = None
+        if basic_auth is not None:
+            import base64
+
+            token = base64.b64encode(f"{basic_auth[0]}:{basic_auth[1]}".encode()).decode()
+            auth = f"Basic {token}"
+        self.httpd = ThreadingHTTPServer((host, port),
+                                         _handler_class(RestApi(registry), auth))
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -101,7 +120,8 @@ class RegistryServer:
         self.stop()
 
 
-def serve_cli(broker: str, host: str, port: int, echo: Any) -> None:
+def serve_cli(broker: str, host: str, port: int, echo: Any, basic_auth: str | None = None
+              ) -> None:
     """`streamz-kit registry`: serve until interrupted; prints the URL (port 0 resolved)."""
     from streamz_kit.errors import ConfigError
 
@@ -114,7 +134,13 @@ def serve_cli(broker: str, host: str, port: int, echo: Any) -> None:
         )
     from streamz_kit.schemas.registry import embedded_registry
 
-    server = RegistryServer(embedded_registry(path), host, port)
+    creds = None
+    if basic_auth:
+        user, sep, password = basic_auth.partition(":")
+        if not sep:
+            raise ConfigError("--basic-auth takes USER:PASSWORD.")
+        creds = (user, password)
+    server = RegistryServer(embedded_registry(path), host, port, basic_auth=creds)
     echo(f"Schema registry for {broker} listening on {server.url}")
     try:
         server.serve_forever()

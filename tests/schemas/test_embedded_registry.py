@@ -100,11 +100,29 @@ def test_http_client_retries_then_says_the_registry_is_down() -> None:
         reg.get_schema(1)
 
 
-def test_http_client_basic_auth_and_async(registry_url: str) -> None:
+def test_http_client_basic_auth_and_async(tmp_path: Path) -> None:
     import asyncio
 
-    host = registry_url.split("://")[1]
-    reg = SchemaRegistry(f"http://user:secret@{host}")
-    assert reg.url == registry_url
-    sid = asyncio.run(reg.register_async("auth-value", user()))
-    assert reg.get_schema(sid).schema_str == user()
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+
+    from streamz_kit.schemas import RegistryError
+    from streamz_kit.schemas.server import RegistryServer
+
+    with RegistryServer(EmbeddedRegistry(str(tmp_path)), port=0,
+                        basic_auth=("user", "secret")) as server:
+        host = server.url.split("://")[1]
+        with pytest.raises(RegistryError, match="Unauthorized"):
+            SchemaRegistry(server.url).get_subjects()
+        reg = SchemaRegistry(f"http://user:secret@{host}")
+        assert reg.url == server.url
+        sid = asyncio.run(reg.register_async("auth-value", user()))
+        assert reg.get_schema(sid).schema_str == user()
+        theirs = SchemaRegistryClient({"url": server.url, "basic.auth.user.info": "user:secret"})
+        assert theirs.get_subjects() == ["auth-value"]
+
+
+def test_registry_cli_refuses_a_kafka_broker() -> None:
+    out = subprocess.run([sys.executable, "-m", "streamz_kit", "registry", "--broker",
+                          "kafka://localhost:9092", "--port", "0"],
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 1 and "must be embedded://PATH" in out.stderr
