@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from streamz_kit.runtime.partitioner import default_partition  # noqa: E402
 from streamz_kit.transport import ProducerRecord, TopicPartition, TopicSpec, connect  # noqa: E402
+from streamz_kit.transport.partitioner import default_partition  # noqa: E402
 
 Record = tuple[bytes, bytes, int]
 Pair = tuple[bytes | None, bytes | None]

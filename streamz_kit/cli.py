@@ -19,8 +19,8 @@ import orjson
 from streamz_kit import serdes as _serdes
 from streamz_kit.cli_records import SERDE_NAMES, json_safe, parse_text, render_text
 from streamz_kit.errors import StreamzError
-from streamz_kit.runtime.partitioner import default_partition
 from streamz_kit.transport import connect
+from streamz_kit.transport.partitioner import default_partition
 from streamz_kit.transport.port import ProducerRecord, TopicPartition, TopicSpec
 
 DEFAULT_BROKER = "embedded://.streamz"

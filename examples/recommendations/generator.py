@@ -24,8 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from streamz_kit import serdes
-from streamz_kit.runtime.partitioner import default_partition
 from streamz_kit.transport import ProducerRecord, TopicSpec, Transport, connect
+from streamz_kit.transport.partitioner import default_partition
 
 if __package__:
     from . import domain

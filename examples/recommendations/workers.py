@@ -17,9 +17,9 @@ from typing import Any, Protocol
 
 import streamz_kit as sk
 from streamz_kit import serdes
-from streamz_kit.runtime.partitioner import default_partition
 from streamz_kit.testing import TopologyTestDriver
 from streamz_kit.transport import ProducerRecord, TopicPartition, connect
+from streamz_kit.transport.partitioner import default_partition
 
 if __package__:
     from .pipeline import (

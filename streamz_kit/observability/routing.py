@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 
 import orjson
 
-from streamz_kit.runtime.partitioner import default_partition
+from streamz_kit.transport.partitioner import default_partition
 
 log = logging.getLogger("streamz_kit.http")
 

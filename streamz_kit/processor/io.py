@@ -6,8 +6,8 @@ from typing import Any, Callable
 
 from streamz_kit.errors import DeserializationError, ProductionError
 from streamz_kit.processor.node import Headers, Node
-from streamz_kit.runtime.partitioner import default_partition
 from streamz_kit.serdes import Serde, fast_dumper, fast_loader
+from streamz_kit.transport.partitioner import default_partition
 from streamz_kit.transport.port import ConsumedRecord, ProducerRecord
 
 _new_tuple = tuple.__new__

@@ -24,10 +24,10 @@ from streamz_kit.handlers import FAIL, DeadLetter, ErrorContext, ErrorHandlers, 
 from streamz_kit.processor.api import PunctuationType
 from streamz_kit.processor.io import SourceNode
 from streamz_kit.processor.node import EmitCache, Node
-from streamz_kit.runtime.partitioner import default_partition
-from streamz_kit.runtime.punctuation import Punctuation, PunctuationQueue
+from streamz_kit.processor.punctuation import Punctuation, PunctuationQueue
 from streamz_kit.topology.compiler import SubTopology
 from streamz_kit.topology.topology import Topology
+from streamz_kit.transport.partitioner import default_partition
 from streamz_kit.transport.port import ConsumedRecord, ProducerRecord
 
 log = logging.getLogger("streamz_kit.task")

@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from streamz_kit.runtime.partitioner import default_partition
 from streamz_kit.transport import connect
+from streamz_kit.transport.partitioner import default_partition
 from streamz_kit.transport.port import ProducerRecord, TopicPartition, TopicSpec
 
 APPS = Path(__file__).parent / "apps"

@@ -131,7 +131,7 @@ def test_fail_stops_at_the_bad_record_and_names_it() -> None:
 def test_the_sink_shortcut_partitions_as_kafka_does() -> None:
     task = make_task("fail")
     task.process_batch(as_records([(f"k{i}", b'{"n": 1}', 1) for i in range(50)]))
-    from streamz_kit.runtime.partitioner import murmur2
+    from streamz_kit.transport.partitioner import murmur2
 
     for record in task.collector:
         assert record.partition == (murmur2(record.key) & 0x7FFFFFFF) % 4
