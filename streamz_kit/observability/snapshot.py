@@ -46,8 +46,8 @@ def _store_entries(store: Any) -> int | None:
 
 
 def _task_facts(task: Any, global_names: set[str], rates: RateMeter) -> dict[str, Any]:
-    puts = sum(c.puts for c in task.caches)
-    hits = sum(c.hits for c in task.caches)
+    puts = sum(c.puts for c in task.context.caches)
+    hits = sum(c.hits for c in task.context.caches)
     skipped = dict(task.skipped)
     return {
         "task_id": task.task_id,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
+from streamz_kit.processor.context import TaskContext
 from streamz_kit.processor.node import Change, Headers, Node
 
 log = logging.getLogger("streamz_kit.processor")
@@ -22,16 +23,14 @@ class StatefulNode(Node):
         self.store_name = store_name
         self.store: Any = None
 
-    def init(self, task: Any) -> None:
-        super().init(task)
-        self.store = task.get_store(self.store_name)
-        # Updates go through the record cache when the store caches (never in the driver).
-        self.emit = task.emit_for(self, self.store)
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
+        self.store = context.get_store(self.store_name)
+        # Updates go through the record cache when the store caches.
+        self.emit = context.emit_for(self, self.store)
 
     def skip(self, reason: str, key: Any) -> None:
-        task = self.task
-        if task is not None:
-            task.record_skipped(self.name, reason)
+        self.context.record_skipped(self.name, reason)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s skipped a record with key %r: %s", self.name, key, reason)
 

@@ -27,7 +27,7 @@ from streamz_kit.processor.fk_wrappers import (
     combined_prefix,
     value_hash,
 )
-from streamz_kit.processor.node import Change, Headers
+from streamz_kit.processor.node import Change, Headers, Node
 from streamz_kit.processor.versioned import StaleChange
 from streamz_kit.serdes import Serde
 
@@ -69,7 +69,7 @@ class SubscriptionSendNode(StatefulNode):
         self.partition = 0
 
     def init(self, task: Any) -> None:
-        self.task = task
+        Node.init(self, task)  # no store of its own: skip StatefulNode.init
         self.partition = task.partition
 
     def _fk(self, value: Any) -> Any:

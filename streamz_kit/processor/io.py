@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from streamz_kit.errors import DeserializationError, ProductionError
+from streamz_kit.processor.context import TaskContext
 from streamz_kit.processor.node import Headers, Node
 from streamz_kit.serdes import Serde, fast_dumper, fast_loader
 from streamz_kit.transport.partitioner import default_partition
@@ -110,18 +111,17 @@ class SinkNode(Node):
             # Bound now, before the parent nodes capture `process` at wiring.
             self.process = self._process_fixed  # type: ignore[method-assign]
 
-    def init(self, task: Any) -> None:
-        super().init(task)
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
         if self.topic is not None:
-            self._resolved_topic = task.resolve_topic(self.topic, self.internal)
+            self._resolved_topic = context.resolve_topic(self.topic, self.internal)
             for serde in (self.key_serde, self.value_serde):
                 prepare = getattr(serde, "prepare", None)  # registry serdes: register now
                 if prepare is not None:
                     prepare(self._resolved_topic)
 
     def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
-        task = self.task
-        assert task is not None
+        context = self.context
         topic = self._resolved_topic
         if topic is None:
             try:
@@ -134,15 +134,15 @@ class SinkNode(Node):
         except Exception as exc:
             raise ProductionError(self.name, exc) from exc
         size = (len(key_bytes) if key_bytes else 0) + (len(value_bytes) if value_bytes else 0)
-        if size > task.max_record_bytes:
+        if size > context.max_record_bytes:
             raise ProductionError(
                 self.name,
                 ValueError(
                     f"record of {size} bytes for topic {topic!r} is larger than "
-                    f"max_record_bytes={task.max_record_bytes}"
+                    f"max_record_bytes={context.max_record_bytes}"
                 ),
             )
-        num_partitions = task.partition_count(topic)
+        num_partitions = context.partition_count(topic)
         partition: int | None = None
         if self.partitioner is not None:
             try:
@@ -151,7 +151,7 @@ class SinkNode(Node):
                 raise self.fail(exc) from exc
         if partition is None:
             partition = default_partition(key_bytes, num_partitions)
-        task.collector.append(
+        context.collector.append(
             ProducerRecord(topic, partition, key_bytes, value_bytes, timestamp, headers)
         )
 
@@ -165,10 +165,10 @@ class SinkNode(Node):
         except Exception:
             SinkNode.process(self, key, value, timestamp, headers)
             return
-        task = self.task
+        context = self.context
         if (
             (len(key_bytes) if key_bytes else 0) + (len(value_bytes) if value_bytes else 0)
-            > task.max_record_bytes  # type: ignore[union-attr]
+            > context.max_record_bytes
         ):
             SinkNode.process(self, key, value, timestamp, headers)
             return
@@ -181,12 +181,12 @@ class SinkNode(Node):
                 if len(self._partition_of) > 100_000:
                     self._partition_of.clear()
                 self._partition_of[key_bytes] = partition
-        task.collector.append(  # type: ignore[union-attr]
+        context.collector.append(
             _new_tuple(ProducerRecord, (self._resolved_topic, partition, key_bytes, value_bytes,
                                         timestamp, headers))
         )
 
     def _resolve_width(self) -> int:
-        assert self.task is not None and self._resolved_topic is not None
-        self._width = self.task.partition_count(self._resolved_topic)
+        assert self._resolved_topic is not None
+        self._width = self.context.partition_count(self._resolved_topic)
         return self._width

@@ -8,22 +8,13 @@ Nodes are created fresh for every task from the factories the compiler made.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, NamedTuple
+from typing import Any, Callable
 
 from streamz_kit.errors import UserCodeError
+from streamz_kit.processor.context import TaskContext
+from streamz_kit.processor.types import Change, Forward, Headers
 
-if TYPE_CHECKING:
-    from streamz_kit.runtime.task import Task
-
-Headers = tuple[tuple[str, bytes], ...]
-Forward = Callable[[Any, Any, int, Headers], None]
-
-
-class Change(NamedTuple):
-    """What a KTable node forwards: the key's new value and the value it replaced."""
-
-    new: Any
-    old: Any
+__all__ = ["Change", "Forward", "Headers", "Node", "NodeFactory", "fan_out"]
 
 
 def _drop(key: Any, value: Any, timestamp: int, headers: Headers) -> None:
@@ -63,14 +54,20 @@ class Node:
         self.children: list[Node] = []
         self.forward: Forward = _drop
         self.emit: Forward = _drop  # table nodes: forward, or put into the record cache
-        self.task: Task | None = None
+        # Deprecated alias of `context` for nodes not yet moved over; do not use in new code.
+        self.task: TaskContext | None = None
+
+    # Set by `init`: what the node may use of the task running it (processor/context.py).
+    context: TaskContext
 
     def wire(self) -> None:
         """Bind `forward` once the children are known."""
         self.forward = fan_out([child.process for child in self.children])
 
-    def init(self, task: "Task") -> None:
-        self.task = task
+    def init(self, context: TaskContext) -> None:
+        """Called once per task before the first record: bind stores, emit and context here."""
+        self.context = context
+        self.task = context
 
     def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
         self.forward(key, value, timestamp, headers)
@@ -87,50 +84,3 @@ class Node:
 
 
 NodeFactory = Callable[[], Node]
-
-
-class EmitCache:
-    """Kafka Streams' record cache, downstream half: a table node's updates wait here until
-    the commit (or until the cache is full), so a key updated many times between commits
-    is forwarded once, with the latest value and the oldest old value.
-
-    The store's write buffer does the same for the changelog; together they make a hot key
-    cost one changelog record and one downstream record per commit.
-    """
-
-    __slots__ = ("entries", "limit", "forward", "puts", "hits")
-
-    def __init__(self, forward: Forward, limit: int) -> None:
-        self.entries: dict[Any, tuple[Change, int, Headers]] = {}
-        self.limit = max(1, limit)
-        self.forward = forward
-        self.puts = 0
-        self.hits = 0
-
-    def put(self, key: Any, change: Change, timestamp: int, headers: Headers) -> None:
-        self.puts += 1
-        try:
-            entry = self.entries.get(key)
-        except TypeError:  # an unhashable key cannot be cached: forward it now
-            self.forward(key, change, timestamp, headers)
-            return
-        if entry is not None:
-            self.hits += 1
-            change = Change(change.new, entry[0].old)
-        self.entries[key] = (change, timestamp, headers)
-        if len(self.entries) >= self.limit:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.entries:
-            return
-        entries = self.entries
-        self.entries = {}
-        forward = self.forward
-        for key, (change, timestamp, headers) in entries.items():
-            if change.new is None and change.old is None:
-                continue  # deleting a key that never existed: nothing to tell (as Kafka)
-            forward(key, change, timestamp, headers)
-
-    def discard(self) -> None:
-        self.entries = {}

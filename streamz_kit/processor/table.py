@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from streamz_kit.processor.aggregate import StatefulNode
+from streamz_kit.processor.context import TaskContext
 from streamz_kit.processor.node import Change, Headers, Node
 from streamz_kit.processor.versioned import same_kind
 
@@ -22,16 +23,15 @@ class TableSourceNode(Node):
         self.store_name = store_name
         self.store: Any = None
 
-    def init(self, task: Any) -> None:
-        super().init(task)
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
         if self.store_name is not None:
-            self.store = task.get_store(self.store_name)
-        self.emit = task.emit_for(self, self.store)
+            self.store = context.get_store(self.store_name)
+        self.emit = context.emit_for(self, self.store)
 
     def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
         if key is None:
-            if self.task is not None:
-                self.task.record_skipped(self.name, "null key")
+            self.context.record_skipped(self.name, "null key")
             return
         store = self.store
         if store is None:
@@ -56,11 +56,11 @@ class _MaterializingNode(Node):
         self._send_old_values = send_old_values
         self.send_old_values = False
 
-    def init(self, task: Any) -> None:
-        super().init(task)
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
         self.send_old_values = self._send_old_values()
         if self.store_name is not None:
-            self.store = task.get_store(self.store_name)
+            self.store = context.get_store(self.store_name)
 
     def store_and_forward(
         self, key: Any, new: Any, old: Any, timestamp: int, headers: Headers,

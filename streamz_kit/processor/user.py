@@ -14,16 +14,17 @@ from streamz_kit.processor.api import (
     PunctuationType,
     Record,
 )
+from streamz_kit.processor.context import TaskContext
 from streamz_kit.processor.node import Node
 from streamz_kit.windows import to_millis
 
 
 class _Context(ProcessorContext):
-    """The context one user processor sees; record metadata comes from its task."""
+    """The context one user processor sees: its node's children, its task's context."""
 
-    def __init__(self, node: "UserProcessorNode", task: Any) -> None:
+    def __init__(self, node: "UserProcessorNode", context: TaskContext) -> None:
         self._node = node
-        self._task = task
+        self._tc = context
 
     def forward(self, record: Record[Any, Any], child_name: str | None = None) -> None:
         if child_name is None:
@@ -44,7 +45,7 @@ class _Context(ProcessorContext):
                 f"Processor {self._node.name} asked for store {name!r} but is not connected "
                 f"to it; pass stores=[{name!r}] to process()."
             )
-        return self._task.get_store(name)
+        return self._tc.get_store(name)
 
     def schedule(
         self,
@@ -65,43 +66,43 @@ class _Context(ProcessorContext):
             except Exception as exc:
                 raise node.fail(exc) from exc
 
-        return self._task.schedule(interval_ms, punctuation_type, guarded, node)
+        return self._tc.schedule(interval_ms, punctuation_type, guarded, node)
 
     @property
     def task_id(self) -> str:
-        return str(self._task.task_id)
+        return self._tc.task_id
 
     @property
     def application_id(self) -> str:
-        return str(self._task.application_id)
+        return self._tc.application_id
 
     @property
     def topic(self) -> str | None:
-        return self._task.current.topic  # type: ignore[no-any-return]
+        return self._tc.current.topic
 
     @property
     def partition(self) -> int | None:
-        return self._task.current.partition  # type: ignore[no-any-return]
+        return self._tc.current.partition
 
     @property
     def offset(self) -> int | None:
-        return self._task.current.offset  # type: ignore[no-any-return]
+        return self._tc.current.offset
 
     @property
     def timestamp(self) -> int:
-        return int(self._task.current.timestamp)
+        return self._tc.current.timestamp
 
     @property
     def headers(self) -> Headers:
-        return self._task.current.headers  # type: ignore[no-any-return]
+        return self._tc.current.headers
 
     @property
     def stream_time(self) -> int:
-        return int(self._task.stream_time)
+        return self._tc.stream_time
 
     @property
     def wall_clock_time(self) -> int:
-        return int(self._task.wall_clock_ms())
+        return self._tc.wall_clock_ms()
 
 
 class UserProcessorNode(Node):
@@ -113,8 +114,8 @@ class UserProcessorNode(Node):
         self.store_names = store_names
         self.processor: Processor[Any, Any] | None = None
 
-    def init(self, task: Any) -> None:
-        super().init(task)
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
         try:
             processor = self.factory()
         except Exception as exc:
@@ -127,7 +128,7 @@ class UserProcessorNode(Node):
             )
         self.processor = processor
         try:
-            processor.init(_Context(self, task))
+            processor.init(_Context(self, context))
         except StreamzError:
             raise
         except Exception as exc:

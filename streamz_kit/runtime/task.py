@@ -7,7 +7,6 @@ piped one at a time); only what feeds it and what commits its output differ.
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -17,50 +16,18 @@ from streamz_kit.errors import (
     ProductionError,
     StreamsProcessingError,
     StreamzError,
-    TopologyError,
     UserCodeError,
 )
 from streamz_kit.handlers import FAIL, DeadLetter, ErrorContext, ErrorHandlers, Handler, ask
-from streamz_kit.processor.api import PunctuationType
+from streamz_kit.processor.context import TaskContext
 from streamz_kit.processor.io import SourceNode
-from streamz_kit.processor.node import EmitCache, Node
-from streamz_kit.processor.punctuation import Punctuation, PunctuationQueue
+from streamz_kit.processor.node import Node
 from streamz_kit.topology.compiler import SubTopology
 from streamz_kit.topology.topology import Topology
 from streamz_kit.transport.partitioner import default_partition
 from streamz_kit.transport.port import ConsumedRecord, ProducerRecord
 
 log = logging.getLogger("streamz_kit.task")
-
-
-class RecordContext:
-    """Where the record being processed came from (read by the Processor API's context).
-
-    Holds the record itself rather than copies of its fields: the hot loop stores one
-    reference per record, and only a processor that asks pays for the attribute lookups.
-    """
-
-    __slots__ = ("record", "timestamp")
-
-    def __init__(self) -> None:
-        self.record: ConsumedRecord | None = None
-        self.timestamp = 0
-
-    @property
-    def topic(self) -> str | None:
-        return None if self.record is None else self.record.topic
-
-    @property
-    def partition(self) -> int | None:
-        return None if self.record is None else self.record.partition
-
-    @property
-    def offset(self) -> int | None:
-        return None if self.record is None else self.record.offset
-
-    @property
-    def headers(self) -> tuple[tuple[str, bytes], ...]:
-        return () if self.record is None else tuple(self.record.headers)
 
 
 def task_id_of(subtopology_id: int, partition: int) -> str:
@@ -88,71 +55,59 @@ class Task:
         self.task_id = task_id_of(subtopology.id, partition)
         self.application_id = application_id
         self.stores = stores
+        # What the nodes see of this task; the hot loop writes its record slot and stream
+        # time directly.
+        self.context = TaskContext(
+            task_id=self.task_id,
+            application_id=application_id,
+            partition=partition,
+            stores=stores,
+            partition_count=partition_count,
+            wall_clock_ms=wall_clock_ms,
+            cache_max_entries=cache_max_entries,  # 0: no record cache
+            max_record_bytes=max_record_bytes,
+        )
         self.partition_count = partition_count
-        self.wall_clock_ms = wall_clock_ms or (lambda: int(time.time() * 1000))
-        self.collector: list[ProducerRecord] = []
-        self.current = RecordContext()
-        self.stream_time = -1
-        self.punctuations = PunctuationQueue()
-        self.skipped: Counter[str] = Counter()
         self.processed = 0
         self.dead_lettered = 0
         self.consumed_offsets: dict[tuple[str, int], int] = {}
         self.handlers = handlers or ErrorHandlers()
-        self.max_record_bytes = max_record_bytes
-        self.cache_max_entries = cache_max_entries  # 0: no record cache (the test driver)
-        self.caches: list[EmitCache] = []
         self.internal_topics = set(topology.repartition_topics)
         self.nodes: dict[str, Node] = topology.instantiate(subtopology.nodes)
         self.sources: dict[str, SourceNode] = {}
         for node in self.nodes.values():
             if isinstance(node, SourceNode):
                 for topic in node.topics:
-                    self.sources[self.resolve_topic(topic, topic in self.internal_topics)] = node
+                    resolved = self.context.resolve_topic(topic, topic in self.internal_topics)
+                    self.sources[resolved] = node
         for node in self.nodes.values():
-            node.init(self)
+            node.init(self.context)
 
-    # -- helpers the nodes call -----------------------------------------------------------
-    def resolve_topic(self, topic: str, internal: bool) -> str:
-        """Internal topics carry the application id as a prefix, as in Kafka Streams."""
-        return f"{self.application_id}-{topic}" if internal else topic
+    # -- read-only views of the context (metrics, tests) -----------------------------------
+    @property
+    def stream_time(self) -> int:
+        return self.context.stream_time
 
-    def get_store(self, name: str) -> Any:
-        try:
-            return self.stores[name]
-        except KeyError:
-            raise TopologyError(
-                f"Task {self.task_id} has no state store {name!r}; connect it to the processor "
-                "that uses it."
-            ) from None
+    @property
+    def skipped(self) -> Counter[str]:
+        return self.context.skipped
 
-    def emit_for(self, node: Node, store: Any) -> Any:
-        """How a table node sends updates: straight on, or through a record cache."""
-        if self.cache_max_entries <= 0 or store is None or not store.caching_enabled:
-            return node.forward
-        cache = EmitCache(node.forward, self.cache_max_entries)
-        self.caches.append(cache)
-        return cache.put
+    @property
+    def collector(self) -> list[ProducerRecord]:
+        """Output records produced since the last `drain_output`."""
+        return self.context.collector
 
     def flush_caches(self) -> None:
         """Forward what the record caches hold, upstream nodes first (commit step 0)."""
-        for cache in self.caches:
-            cache.flush()
-
-    def record_skipped(self, node: str, reason: str) -> None:
-        self.skipped[reason] += 1
-
-    def schedule(
-        self, interval_ms: int, kind: PunctuationType, callback: Callable[[int], None], owner: Any
-    ) -> Punctuation:
-        return self.punctuations.schedule(interval_ms, kind, callback, owner, self.wall_clock_ms())
+        self.context.flush_caches()
 
     # -- processing ------------------------------------------------------------------------
     def process(self, record: ConsumedRecord) -> None:
         """Run one record from its source to every sink, then any stream-time punctuation."""
         source = self.sources[record.topic]
-        self.current.record = record
-        mark = len(self.collector)
+        context = self.context
+        context.current.record = record
+        mark = len(context.collector)
         try:
             key, value = source.deserialize(record)
             self._process_object(source, record, key, value)
@@ -167,13 +122,14 @@ class Task:
         if timestamp < 0:
             self._skip_negative_timestamp(record, timestamp)
             return
-        self.current.timestamp = timestamp
-        if timestamp > self.stream_time:  # cheaper than max() per record
-            self.stream_time = timestamp
+        context = self.context
+        context.current.timestamp = timestamp
+        if timestamp > context.stream_time:  # cheaper than max() per record
+            context.stream_time = timestamp
         source.process(key, value, timestamp, record.headers)
         self.processed += 1
-        if self.punctuations.stream_time:
-            self.punctuations.fire_stream_time(self.stream_time)
+        if context.punctuations.stream_time:
+            context.punctuations.fire_stream_time(context.stream_time)
 
     def process_batch(self, records: list[ConsumedRecord]) -> None:
         """Records of ONE topic-partition, in offset order: the worker's hot loop.
@@ -193,9 +149,10 @@ class Task:
                 self.process(record)
             return
         key_loads, value_loads = fast
-        current = self.current
-        collector = self.collector
-        punctuations = self.punctuations
+        context = self.context
+        current = context.current
+        collector = context.collector
+        punctuations = context.punctuations
         forward = source.forward
         done = 0
         start = 0
@@ -221,12 +178,12 @@ class Task:
                             self._skip_negative_timestamp(record, timestamp)
                             continue
                         current.timestamp = timestamp
-                        if timestamp > self.stream_time:
-                            self.stream_time = timestamp
+                        if timestamp > context.stream_time:
+                            context.stream_time = timestamp
                         forward(key, value, timestamp, record.headers)
                         done += 1
                         if punctuations.stream_time:
-                            punctuations.fire_stream_time(self.stream_time)
+                            punctuations.fire_stream_time(context.stream_time)
                     start = n
                 except StreamzError as exc:
                     self._handle_error(records[index], exc, mark)
@@ -264,8 +221,9 @@ class Task:
             policy = "the handler function answered continue"
         if handler == FAIL:
             raise error from cause
-        del self.collector[mark:]  # drop what this record half-produced
-        self.skipped[f"{kind} error"] += 1
+        collector = self.context.collector
+        del collector[mark:]  # drop what this record half-produced
+        self.context.skipped[f"{kind} error"] += 1
         where = f"{record.topic}-{record.partition}@{record.offset}"
         if isinstance(handler, DeadLetter):
             self.dead_lettered += 1
@@ -277,7 +235,7 @@ class Task:
                 ("streamz.error.exception", f"{type(cause).__name__}: {cause}"[:1000].encode()),
             )
             width = self.partition_count(handler.topic)
-            self.collector.append(
+            collector.append(
                 ProducerRecord(handler.topic, default_partition(record.key, width), record.key,
                                record.value, record.timestamp, headers)
             )
@@ -295,7 +253,7 @@ class Task:
         )
 
     def _skip_negative_timestamp(self, record: ConsumedRecord, timestamp: int) -> None:
-        self.skipped["negative timestamp"] += 1
+        self.context.skipped["negative timestamp"] += 1
         log.warning(
             "Skipping the record at %s-%s@%s: its timestamp %s is negative. Set a "
             "timestamp_extractor on builder.stream() that returns a valid event time.",
@@ -319,18 +277,24 @@ class Task:
             offset=record.offset if record else None,
         )
 
+    def has_wall_clock_punctuation(self) -> bool:
+        return bool(self.context.punctuations.wall_clock)
+
     def punctuate_wall_clock(self, now: int | None = None) -> int:
-        if not self.punctuations.wall_clock:
+        context = self.context
+        if not context.punctuations.wall_clock:
             return 0
         try:
-            return self.punctuations.fire_wall_clock(self.wall_clock_ms() if now is None else now)
+            return context.punctuations.fire_wall_clock(
+                context.wall_clock_ms() if now is None else now
+            )
         except UserCodeError as exc:
             raise self._processing_error(exc, None) from exc.cause
 
     # -- commit support --------------------------------------------------------------------
     def drain_output(self) -> list[ProducerRecord]:
-        out = self.collector
-        self.collector = []
+        out = self.context.collector
+        self.context.collector = []
         return out
 
     def close(self) -> None:

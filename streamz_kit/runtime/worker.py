@@ -190,7 +190,7 @@ class Worker:
             if tasks.tasks:
                 now_ms = int(time.time() * 1000)
                 for task in tasks.tasks.values():
-                    if task.punctuations.wall_clock:
+                    if task.has_wall_clock_punctuation():
                         task.punctuate_wall_clock(now_ms)
             now = time.monotonic()
             if (

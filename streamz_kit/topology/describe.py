@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from streamz_kit.topology.topology import Topology
+from streamz_kit.topology.compiler import SubTopology
+from streamz_kit.topology.graph import GraphNode, LogicalGraph
 
-from streamz_kit.topology.graph import GraphNode
+
+class Topology(Protocol):
+    """What a rendering reads of a compiled topology (its graph and its sub-topologies)."""
+
+    @property
+    def graph(self) -> LogicalGraph: ...
+
+    @property
+    def subtopologies(self) -> list[SubTopology]: ...
 
 
 def _node_lines(topology: "Topology", node: GraphNode) -> list[str]:

@@ -1,0 +1,56 @@
+"""The record cache in front of a table node's downstream (Kafka Streams' ThreadCache role)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streamz_kit.processor.types import Change, Forward, Headers
+
+__all__ = ["EmitCache"]
+
+
+class EmitCache:
+    """Kafka Streams' record cache, downstream half: a table node's updates wait here until
+    the commit (or until the cache is full), so a key updated many times between commits
+    is forwarded once, with the latest value and the oldest old value.
+
+    The store's write buffer does the same for the changelog; together they make a hot key
+    cost one changelog record and one downstream record per commit.
+    """
+
+    __slots__ = ("entries", "limit", "forward", "puts", "hits")
+
+    def __init__(self, forward: Forward, limit: int) -> None:
+        self.entries: dict[Any, tuple[Change, int, Headers]] = {}
+        self.limit = max(1, limit)
+        self.forward = forward
+        self.puts = 0
+        self.hits = 0
+
+    def put(self, key: Any, change: Change, timestamp: int, headers: Headers) -> None:
+        self.puts += 1
+        try:
+            entry = self.entries.get(key)
+        except TypeError:  # an unhashable key cannot be cached: forward it now
+            self.forward(key, change, timestamp, headers)
+            return
+        if entry is not None:
+            self.hits += 1
+            change = Change(change.new, entry[0].old)
+        self.entries[key] = (change, timestamp, headers)
+        if len(self.entries) >= self.limit:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.entries:
+            return
+        entries = self.entries
+        self.entries = {}
+        forward = self.forward
+        for key, (change, timestamp, headers) in entries.items():
+            if change.new is None and change.old is None:
+                continue  # deleting a key that never existed: nothing to tell (as Kafka)
+            forward(key, change, timestamp, headers)
+
+    def discard(self) -> None:
+        self.entries = {}
