@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamz_kit.runtime.faults import maybe_crash
-from streamz_kit.state.restore import restore_store
+from streamz_kit.state.restore import restore_from_source, restore_store
 from streamz_kit.transport.port import TopicPartition, Transport
 
 log = logging.getLogger("streamz_kit.restore")
@@ -25,6 +25,11 @@ log = logging.getLogger("streamz_kit.restore")
 class RestoreTarget:
     store: Any  # typed store with .buffer
     partition: TopicPartition
+    # A table restoring from its own source topic (topology optimization): stop at the
+    # group's committed offset (later records are processed, not restored), and replay
+    # records through the store's serdes instead of copying bytes.
+    end: int | None = None
+    from_source: bool = False
 
 
 @dataclass
@@ -122,8 +127,11 @@ async def restore(
             target.store.buffer.wipe()
             stored = None
         start = earliest.get(tp, 0) if stored is None else max(stored, earliest.get(tp, 0))
+        if target.end is not None:
+            latest[tp] = min(latest.get(tp, 0), target.end)
+            start = min(start, latest[tp])
         starts[tp] = start
-        by_partition[tp] = target.store
+        by_partition[tp] = target
     # Every partition is read until a fetch at its position comes back empty; the end
     # offset only sizes the progress bar (Tansu's can be short, and Kafka's may grow).
     total = sum(max(latest.get(tp, 0) - starts[tp], 0) for tp in partitions)
@@ -146,8 +154,16 @@ async def restore(
             fetched = await consumer.poll(timeout_ms=100, max_records=batch)
             got = 0
             for tp, records in fetched.items():
+                target = by_partition[tp]
+                if target.end is not None:
+                    records = [r for r in records if r.offset < target.end]
+                    if consumer.position(tp) >= target.end:
+                        consumer.pause([tp])  # caught up to the committed position
                 if records:
-                    restore_store(by_partition[tp].buffer, records)
+                    if target.from_source:
+                        restore_from_source(target.store, records)
+                    else:
+                        restore_store(target.store.buffer, records)
                     maybe_crash("restore:batch")
                     got += len(records)
                     per_partition[tp] += len(records)

@@ -71,6 +71,9 @@ class TaskManager:
         # says whether they stay here (resume) or not (close).
         self.suspended: dict[str, Task] = {}
         self.standby: StandbyTasks | None = None
+        # Next input offset per task and partition as of its last commit: the position of
+        # stores whose changelog is their table's source topic (topology optimization).
+        self._positions: dict[str, dict[TopicPartition, int]] = {}
 
     # -- assignment --------------------------------------------------------------------------
     def _task_partitions(self, tps: set[TopicPartition]) -> dict[tuple[int, int], list[TopicPartition]]:
@@ -174,13 +177,19 @@ class TaskManager:
         ids = [task_id_of(s, p) for s, p in new]
         try:
             await self._fence_previous_owners(ids)
+            source_changelogs = self.topology.graph.source_changelogs
             for sub_id, partition in new:
                 stores = built[(sub_id, partition)] = self._build_stores(sub_id, partition)
                 for name, store in stores.items():
-                    if self.topology.store_builder(name).logging:
+                    if name in source_changelogs:
+                        tp = TopicPartition(source_changelogs[name], partition)
+                        targets.append(RestoreTarget(store, tp, from_source=True))
+                        owner[tp] = task_id_of(sub_id, partition)
+                    elif self.topology.store_builder(name).logging:
                         tp = TopicPartition(self.config.changelog_topic(name), partition)
                         targets.append(RestoreTarget(store, tp))
                         owner[tp] = task_id_of(sub_id, partition)
+            await self._bound_source_restores(targets)
             self.restoring.update(ids)
             try:
                 result = await restore(
@@ -239,6 +248,23 @@ class TaskManager:
         committed = await self.consumer.committed(partitions)
         for tp, offset in committed.items():
             self.consumer.seek(tp, offset)
+
+    async def _bound_source_restores(self, targets: list[RestoreTarget]) -> None:
+        """A table restoring from its source topic stops at the group's committed offset:
+        records after it are processed by the task, not restored (Kafka's rule for
+        source-topic changelogs). Without a committed offset nothing is restored, and a
+        store that holds state anyway (the group was reset) is wiped."""
+        sourced = [t for t in targets if t.from_source]
+        if not sourced:
+            return
+        committed = await self.consumer.committed([t.partition for t in sourced])
+        for target in sourced:
+            end = committed.get(target.partition)
+            if end is None or end < 0:
+                end = 0
+                if target.store.buffer.changelog_offset() is not None:
+                    target.store.buffer.wipe()
+            target.end = end
 
     def _start_task(self, sub_id: int, partition: int, task_stores: dict[str, Any]) -> Task:
         task_id = task_id_of(sub_id, partition)
@@ -308,9 +334,17 @@ class TaskManager:
             store = task.stores[name]
             if not store.buffer.has_pending():
                 continue
-            last = offsets.get(TopicPartition(self.config.changelog_topic(name), task.partition))
+            source = self.topology.graph.source_changelogs.get(name)
+            if source is not None:  # the store's position is the source topic's
+                position = self._positions.get(task.task_id, {}).get(
+                    TopicPartition(source, task.partition))
+                next_offset = position
+            else:
+                last = offsets.get(
+                    TopicPartition(self.config.changelog_topic(name), task.partition))
+                next_offset = None if last is None else last + 1
             try:
-                store.buffer.apply_pending(None if last is None else last + 1)
+                store.buffer.apply_pending(next_offset)
             except Exception as exc:
                 # The commit already happened: the changes are safe in the changelog and the
                 # next start restores them. Stop rather than run on with a store behind.
@@ -324,6 +358,8 @@ class TaskManager:
     def _offsets_of(self, task: Task) -> dict[TopicPartition, int]:
         offsets = {TopicPartition(t, p): o for (t, p), o in task.consumed_offsets.items()}
         task.consumed_offsets.clear()
+        if self.topology.graph.source_changelogs:  # stores positioned on their source topic
+            self._positions.setdefault(task.task_id, {}).update(offsets)
         return offsets
 
     async def commit(self, force: bool = False) -> bool:

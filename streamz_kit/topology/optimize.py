@@ -24,6 +24,7 @@ __all__ = ["merge_repartition_topics", "optimize", "reuse_source_topics"]
 
 def optimize(graph: LogicalGraph) -> LogicalGraph:
     """Every pass, in Kafka's order (source-topic reuse, then repartition merging)."""
+    reuse_source_topics(graph)
     merge_repartition_topics(graph)
     return graph
 
@@ -128,11 +129,13 @@ def _fold(graph: LogicalGraph, topic: RepartitionTopic, into: RepartitionTopic) 
 def reuse_source_topics(graph: LogicalGraph) -> dict[str, str]:
     """Tables read straight from a user topic restore from it: no changelog topic.
 
-    A store qualifies when its only writer is the table-source node reading that topic
-    (builder.table), so the topic holds exactly what the store holds. Kafka's caveat
-    applies: the serdes must be symmetric (serializing what they deserialized gives the
-    same bytes), because restoration writes what the topic holds. Sets and returns
-    `graph.source_changelogs` (store -> topic).
+    A store qualifies when the table-source node reading that topic (builder.table) is its
+    only writer (other users are joins, which only read), so the topic holds exactly what
+    the store holds. Kafka's caveat about
+    asymmetric serdes does not apply: restoration replays each record through the store's
+    serdes and typed put (state/restore.py `restore_from_source`), so the store ends up as
+    processing would have left it; records processing skips (bad bytes, null keys) are
+    skipped too. Sets and returns `graph.source_changelogs` (store -> topic).
     """
     reused: dict[str, str] = {}
     for store_name, users in graph.store_users.items():
@@ -142,6 +145,8 @@ def reuse_source_topics(graph: LogicalGraph) -> dict[str, str]:
         writer = graph.nodes.get(users[0]) if users else None
         if writer is None or not writer.name.startswith("KTABLE-SOURCE"):
             continue
+        if any("JOIN" not in reader for reader in users[1:]):
+            continue  # only joins may read it besides its writer (they never write)
         if len(writer.parents) != 1:
             continue
         source = graph.nodes[writer.parents[0]]
@@ -150,5 +155,8 @@ def reuse_source_topics(graph: LogicalGraph) -> dict[str, str]:
         if store_name in graph.global_stores:
             continue
         reused[store_name] = source.topics[0]
-    graph.source_changelogs = reused
+        # No changelog of its own: the runtime restores it from the source topic up to the
+        # committed offset and keeps the source position as the store's position.
+        graph.store_builders[store_name] = builder.with_logging_disabled()
+    graph.source_changelogs.update(reused)
     return reused

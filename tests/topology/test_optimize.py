@@ -83,3 +83,30 @@ def test_branches_with_different_serdes_or_explicit_repartitions_stay_apart() ->
     rekeyed.repartition(name="one").to("o1")
     rekeyed.repartition(name="two").to("o2")
     assert sorted(builder.build().repartition_topics) == ["one-repartition", "two-repartition"]
+
+
+def test_reuse_pass_picks_tables_read_straight_from_a_topic() -> None:
+    from streamz_kit.topology.optimize import reuse_source_topics
+
+    builder = sk.StreamsBuilder(optimize=False)
+    users = builder.table("users", key_serde=S, value_serde=S, materialized=sk.Materialized("u"))
+    builder.stream("orders", key_serde=S, value_serde=S).join(users, lambda a, b: a).to("out")
+    builder.table("prices", key_serde=S, value_serde=S,
+                  materialized=sk.Materialized("p", store="versioned", history_retention=10))
+    builder.stream("x", key_serde=S, value_serde=S).to_table(
+        materialized=sk.Materialized("derived"))
+    builder.global_table("everywhere", key_serde=S, value_serde=S,
+                         materialized=sk.Materialized("g"))
+    builder.table("quiet", key_serde=S, value_serde=S,
+                  materialized=sk.Materialized("nolog", logging=False))
+    graph = builder.graph
+    assert reuse_source_topics(graph) == {"u": "users", "p": "prices"}
+    assert graph.source_changelogs == {"u": "users", "p": "prices"}
+    assert not graph.store_builders["u"].logging  # no changelog topic of its own
+    assert graph.store_builders["derived"].logging
+
+
+def test_optimize_false_keeps_changelogs() -> None:
+    builder = sk.StreamsBuilder()
+    builder.table("users", key_serde=S, value_serde=S, materialized=sk.Materialized("u"))
+    assert builder.build(optimize=False).store_builder("u").logging
