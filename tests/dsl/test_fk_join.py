@@ -282,3 +282,25 @@ def test_out_of_order_versions_of_versioned_tables_are_ignored() -> None:
         assert out.read_key_values_to_list() == []
         rt.pipe_input("rhs1", "r2", timestamp_ms=20)
         assert out.read_key_values_to_list() == [("lhs1", "(v|rhs1,r2)")]
+
+
+def test_derived_tables_on_both_sides() -> None:
+    """An unmaterialized left table (a filter) and right table (map_values): the join
+    materializes what it must read, and the filter's retractions flow through."""
+    builder = sk.StreamsBuilder()
+    left = builder.table("left_table", key_serde=S, value_serde=S).filter(
+        lambda k, v: not v.startswith("hidden"))
+    right = builder.table("right_table", key_serde=S, value_serde=S).map_values(str.upper)
+    left.join(right, joiner, foreign_key=fk_of).to_stream().to("output", value_serde=S)
+    with TopologyTestDriver(builder.build()) as driver:
+        lt = driver.create_input_topic("left_table", value_serde=S)
+        rt = driver.create_input_topic("right_table", value_serde=S)
+        out = driver.create_output_topic("output", value_serde=S)
+        rt.pipe_input("rhs1", "r1", timestamp_ms=0)
+        lt.pipe_input("lhs1", "v|rhs1", timestamp_ms=1)
+        lt.pipe_input("lhs2", "hidden|rhs1", timestamp_ms=2)
+        assert out.read_key_values_to_list() == [("lhs1", "(v|rhs1,R1)")]
+        rt.pipe_input("rhs1", "r2", timestamp_ms=3)
+        assert out.read_key_values_to_list() == [("lhs1", "(v|rhs1,R2)")]
+        lt.pipe_input("lhs1", "hidden|rhs1", timestamp_ms=4)  # filtered out: retracted
+        assert out.read_key_values_to_list() == [("lhs1", None)]
