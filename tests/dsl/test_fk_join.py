@@ -304,3 +304,32 @@ def test_derived_tables_on_both_sides() -> None:
         assert out.read_key_values_to_list() == [("lhs1", "(v|rhs1,R2)")]
         lt.pipe_input("lhs1", "hidden|rhs1", timestamp_ms=4)  # filtered out: retracted
         assert out.read_key_values_to_list() == [("lhs1", None)]
+
+
+def test_chained_foreign_key_joins() -> None:
+    """As KTableKTableForeignKeyInnerJoinMultiIntegrationTest: the result of one FK join is
+    the left table of the next (it gets the store the second join reads)."""
+    builder = sk.StreamsBuilder()
+    orders = builder.table("orders")
+    products = builder.table("products")
+    makers = builder.table("makers")
+    enriched = orders.join(products, lambda o, p: {**o, "maker": p["maker"]},
+                           foreign_key=lambda o: o["product"])
+    enriched.join(makers, lambda o, m: {**o, "country": m["country"]},
+                  foreign_key=lambda o: o["maker"]).to_stream().to("out")
+    with TopologyTestDriver(builder.build()) as driver:
+        o = driver.create_input_topic("orders")
+        p = driver.create_input_topic("products")
+        m = driver.create_input_topic("makers")
+        out = driver.create_output_topic("out")
+        m.pipe_input("m1", {"country": "NL"}, timestamp_ms=0)
+        p.pipe_input("p1", {"maker": "m1"}, timestamp_ms=0)
+        o.pipe_input("o1", {"product": "p1"}, timestamp_ms=1)
+        assert out.read_key_values_to_list() == [
+            ("o1", {"product": "p1", "maker": "m1", "country": "NL"})]
+        m.pipe_input("m2", {"country": "PT"}, timestamp_ms=2)
+        p.pipe_input("p1", {"maker": "m2"}, timestamp_ms=3)  # moves every p1 order
+        assert out.read_key_values_to_list() == [
+            ("o1", {"product": "p1", "maker": "m2", "country": "PT"})]
+        m.pipe_input("m2", None, timestamp_ms=4)
+        assert out.read_key_values_to_list() == [("o1", None)]
