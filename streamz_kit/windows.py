@@ -124,7 +124,7 @@ class SlidingWindows:
     """Windows of a fixed time difference that slide with each record (Kafka's KIP-450)."""
 
     def __init__(self, time_difference_ms: int, grace_ms: int) -> None:
-        if time_difference_ms <= 0:
+        if time_difference_ms <= 0:  # Kafka accepts 0, then fails on the first record
             raise TopologyError("SlidingWindows time difference must be greater than zero.")
         self.time_difference_ms = time_difference_ms
         self.grace_ms = grace_ms
@@ -155,8 +155,8 @@ class SessionWindows:
     """Activity sessions: records closer than the inactivity gap belong to one session."""
 
     def __init__(self, gap_ms: int, grace_ms: int) -> None:
-        if gap_ms <= 0:
-            raise TopologyError("SessionWindows inactivity gap must be greater than zero.")
+        if gap_ms < 0:  # zero is allowed, as in Kafka: only equal timestamps merge
+            raise TopologyError("SessionWindows inactivity gap must not be negative.")
         self.gap_ms = gap_ms
         self.grace_ms = grace_ms
 

@@ -44,6 +44,7 @@ class FinalResultsNode(Node):
         self.kind = inner.kind
         self.observed = NO_TIME
         self.last_emit = NO_TIME
+        self._skips_null_values = isinstance(windows, SlidingWindows)
         self._meta = f"emit-on-close:{inner.name}".encode()
         if isinstance(windows, SessionWindows):
             self._close_lag = windows.grace_ms + windows.gap_ms
@@ -63,7 +64,9 @@ class FinalResultsNode(Node):
         self.inner.close()
 
     def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
-        if key is not None and value is not None and timestamp > self.observed:
+        # Time and session aggregations take null values (only sliding windows skip them).
+        counted = key is not None and (value is not None or not self._skips_null_values)
+        if counted and timestamp > self.observed:
             # Emit what this record closes BEFORE the inner node sees it: the record cannot
             # change a window it closes (it would be late), and the inner node's expiry may
             # then drop windows that closed and expired at once, which would lose them.

@@ -2,11 +2,15 @@
 
 Updates of a windowed table wait in a changelogged key-value store (so a restart loses no
 pending result) keyed by [8-byte window end][windowed key], i.e. in the order windows
-close. When stream time reaches a window's end plus the suppression time (the window's
-grace; for sessions the inactivity gap plus grace, as Kafka's final-results suppression)
-the latest value is emitted with its own timestamp, and deleted from the buffer. Final
-results never emit tombstones. The buffer is flushed on every stream-time advance of the
-task, also when the advancing record never reaches this node (it was late upstream).
+close. When this node's observed stream time reaches a window's end plus the suppression
+time (the window's grace; for sessions the inactivity gap plus grace, as Kafka's
+final-results suppression) the latest value is emitted with its own timestamp, and deleted
+from the buffer. Final results never emit tombstones.
+
+As in Kafka's KTableSuppressProcessor, the observed stream time is the largest timestamp of
+the updates that reached this node, and the buffer is only checked when one arrives: a
+record that an upstream filter removed, or that the windowed aggregation dropped as late,
+moves nothing here, and there is no punctuation.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ from typing import Any
 
 from streamz_kit.errors import SerializationError, StreamsProcessingError
 from streamz_kit.processor.aggregate import StatefulNode
-from streamz_kit.processor.api import PunctuationType
 from streamz_kit.processor.node import Change, Headers
 from streamz_kit.serdes import Serde, describe_bytes
 
@@ -88,12 +91,6 @@ class SuppressNode(StatefulNode):
             if self.size == 0:
                 self.min_end = _END.unpack_from(store_key)[0] - _BIAS
             self.size += 1
-        task.schedule(1, PunctuationType.STREAM_TIME, self._on_stream_time, self)
-
-    def _on_stream_time(self, stream_time: int) -> None:
-        if stream_time > self.observed:
-            self.observed = stream_time
-            self._evict()
 
     def process(self, key: Any, change: Change, timestamp: int, headers: Headers) -> None:
         if key is None:
@@ -116,9 +113,7 @@ class SuppressNode(StatefulNode):
             prior = current[1]
         self.store.put(store_key, (change.new, prior, timestamp))
         self.min_end = min(self.min_end, window.end)
-        task = self.task
-        stream_time = task.stream_time if task is not None else timestamp
-        self.observed = max(self.observed, timestamp, stream_time)
+        self.observed = max(self.observed, timestamp)
         self._evict()
         if self.max_records is not None and self.size > self.max_records:
             raise StreamsProcessingError(

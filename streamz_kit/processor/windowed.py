@@ -1,10 +1,10 @@
 """Windowed aggregations: tumbling/hopping, sliding and session windows (Kafka's semantics).
 
 Each node keeps its aggregates in a window or session store and forwards
-`Change(new, old)` keyed by `Windowed(key, window)`. Event time is the task's stream time:
-a record whose window ends at or before `stream time - grace` is dropped, counted as a
-"late record" and logged at debug level, exactly where Kafka Streams drops it. Stores
-expire windows as stream time moves (retention covers window size plus grace).
+`Change(new, old)` keyed by `Windowed(key, window)`. Event time is the node's own observed
+stream time (the largest timestamp among the records that reached it, as Kafka keeps per
+processor): a record whose window has closed (end + grace passed) is dropped, counted as a
+"late record" and logged at debug level, exactly where Kafka Streams drops it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ Initializer = Callable[[], Any]
 Aggregator = Callable[[Any, Any, Any], Any]
 
 LATE = "late record"
+NO_TIMESTAMP = -1  # Kafka's ConsumerRecord.NO_TIMESTAMP: nothing observed yet
 
 
 def reduce_as_aggregator(reducer: Callable[[Any, Any], Any]) -> Aggregator:
@@ -43,17 +44,25 @@ def _no_initial() -> Any:
 
 
 class _WindowedAggregate(StatefulNode):
+    """Shared by the three windowed aggregations.
+
+    Each node keeps its own observed stream time: the largest timestamp of the records that
+    reached it (Kafka's `observedStreamTime` per processor). A record that an upstream
+    filter removed, or that went to another branch, does not move it, so it cannot make a
+    later record of this node late.
+    """
+
     def __init__(
         self, name: str, store_name: str, initializer: Initializer, aggregator: Aggregator
     ) -> None:
         super().__init__(name, store_name)
         self.initializer = initializer
         self.aggregator = aggregator
+        self.observed = NO_TIMESTAMP
 
-    def _stream_time(self, timestamp: int) -> int:
-        task = self.task
-        st = task.stream_time if task is not None else timestamp
-        return max(st, timestamp)
+    def _observe(self, timestamp: int) -> int:
+        self.observed = max(self.observed, timestamp)
+        return self.observed
 
     def _init_agg(self) -> Any:
         try:
@@ -69,7 +78,12 @@ class _WindowedAggregate(StatefulNode):
 
 
 class TimeWindowAggregateNode(_WindowedAggregate):
-    """Tumbling and hopping windows (Kafka's KStreamWindowAggregate)."""
+    """Tumbling and hopping windows (Kafka's KStreamWindowAggregate).
+
+    Only a null key is skipped: a null value reaches the aggregator (count counts it), as in
+    Kafka. A window is updated while its end is after `observed - grace`; a new window's
+    old value is the initializer's (Kafka forwards it when old values are requested).
+    """
 
     def __init__(
         self,
@@ -83,27 +97,24 @@ class TimeWindowAggregateNode(_WindowedAggregate):
         self.windows = windows
 
     def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
-        if key is None or value is None:
-            self.skip("null key or value", key)
+        if key is None:
+            self.skip("null key", key)
             return
         store = self.store
-        stream_time = self._stream_time(timestamp)
-        store.expire(stream_time)
-        close_time = stream_time - self.windows.grace_ms
+        observed = self._observe(timestamp)
+        close_time = observed - self.windows.grace_ms
         for window in self.windows.windows_for(timestamp):
             if window.end <= close_time:
                 self.skip(LATE, key)
                 continue
             current = store.fetch_with_timestamp(key, window.start)
             if current is None or current[0] is None:
-                old = None
-                agg = self._init_agg()
+                old = self._init_agg()
                 new_ts = timestamp
             else:
                 old, old_ts = current
-                agg = old
                 new_ts = max(old_ts, timestamp)
-            new = self._apply(key, value, agg)
+            new = self._apply(key, value, old)
             store.put(key, new, window.start, timestamp=new_ts)
             self.emit(Windowed(key, window), Change(new, old), new_ts, headers)
 
@@ -113,7 +124,9 @@ class SlidingWindowAggregateNode(_WindowedAggregate):
 
     Every record owns a left window [t - diff, t] and, if a later record falls within diff,
     a right window [t + 1, t + 1 + diff]; windows are inclusive at both ends. Only windows
-    holding at least one record exist, and each is emitted when it changes.
+    holding at least one record exist, and each is emitted when it changes. The existing
+    windows are visited newest first and updated in that order, as Kafka does with a store
+    that iterates backwards (RocksDB and in-memory stores both do).
     """
 
     def __init__(
@@ -132,18 +145,17 @@ class SlidingWindowAggregateNode(_WindowedAggregate):
         if key is None or value is None:
             self.skip("null key or value", key)
             return
-        stream_time = self._stream_time(timestamp)
-        self.store.expire(stream_time)
-        close_time = stream_time - self.grace
-        if timestamp + 1 + self.diff <= close_time:
+        observed = self._observe(timestamp)
+        close_time = observed - self.grace
+        if timestamp + self.diff < close_time:
             self.skip(LATE, key)
             return
         if timestamp < self.diff:
             self._process_early(key, value, timestamp, close_time, headers)
         else:
-            self._process_in_order(key, value, timestamp, close_time, headers)
+            self._process_reverse(key, value, timestamp, close_time, headers)
 
-    def _process_in_order(
+    def _process_reverse(
         self, key: Any, value: Any, ts: int, close_time: int, headers: Headers
     ) -> None:
         diff = self.diff
@@ -152,33 +164,37 @@ class SlidingWindowAggregateNode(_WindowedAggregate):
         right_agg: tuple[Any, int] | None = None
         left_created = right_created = False
         prev_ts: int | None = None
-        for start, agg, wts in self.store.fetch_range_with_timestamps(
-            key, max(0, ts - 2 * diff), ts + 1
-        ):
+        found = self.store.fetch_range_with_timestamps(key, max(0, ts - 2 * diff), ts + 1)
+        for start, agg, wts in reversed(found):
             starts.add(start)
             end = start + diff
-            if end < ts:
-                left_agg = (agg, wts)
-                prev_ts = wts
+            if start == ts + 1:
+                right_created = True
+            elif end > ts:
+                if right_agg is None:
+                    right_agg = (agg, wts)
+                self._update(key, value, start, (agg, wts), close_time, ts, headers)
             elif end == ts:
                 left_created = True
+                self._update(key, value, start, (agg, wts), close_time, ts, headers)
                 if wts < ts:
                     prev_ts = wts
-                self._update(key, value, start, (agg, wts), True, close_time, ts, headers)
-            elif start <= ts:
-                right_agg = (agg, wts)
-                self._update(key, value, start, (agg, wts), True, close_time, ts, headers)
-            else:  # start == ts + 1: this record's right window exists already
-                right_created = True
+                else:
+                    return  # a record at ts exists: every window it implies exists too
+            else:  # end < ts: the newest window left of this record's
+                left_agg = (agg, wts)
+                prev_ts = wts
+                break
         if prev_ts is not None:
             prev_right = prev_ts + 1
             if prev_right not in starts and prev_right + diff >= ts:
-                self._update(key, value, prev_right, None, False, close_time, ts, headers)
+                self._update(key, value, prev_right, None, close_time, ts, headers)
         if not left_created:
-            base = None
             if prev_ts is not None and left_agg is not None and ts - diff <= prev_ts:
-                base = (left_agg[0], ts)
-            self._update(key, value, ts - diff, base, False, close_time, ts, headers)
+                base: tuple[Any, int] | None = (left_agg[0], ts)
+            else:
+                base = None
+            self._update(key, value, ts - diff, base, close_time, ts, headers)
         if not right_created and right_agg is not None and right_agg[1] > ts:
             self._create_right(key, ts, right_agg, headers)
 
@@ -199,7 +215,7 @@ class SlidingWindowAggregateNode(_WindowedAggregate):
                     prev_ts = wts
             elif start <= ts:
                 right_agg = (agg, wts)
-                self._update(key, value, start, (agg, wts), True, close_time, ts, headers)
+                self._update(key, value, start, (agg, wts), close_time, ts, headers)
             else:
                 right_created = True
         if right_agg is None and combined is not None and combined[1] > ts:
@@ -207,8 +223,8 @@ class SlidingWindowAggregateNode(_WindowedAggregate):
         if not right_created and right_agg is not None and right_agg[1] > ts:
             self._create_right(key, ts, right_agg, headers)
         if prev_ts is not None and prev_ts + 1 not in starts:
-            self._update(key, value, prev_ts + 1, None, False, close_time, ts, headers)
-        self._update(key, value, 0, combined, combined is not None, close_time, ts, headers)
+            self._update(key, value, prev_ts + 1, None, close_time, ts, headers)
+        self._update(key, value, 0, combined, close_time, ts, headers)
 
     def _update(
         self,
@@ -216,23 +232,22 @@ class SlidingWindowAggregateNode(_WindowedAggregate):
         value: Any,
         start: int,
         base: tuple[Any, int] | None,
-        existed: bool,
         close_time: int,
         ts: int,
         headers: Headers,
     ) -> None:
+        """Kafka's updateWindowAndForward; `base` None means a new window (initializer)."""
         end = start + self.diff
         if end < close_time:
             self.skip(LATE, key)
             return
         if base is None:
-            agg, new_ts = self._init_agg(), ts
+            old, base_ts = self._init_agg(), ts
         else:
-            agg, base_ts = base
-            new_ts = ts if agg is None or ts > base_ts else base_ts
-        new = self._apply(key, value, agg)
+            old, base_ts = base
+        new_ts = ts if old is None else max(ts, base_ts)
+        new = self._apply(key, value, old)
         self.store.put(key, new, start, timestamp=new_ts)
-        old = agg if existed else None
         self.emit(Windowed(key, Window(start, end)), Change(new, old), new_ts, headers)
 
     def _create_right(
@@ -248,9 +263,14 @@ class SlidingWindowAggregateNode(_WindowedAggregate):
 class SessionWindowAggregateNode(_WindowedAggregate):
     """Session windows (Kafka's KStreamSessionWindowAggregate).
 
-    A record joins every session within the inactivity gap; if that merges sessions (or
-    extends one), the replaced sessions are emitted as tombstones, then the new session.
-    Results carry the session end as their timestamp.
+    A record at t merges with EVERY session of its key that ends at or after t - gap and
+    starts at or before t + gap (both bounds inclusive), in the store's order (by end):
+    `agg = merger(key, agg, session_agg)` from the initializer's value, then the
+    aggregator adds the record. If the merged session differs from [t, t], each merged
+    session is removed and forwarded as a tombstone (timestamp = its end), then the merged
+    session is forwarded with its end as timestamp. It is dropped as late when its end is
+    before `observed - gap - grace`. Only a null key is skipped: a null value reaches the
+    aggregator, as in Kafka.
     """
 
     def __init__(
@@ -268,13 +288,11 @@ class SessionWindowAggregateNode(_WindowedAggregate):
         self.merger = merger
 
     def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
-        if key is None or value is None:
-            self.skip("null key or value", key)
+        if key is None:
+            self.skip("null key", key)
             return
         store = self.store
-        stream_time = self._stream_time(timestamp)
-        store.expire(stream_time)
-        close_time = stream_time - self.grace - self.gap
+        close_time = self._observe(timestamp) - self.grace - self.gap
         start = end = timestamp
         agg = self._init_agg()
         merged = store.find_sessions(key, timestamp - self.gap, timestamp + self.gap)
@@ -310,14 +328,11 @@ def count_merger(key: Any, agg1: int, agg2: int) -> int:
 
 
 def reduce_merger(reducer: Callable[[Any, Any], Any]) -> Callable[[Any, Any, Any], Any]:
-    """Kafka's session reduce merges by reducing the two aggregates (None means empty)."""
+    """Kafka's session reduce merges with its reduce aggregator: `aggregator(key, agg2, agg1)`,
+    i.e. agg2 when agg1 is None, else `reducer(agg1, agg2)`."""
 
     def merge(key: Any, agg1: Any, agg2: Any) -> Any:
-        if agg1 is None:
-            return agg2
-        if agg2 is None:
-            return agg1
-        return reducer(agg1, agg2)
+        return agg2 if agg1 is None else reducer(agg1, agg2)
 
     return merge
 

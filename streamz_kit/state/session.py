@@ -3,7 +3,7 @@
 Store key: [8 segment id of end][4 key length][key][8 end][8 start]. Sessions are closed
 windows [start, end]. `find_sessions(key, earliest_end, latest_start)` returns sessions
 with end >= earliest_end and start <= latest_start (Kafka Streams' findSessions), ordered
-by end. Retention drops sessions whose end is before observed_stream_time - retention.
+by end. Retention drops sessions whose end is at or before observed_stream_time - retention.
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ class SessionStore(TypedStore):
             buffer, segment_interval_ms or default_segment_interval(retention_ms)
         )
         self._floor = MIN_TIME  # sessions ending before this are expired
+        self._observed = MIN_TIME  # the latest session end written (Kafka's observedStreamTime)
+        self._generation = -1  # sync with the content on first use
 
     def _kb(self, key: Any) -> bytes:
         return self.key_serde.serialize(self._topic, key)  # type: ignore[return-value]
@@ -62,11 +64,42 @@ class SessionStore(TypedStore):
 
     # -- writes ------------------------------------------------------------------------
 
+    def _sync(self) -> None:
+        """After a restore (or a discarded commit) the content changed behind this layer:
+        recompute the observed time from the newest segment, as Kafka's store rebuilds it
+        from the restored records."""
+        self._generation = self.buffer.generation
+        ids = self.segments.ids()
+        self._observed = self._floor = MIN_TIME
+        if not ids:
+            return
+        seg = ids[-1]
+        latest = MIN_TIME
+        for k, _ in self.buffer.range(enc_time(seg), enc_time(seg + 1)):
+            klen = _SEG_KLEN.unpack_from(k)[1]
+            latest = max(latest, dec_time(k, 12 + klen))
+        self._advance(latest)
+
+    def _advance(self, end: int) -> None:
+        """Stream time as this store observes it: the latest session end written. Sessions
+        ending at or before `observed - retention` are expired (Kafka's segmented stores
+        read from `observed - retention + 1` on and drop older segments)."""
+        if self._generation != self.buffer.generation:
+            self._sync()
+        if end <= self._observed:
+            return
+        self._observed = end
+        floor = end - self.retention_ms + 1
+        if floor > self._floor:
+            self._floor = floor
+            self.segments.drop_before(floor)
+
     def put(self, key: Any, start: int, end: int, agg: Any) -> None:
         """Write a session's aggregate (None removes it); expired sessions are ignored."""
         if agg is None:
             self.remove(key, start, end)
             return
+        self._advance(end)
         if end < self._floor:
             return
         self.segments.add(end // self.segments.interval)
@@ -76,20 +109,19 @@ class SessionStore(TypedStore):
         )
 
     def remove(self, key: Any, start: int, end: int) -> None:
+        self._advance(end)
         self.buffer.put(self._store_key(self._kb(key), start, end), None)
 
     def expire(self, observed_stream_time: int) -> None:
-        """Forget sessions that end before observed_stream_time - retention."""
-        floor = observed_stream_time - self.retention_ms
-        if floor <= self._floor:
-            return
-        self._floor = floor
-        self.segments.drop_before(floor)
+        """Kept for callers of the older interface: the store now expires sessions from the
+        session ends written to it, as Kafka's session store does."""
 
     # -- reads -------------------------------------------------------------------------
 
     def fetch_session(self, key: Any, start: int, end: int) -> Any:
         """The aggregate of exactly this session, or None."""
+        if self._generation != self.buffer.generation:
+            self._sync()
         if end < self._floor:
             return None
         raw = self.buffer.get(self._store_key(self._kb(key), start, end))
@@ -99,6 +131,8 @@ class SessionStore(TypedStore):
         self, key: Any, earliest_session_end: int, latest_session_start: int
     ) -> list[tuple[Window, Any]]:
         """Sessions of `key` with end >= earliest_session_end and start <= latest_session_start."""
+        if self._generation != self.buffer.generation:
+            self._sync()
         lo_end = max(earliest_session_end, self._floor)
         kb = self._kb(key)
         interval = self.segments.interval
@@ -126,6 +160,8 @@ class SessionStore(TypedStore):
         self, earliest_session_end: int = MIN_TIME, latest_session_start: int = MAX_TIME
     ) -> list[tuple[Windowed[Any], Any]]:
         """Sessions of every key with end >= earliest_session_end and start <= latest_session_start."""
+        if self._generation != self.buffer.generation:
+            self._sync()
         lo_end = max(earliest_session_end, self._floor)
         interval = self.segments.interval
         kdes = self.key_serde.deserialize

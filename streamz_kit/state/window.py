@@ -63,7 +63,43 @@ class WindowStore(TypedStore):
             buffer, segment_interval_ms or default_segment_interval(retention_ms)
         )
         self._floor = MIN_TIME  # windows starting before this are expired
+        self._observed = MIN_TIME  # the latest window start written (Kafka's observedStreamTime)
+        self._generation = -1  # sync with the content on first use
         self._seq = 0
+
+    # -- retention -----------------------------------------------------------------------
+
+    def _check_sync(self) -> None:
+        if self._generation != self.buffer.generation:
+            self._sync()
+
+    def _sync(self) -> None:
+        """After a restore (or a discarded commit) the content changed behind this layer:
+        recompute the observed time from the newest segment, as Kafka's store rebuilds it
+        from the restored records."""
+        self._generation = self.buffer.generation
+        self._observed = self._floor = MIN_TIME
+        ids = self.segments.ids()
+        if not ids:
+            return
+        seg = ids[-1]
+        latest = MIN_TIME
+        for k, _ in self.buffer.range(enc_time(seg), enc_time(seg + 1)):
+            latest = max(latest, dec_time(k, 12 + _SEG_KLEN.unpack_from(k)[1]))
+        self._advance(latest)
+
+    def _advance(self, window_start: int) -> None:
+        """Stream time as this store observes it: the latest window start written. Windows
+        starting at or before `observed - retention` are expired: Kafka's segmented stores
+        read from `observed - retention + 1` on and drop older segments."""
+        self._check_sync()
+        if window_start <= self._observed:
+            return
+        self._observed = window_start
+        floor = window_start - self.retention_ms + 1
+        if floor > self._floor:
+            self._floor = floor
+            self.segments.drop_before(floor)
 
     # -- encoding ----------------------------------------------------------------------
 
@@ -88,11 +124,12 @@ class WindowStore(TypedStore):
 
     def put(self, key: Any, value: Any, window_start: int, *, timestamp: int | None = None) -> None:
         """Write the window's value (None deletes); windows already expired are ignored."""
+        if self.retain_duplicates and value is None:
+            return
+        self._advance(window_start)
         if window_start < self._floor:
             return
         if self.retain_duplicates:
-            if value is None:
-                return
             self._seq = seq = (self._seq + 1) & _SEQ_MASK
         else:
             seq = 0
@@ -108,12 +145,8 @@ class WindowStore(TypedStore):
         )
 
     def expire(self, observed_stream_time: int) -> None:
-        """Forget windows that start before observed_stream_time - retention."""
-        floor = observed_stream_time - self.retention_ms
-        if floor <= self._floor:
-            return
-        self._floor = floor
-        self.segments.drop_before(floor)
+        """Kept for callers of the older interface: the store now expires windows from the
+        window starts written to it, as Kafka's window store does."""
 
     # -- reads -------------------------------------------------------------------------
 
@@ -157,6 +190,7 @@ class WindowStore(TypedStore):
         ]
 
     def _fetch_raw(self, key: Any, window_start: int) -> bytes | None:
+        self._check_sync()
         if window_start < self._floor:
             return None
         if not self.retain_duplicates:
@@ -168,6 +202,7 @@ class WindowStore(TypedStore):
         return None
 
     def _scan_key(self, key: Any, t_from: int, t_to: int) -> list[tuple[int, bytes]]:
+        self._check_sync()
         lo = max(t_from, self._floor)
         if lo > t_to:
             return []
@@ -187,6 +222,7 @@ class WindowStore(TypedStore):
 
     def fetch_all(self, t_from: int, t_to: int) -> list[tuple[Windowed[Any], Any]]:
         """Every window (all keys) whose start is in [t_from, t_to]."""
+        self._check_sync()
         lo = max(t_from, self._floor)
         if lo > t_to:
             return []

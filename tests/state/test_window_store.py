@@ -116,30 +116,34 @@ def test_timestamped_values(tmp_path: Path) -> None:
     assert raw is not None and int.from_bytes(raw[:8], "big") == 1234
 
 
-def test_expire_drops_windows_older_than_retention(ws: WindowStore) -> None:
+def test_writes_expire_windows_older_than_retention(ws: WindowStore) -> None:
+    """Kafka's window store: observed time is the latest window start written; windows
+    starting at or before observed - retention are gone (read from observed - retention + 1)."""
     # retention 10 min, segments of 5 min (Kafka: max(retention/2, 1 min))
-    for i in range(30):
+    for i in range(25):
         ws.put("k", i, i * MINUTE)
-    ws.buffer.apply_pending(30)
-    ws.expire(25 * MINUTE)  # keep windows starting at >= 15 min
-    assert [s // MINUTE for s, _ in ws.fetch("k", 0, 30 * MINUTE)] == list(range(15, 30))
-    assert ws.fetch("k", 14 * MINUTE) is None and ws.fetch("k", 15 * MINUTE) == 15
-    assert [w.window.start // MINUTE for w, _ in ws.all()] == list(range(15, 30))
-    # whole segments [0, 15) min are deleted through the buffer, so the changelog learns it
+    ws.buffer.apply_pending(25)
+    ws.put("k", 25, 25 * MINUTE)  # observed 25 min: starts at or before 15 min expire
+    assert [s // MINUTE for s, _ in ws.fetch("k", 0, 30 * MINUTE)] == list(range(16, 26))
+    assert ws.fetch("k", 15 * MINUTE) is None and ws.fetch("k", 16 * MINUTE) == 16
+    assert [w.window.start // MINUTE for w, _ in ws.all()] == list(range(16, 26))
+    # the whole segment [10, 15) min is deleted through the buffer, so the changelog learns it
     deleted = [k for k, v in ws.buffer.pending_changes() if v is None]
-    assert len(deleted) == 15
+    assert len(deleted) == 5
     ws.buffer.apply_pending(45)
-    assert len(list(ws.buffer.inner.all())) == 15
+    assert len(list(ws.buffer.inner.all())) == 11  # [15, 25] min: 15 hidden, not yet dropped
     ws.put("k", "late", 3 * MINUTE)  # a window past retention is not written
     assert ws.fetch("k", 3 * MINUTE) is None and not ws.buffer.pending_changes()
 
 
-def test_expire_hides_expired_windows_inside_a_live_segment(ws: WindowStore) -> None:
+def test_expired_windows_inside_a_live_segment_are_hidden(ws: WindowStore) -> None:
     for i in range(12):
         ws.put("k", i, i * MINUTE)
-    ws.expire(17 * MINUTE)  # floor 7 min: segment [5, 10) stays but 5 and 6 are expired
-    assert [s // MINUTE for s, _ in ws.fetch("k", 0, 20 * MINUTE)] == list(range(7, 12))
-    assert [w.window.start // MINUTE for w, _ in ws.fetch_all(0, 20 * MINUTE)] == list(range(7, 12))
+    ws.put("k", 17, 17 * MINUTE)  # floor 7 min + 1 ms: segment [5, 10) stays, 5 to 7 expired
+    assert [s // MINUTE for s, _ in ws.fetch("k", 0, 20 * MINUTE)] == [8, 9, 10, 11, 17]
+    assert [w.window.start // MINUTE for w, _ in ws.fetch_all(0, 20 * MINUTE)] == [
+        8, 9, 10, 11, 17
+    ]
 
 
 def test_restore_then_fetch_rebuilds_segment_index(tmp_path: Path) -> None:
@@ -164,13 +168,15 @@ def test_restore_then_fetch_rebuilds_segment_index(tmp_path: Path) -> None:
 
 
 def test_discard_brings_back_expired_segments(ws: WindowStore) -> None:
-    for i in range(30):
+    for i in range(25):
         ws.put("k", i, i * MINUTE)
     ws.buffer.apply_pending(1)
-    ws.expire(25 * MINUTE)
-    assert ws.segments.ids()[0] == 3
+    assert ws.segments.ids() == [2, 3, 4]
+    ws.put("k", 30, 30 * MINUTE)  # floor 20 min + 1 ms: segments [10, 20) min are dropped
+    assert ws.segments.ids() == [4, 6]
     ws.buffer.discard_pending()  # the transaction holding the expiry aborted
-    assert ws.segments.ids() == [0, 1, 2, 3, 4, 5]  # stored segments are found again
-    assert len(list(ws.buffer.all())) == 30
-    ws.expire(26 * MINUTE)  # the next expiry drops them again
+    assert ws.segments.ids() == [2, 3, 4]  # stored segments are found again
     assert len(list(ws.buffer.all())) == 15
+    assert [s // MINUTE for s, _ in ws.fetch("k", 0, 30 * MINUTE)] == list(range(15, 25))
+    ws.put("k", 30, 30 * MINUTE)  # the next write drops them again
+    assert len(list(ws.buffer.all())) == 6
