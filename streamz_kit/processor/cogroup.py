@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from streamz_kit.processor.aggregate import StreamAggregateNode
+from streamz_kit.processor.context import TaskContext
 from streamz_kit.processor.node import Headers, Node
 from streamz_kit.processor.windowed import (
     SessionWindowAggregateNode,
@@ -30,8 +31,8 @@ __all__ = [
 
 
 class CogroupAggregateNode(StreamAggregateNode):
-    def init(self, task: Any) -> None:
-        super().init(task)
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
         self.emit = self.forward  # the merge node caches
 
 
@@ -43,26 +44,25 @@ class _OwnStreamTime:
     observed = -1
 
     def _stream_time(self, timestamp: int) -> int:
-        if timestamp > self.observed:
-            self.observed = timestamp
+        self.observed = max(self.observed, timestamp)
         return self.observed
 
 
 class CogroupTimeWindowNode(_OwnStreamTime, TimeWindowAggregateNode):
-    def init(self, task: Any) -> None:
-        super().init(task)
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
         self.emit = self.forward
 
 
 class CogroupSlidingWindowNode(_OwnStreamTime, SlidingWindowAggregateNode):
-    def init(self, task: Any) -> None:
-        super().init(task)
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
         self.emit = self.forward
 
 
 class CogroupSessionWindowNode(_OwnStreamTime, SessionWindowAggregateNode):
-    def init(self, task: Any) -> None:
-        super().init(task)
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
         self.emit = self.forward
 
 
@@ -74,9 +74,9 @@ class CogroupMergeNode(Node):
         super().__init__(name)
         self.store_name = store_name
 
-    def init(self, task: Any) -> None:
-        super().init(task)
-        self.emit = task.emit_for(self, task.get_store(self.store_name))
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
+        self.emit = context.emit_for(self, context.get_store(self.store_name))
 
     def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
         self.emit(key, value, timestamp, headers)

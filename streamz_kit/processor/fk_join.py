@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from streamz_kit.processor.aggregate import StatefulNode
+from streamz_kit.processor.context import TaskContext
 from streamz_kit.processor.fk_wrappers import (
     Instruction,
     ResponseWrapper,
@@ -68,9 +69,9 @@ class SubscriptionSendNode(StatefulNode):
         self.serde_topic = serde_topic
         self.partition = 0
 
-    def init(self, task: Any) -> None:
-        Node.init(self, task)  # no store of its own: skip StatefulNode.init
-        self.partition = task.partition
+    def init(self, context: TaskContext) -> None:
+        Node.init(self, context)  # no store of its own: skip StatefulNode.init
+        self.partition = context.partition
 
     def _fk(self, value: Any) -> Any:
         if value is None:
@@ -163,8 +164,8 @@ class SubscriptionReceiveNode(StatefulNode):
         self.primary_key_serde = primary_key_serde
         self.serde_topic = serde_topic
 
-    def init(self, task: Any) -> None:
-        super().init(task)
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
         self.emit = self.forward  # subscriptions are never cached: each needs its answer
 
     def process(
@@ -229,8 +230,8 @@ class ForeignTableJoinNode(StatefulNode):
         self.primary_key_serde = primary_key_serde
         self.serde_topic = serde_topic
 
-    def init(self, task: Any) -> None:
-        super().init(task)
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
         self.emit = self.forward
 
     def process(self, fk: Any, change: Change, timestamp: int, headers: Headers) -> None:
@@ -275,8 +276,8 @@ class ResponseJoinNode(StatefulNode):
         self.left_join = left_join
         self.serde_topic = serde_topic
 
-    def init(self, task: Any) -> None:
-        super().init(task)
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
         self.emit = self.forward
 
     def process(self, key: Any, response: ResponseWrapper, timestamp: int, headers: Headers) -> None:
