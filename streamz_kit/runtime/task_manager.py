@@ -24,6 +24,7 @@ from streamz_kit.errors import ProducerFencedError, StateStoreError, TaskMigrate
 from streamz_kit.runtime.faults import maybe_crash
 from streamz_kit.runtime.metadata import TopologyMetadata
 from streamz_kit.runtime.restore import RestoreTarget, restore
+from streamz_kit.runtime.source_changelog import bound_source_restores
 from streamz_kit.runtime.standby import StandbyTasks
 from streamz_kit.runtime.task import Task, task_id_of
 from streamz_kit.topology.topology import Topology
@@ -189,7 +190,7 @@ class TaskManager:
                         tp = TopicPartition(self.config.changelog_topic(name), partition)
                         targets.append(RestoreTarget(store, tp))
                         owner[tp] = task_id_of(sub_id, partition)
-            await self._bound_source_restores(targets)
+            await bound_source_restores(self.consumer, targets)
             self.restoring.update(ids)
             try:
                 result = await restore(
@@ -248,23 +249,6 @@ class TaskManager:
         committed = await self.consumer.committed(partitions)
         for tp, offset in committed.items():
             self.consumer.seek(tp, offset)
-
-    async def _bound_source_restores(self, targets: list[RestoreTarget]) -> None:
-        """A table restoring from its source topic stops at the group's committed offset:
-        records after it are processed by the task, not restored (Kafka's rule for
-        source-topic changelogs). Without a committed offset nothing is restored, and a
-        store that holds state anyway (the group was reset) is wiped."""
-        sourced = [t for t in targets if t.from_source]
-        if not sourced:
-            return
-        committed = await self.consumer.committed([t.partition for t in sourced])
-        for target in sourced:
-            end = committed.get(target.partition)
-            if end is None or end < 0:
-                end = 0
-                if target.store.buffer.changelog_offset() is not None:
-                    target.store.buffer.wipe()
-            target.end = end
 
     def _start_task(self, sub_id: int, partition: int, task_stores: dict[str, Any]) -> Task:
         task_id = task_id_of(sub_id, partition)
@@ -336,9 +320,8 @@ class TaskManager:
                 continue
             source = self.topology.graph.source_changelogs.get(name)
             if source is not None:  # the store's position is the source topic's
-                position = self._positions.get(task.task_id, {}).get(
+                next_offset = self._positions.get(task.task_id, {}).get(
                     TopicPartition(source, task.partition))
-                next_offset = position
             else:
                 last = offsets.get(
                     TopicPartition(self.config.changelog_topic(name), task.partition))
