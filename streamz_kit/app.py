@@ -103,6 +103,7 @@ class App:
             "processing_error_handler": self.config.handlers.processing,
             "production_error_handler": self.config.handlers.production,
             "max_record_bytes": self.config.max_record_bytes,
+            "repartition_purge_interval_ms": self.config.repartition_purge_interval_ms,
             **self.config.client_config,
         }
         # The CLI passes every option, None when not given: None means "not overridden".

@@ -18,6 +18,7 @@ import orjson
 
 from streamz_kit import serdes as _serdes
 from streamz_kit.cli_records import SERDE_NAMES, json_safe, parse_text, render_text
+from streamz_kit.cli_topics import topics as _topics_command
 from streamz_kit.errors import StreamzError
 from streamz_kit.transport import connect
 from streamz_kit.transport.partitioner import default_partition
@@ -204,34 +205,9 @@ def registry(broker: str, host: str, port: int, basic_auth: str | None) -> None:
     serve_cli(broker, host, port, click.echo, basic_auth)
 
 
-# -- topics -------------------------------------------------------------------------------
-@main.command()
-@click.option("--broker", default=DEFAULT_BROKER, show_default=True)
-@friendly
-def topics(broker: str) -> None:
-    """List topics with their partitions and end offsets."""
-
-    async def go() -> None:
-        transport = connect(broker)
-        await transport.start()
-        try:
-            admin = transport.admin()
-            names = sorted(await admin.list_topics())
-            counts = await admin.partition_counts(names)
-            tps = [TopicPartition(t, p) for t in names for p in range(counts.get(t, 0))]
-            ends = await admin.list_offsets(tps, "latest") if tps else {}
-            if not names:
-                click.echo("No topics.")
-            for name in names:
-                offsets = [ends.get(TopicPartition(name, p), 0) for p in range(counts[name])]
-                click.echo(
-                    f"{name}\tpartitions={counts[name]}\tend_offsets={offsets}\t"
-                    f"records~{sum(offsets)}"
-                )
-        finally:
-            await transport.close()
-
-    asyncio.run(go())
+# -- topics (cli_topics.py) ----------------------------------------------------------------
+_topics_command.callback = friendly(_topics_command.callback)  # type: ignore[arg-type]
+main.add_command(_topics_command)
 
 
 @main.command()

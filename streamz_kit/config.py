@@ -37,6 +37,9 @@ class AppConfig:
     max_record_bytes: int = 1024 * 1024
     # OpenTelemetry: True (the global tracer provider) or a TracerProvider; None: off.
     tracing: Any = None
+    # Kafka Streams' repartition.purge.interval.ms: how often committed repartition records
+    # are deleted (runtime/purge.py).
+    repartition_purge_interval_ms: int = 30_000
     client_config: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -57,6 +60,7 @@ class AppConfig:
         production_error_handler: Any = None,
         max_record_bytes: int = 1024 * 1024,
         tracing: Any = None,
+        repartition_purge_interval_ms: int = 30_000,
         **client_config: Any,
     ) -> "AppConfig":
         if not isinstance(application_id, str) or not application_id.strip():
@@ -81,6 +85,11 @@ class AppConfig:
             raise ConfigError("commit_interval_ms must not be negative.")
         if cache_max_bytes < 0:
             raise ConfigError("cache_max_bytes must not be negative (0 turns the cache off).")
+        if repartition_purge_interval_ms < 0:
+            raise ConfigError(
+                "repartition_purge_interval_ms must not be negative (0 purges after every "
+                "commit)."
+            )
         if num_standby_replicas < 0:
             raise ConfigError("num_standby_replicas must not be negative.")
         broker = broker or "embedded://.streamz"
@@ -104,6 +113,7 @@ class AppConfig:
             ),
             max_record_bytes=int(max_record_bytes),
             tracing=tracing or None,
+            repartition_purge_interval_ms=int(repartition_purge_interval_ms),
             client_config=dict(client_config),
         )
 

@@ -135,6 +135,22 @@ def families(snap: dict[str, Any], observer: BatchObserver) -> Iterator[Metric]:
         if n is not None:
             entries.add_metric([app, "global", store], n)
     yield from (skipped, late, dead, entries, puts, hits, ratio)
+    yield from _log_families(app, snap.get("log"))
+
+
+def _log_families(app: str, facts: dict[str, Any] | None) -> Iterator[Metric]:
+    """The embedded log's size on disk and what its topics retain (absent on Kafka)."""
+    if not facts:
+        return
+    size = _gauge("streamz_log_file_bytes",
+                  "Bytes the embedded log takes on disk (database and write-ahead log).", ["app"])
+    size.add_metric([app], facts["file_bytes"])
+    yield size
+    retained = _gauge("streamz_log_retained_bytes",
+                      "Record bytes each topic of the embedded log retains.", ["app", "topic"])
+    for topic, n in facts["retained_bytes_by_topic"].items():
+        retained.add_metric([app, topic], n)
+    yield retained
 
 
 class _Collector:

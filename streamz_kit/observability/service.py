@@ -20,6 +20,7 @@ from streamz_kit.observability import prometheus, queries, routing
 from streamz_kit.observability.histogram import BatchObserver
 from streamz_kit.observability.http import HttpServer
 from streamz_kit.observability.lag import LagTracker
+from streamz_kit.observability.log_size import LogSizeTracker
 from streamz_kit.observability.snapshot import RateMeter, build_snapshot
 from streamz_kit.observability.status_file import remove_status, status_path, write_status
 
@@ -42,6 +43,7 @@ class Observability:
         self.app = app
         self.observer = BatchObserver()
         self.lag = LagTracker()
+        self.log_size = LogSizeTracker()
         self.rates = RateMeter()
         self.registry = prometheus.make_registry(self.snapshot, self.observer)
         self.http_host = http_host
@@ -69,7 +71,11 @@ class Observability:
         }
 
     def snapshot(self) -> dict[str, Any]:
-        return build_snapshot(self.app, self.observer, self.lag, self.rates, self.endpoints)
+        snap = build_snapshot(self.app, self.observer, self.lag, self.rates, self.endpoints)
+        log_facts = self.log_size.facts()
+        if log_facts is not None and "records_processed" in snap:
+            snap["log"] = log_facts
+        return snap
 
     def prometheus_text(self) -> bytes:
         return prometheus.render(self.registry)
@@ -107,6 +113,7 @@ class Observability:
         for server in {id(s): s for s in (self.http, self.metrics_server) if s}.values():
             await server.close()
         await self.lag.close()
+        await self.log_size.close()
         if self._status_file is not None:
             remove_status(self._status_file)
 
@@ -121,6 +128,7 @@ class Observability:
                 ):
                     last_lag = now
                     await self.lag.refresh(worker)
+                    await self.log_size.refresh(worker)
                 if self._status_file is not None:
                     write_status(self._status_file, self.snapshot())
             except Exception as exc:  # status is best effort; processing must go on

@@ -14,7 +14,8 @@ draw so a failing run can be replayed.
 
 Points the runtime calls (see docs/reliability.md): `commit:after_drain`,
 `commit:after_produce`, `commit:after_flush`, `commit:after_commit`, `commit:after_apply`,
-`restore:start`, `restore:batch`.
+`restore:start`, `restore:batch`; the embedded log's cleanup (transport/embedded/retention.py)
+calls `cleanup:after_delete`, `cleanup:after_purge` and `cleanup:vacuum`.
 """
 
 from __future__ import annotations

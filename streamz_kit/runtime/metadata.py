@@ -70,7 +70,10 @@ async def resolve_metadata(topology: Topology, config: AppConfig, admin: Admin) 
     for topic, count in repart.items():
         meta.partitions[config.internal_topic(topic)] = count
         meta.internal_specs.append(
-            TopicSpec(config.internal_topic(topic), count, {"cleanup.policy": "delete"})
+            # Kafka Streams' repartition topic configs: kept until purged (runtime/purge.py),
+            # never by age, so a stopped application loses nothing it has not processed.
+            TopicSpec(config.internal_topic(topic), count,
+                      {"cleanup.policy": "delete", "retention.ms": "-1"})
         )
     sink_topics = [t for t in topology.user_sink_topics if t not in counts]
     sink_counts = await admin.partition_counts(sink_topics) if sink_topics else {}
@@ -110,7 +113,7 @@ async def resolve_metadata(topology: Topology, config: AppConfig, admin: Admin) 
                 TopicSpec(
                     config.changelog_topic(store),
                     meta.task_partitions[sub.id],
-                    {"cleanup.policy": "compact"},
+                    changelog_config(builder.kind, builder.retention_ms),
                 )
             )
             meta.partitions[config.changelog_topic(store)] = meta.task_partitions[sub.id]
@@ -134,6 +137,22 @@ def _copartitioned(
             if topic in graph.repartition_topics and topic not in fixed:
                 out[topic] = max(known)
     return out
+
+
+# Kafka Streams' windowstore.changelog.additional.retention.ms: a window or session changelog
+# keeps its records this long past the store's own retention, then deletes them.
+CHANGELOG_ADDITIONAL_RETENTION_MS = 86_400_000
+
+
+def changelog_config(kind: str, retention_ms: int | None) -> dict[str, str]:
+    """Kafka Streams' changelog configs: compacted; window and session stores' changelogs
+    are also deleted by age (`compact,delete`), or they would keep every window forever."""
+    if kind in ("window", "session") and retention_ms is not None:
+        return {
+            "cleanup.policy": "compact,delete",
+            "retention.ms": str(retention_ms + CHANGELOG_ADDITIONAL_RETENTION_MS),
+        }
+    return {"cleanup.policy": "compact"}
 
 
 async def create_internal_topics(meta: TopologyMetadata, admin: Admin) -> None:

@@ -5,7 +5,10 @@ Commit, in numbered steps (Kafka Streams' order, with Quix's store-after-commit 
 2. produce them (changelog records go to the task's partition of `<app>-<store>-changelog`);
 3. make them durable with the input offsets: under exactly_once one transaction per task
    (records + offsets), under at_least_once flush then commit the offsets;
-4. write each store's changes and the changelog offset they reflect in one write batch.
+4. write each store's changes and the changelog offset they reflect in one write batch;
+5. purge repartition topics: delete their records before the committed offsets (Kafka
+   Streams' deleteRecords, at most every `repartition_purge_interval_ms`), so they hold only
+   records in flight.
 A crash between any two steps loses nothing: stores are written only after step 3, and a
 restart restores the changelog tail past the offset kept in the store.
 """
@@ -23,6 +26,7 @@ from streamz_kit.config import AppConfig
 from streamz_kit.errors import ProducerFencedError, StateStoreError, TaskMigratedError
 from streamz_kit.runtime.faults import maybe_crash
 from streamz_kit.runtime.metadata import TopologyMetadata
+from streamz_kit.runtime.purge import RepartitionPurge
 from streamz_kit.runtime.restore import RestoreTarget, restore
 from streamz_kit.runtime.source_changelog import bound_source_restores
 from streamz_kit.runtime.standby import StandbyTasks
@@ -75,6 +79,10 @@ class TaskManager:
         # Next input offset per task and partition as of its last commit: the position of
         # stores whose changelog is their table's source topic (topology optimization).
         self._positions: dict[str, dict[TopicPartition, int]] = {}
+        self.purge = RepartitionPurge(
+            transport, {config.internal_topic(t) for t in topology.graph.repartition_topics},
+            config.repartition_purge_interval_ms,
+        )
 
     # -- assignment --------------------------------------------------------------------------
     def _task_partitions(self, tps: set[TopicPartition]) -> dict[tuple[int, int], list[TopicPartition]]:
@@ -363,6 +371,7 @@ class TaskManager:
                 await self._commit_at_least_once()
             except TaskMigratedError:
                 await self._close_migrated(list(self.tasks))
+        await self.purge.maybe_purge()
         elapsed = (time.perf_counter() - started) * 1000
         self.stats.commits += 1
         self.stats.last_commit_ms = elapsed
@@ -395,6 +404,7 @@ class TaskManager:
             raise TaskMigratedError(
                 f"Task {task_id} was fenced by a newer worker; it will be closed and rejoined."
             ) from exc
+        self.purge.committed(offsets)
         maybe_crash("commit:after_commit")
         self._apply_stores(task, written)
         maybe_crash("commit:after_apply")
@@ -435,6 +445,7 @@ class TaskManager:
         maybe_crash("commit:after_flush")
         if offsets:
             await self.consumer.commit(offsets)
+            self.purge.committed(offsets)
         maybe_crash("commit:after_commit")
         for task in self.tasks.values():
             self._apply_stores(task, written)
@@ -464,6 +475,7 @@ class TaskManager:
         if self.shared_producer is not None:
             await self.shared_producer.close()
             self.shared_producer = None
+        await self.purge.close()
 
     def clean_stale_state(self, now: float | None = None) -> list[str]:
         """Delete state directories of tasks this worker does not run, once they are older

@@ -68,6 +68,17 @@ class TopicSpec:
 
 OffsetSpec = Literal["earliest", "latest"]
 
+
+class PartitionState(NamedTuple):
+    """What `streamz-kit topics` shows per partition. `bytes` is None where the broker does
+    not say (Kafka through aiokafka)."""
+
+    topic: str
+    partition: int
+    start_offset: int
+    end_offset: int
+    bytes: int | None
+
 # Called by the consumer during a group rebalance, from inside poll(): revoked partitions
 # first (the runtime commits and closes their tasks), then assigned ones.
 RebalanceCallback = Callable[[set[TopicPartition]], Awaitable[None]]
@@ -112,6 +123,40 @@ class Admin(abc.ABC):
     @abc.abstractmethod
     async def group_is_active(self, group_id: str) -> bool:
         """True while a worker of the group is alive (reset refuses then)."""
+
+    async def delete_records(
+        self, offsets: dict[TopicPartition, int]
+    ) -> dict[TopicPartition, int]:
+        """Delete every record before each offset (Kafka's DeleteRecords; -1 = the end
+        offset); returns each partition's new log start offset. Kafka Streams calls it on
+        repartition topics once their records are committed."""
+        raise BrokerError("This broker adapter cannot delete records.")
+
+    async def alter_topic_config(self, topic: str, changes: dict[str, str | None]) -> None:
+        """Set topic configs (None: back to the default), e.g. retention.ms."""
+        raise BrokerError("This broker adapter cannot change topic configs.")
+
+    async def topic_configs(self, topics: Iterable[str]) -> dict[str, dict[str, str]]:
+        """The configs set on each topic (defaults left out)."""
+        return {}
+
+    async def describe_partitions(self, topics: Iterable[str]) -> list[PartitionState]:
+        """Start and end offsets (and size, where known) of every partition of `topics`."""
+        names = list(topics)
+        counts = await self.partition_counts(names)
+        tps = [TopicPartition(t, p) for t in names if t in counts for p in range(counts[t])]
+        if not tps:
+            return []
+        starts = await self.list_offsets(tps, "earliest")
+        ends = await self.list_offsets(tps, "latest")
+        return [
+            PartitionState(tp.topic, tp.partition, starts.get(tp, 0), ends.get(tp, 0), None)
+            for tp in tps
+        ]
+
+    async def log_file_bytes(self) -> int | None:
+        """Bytes the whole log takes on disk, where the broker is a local file."""
+        return None
 
     @abc.abstractmethod
     async def close(self) -> None: ...

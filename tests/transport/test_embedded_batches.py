@@ -18,6 +18,7 @@ from streamz_kit.transport import ProducerRecord, TopicPartition, TopicSpec, con
 from streamz_kit.transport.embedded import EmbeddedTransport
 from streamz_kit.transport.embedded import batch_codec as bc
 from streamz_kit.transport.embedded.codec import encode_headers
+from streamz_kit.transport.embedded.db import SCHEMA_VERSION
 
 # -- codec -----------------------------------------------------------------------------------
 
@@ -253,7 +254,7 @@ def test_a_schema_1_log_is_migrated_keeping_every_record_and_offset(tmp_path: Pa
         assert t.producer(transactional_id="app-0_0")._epoch == 5  # type: ignore[attr-defined]
         tables = t.log.db.read(lambda c: [r[0] for r in c.execute("SELECT name FROM sqlite_master")])
         assert "records" not in tables and "batches" in tables
-        assert t.log.db.read(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == 2
+        assert t.log.db.read(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == SCHEMA_VERSION
 
     run_with(connect(f"embedded://{tmp_path / 'b'}"), body)  # type: ignore[arg-type]
 
@@ -261,7 +262,7 @@ def test_a_schema_1_log_is_migrated_keeping_every_record_and_offset(tmp_path: Pa
 def test_a_log_from_a_newer_schema_is_refused(tmp_path: Path) -> None:
     (tmp_path / "b").mkdir(mode=0o700)
     conn = sqlite3.connect(tmp_path / "b" / "log.db")
-    conn.execute("PRAGMA user_version=3")
+    conn.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     conn.close()
     with pytest.raises(BrokerError, match="newer streamz_kit"):
         run_with(connect(f"embedded://{tmp_path / 'b'}"), lambda t: t.admin().list_topics())

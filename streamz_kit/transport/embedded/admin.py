@@ -8,7 +8,13 @@ from collections.abc import Iterable, Sequence
 from streamz_kit.errors import BrokerError
 from streamz_kit.transport.embedded.grouplock import group_is_locked
 from streamz_kit.transport.embedded.log import Log
-from streamz_kit.transport.port import Admin, OffsetSpec, TopicPartition, TopicSpec
+from streamz_kit.transport.port import (
+    Admin,
+    OffsetSpec,
+    PartitionState,
+    TopicPartition,
+    TopicSpec,
+)
 
 
 class EmbeddedAdmin(Admin):
@@ -80,6 +86,34 @@ class EmbeddedAdmin(Admin):
             for partition in range(info.partitions):
                 deleted += await self._log.compact_async(info, partition)
         return deleted
+
+    async def delete_records(
+        self, offsets: dict[TopicPartition, int]
+    ) -> dict[TopicPartition, int]:
+        return await self._log.cleaner.delete_records(offsets)
+
+    async def alter_topic_config(self, topic: str, changes: dict[str, str | None]) -> None:
+        changes = dict(changes)
+        await self._log.db.awrite(lambda c: self._log.alter_config(c, topic, changes))
+
+    async def topic_configs(self, topics: Iterable[str]) -> dict[str, dict[str, str]]:
+        out: dict[str, dict[str, str]] = {}
+        for name in topics:
+            info = self._log.topic(name, refresh=True)
+            if info is not None:
+                out[name] = dict(info.config)
+        return out
+
+    async def describe_partitions(self, topics: Iterable[str]) -> list[PartitionState]:
+        return self._log.describe(list(topics))
+
+    async def log_file_bytes(self) -> int | None:
+        return self._log.file_bytes()
+
+    async def enforce_retention(self) -> int:
+        """Apply every topic's retention now, instead of at the next check; returns how many
+        records were deleted."""
+        return (await self._log.cleaner.run()).records
 
     def _refuse_if_active(self, group_id: str, action: str) -> None:
         if group_is_locked(self._log.groups_dir, group_id):

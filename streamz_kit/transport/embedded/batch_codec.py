@@ -181,7 +181,8 @@ def _slices(
     return out, ends[-1]
 
 
-Row = tuple[int, int, int, int, int, bytes]  # a `batches` row, in column order
+# a `batches` row, in column order: topic id, partition, base, last, count, payload, max ts
+Row = tuple[int, int, int, int, int, bytes, int]
 
 
 def pack(
@@ -222,4 +223,4 @@ def _pack_range(
         _pack_range(rows, where, offsets, timestamps, keys, values, header_blobs, i, mid)
         _pack_range(rows, where, offsets, timestamps, keys, values, header_blobs, mid, j)
         return
-    rows.append((*where, offsets[i], offsets[j - 1], j - i, payload))
+    rows.append((*where, offsets[i], offsets[j - 1], j - i, payload, max(timestamps[i:j])))

@@ -34,8 +34,8 @@ _BATCHES = (
     "WHERE topic_id = ? AND partition = ? ORDER BY base_offset"
 )
 _INSERT = (
-    "INSERT INTO batches(topic_id, partition, base_offset, last_offset, count, payload) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO batches(topic_id, partition, base_offset, last_offset, count, payload, max_ts) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _PAYLOAD = (
     "SELECT payload FROM batches WHERE topic_id = ? AND partition = ? AND base_offset = ?"

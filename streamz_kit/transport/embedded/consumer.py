@@ -8,14 +8,18 @@ both brokers. There are no rebalances, so `on_revoked` is called only when `subs
 called again with other topics; `close` releases the lock without calling it (the runtime
 commits and closes its tasks before closing the consumer).
 
-A partition without a `seek` starts at the group's committed offset, else at the earliest
-offset present. Only committed records are ever in the log, so reads are read_committed
-whatever `read_committed` says.
+A partition without a `seek` starts at the group's committed offset, else where
+`auto_offset_reset` says: the log start offset (`earliest`, the default, as in Kafka
+Streams), the end (`latest`), or nowhere (`none`: an error). A position that retention left
+before the log start offset is reset the same way, with one warning line, as Kafka's
+consumer does on OFFSET_OUT_OF_RANGE. Only committed records are ever in the log, so reads
+are read_committed whatever `read_committed` says.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterable, Sequence
 from itertools import repeat
@@ -23,7 +27,7 @@ from itertools import repeat
 from streamz_kit.errors import BrokerError
 from streamz_kit.transport.embedded.batch_codec import Batch
 from streamz_kit.transport.embedded.grouplock import GroupLock
-from streamz_kit.transport.embedded.log import Log
+from streamz_kit.transport.embedded.log import Log, OffsetOutOfRange
 from streamz_kit.transport.port import (
     ConsumedRecord,
     Consumer,
@@ -42,12 +46,22 @@ IDLE_AFTER_S = 0.25
 _new = tuple.__new__
 _RECORD = repeat(ConsumedRecord)
 _NO_HEADERS = repeat(())
+RESETS = ("earliest", "latest", "none")
+log = logging.getLogger("streamz_kit.embedded")
 
 
 class EmbeddedConsumer(Consumer):
-    def __init__(self, log: Log, group_id: str | None) -> None:
+    def __init__(
+        self, log: Log, group_id: str | None, auto_offset_reset: str = "earliest"
+    ) -> None:
+        if auto_offset_reset not in RESETS:
+            raise BrokerError(
+                f"auto_offset_reset must be 'earliest', 'latest' or 'none', not "
+                f"{auto_offset_reset!r}."
+            )
         self._log = log
         self.group_id = group_id
+        self.auto_offset_reset = auto_offset_reset
         self._assigned: list[TopicPartition] = []
         self._assigned_set: set[TopicPartition] = set()
         self._positions: dict[TopicPartition, int] = {}
@@ -140,9 +154,35 @@ class EmbeddedConsumer(Consumer):
             if tp in committed:
                 self._positions[tp] = committed[tp]
                 return committed[tp]
-        pos = self._log.db.read(lambda c: self._log.earliest_offset(c, tp))
+        pos = self._reset_position(tp, None)
         self._positions[tp] = pos
         return pos
+
+    def _reset_position(self, tp: TopicPartition, stale: int | None) -> int:
+        """Where `auto_offset_reset` puts a partition with no valid position."""
+        policy = self.auto_offset_reset
+        if policy == "none":
+            why = (f"position {stale} lies before its log start offset (retention deleted "
+                   "those records)" if stale is not None else "has no committed offset")
+            raise BrokerError(
+                f"{tp.topic}[{tp.partition}] {why} and auto_offset_reset is 'none'; seek to "
+                "an offset, or use auto_offset_reset='earliest' or 'latest'."
+            )
+        offset_of = self._log.earliest_offset if policy == "earliest" else self._log.end_offset
+        return self._log.db.read(lambda c: offset_of(c, tp))
+
+    def _out_of_range(self, tp: TopicPartition, stale: int, start: int) -> None:
+        pos = self._reset_position(tp, stale)
+        log.warning(
+            "Position %d of %s[%d]%s lies before the log start offset %d (retention deleted "
+            "those records); resetting to the %s offset %d (auto_offset_reset='%s').",
+            stale, tp.topic, tp.partition,
+            f" of group '{self.group_id}'" if self.group_id else "", start,
+            self.auto_offset_reset, pos, self.auto_offset_reset,
+        )
+        self._positions[tp] = pos
+        self._rest.pop(tp, None)
+        self._moved = True
 
     def _assigned_tp(self, partition: TopicPartition, action: str) -> TopicPartition:
         tp = TopicPartition(partition.topic, partition.partition)
@@ -216,7 +256,11 @@ class EmbeddedConsumer(Consumer):
                 and ends.get((info.id, tp.partition), pos + 1) <= pos
             ):
                 continue  # nothing new there: skip its SELECT
-            batches = self._take(tp, info.id, pos, limit)
+            try:
+                batches = self._take(tp, info.id, pos, limit)
+            except OffsetOutOfRange as exc:
+                self._out_of_range(tp, pos, exc.start_offset)
+                continue
             if not batches:
                 continue
             topic, partition = tp
@@ -262,6 +306,7 @@ class EmbeddedConsumer(Consumer):
         group_id = self._require_group("commit()")
         offsets = dict(offsets)
         await self._log.db.awrite(lambda c: self._log.set_group_offsets(c, group_id, offsets))
+        await self._log.cleaner.maybe_run()
 
     async def committed(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
         return self._log.committed(self._require_group("committed()"), partitions)

@@ -20,6 +20,7 @@ Files are made readable by their owner only: the directory 0700, the database 06
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
 import threading
@@ -28,14 +29,23 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from streamz_kit.errors import BrokerError, StreamzError
-from streamz_kit.transport.embedded.migrate import has_records_table, records_to_batches
+from streamz_kit.transport.embedded.migrate import (
+    add_retention_columns,
+    fill_retention_columns,
+    has_records_table,
+    records_to_batches,
+)
 
 T = TypeVar("T")
+_log = logging.getLogger("streamz_kit.embedded")
 
 DB_NAME = "log.db"
-SCHEMA_VERSION = 2  # 1: one row per record in `records`; 2: one row per batch (migrate.py)
+# 1: one row per record in `records`; 2: one row per batch (migrate.py); 3: log start
+# offsets, partition sizes and batch max timestamps for retention (retention.py)
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 50  # short: longer waits happen in our retry loop, which can yield to asyncio
 RETRY_FOR_S = 30.0
+WAL_LIMIT_BYTES = 64 << 20
 
 # `batches` keeps a rowid (its primary key becomes an index): for rows holding 3-250 KB
 # blobs that measured 1.3-2x faster to write and 1-4x faster to read than WITHOUT ROWID.
@@ -50,6 +60,8 @@ CREATE TABLE IF NOT EXISTS partitions(
     topic_id INTEGER NOT NULL,
     partition INTEGER NOT NULL,
     next_offset INTEGER NOT NULL,
+    start_offset INTEGER NOT NULL DEFAULT 0,
+    bytes INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY(topic_id, partition)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS batches(
@@ -59,6 +71,7 @@ CREATE TABLE IF NOT EXISTS batches(
     last_offset INTEGER NOT NULL,
     count INTEGER NOT NULL,
     payload BLOB NOT NULL,
+    max_ts INTEGER,
     PRIMARY KEY(topic_id, partition, base_offset)
 );
 CREATE TABLE IF NOT EXISTS group_offsets(
@@ -138,11 +151,17 @@ class Database:
             # Larger pages: fewer b-tree splits and WAL frames per batch. Only a new database
             # takes it, and only before it switches to WAL.
             conn.execute("PRAGMA page_size=16384")
+            # Pages freed by retention go back to the file system (retention.reclaim); a
+            # new database takes it now, an older one is converted once below.
+            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
             self._retry_sync(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone())
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA temp_store=MEMORY")
             conn.execute("PRAGMA cache_size=-32768")  # 32 MiB page cache
             conn.execute("PRAGMA wal_autocheckpoint=4000")
+            # After a checkpoint the -wal file is cut back to this size, so a burst of writes
+            # (a vacuum) does not leave it large for good.
+            conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
             # A damaged b-tree would otherwise be served silently as a log with holes in it:
             # check the structure once per open (quick_check reads each page once).
             problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)").fetchall()]
@@ -156,6 +175,7 @@ class Database:
             self._conn = conn
             try:
                 self.write(self._create_schema)
+                self._convert_auto_vacuum(conn)
             except BaseException:
                 self.close()
                 raise
@@ -183,10 +203,40 @@ class Database:
         for stmt in _SCHEMA.split(";"):
             if stmt.strip():
                 conn.execute(stmt)
+        if version < 3:
+            add_retention_columns(conn)
         if version < SCHEMA_VERSION and has_records_table(conn):
             records_to_batches(conn)
+        if version < 3:
+            fill_retention_columns(conn)
         if version != SCHEMA_VERSION:
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def _convert_auto_vacuum(self, conn: sqlite3.Connection) -> None:
+        """A log created before retention existed has auto_vacuum off, so freed pages would
+        never leave the file: convert it once, with a full VACUUM (one transaction, so a
+        crash leaves the old file; it needs free disk space about the log's size and holds
+        the write lock while it runs). Skipped, and tried at the next open, while another
+        process keeps the log busy."""
+        (mode,) = conn.execute("PRAGMA auto_vacuum").fetchone()
+        if mode == 2:
+            return
+        with self._mutex:
+            try:
+                conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                started = time.monotonic()
+                conn.execute("VACUUM")
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                _log.warning(
+                    "The embedded log %s could not be converted to give freed space back "
+                    "(another process was writing); it will be tried at the next open.",
+                    self.db_path,
+                )
+                return
+        _log.info("Converted the embedded log %s to incremental vacuum in %.1f s (once).",
+                  self.db_path, time.monotonic() - started)
 
     def close(self) -> None:
         with self._mutex:

@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 from streamz_kit.errors import BrokerError, ConfigError, ProducerFencedError, UnknownTopicError
 from streamz_kit.transport.embedded.batch_codec import Batch, DamagedBatch, Row, decode, pack
+from streamz_kit.transport.embedded.cleaner import LogCleaner
 from streamz_kit.transport.embedded.codec import encode_headers
 from streamz_kit.transport.embedded.compaction import (
     compact_partition,
@@ -29,7 +30,8 @@ from streamz_kit.transport.embedded.compaction import (
     live_count,
 )
 from streamz_kit.transport.embedded.db import Database
-from streamz_kit.transport.port import ProducerRecord, TopicPartition, TopicSpec
+from streamz_kit.transport.embedded.retention import validate_config
+from streamz_kit.transport.port import PartitionState, ProducerRecord, TopicPartition, TopicSpec
 
 _FETCH = (
     "SELECT base_offset, last_offset, count, payload FROM batches "
@@ -39,17 +41,28 @@ _FETCH = (
     "ORDER BY base_offset"
 )
 _INSERT = (
-    "INSERT INTO batches(topic_id, partition, base_offset, last_offset, count, payload) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO batches(topic_id, partition, base_offset, last_offset, count, payload, max_ts) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 _NEXT = "SELECT next_offset FROM partitions WHERE topic_id = ? AND partition = ?"
-_SET_NEXT = "UPDATE partitions SET next_offset = ? WHERE topic_id = ? AND partition = ?"
+_SET_NEXT = (
+    "UPDATE partitions SET next_offset = ?, bytes = bytes + ? WHERE topic_id = ? AND partition = ?"
+)
+_START = "SELECT start_offset FROM partitions WHERE topic_id = ? AND partition = ?"
 _SET_GROUP = (
     "INSERT OR REPLACE INTO group_offsets(group_id, topic, partition, offset) VALUES (?, ?, ?, ?)"
 )
 
 
 _LEGAL_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
+
+
+class OffsetOutOfRange(Exception):
+    """A fetch asked for records before the log start offset (retention deleted them)."""
+
+    def __init__(self, start_offset: int) -> None:
+        super().__init__(start_offset)
+        self.start_offset = start_offset
 
 
 class TopicInfo(NamedTuple):
@@ -63,6 +76,19 @@ class TopicInfo(NamedTuple):
         return "compact" in self.config.get("cleanup.policy", "")
 
 
+def compact_min_dirty() -> int:
+    """`STREAMZ_LOG_COMPACT_MIN_DIRTY` (records; default 10,000): the least number of new
+    records in a compacted partition before it is compacted again."""
+    text = os.environ.get("STREAMZ_LOG_COMPACT_MIN_DIRTY", "").strip()
+    if not text:
+        return Log.compact_min_dirty
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(
+            f"STREAMZ_LOG_COMPACT_MIN_DIRTY must be a positive whole number, not {text!r}."
+        )
+    return int(text)
+
+
 class Log:
     """Compaction runs after an append once a compacted partition has taken as many new
     records as it held after its last compaction (at least `compact_min_dirty`), so its cost
@@ -72,11 +98,13 @@ class Log:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.compact_min_dirty = compact_min_dirty()
         self.db = Database(path)
         self.groups_dir = os.path.join(path, "groups")
         self._topics: dict[str, TopicInfo] = {}
         self._dirty: dict[tuple[int, int], int] = {}
         self._compact_after: dict[tuple[int, int], int] = {}
+        self.cleaner = LogCleaner(self)
 
     # -- topics ----------------------------------------------------------------------------
     def _lookup(self, conn: sqlite3.Connection, name: str) -> TopicInfo | None:
@@ -116,17 +144,39 @@ class Log:
                 raise ConfigError(
                     f"Topic '{spec.name}' needs at least one partition, not {spec.partitions}."
                 )
+            config = validate_config(spec.name, spec.config)
             if self._lookup(conn, spec.name) is not None:
                 continue
             cur = conn.execute(
                 "INSERT INTO topics(name, partitions, config) VALUES (?, ?, ?)",
-                (spec.name, spec.partitions, json.dumps(dict(spec.config), sort_keys=True)),
+                (spec.name, spec.partitions, json.dumps(config, sort_keys=True)),
             )
             conn.executemany(
                 "INSERT INTO partitions(topic_id, partition, next_offset) VALUES (?, ?, 0)",
                 [(cur.lastrowid, p) for p in range(spec.partitions)],
             )
             self._topics.pop(spec.name, None)
+
+    def alter_config(
+        self, conn: sqlite3.Connection, name: str, changes: dict[str, str | None]
+    ) -> dict[str, str]:
+        """Set (or, with None, remove back to the default) topic configs; returns the new
+        config. Validated as a whole, so a bad value changes nothing."""
+        info = self._lookup(conn, name)
+        if info is None:
+            raise self.unknown_topics_error([name])
+        config = dict(info.config)
+        for key, value in changes.items():
+            if value is None:
+                config.pop(key, None)
+            else:
+                config[key] = value
+        config = validate_config(name, config)
+        conn.execute(
+            "UPDATE topics SET config = ? WHERE id = ?", (json.dumps(config, sort_keys=True), info.id)
+        )
+        self._topics.pop(name, None)
+        return config
 
     def delete_topics(self, conn: sqlite3.Connection, names: Iterable[str]) -> None:
         for name in names:
@@ -143,7 +193,39 @@ class Log:
         rows = self.db.read(lambda c: c.execute("SELECT name FROM topics ORDER BY name").fetchall())
         return [r[0] for r in rows]
 
+    def describe(self, names: Sequence[str]) -> list[PartitionState]:
+        """Log start offset, end offset and retained bytes of every partition of `names`."""
+        wanted = list(names)
+
+        def read(conn: sqlite3.Connection) -> list[PartitionState]:
+            out = []
+            for name in wanted:
+                info = self._lookup(conn, name)
+                if info is None:
+                    continue
+                for partition, start, end, size in conn.execute(
+                    "SELECT partition, start_offset, next_offset, bytes FROM partitions "
+                    "WHERE topic_id = ? ORDER BY partition", (info.id,),
+                ):
+                    out.append(PartitionState(name, partition, start, end, size))
+            return out
+
+        return self.db.read(read)
+
+    def file_bytes(self) -> int:
+        """Bytes the log takes on disk: the database and its write-ahead log."""
+        total = 0
+        for suffix in ("", "-wal"):
+            try:
+                total += os.path.getsize(self.db.db_path + suffix)
+            except OSError:
+                pass
+        return total
+
     # -- offsets ---------------------------------------------------------------------------
+    def require(self, conn: sqlite3.Connection, tp: TopicPartition) -> TopicInfo:
+        return self._require(conn, tp)
+
     def _require(self, conn: sqlite3.Connection, tp: TopicPartition) -> TopicInfo:
         info = self._topics.get(tp.topic) or self._lookup(conn, tp.topic)
         if info is None:
@@ -164,12 +246,15 @@ class Log:
         return int(row[0]) if row else 0
 
     def earliest_offset(self, conn: sqlite3.Connection, tp: TopicPartition) -> int:
+        """The log start offset (retention and delete_records move it), or the first offset
+        still present when compaction removed the records after it."""
         info = self._require(conn, tp)
         row = conn.execute(
-            "SELECT MIN(base_offset) FROM batches WHERE topic_id = ? AND partition = ?",
-            (info.id, tp.partition),
+            "SELECT max(start_offset, coalesce((SELECT min(base_offset) FROM batches "
+            "WHERE topic_id = ?1 AND partition = ?2), next_offset)) FROM partitions "
+            "WHERE topic_id = ?1 AND partition = ?2", (info.id, tp.partition),
         ).fetchone()
-        return int(row[0]) if row[0] is not None else self.end_offset(conn, tp)
+        return int(row[0]) if row is not None and row[0] is not None else 0
 
     def end_offsets_by_id(self) -> dict[tuple[int, int], int]:
         """Every partition's end offset, keyed (topic id, partition), in one statement: a
@@ -185,9 +270,13 @@ class Log:
     ) -> tuple[list[Batch], Batch | None]:
         """Up to `limit` records from offset `start` on, as decoded batches; and the decoded
         rest of the last batch beyond `limit` (None if none), which a consumer may keep to
-        serve its next fetch without decoding the batch again."""
+        serve its next fetch without decoding the batch again. OffsetOutOfRange when `start`
+        lies before the log start offset."""
 
         def read(conn: sqlite3.Connection) -> list[tuple[int, int, int, bytes]]:
+            first = conn.execute(_START, (topic_id, partition)).fetchone()
+            if first is not None and first[0] > start:
+                raise OffsetOutOfRange(int(first[0]))
             rows = []
             wanted = limit
             cur = conn.execute(_FETCH, (topic_id, partition, start))
@@ -267,8 +356,10 @@ class Log:
                 tss = tuple([now if ts is None else ts for ts in tss])
             blobs = [encode_headers(h) for h in headers] if any(headers) else None
             n = len(keys)
-            rows += pack(range(first, first + n), tss, keys, values, blobs, (tid, partition))
-            conn.execute(_SET_NEXT, (first + n, tid, partition))
+            packed = pack(range(first, first + n), tss, keys, values, blobs, (tid, partition))
+            rows += packed
+            size = sum([len(row[5]) for row in packed])
+            conn.execute(_SET_NEXT, (first + n, size, tid, partition))
             last[TopicPartition(topic, partition)] = first + n - 1
             written[(topic, partition)] = (tid, n)
         conn.executemany(_INSERT, rows)
@@ -309,6 +400,11 @@ class Log:
     def compact(self, conn: sqlite3.Connection, info: TopicInfo, partition: int) -> int:
         deleted = compact_partition(
             conn, info.id, partition, delete_retention_ms(info.config), self.decode
+        )
+        conn.execute(
+            "UPDATE partitions SET bytes = (SELECT coalesce(sum(length(payload)), 0) FROM "
+            "batches WHERE topic_id = ?1 AND partition = ?2) WHERE topic_id = ?1 AND partition = ?2",
+            (info.id, partition),
         )
         key = (info.id, partition)
         self._dirty[key] = 0

@@ -123,8 +123,10 @@ class EmbeddedProducer(Producer):
         self._accepting = not self.transactional and self._state is not _State.CLOSED
 
     async def _compact_due(self) -> None:
+        """The broker's housekeeping, done by the writers: compaction, then retention."""
         for info, partition in self._log.due_for_compaction():
             await self._log.compact_async(info, partition)
+        await self._log.cleaner.maybe_run()
 
     def _require_transactional(self, action: str) -> None:
         if not self.transactional:

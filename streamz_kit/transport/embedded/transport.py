@@ -16,7 +16,9 @@ class EmbeddedTransport(Transport):
     """A durable, partitioned log in PATH/log.db; see the package docstring.
 
     Kafka client settings (`client_config`) are accepted and ignored, so an App configured
-    for Kafka can be pointed at the embedded broker without editing its settings.
+    for Kafka can be pointed at the embedded broker without editing its settings; one is
+    used: `auto_offset_reset` ('earliest', the default, 'latest' or 'none'), for consumers
+    without a committed offset or whose position retention deleted.
     """
 
     exact_end_offsets = True  # end offsets are read inside SQLite: exact, never short
@@ -43,7 +45,8 @@ class EmbeddedTransport(Transport):
     def consumer(
         self, *, group_id: str | None, client_id: str = "streamz-kit", read_committed: bool = True
     ) -> EmbeddedConsumer:
-        consumer = EmbeddedConsumer(self._log, group_id)
+        reset = str(self.client_config.get("auto_offset_reset", "earliest"))
+        consumer = EmbeddedConsumer(self._log, group_id, reset)
         self._consumers.append(consumer)
         return consumer
 

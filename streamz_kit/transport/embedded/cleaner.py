@@ -1,0 +1,176 @@
+"""When retention runs on the embedded log, and giving freed space back.
+
+The embedded broker has no server process, so the processes that write to the log do the
+broker's housekeeping, as they already do compaction: after a producer's flush or commit, or
+a consumer's offset commit, at most once per check interval (Kafka's broker setting
+`log.retention.check.interval.ms`, 5 minutes by default; here the environment variable
+`STREAMZ_LOG_RETENTION_CHECK_INTERVAL_MS`, read when the log is opened). The first check
+comes one interval after the process opened the log, as Kafka waits before its first one.
+Several processes may check the same log: each deletion is its own short write
+transaction and deleting what is already gone deletes nothing, so they cannot conflict.
+
+Each partition is one transaction (retention.enforce), then free pages are handed back in
+transactions of at most RECLAIM_PAGES pages (retention.reclaim), then a passive checkpoint
+lets the file shrink. A crash at any point leaves a consistent log: a transaction that did
+not commit deleted nothing, and a vacuum that did not commit moved nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, NamedTuple
+
+from streamz_kit.errors import BrokerError, ConfigError
+from streamz_kit.transport.embedded.retention import (
+    RECLAIM_PAGES,
+    Removed,
+    Retention,
+    delete_before,
+    enforce,
+    reclaim,
+    retention_of,
+)
+from streamz_kit.transport.port import TopicPartition
+
+if TYPE_CHECKING:
+    from streamz_kit.transport.embedded.log import Log, TopicInfo
+
+ENV_CHECK_MS = "STREAMZ_LOG_RETENTION_CHECK_INTERVAL_MS"
+DEFAULT_CHECK_MS = 300_000  # Kafka's log.retention.check.interval.ms
+MAX_RECLAIM_ROUNDS = 256  # per cleanup: at most 4 GiB handed back before the next check
+
+log = logging.getLogger("streamz_kit.embedded")
+
+
+def check_interval_s() -> float:
+    text = os.environ.get(ENV_CHECK_MS, "").strip()
+    if not text:
+        return DEFAULT_CHECK_MS / 1000
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value <= 0:
+        raise ConfigError(
+            f"{ENV_CHECK_MS} must be a positive whole number of milliseconds, not {text!r}."
+        )
+    return value / 1000
+
+
+class CleanupResult(NamedTuple):
+    records: int
+    batches: int
+    bytes: int
+    pages_reclaimed: int
+
+
+class LogCleaner:
+    def __init__(self, log_: Log) -> None:
+        self._log = log_
+        self.interval_s = check_interval_s()
+        self._next_check = time.monotonic() + self.interval_s
+        self.last: CleanupResult | None = None
+
+    async def maybe_run(self) -> None:
+        """Run retention if a check interval has passed since the last one."""
+        now = time.monotonic()
+        if now < self._next_check:
+            return
+        self._next_check = now + self.interval_s
+        await self.run()
+
+    async def run(self, now_ms: int | None = None) -> CleanupResult:
+        """Apply time and size retention to every partition now, then give space back."""
+        db = self._log.db
+        topics = db.read(_topics_with_retention)
+        records = batches = freed = 0
+        for info in topics:
+            policy = retention_of(info.config)
+            for partition in range(info.partitions):
+                removed = await db.awrite(functools.partial(
+                    self._enforce, topic_id=info.id, partition=partition, policy=policy,
+                    now_ms=now_ms,
+                ))
+                if removed.batches:
+                    log.info(
+                        "Retention deleted %d records (%d batches, %d bytes) of %s[%d]; its "
+                        "log start offset is now %d.", removed.records, removed.batches,
+                        removed.bytes, info.name, partition, removed.start_offset,
+                    )
+                records += removed.records
+                batches += removed.batches
+                freed += removed.bytes
+        pages = await self.reclaim()
+        self.last = CleanupResult(records, batches, freed, pages)
+        return self.last
+
+    def _enforce(
+        self, conn: sqlite3.Connection, *, topic_id: int, partition: int, policy: Retention,
+        now_ms: int | None,
+    ) -> Removed:
+        stamp = int(time.time() * 1000) if now_ms is None else now_ms
+        return enforce(conn, topic_id, partition, policy, stamp, self._log.decode)
+
+    async def reclaim(self) -> int:
+        """Hand free pages back to the file system, a bounded transaction at a time."""
+        db = self._log.db
+        total = 0
+        for _ in range(MAX_RECLAIM_ROUNDS):
+            pages = await db.awrite(reclaim)
+            total += pages
+            if pages < RECLAIM_PAGES:
+                break
+        if total:
+            db.read(lambda c: c.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall())
+        return total
+
+    async def delete_records(
+        self, offsets: Mapping[TopicPartition, int]
+    ) -> dict[TopicPartition, int]:
+        """Kafka's DeleteRecords: records before each offset go; returns each partition's new
+        log start offset. One transaction for all partitions. Refused on a topic whose
+        cleanup.policy lacks `delete`, as Kafka refuses it."""
+        wanted = {TopicPartition(tp.topic, tp.partition): int(o) for tp, o in offsets.items()}
+        if not wanted:
+            return {}
+        log_ = self._log
+
+        def purge(conn: sqlite3.Connection) -> dict[TopicPartition, int]:
+            out: dict[TopicPartition, int] = {}
+            for tp, offset in wanted.items():
+                info = log_.require(conn, tp)
+                if not retention_of(info.config).delete:
+                    raise BrokerError(
+                        f"Records of {tp.topic}[{tp.partition}] cannot be deleted: the "
+                        f"topic's cleanup.policy is {info.config.get('cleanup.policy')!r}. "
+                        "Add 'delete' to it (compact,delete) to allow deleting records."
+                    )
+                out[tp] = delete_before(
+                    conn, info.id, tp.partition, offset, f"{tp.topic}[{tp.partition}]"
+                )
+            return out
+
+        result = await log_.db.awrite(purge)
+        await self.reclaim()
+        return result
+
+
+def _topics_with_retention(conn: sqlite3.Connection) -> list[TopicInfo]:
+    import json
+
+    from streamz_kit.transport.embedded.log import TopicInfo
+
+    out = []
+    for tid, name, partitions, config in conn.execute(
+        "SELECT id, name, partitions, config FROM topics ORDER BY name"
+    ):
+        info = TopicInfo(tid, name, partitions, json.loads(config))
+        policy = retention_of(info.config)
+        if policy.delete and (policy.ms >= 0 or policy.bytes >= 0):
+            out.append(info)
+    return out
