@@ -83,6 +83,7 @@ def make_app(args: argparse.Namespace) -> sk.App:
         state_dir=args.state_dir,
         commit_interval_ms=args.commit_ms,
         **({} if args.cache_max_bytes is None else {"cache_max_bytes": args.cache_max_bytes}),
+        **({} if args.purge_ms is None else {"repartition_purge_interval_ms": args.purge_ms}),
     )
 
 
@@ -152,6 +153,8 @@ def main() -> int:
     p.add_argument("--commit-ms", type=int, default=None)
     p.add_argument("--cache-max-bytes", type=int, default=None,
                    help="record cache size; 0 sends every table update at once (low latency)")
+    p.add_argument("--purge-ms", type=int, default=None,
+                   help="repartition_purge_interval_ms (default: the App's, 30 s)")
     p.add_argument("--timeout", type=float, default=300.0)
     p.add_argument("--serve", action="store_true")
     p.add_argument("--ready-file", default=None)
