@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.records_to_delete import RecordsToDelete
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.admin import DeleteGroupsRequest
 from aiokafka.protocol.metadata import MetadataRequest
@@ -242,6 +243,20 @@ class KafkaAdmin(Admin):
                 )
             if code not in (0, _GROUP_NOT_FOUND):
                 raise BrokerError(f"Kafka refused to delete group {group_id!r} (error {code}).")
+
+    async def delete_records(
+        self, offsets: dict[TopicPartition, int]
+    ) -> dict[TopicPartition, int]:
+        """Kafka's DeleteRecords (the call Kafka Streams makes on repartition topics after
+        a commit); returns each partition's new low watermark (log start offset)."""
+        if not offsets:
+            return {}
+        wanted = {KTP(tp.topic, tp.partition): RecordsToDelete(int(o)) for tp, o in offsets.items()}
+        try:
+            found = await (await self._admin()).delete_records(wanted)
+        except KafkaError as exc:
+            raise broker_error(exc, f"delete records of {sorted(offsets)}") from exc
+        return {TopicPartition(tp.topic, tp.partition): int(low) for tp, low in found.items()}
 
     async def group_is_active(self, group_id: str) -> bool:
         """True while the group has members.
