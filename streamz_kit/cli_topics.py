@@ -67,7 +67,7 @@ async def _list(admin: Admin) -> list[str]:
         )
         config = configs.get(name)
         if config:
-            line += "\tconfig=" + ",".join(f"{k}={v}" for k, v in sorted(config.items()))
+            line += "\tconfig: " + " ".join(f"{k}={v}" for k, v in sorted(config.items()))
         lines.append(line)
     return lines
 
