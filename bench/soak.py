@@ -10,7 +10,9 @@ the worker (sk_runner.py --serve, W4, at_least_once, commit 100 ms), and this pr
 reading `recommendations`. Every `--report-s` seconds it prints one line: elapsed time, the
 log's size on disk (`file_mb`: log.db + log.db-wal; `wal_mb`), the database's own size
 (`db_mb`: page count x page size, what log.db holds once checkpointed), the record bytes its
-topics retain, the input's retained records and summed log start offsets, the worker's RSS,
+topics retain (`retained_mb`), split into topics bounded by time retention (`retention_mb`),
+by the repartition purge (`internal_mb`) and changelogs, bounded by compaction to the
+application's state (`changelog_mb`), the input's retained records and summed log start offsets, the worker's RSS,
 the p99 end-to-end latency of outputs seen in that interval, their count, and the load. Retention (`--retention-s`) is set on the input and on the three output topics
 (else the outputs alone grow the file); changelogs stay compacted and the repartition topic
 is purged by the worker after its commits. The retention check interval of every process
@@ -84,6 +86,19 @@ def database_mb(transport: Any) -> float:
     return int(transport.log.db.read(read)) / 1e6
 
 
+def _kind(topic: str) -> str:
+    """Which rule bounds a topic: time retention (the input and outputs), the repartition
+    purge (repartition and foreign-key subscription topics), or compaction (changelogs,
+    whose size is the application's state)."""
+    if topic in (INPUT, *OUTPUTS):
+        return "retention"
+    if topic.endswith("-changelog"):
+        return "changelog"
+    if topic.endswith(("-repartition", "-topic")):
+        return "internal"
+    return "other"
+
+
 async def _create_topics(broker: str, retention_ms: int) -> None:
     transport = connect(broker)
     await transport.start()
@@ -92,6 +107,10 @@ async def _create_topics(broker: str, retention_ms: int) -> None:
         await transport.admin().create_topics(
             [TopicSpec(t, PARTITIONS, config) for t in (INPUT, *OUTPUTS)]
         )
+        # The example's other input, the item catalogue (a table: no retention set).
+        from examples.recommendations.generator import ensure_topics
+
+        await ensure_topics(transport, PARTITIONS)
     finally:
         await transport.close()
 
@@ -120,8 +139,10 @@ async def _watch(
                 latencies.extend(now_ms - r.timestamp for r in records)
             if time.monotonic() >= next_report:
                 next_report += report_s
-                states = await admin.describe_partitions([INPUT, *OUTPUTS])
-                retained = sum(s.bytes or 0 for s in states)
+                states = await admin.describe_partitions(await admin.list_topics())
+                kinds = {"retention": 0, "internal": 0, "changelog": 0, "other": 0}
+                for state in states:
+                    kinds[_kind(state.topic)] += state.bytes or 0
                 starts = [s.start_offset for s in states if s.topic == INPUT]
                 ends = [s.end_offset for s in states if s.topic == INPUT]
                 row = {
@@ -129,7 +150,10 @@ async def _watch(
                     "file_mb": round(file_mb(log_dir), 1),
                     "wal_mb": round(file_mb(log_dir, ("log.db-wal",)), 1),
                     "db_mb": round(database_mb(transport), 1),
-                    "retained_mb": round(retained / 1e6, 1),
+                    "retained_mb": round(sum(kinds.values()) / 1e6, 1),
+                    "retention_mb": round(kinds["retention"] / 1e6, 2),
+                    "internal_mb": round(kinds["internal"] / 1e6, 2),
+                    "changelog_mb": round(kinds["changelog"] / 1e6, 1),
                     "input_records": sum(ends) - sum(starts),
                     "input_start": sum(starts),
                     "rss_mb": round(rss_mb(worker_pid), 1),

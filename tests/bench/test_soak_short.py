@@ -1,7 +1,10 @@
 """The soak (bench/soak.py) on a short budget: the recommendations topology at a low steady
-rate with tight retention on its topics. The database stops growing once retention has
-caught up: its size over the last third of the run stays within the middle third's, and
-retention moved the input's log start offset. No timing is asserted."""
+rate with tight retention on its topics. What retention and the repartition purge bound stops
+growing once they have caught up (over the last third of the run it stays within the middle
+third's), retention moved the input's log start offset, and the database follows the data
+retained: freed pages went back, so it is not much larger than the records it holds. (The
+changelogs hold the application's state, whose key space keeps growing in a minute's run:
+users x items; the 30-minute soak shows where it levels off.) No timing is asserted."""
 
 from __future__ import annotations
 
@@ -29,8 +32,12 @@ def test_the_log_stops_growing_under_retention(tmp_path: Path) -> None:
     assert len(rows) >= 9, report
     third = len(rows) // 3
     middle, last = rows[third:2 * third], rows[2 * third:]
-    # The database (page count x page size: what log.db holds once checkpointed) is flat.
-    assert max(r["db_mb"] for r in last) <= max(r["db_mb"] for r in middle) * 1.15 + 0.5, report
+    for kind in ("retention_mb", "internal_mb"):
+        assert max(r[kind] for r in last) <= max(r[kind] for r in middle) * 1.25 + 0.1, report
+    # The database (page count x page size: what log.db holds once checkpointed) follows the
+    # records retained: batches are small here, so pages are at most half full on average.
+    for r in last:
+        assert r["db_mb"] <= 2 * r["retained_mb"] + 2, report
     # Retention keeps about RETENTION_S + CHECK_S seconds of input, whatever ran before.
     assert rows[-1]["input_start"] > 0, report
     assert max(r["input_records"] for r in last) <= 2 * RATE * (RETENTION_S + CHECK_S + 2), report
