@@ -116,7 +116,11 @@ async def ensure_topics(transport: Transport, partitions: int = 4) -> dict[str, 
     try:
         topics = (INPUT_TOPIC, OUTPUT_TOPIC, TRENDS_TOPIC, CATALOGUE_TOPIC)
         had_catalogue = CATALOGUE_TOPIC in await admin.partition_counts([CATALOGUE_TOPIC])
-        await admin.create_topics([TopicSpec(t, partitions) for t in topics])
+        # The catalogue is a table: compacted, so retention never deletes an item still live.
+        await admin.create_topics([
+            TopicSpec(t, partitions, {"cleanup.policy": "compact"} if t == CATALOGUE_TOPIC else {})
+            for t in topics
+        ])
         counts = await admin.partition_counts(topics)
     finally:
         await admin.close()
