@@ -16,7 +16,9 @@ from __future__ import annotations
 import logging
 import time
 
+from streamz_kit.config import AppConfig
 from streamz_kit.errors import StreamzError
+from streamz_kit.topology.topology import Topology
 from streamz_kit.transport.port import Admin, TopicPartition, Transport
 
 log = logging.getLogger("streamz_kit.tasks")
@@ -32,6 +34,12 @@ class RepartitionPurge:
         self._admin: Admin | None = None
         self.purged = 0  # delete_records calls made (tests and metrics)
         self._failing = False
+
+    @classmethod
+    def of(cls, transport: Transport, topology: Topology, config: AppConfig) -> RepartitionPurge:
+        """The purge of this application's repartition topics."""
+        topics = {config.internal_topic(t) for t in topology.graph.repartition_topics}
+        return cls(transport, topics, config.repartition_purge_interval_ms)
 
     def committed(self, offsets: dict[TopicPartition, int]) -> None:
         """Note offsets whose commit has succeeded; only repartition topics are kept."""

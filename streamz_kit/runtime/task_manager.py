@@ -6,9 +6,7 @@ Commit, in numbered steps (Kafka Streams' order, with Quix's store-after-commit 
 3. make them durable with the input offsets: under exactly_once one transaction per task
    (records + offsets), under at_least_once flush then commit the offsets;
 4. write each store's changes and the changelog offset they reflect in one write batch;
-5. purge repartition topics: delete their records before the committed offsets (Kafka
-   Streams' deleteRecords, at most every `repartition_purge_interval_ms`), so they hold only
-   records in flight.
+5. purge repartition topics up to the committed offsets (runtime/purge.py).
 A crash between any two steps loses nothing: stores are written only after step 3, and a
 restart restores the changelog tail past the offset kept in the store.
 """
@@ -79,10 +77,7 @@ class TaskManager:
         # Next input offset per task and partition as of its last commit: the position of
         # stores whose changelog is their table's source topic (topology optimization).
         self._positions: dict[str, dict[TopicPartition, int]] = {}
-        self.purge = RepartitionPurge(
-            transport, {config.internal_topic(t) for t in topology.graph.repartition_topics},
-            config.repartition_purge_interval_ms,
-        )
+        self.purge = RepartitionPurge.of(transport, topology, config)
 
     # -- assignment --------------------------------------------------------------------------
     def _task_partitions(self, tps: set[TopicPartition]) -> dict[tuple[int, int], list[TopicPartition]]:

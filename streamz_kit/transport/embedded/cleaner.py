@@ -18,14 +18,16 @@ not commit deleted nothing, and a vacuum that did not commit moved nothing.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import sqlite3
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from streamz_kit.errors import BrokerError, ConfigError
+from streamz_kit.transport.embedded.db import Database
 from streamz_kit.transport.embedded.retention import (
     RECLAIM_PAGES,
     Removed,
@@ -37,8 +39,22 @@ from streamz_kit.transport.embedded.retention import (
 )
 from streamz_kit.transport.port import TopicPartition
 
-if TYPE_CHECKING:
-    from streamz_kit.transport.embedded.log import Log, TopicInfo
+
+class _Log(Protocol):
+    """What the cleaner needs of log.Log (a protocol: log.py imports this module)."""
+
+    db: Database
+
+    def decode(self, *args: Any, **kwargs: Any) -> Any: ...
+
+    def require(self, conn: sqlite3.Connection, tp: TopicPartition) -> Any: ...
+
+
+class _Topic(NamedTuple):
+    id: int
+    name: str
+    partitions: int
+    config: dict[str, str]
 
 ENV_CHECK_MS = "STREAMZ_LOG_RETENTION_CHECK_INTERVAL_MS"
 DEFAULT_CHECK_MS = 300_000  # Kafka's log.retention.check.interval.ms
@@ -70,7 +86,7 @@ class CleanupResult(NamedTuple):
 
 
 class LogCleaner:
-    def __init__(self, log_: Log) -> None:
+    def __init__(self, log_: _Log) -> None:
         self._log = log_
         self.interval_s = check_interval_s()
         self._next_check = time.monotonic() + self.interval_s
@@ -160,16 +176,12 @@ class LogCleaner:
         return result
 
 
-def _topics_with_retention(conn: sqlite3.Connection) -> list[TopicInfo]:
-    import json
-
-    from streamz_kit.transport.embedded.log import TopicInfo
-
+def _topics_with_retention(conn: sqlite3.Connection) -> list[_Topic]:
     out = []
     for tid, name, partitions, config in conn.execute(
         "SELECT id, name, partitions, config FROM topics ORDER BY name"
     ):
-        info = TopicInfo(tid, name, partitions, json.loads(config))
+        info = _Topic(tid, name, partitions, json.loads(config))
         policy = retention_of(info.config)
         if policy.delete and (policy.ms >= 0 or policy.bytes >= 0):
             out.append(info)
