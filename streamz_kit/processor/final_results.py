@@ -8,10 +8,10 @@ from its own observed stream time and forwards every window that closed since th
 emission, read from the store in time order (window start then key for time and sliding
 windows, session end then key for sessions, as Kafka's time-ordered stores yield them),
 each as `Change(value, None)` with the window's own timestamp (a session's end).
-The windows a record closes are emitted before the record updates the store, so a window
-that closes and leaves the store's retention on the same record is still emitted (Kafka
-Streams emits after the update and loses such windows when its store has already expired
-them; see docs/semantics.md).
+As in Kafka, windows are emitted after the record has updated the store, so a window that
+closes and leaves the store's retention (size + grace behind the latest window written) on
+the same record is never emitted: give the store a longer retention (`Materialized(...,
+retention=...)`) if a jump in stream time must not lose final results.
 
 The close time up to which results were forwarded is kept in the window store's metadata
 segment, so it is changelogged, committed with the windows and restored after a restart:
@@ -66,13 +66,12 @@ class FinalResultsNode(Node):
     def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
         # Time and session aggregations take null values (only sliding windows skip them).
         counted = key is not None and (value is not None or not self._skips_null_values)
-        if counted and timestamp > self.observed:
-            # Emit what this record closes BEFORE the inner node sees it: the record cannot
-            # change a window it closes (it would be late), and the inner node's expiry may
-            # then drop windows that closed and expired at once, which would lose them.
-            self.observed = timestamp
-            self._maybe_emit(headers)
         self.inner.process(key, value, timestamp, headers)
+        if counted:
+            # After the update, as Kafka: a window that closes on the same record that moves
+            # it out of the store's retention is not emitted (Kafka loses it the same way).
+            self.observed = max(self.observed, timestamp)
+            self._maybe_emit(headers)
 
     def _maybe_emit(self, headers: Headers) -> None:
         close_time = self.observed - self._close_lag
@@ -130,7 +129,7 @@ class FinalResultsNode(Node):
         kser = store.key_serde.serialize
         rows = [
             (w.window.end, kser(store.name, w.key) or b"", w.window.start, w, agg)
-            for w, agg in store.fetch_all(lower)
+            for w, agg in store.fetch_all(lower, include_expired=True)
             if w.window.end <= upper
         ]
         rows.sort(key=lambda row: (row[0], row[1], row[2]))

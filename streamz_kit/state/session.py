@@ -157,12 +157,17 @@ class SessionStore(TypedStore):
         return self.find_sessions(key, MIN_TIME, MAX_TIME)
 
     def fetch_all(
-        self, earliest_session_end: int = MIN_TIME, latest_session_start: int = MAX_TIME
+        self, earliest_session_end: int = MIN_TIME, latest_session_start: int = MAX_TIME,
+        *, include_expired: bool = False,
     ) -> list[tuple[Windowed[Any], Any]]:
-        """Sessions of every key with end >= earliest_session_end and start <= latest_session_start."""
+        """Sessions of every key with end >= earliest_session_end and start <= latest_session_start.
+
+        `include_expired=True` also returns sessions past retention whose segment is still
+        kept: Kafka's time-ordered session store (emit-on-window-close) drops whole segments
+        only, so its final results include them."""
         if self._generation != self.buffer.generation:
             self._sync()
-        lo_end = max(earliest_session_end, self._floor)
+        lo_end = earliest_session_end if include_expired else max(earliest_session_end, self._floor)
         interval = self.segments.interval
         kdes = self.key_serde.deserialize
         vdes = self.value_serde.deserialize
