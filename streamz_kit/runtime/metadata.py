@@ -59,6 +59,7 @@ async def resolve_metadata(topology: Topology, config: AppConfig, admin: Admin) 
                     changed = True
         if not changed:
             break
+    _align_internal_groups(topology, counts, repart)
     unresolved = [t for t in graph.repartition_topics if t not in repart]
     if unresolved:
         raise TopologyError(
@@ -137,6 +138,26 @@ def _copartitioned(
             if topic in graph.repartition_topics and topic not in fixed:
                 out[topic] = max(known)
     return out
+
+
+def _align_internal_groups(
+    topology: Topology, counts: dict[str, int], repart: dict[str, int]
+) -> None:
+    """A co-partition group of internal topics only (e.g. a foreign-key join whose left
+    table comes out of a repartition: its response topic is written by the right side)
+    takes the largest count among them, as Kafka's enforcer does; user-fixed counts stay."""
+    graph = topology.graph
+    for group in graph.copartition_groups:
+        topics = [t for n in group for t in graph.nodes[n].topics]
+        if any(t in counts for t in topics):
+            continue
+        known = [repart[t] for t in topics if t in repart]
+        if not known:
+            continue
+        for topic in topics:
+            spec = graph.repartition_topics.get(topic)
+            if spec is not None and spec.num_partitions is None:
+                repart[topic] = max(known)
 
 
 # Kafka Streams' windowstore.changelog.additional.retention.ms: a window or session changelog
