@@ -7,6 +7,7 @@ run it with `App`.
 from streamz_kit import serdes, stores
 from streamz_kit.app import App, AppState
 from streamz_kit.dsl.builder import StreamsBuilder
+from streamz_kit.dsl.cogrouped import CogroupedKStream
 from streamz_kit.dsl.grouped import KGroupedStream, KGroupedTable
 from streamz_kit.dsl.kstream import BranchedKStream, KStream
 from streamz_kit.dsl.ktable import GlobalKTable, KTable
@@ -42,6 +43,7 @@ __all__ = [
     "GlobalKTable",
     "KGroupedStream",
     "KGroupedTable",
+    "CogroupedKStream",
     "BranchedKStream",
     "Materialized",
     "SchemaRegistry",
