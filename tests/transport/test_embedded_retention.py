@@ -294,3 +294,58 @@ def test_a_log_without_auto_vacuum_is_converted_once_at_open(tmp_path: Path) -> 
         assert await _offsets(t) == [0, 1, 2]
 
     run_with(_transport(tmp_path), check)  # type: ignore[arg-type]
+
+
+# -- older logs -----------------------------------------------------------------------------
+def test_a_schema_2_log_gains_start_offsets_sizes_and_retention(tmp_path: Path) -> None:
+    """A log written before retention: its batches have no newest timestamp (read from the
+    payload when retention first looks), its partitions no size or start (computed at open)."""
+    async def fill(t: EmbeddedTransport) -> None:
+        await t.admin().create_topics([TopicSpec("t", 1, {"cleanup.policy": "compact,delete",
+                                                          "retention.ms": "1000"})])
+        await _batch(t, [NOW - 5000] * 3)
+        await _batch(t, [NOW] * 2)
+
+    run_with(_transport(tmp_path), fill)  # type: ignore[arg-type]
+    conn = sqlite3.connect(tmp_path / "b" / "log.db")
+    sizes = conn.execute("SELECT sum(length(payload)) FROM batches").fetchone()[0]
+    conn.execute("DELETE FROM batches WHERE base_offset = 0")  # as compaction might have
+    for table, column in (("partitions", "start_offset"), ("partitions", "bytes"),
+                          ("batches", "max_ts")):
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
+    conn.execute("PRAGMA user_version=2")
+    conn.commit()
+    conn.close()
+
+    async def check(t: EmbeddedTransport) -> None:
+        [state] = await t.admin().describe_partitions(["t"])
+        assert (state.start_offset, state.end_offset) == (3, 5)
+        assert state.bytes is not None and 0 < state.bytes < sizes
+        assert await _offsets(t) == [3, 4]
+        await _batch(t, [NOW - 9000])  # a new batch, with its newest timestamp stored
+        assert (await t.log.cleaner.run(now_ms=NOW)).records == 0  # 3-4 are recent: walk stops
+        assert await _offsets(t) == [3, 4, 5]
+        assert (await t.log.cleaner.run(now_ms=NOW + 2000)).records == 3
+        [state] = await t.admin().describe_partitions(["t"])
+        assert (state.start_offset, state.bytes) == (6, 0)
+
+    run_with(_transport(tmp_path), check)  # type: ignore[arg-type]
+
+
+def test_compaction_keeps_the_partition_size_exact(tmp_path: Path) -> None:
+    async def body(t: EmbeddedTransport) -> None:
+        await t.admin().create_topics([TopicSpec("t", 1, {"cleanup.policy": "compact"})])
+        producer = t.producer()
+        for i in range(300):
+            producer.send(ProducerRecord("t", 0, b"k%d" % (i % 7), b"v" * 50, NOW))
+            if i % 50 == 49:
+                await producer.flush()
+        assert await t.admin().compact(["t"]) == 293
+        [state] = await t.admin().describe_partitions(["t"])
+        real = t.log.db.read(
+            lambda c: c.execute("SELECT sum(length(payload)) FROM batches").fetchone()[0]
+        )
+        assert state.bytes == real
+        assert await _start(t) == 293  # the first record still there (compaction moves no start)
+
+    run_with(_transport(tmp_path), body)  # type: ignore[arg-type]
