@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from streamz_kit.processor.context import TaskContext
 from streamz_kit.processor.node import Change, Headers, Node, _drop
 from streamz_kit.state.segments import read_meta, write_meta
 from streamz_kit.windows import SessionWindows, SlidingWindows, TimeWindows
@@ -51,10 +52,10 @@ class FinalResultsNode(Node):
         else:
             self._close_lag = windows.grace_ms
 
-    def init(self, task: Any) -> None:
-        super().init(task)
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
         inner = self.inner
-        inner.init(task)
+        inner.init(context)
         inner.emit = _drop  # updates stay in the store; only final results leave
         inner.forward = _drop
         stored = read_meta(inner.store.buffer, self._meta)

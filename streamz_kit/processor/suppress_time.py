@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from streamz_kit.processor.aggregate import StatefulNode
+from streamz_kit.processor.context import TaskContext
 from streamz_kit.processor.node import Change, Headers
 from streamz_kit.serdes import Serde
 
@@ -48,8 +49,8 @@ class TimeLimitSuppressNode(StatefulNode):
         self.observed = -1
         self.started: dict[bytes, int] = {}  # key bytes -> time of its first buffered update
 
-    def init(self, task: Any) -> None:
-        super().init(task)
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
         self.send_old_values = self._send_old_values()
         for store_key, _ in self.store.all():
             self.started[store_key[8:]] = _TIME.unpack_from(store_key)[0] - _BIAS

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from streamz_kit.processor.context import TaskContext
 from streamz_kit.processor.node import Change, Headers, Node
 from streamz_kit.state.versioned import IS_LATEST, NOT_PUT
 
@@ -38,23 +39,20 @@ class VersionedTableSourceNode(Node):
         self.store_name = store_name
         self.store: Any = None
 
-    def init(self, task: Any) -> None:
-        super().init(task)
-        self.store = task.get_store(self.store_name)
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
+        self.store = context.get_store(self.store_name)
 
     def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
-        task = self.task
         if key is None:
-            if task is not None:
-                task.record_skipped(self.name, "null key")
+            self.context.record_skipped(self.name, "null key")
             return
         store = self.store
         latest = store.get_with_timestamp(key)
         old = None if latest is None else latest[0]
         code = store.put(key, value, timestamp)
         if code == NOT_PUT:
-            if task is not None:
-                task.record_skipped(self.name, "older than history retention")
+            self.context.record_skipped(self.name, "older than history retention")
             return
         change = Change(value, old) if code == IS_LATEST else StaleChange(value, old)
         self.forward(key, change, timestamp, headers)

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from streamz_kit.processor.aggregate import StatefulNode
+from streamz_kit.processor.context import TaskContext
 from streamz_kit.processor.node import Headers
 from streamz_kit.serdes import Serde
 
@@ -81,9 +82,9 @@ class StreamTableJoinGraceNode(StatefulNode):
         self.seq = 0
         self.min_ts: int | None = None
 
-    def init(self, task: Any) -> None:
-        super().init(task)
-        self.buffer = task.get_store(self.buffer_store_name)
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
+        self.buffer = context.get_store(self.buffer_store_name)
         for store_key, _ in self.buffer.all():  # restored entries: resume their order
             ts, seq = _KEY.unpack(store_key)
             ts -= _BIAS

@@ -12,7 +12,7 @@ from streamz_kit.state.views import read_only_view
 class CompositeView:
     def __init__(self, name: str, stores: list[Any]) -> None:
         self.name = name
-        self._views = [read_only_view(s) for s in stores]
+        self._views: list[Any] = [read_only_view(s) for s in stores]
         self._stores = stores
 
     def get(self, key: Any, *args: Any, **kwargs: Any) -> Any:
@@ -33,7 +33,9 @@ class CompositeView:
 
     def _merged(self, iters: list[Iterator[tuple[Any, Any]]]) -> Iterator[tuple[Any, Any]]:
         # Each task's store is ordered by serialized key; merge on the serialized key.
-        serde = self._stores[0].key_serde if self._stores else None
+        if not self._stores:
+            return
+        serde = self._stores[0].key_serde
         keyed = [
             ((serde.serialize(self.name, k), k, v) for k, v in it) for it in iters
         ]
