@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from brokers import ROOT
-from streamz_kit.transport import TopicPartition, TopicSpec, connect
+from streamz_kit.transport import TopicPartition, connect
+
+from examples.recommendations.generator import ensure_topics
 
 HERE = Path(__file__).resolve().parent
 OUTPUT_TOPIC = "recommendations"
-TOPICS = ("user-actions", "recommendations", "trending")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -56,10 +57,12 @@ async def _collect(broker: str, stop: asyncio.Event, out: list[tuple[float, floa
 
 
 async def _create_topics(broker: str) -> None:
+    """The example's own topics, its item catalogue included (the worker refuses to start
+    without it)."""
     transport = connect(broker)
     await transport.start()
     try:
-        await transport.admin().create_topics([TopicSpec(t, 4) for t in TOPICS])
+        await ensure_topics(transport, partitions=4)
     finally:
         await transport.close()
 
