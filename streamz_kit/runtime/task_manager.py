@@ -353,14 +353,14 @@ class TaskManager:
             return False
         started = time.perf_counter()
         if self.config.exactly_once:
-            fenced: list[str] = []
             for task_id, task in list(self.tasks.items()):
                 try:
                     await self._commit_task_transaction(task_id, task)
                 except TaskMigratedError:
-                    fenced.append(task_id)
-            if fenced:
-                await self._close_migrated(fenced)
+                    # A fenced task means the group moved on without this worker (it was
+                    # stalled past its session timeout): every task here is stale. Close
+                    # them all without committing and rejoin, in one step and one line.
+                    await self._close_migrated(list(self.tasks), fenced=True)
         else:
             try:
                 await self._commit_at_least_once()
@@ -446,12 +446,19 @@ class TaskManager:
             self._apply_stores(task, written)
         maybe_crash("commit:after_apply")
 
-    async def _close_migrated(self, task_ids: list[str]) -> None:
+    async def _close_migrated(self, task_ids: list[str], fenced: bool = False) -> None:
         """Close tasks whose commit the group refused (they belong to another worker now)
         without committing, and say so: their records since the last commit are
         reprocessed by the new owner (at_least_once) or were aborted (exactly_once)."""
         for task_id in task_ids:
             await self._close_task(task_id)
+        self.consumer.request_rejoin()
+        if fenced:
+            raise TaskMigratedError(
+                f"Tasks {sorted(task_ids)} were fenced: another worker took them over while "
+                "this one was stalled, so their open transactions are aborted; they were "
+                "closed without committing and this worker rejoins the group."
+            )
         raise TaskMigratedError(
             f"Tasks {sorted(task_ids)} moved to another worker before their commit; they "
             "were closed without committing and this worker rejoins the group."

@@ -18,9 +18,11 @@ Records cross the port as bytes; serdes are the runtime's business.
 from __future__ import annotations
 
 import abc
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Literal, NamedTuple
+
 from streamz_kit.errors import BrokerError
-from typing import Awaitable, Callable, Iterable, Literal, NamedTuple, Sequence
 
 Headers = tuple[tuple[str, bytes], ...]
 
@@ -197,6 +199,10 @@ class Consumer(abc.ABC):
         self, timeout_ms: int, max_records: int | None = None
     ) -> dict[TopicPartition, list[ConsumedRecord]]:
         """Records from the current positions (advancing them). Committed records only."""
+
+    def request_rejoin(self) -> None:
+        """Rejoin the group at the next poll (the runtime closed tasks whose commit was
+        refused, so this member's assignment is stale). No-op where there is no group."""
 
     @abc.abstractmethod
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:

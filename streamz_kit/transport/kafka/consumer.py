@@ -318,6 +318,13 @@ class KafkaConsumer(Consumer):
             if loop.time() >= deadline:
                 return {}
 
+    def request_rejoin(self) -> None:
+        """Ask aiokafka's coordinator to rejoin: it revokes everything (our callbacks run
+        inside the next poll) and the group hands out a fresh assignment."""
+        coordinator = getattr(self._client, "_coordinator", None)
+        if self._subscribed and coordinator is not None:
+            coordinator.request_rejoin()
+
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         if not offsets:
             return

@@ -239,4 +239,13 @@ class KafkaProducer(Producer):
         self._inflight = []
         self._delivered = {}
         if client is not None:
+            _forget_fatal_error(client)
             await client.stop()
+
+
+def _forget_fatal_error(client: AIOKafkaProducer) -> None:
+    """A fenced aiokafka producer keeps the error in a future nobody awaits, which asyncio
+    prints with a traceback when the producer is collected; we reported it already."""
+    waiter = getattr(getattr(client, "_txn_manager", None), "_transaction_waiter", None)
+    if isinstance(waiter, asyncio.Future) and waiter.done() and not waiter.cancelled():
+        waiter.exception()
