@@ -100,16 +100,33 @@ def answers_kafka(host: str, port: int, timeout_s: float = 1.0) -> bool:
 
 
 def broker_config(data_dir: Path, port: int, controller_port: int,
-                  extra: dict[str, str] | None = None) -> dict[str, str]:
-    """server.properties of a one-node KRaft cluster on loopback, sized for tests."""
+                  extra: dict[str, str] | None = None, *, sasl_port: int = 0,
+                  sasl_users: dict[str, str] | None = None) -> dict[str, str]:
+    """server.properties of a one-node KRaft cluster on loopback, sized for tests. With
+    `sasl_port`, a second client listener takes SASL/PLAIN logins of `sasl_users`."""
+    listeners = f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"
+    advertised = f"PLAINTEXT://127.0.0.1:{port}"
+    protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    sasl: dict[str, str] = {}
+    if sasl_port:
+        listeners += f",SASL_PLAINTEXT://127.0.0.1:{sasl_port}"
+        advertised += f",SASL_PLAINTEXT://127.0.0.1:{sasl_port}"
+        protocols += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
+        users = " ".join(f'user_{u}="{p}"' for u, p in (sasl_users or {}).items())
+        sasl = {
+            "sasl.enabled.mechanisms": "PLAIN",
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config":
+                f"org.apache.kafka.common.security.plain.PlainLoginModule required {users};",
+        }
     config = {
         "process.roles": "broker,controller",
         "node.id": "1",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "listeners": listeners,
+        "advertised.listeners": advertised,
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map": protocols,
+        **sasl,
         "controller.quorum.bootstrap.servers": f"127.0.0.1:{controller_port}",
         "log.dirs": str(data_dir),
         # One node: every internal topic with one replica, one partition where it speeds up
@@ -164,6 +181,7 @@ class KafkaBroker:
         config: dict[str, str] | None = None,
         jvm_flags: tuple[str, ...] = DEFAULT_JVM_FLAGS,
         work_dir: str | Path | None = None,
+        sasl_users: dict[str, str] | None = None,
     ) -> None:
         self.requested_port = port
         self.heap_mb = heap_mb
@@ -178,6 +196,10 @@ class KafkaBroker:
         self.port = 0
         self.controller_port = 0
         self.bootstrap = ""
+        # SASL/PLAIN listener (only when `sasl_users` is given): "127.0.0.1:PORT"
+        self.sasl_users = dict(sasl_users or {})
+        self.sasl_port = 0
+        self.sasl_bootstrap = ""
         self._proc: subprocess.Popen[bytes] | None = None
         self._classpath = ""
         self._java = ""
@@ -195,6 +217,8 @@ class KafkaBroker:
         for attempt in range(attempts):
             self.port = self.requested_port or free_port()
             self.controller_port = free_port()
+            if self.sasl_users:
+                self.sasl_port = free_port()
             self._write_config()
             if not self._formatted:
                 self._format()
@@ -202,17 +226,22 @@ class KafkaBroker:
                 self._launch()
                 return self.bootstrap
             except _PortTaken:
+                # The format step wrote this node's controller endpoint into the metadata
+                # log: new ports need a fresh format.
+                shutil.rmtree(self.data_dir, ignore_errors=True)
+                self._formatted = False
                 if attempt + 1 == attempts:
                     raise KafkaBrokerError(
-                        f"Kafka could not listen on 127.0.0.1:{self.port} or "
-                        f"127.0.0.1:{self.controller_port} because another process holds the "
+                        f"Kafka could not listen on 127.0.0.1:{self.port} (or its controller "
+                        f"port {self.controller_port}) because another process holds the "
                         f"port; free it or choose another (see {self.log_path})."
                     ) from None
         raise AssertionError("unreachable")
 
     def _write_config(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        config = broker_config(self.data_dir, self.port, self.controller_port, self.extra_config)
+        config = broker_config(self.data_dir, self.port, self.controller_port, self.extra_config,
+                               sasl_port=self.sasl_port, sasl_users=self.sasl_users)
         self.config_path.write_text("".join(f"{k}={v}\n" for k, v in config.items()))
 
     def _java_cmd(self, main: str, *args: str, heap_mb: int) -> list[str]:
@@ -265,6 +294,8 @@ class KafkaBroker:
                 )
             if READY_LINE in text and answers_kafka("127.0.0.1", self.port):
                 self.bootstrap = f"127.0.0.1:{self.port}"
+                if self.sasl_port:
+                    self.sasl_bootstrap = f"127.0.0.1:{self.sasl_port}"
                 return
             time.sleep(0.1)
         self._kill()

@@ -26,6 +26,8 @@ import pytest
 from interop.kafka_broker import KafkaBroker, KafkaBrokerError
 
 _FAILED: list[str] = []
+# The session broker also has a SASL/PLAIN listener (kafka_sasl_bootstrap) with this login.
+SASL_USERS = {"streamz": "streamz-test-secret"}
 
 
 def unique_name(prefix: str) -> str:
@@ -76,7 +78,7 @@ def kafka_broker() -> Iterator[KafkaBroker | None]:
     if _FAILED:
         pytest.fail(_FAILED[0], pytrace=False)
     try:
-        broker = KafkaBroker()
+        broker = KafkaBroker(sasl_users=SASL_USERS)
         broker.start()
     except KafkaBrokerError as exc:
         _FAILED.append(str(exc))
@@ -110,3 +112,11 @@ def private_kafka() -> Iterator[KafkaBroker]:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_sasl_bootstrap(kafka_broker: KafkaBroker | None) -> str:
+    """"127.0.0.1:PORT" of the session broker's SASL_PLAINTEXT listener (PLAIN, SASL_USERS)."""
+    if kafka_broker is None:
+        pytest.skip("STREAMZ_KAFKA_BOOTSTRAP names an external broker; its SASL setup is unknown")
+    return kafka_broker.sasl_bootstrap

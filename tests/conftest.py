@@ -9,7 +9,13 @@ import pytest
 
 # Real Apache Kafka for every test that needs a broker speaking the Kafka protocol: one broker
 # JVM per session (tests/broker_kafka.py explains the fixtures).
-from tests.broker_kafka import kafka_bootstrap, kafka_broker, kafka_url, private_kafka  # noqa: F401
+from tests.broker_kafka import (  # noqa: F401
+    kafka_bootstrap,
+    kafka_broker,
+    kafka_sasl_bootstrap,
+    kafka_url,
+    private_kafka,
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

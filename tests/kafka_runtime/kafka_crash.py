@@ -119,7 +119,7 @@ class KafkaCrashDriver:
         seed = str(self.rng.getrandbits(32))
         if mode == "commit":
             point = self.rng.choice(COMMIT_POINTS)
-            return {"STREAMZ_FAULT_KILL_POINT": f"{point}@{self.rng.uniform(0.01, 0.05):.3f}",
+            return {"STREAMZ_FAULT_KILL_POINT": f"{point}@{self.rng.uniform(0.03, 0.15):.3f}",
                     "STREAMZ_FAULT_SEED": seed}
         if mode == "wipe":
             return {"STREAMZ_FAULT_KILL_POINT": "restore:batch@0.3", "STREAMZ_FAULT_SEED": seed}

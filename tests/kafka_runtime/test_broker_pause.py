@@ -1,5 +1,6 @@
-"""Broker faults: the broker frozen (SIGSTOP) for longer than the client timeouts, then
-resumed (SIGCONT). The worker must ride it out and finish with nothing lost."""
+"""Broker faults on a broker of the test's own: frozen (SIGSTOP) for longer than the client
+timeouts then resumed, or killed and restarted. Workers must ride it out and finish with
+nothing lost."""
 
 from __future__ import annotations
 
@@ -45,3 +46,30 @@ def test_worker_survives_a_frozen_broker(private_kafka: KafkaBroker, tmp_path: P
                 assert worker.stop(signal.SIGTERM) == 0, worker.output()[-3000:]
     finally:
         kafka.resume()
+
+
+def test_workers_ride_out_a_broker_restart(private_kafka: KafkaBroker, tmp_path: Path) -> None:
+    """The broker is killed (SIGKILL) and started again on the same port and data while two
+    workers run: they reconnect, rejoin and finish every input; nothing is lost."""
+    kafka = private_kafka
+    broker = f"kafka://{kafka.bootstrap}"
+    partitions, total = 4, 2000
+    prefix = _new_app(broker, partitions)
+    workers = [
+        Worker("seq_app.py", broker, _env(broker, prefix, tmp_path / f"state{i}"),
+               tmp_path / f"w{i}.log")
+        for i in range(2)
+    ]
+    try:
+        wait_for(lambda: all(w.running_tasks() for w in workers), 60, workers, "assignment")
+        produce_events(broker, f"{prefix}-events", 0, total // 2, partitions)
+        wait_for(lambda: complete(broker, prefix, total // 2), 60, workers, "first half")
+        kafka.restart(hard=True)
+        produce_events(broker, f"{prefix}-events", total // 2, total // 2, partitions)
+        wait_for(lambda: complete(broker, prefix, total), 120, workers,
+                 "every input after the restart")
+        assert all(w.alive() for w in workers), [w.output()[-2000:] for w in workers]
+    finally:
+        for w in workers:
+            if w.alive():
+                assert w.stop(signal.SIGTERM) == 0, w.output()[-3000:]

@@ -134,6 +134,8 @@ async def start_client(
         attempts += 1
         client = make()
         remaining = deadline - time.monotonic()
+        refused = _LoginRefused()
+        _AIOKAFKA_CLIENT_LOG.addHandler(refused)
         try:
             await asyncio.wait_for(start(client), timeout=max(remaining, 0.01))
             return client
@@ -143,6 +145,15 @@ async def start_client(
         except KafkaError:
             await _quiet_stop(stop, client)
             raise
+        finally:
+            _AIOKAFKA_CLIENT_LOG.removeHandler(refused)
+        if refused.reason:
+            # A wrong login does not get better by waiting: say so at once.
+            raise BrokerError(
+                f"Kafka at {settings.bootstrap_servers} refused the login of the {what} "
+                f"({refused.reason}); check security_protocol, sasl_mechanism, "
+                "sasl_plain_username and sasl_plain_password."
+            )
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise BrokerError(
@@ -159,6 +170,24 @@ async def start_client(
         )
         await asyncio.sleep(min(delay, remaining))
         delay = min(delay * 2, 2.0)
+
+
+# aiokafka reports why a bootstrap connection failed only in this logger's records (the
+# exception it raises just says "Unable to bootstrap"); an authentication failure is there.
+_AIOKAFKA_CLIENT_LOG = logging.getLogger("aiokafka")
+
+
+class _LoginRefused(logging.Handler):
+    """Notes an authentication failure that aiokafka logs while a client starts."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.reason = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        for arg in record.args if isinstance(record.args, tuple) else ():
+            if isinstance(arg, KafkaError) and "Authentication" in type(arg).__name__:
+                self.reason = describe(arg)
 
 
 async def _quiet_stop(stop: Callable[[C], Awaitable[None]], client: C) -> None:

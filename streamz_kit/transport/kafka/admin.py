@@ -17,6 +17,7 @@ Broker quirks handled here (see docs in DESIGN.md):
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -137,6 +138,17 @@ class KafkaAdmin(Admin):
         for topic, code in response.topic_error_codes:
             if code not in (0, _UNKNOWN_TOPIC):
                 raise BrokerError(f"Kafka refused to delete topic {topic!r} (error {code}).")
+        # Kafka answers once the controller accepted the deletion; brokers' metadata follow a
+        # moment later. Wait for that, so a caller that recreates the topics (reset) does not
+        # get "already exists" for a topic that is about to vanish.
+        deadline = time.monotonic() + self._settings.connect_timeout_s
+        while await self.partition_counts(names):
+            if time.monotonic() > deadline:
+                raise BrokerError(
+                    f"Kafka accepted the deletion of {names} but still lists some of them after "
+                    f"{self._settings.connect_timeout_s:g} s; check the broker's log."
+                )
+            await asyncio.sleep(0.1)
 
     async def list_offsets(
         self, partitions: Iterable[TopicPartition], spec: OffsetSpec
