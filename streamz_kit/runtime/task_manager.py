@@ -13,7 +13,6 @@ restart restores the changelog tail past the offset kept in the store.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
 import time
@@ -22,6 +21,11 @@ from typing import Any
 
 from streamz_kit.config import AppConfig
 from streamz_kit.errors import ProducerFencedError, StateStoreError, TaskMigratedError
+from streamz_kit.runtime.eos_fencing import (
+    fence_previous_owners,
+    seek_to_committed,
+    transactional_id,
+)
 from streamz_kit.runtime.faults import maybe_crash
 from streamz_kit.runtime.metadata import TopologyMetadata
 from streamz_kit.runtime.purge import RepartitionPurge
@@ -180,7 +184,9 @@ class TaskManager:
         owner: dict[TopicPartition, str] = {}
         ids = [task_id_of(s, p) for s, p in new]
         try:
-            await self._fence_previous_owners(ids)
+            if self.config.exactly_once:  # before anything of the tasks is read
+                await fence_previous_owners(
+                    self.transport, self.config.application_id, self.producers, ids)
             source_changelogs = self.topology.graph.source_changelogs
             for sub_id, partition in new:
                 stores = built[(sub_id, partition)] = self._build_stores(sub_id, partition)
@@ -224,34 +230,8 @@ class TaskManager:
         for (sub_id, partition), task_stores in built.items():
             self._start_task(sub_id, partition, task_stores)
         if self.config.exactly_once:
-            await self._seek_to_committed(new)
-
-    async def _fence_previous_owners(self, task_ids: list[str]) -> None:
-        """exactly_once: start each new task's transactional producer before anything of the
-        task is read. Its InitProducerId fences the task's previous owner (a worker that
-        froze past its session timeout and may wake up mid-commit) and aborts that owner's
-        open transaction, so the changelogs restored next and the offsets read after them
-        can no longer change underneath. aiokafka's transaction requests carry no group
-        generation (no KIP-447), so this per-task fencing is what keeps zombies out."""
-        if not self.config.exactly_once:
-            return
-        fresh = []
-        for task_id in task_ids:
-            if task_id not in self.producers:
-                self.producers[task_id] = self.transport.producer(
-                    transactional_id=f"{self.config.application_id}-{task_id}"
-                )
-            fresh.append(self.producers[task_id])
-        await asyncio.gather(*(p.init_transactions() for p in fresh))
-
-    async def _seek_to_committed(self, new: list[tuple[int, int]]) -> None:
-        """exactly_once: position new tasks' inputs at the offsets committed *after* the
-        previous owner was fenced. The consumer looked them up when the assignment arrived,
-        possibly while the previous owner's last transaction was still open."""
-        partitions = [tp for s, p in new for tp in self._source_partitions(s, p)]
-        committed = await self.consumer.committed(partitions)
-        for tp, offset in committed.items():
-            self.consumer.seek(tp, offset)
+            await seek_to_committed(
+                self.consumer, [tp for s, p in new for tp in self._source_partitions(s, p)])
 
     def _start_task(self, sub_id: int, partition: int, task_stores: dict[str, Any]) -> Task:
         task_id = task_id_of(sub_id, partition)
@@ -271,8 +251,7 @@ class TaskManager:
         self.tasks[task_id] = task
         if self.config.exactly_once and task_id not in self.producers:
             self.producers[task_id] = self.transport.producer(
-                transactional_id=f"{self.config.application_id}-{task_id}"
-            )
+                transactional_id=transactional_id(self.config.application_id, task_id))
         return task
 
     async def _close_task(self, task_id: str) -> None:
@@ -453,16 +432,11 @@ class TaskManager:
         for task_id in task_ids:
             await self._close_task(task_id)
         self.consumer.request_rejoin()
-        if fenced:
-            raise TaskMigratedError(
-                f"Tasks {sorted(task_ids)} were fenced: another worker took them over while "
-                "this one was stalled, so their open transactions are aborted; they were "
-                "closed without committing and this worker rejoins the group."
-            )
-        raise TaskMigratedError(
-            f"Tasks {sorted(task_ids)} moved to another worker before their commit; they "
-            "were closed without committing and this worker rejoins the group."
-        )
+        why = ("were fenced: another worker took them over while this one was stalled, so "
+               "their open transactions are aborted;" if fenced else
+               "moved to another worker before their commit;")
+        raise TaskMigratedError(f"Tasks {sorted(task_ids)} {why} they were closed without "
+                                "committing and this worker rejoins the group.")
 
     async def close(self, commit: bool = True) -> None:
         if commit:
