@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench kafka venv clean
+.PHONY: demo test bench kafka oracle venv clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,15 @@ demo: venv
 
 test: venv
 	$(BIN)/python -m pytest tests
+
+# The long differential campaign against Kafka Streams' own TopologyTestDriver (tests/oracle):
+# ORACLE_EXAMPLES cases per scenario, seeded; ORACLE_PENDING=1 adds scenarios with a known
+# difference being fixed. `make test` runs the same tests on a small derandomized budget.
+ORACLE_EXAMPLES ?= 2000
+ORACLE_SEED ?= 1
+oracle: venv
+	ORACLE_EXAMPLES=$(ORACLE_EXAMPLES) ORACLE_SEED=$(ORACLE_SEED) ORACLE_PROGRESS=1 \
+		$(BIN)/python -m pytest tests/oracle -p no:cacheprovider -s --timeout 0
 
 # A real Apache Kafka broker (one KRaft node, jars from Maven Central) on a free loopback port,
 # until Ctrl-C; KAFKA_PORT=9092 make kafka to choose the port. docs/kafka.md.

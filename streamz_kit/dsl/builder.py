@@ -120,7 +120,10 @@ class StreamsBuilder:
         source, node, store, ks, vs = self._table_source(
             topic, key_serde, value_serde, materialized
         )
-        return KTable(self, node, ks, vs, store_name=store, sources=frozenset([source]))
+        table = KTable(self, node, ks, vs, store_name=store, sources=frozenset([source]),
+                       queryable=materialized is not None and materialized.name is not None)
+        table.versioned = materialized is not None and materialized.store == "versioned"
+        return table
 
     def global_table(
         self,

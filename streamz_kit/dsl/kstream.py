@@ -311,10 +311,13 @@ class KStream:
             [stream.node],
         ))
         self.graph.add_store(builder, node_name)
-        return KTable(
+        table = KTable(
             self.builder, node_name, key_serde, value_serde,
             store_name=store_name, sources=stream.sources,
+            queryable=materialized is not None and materialized.name is not None,
         )
+        table.versioned = versioned
+        return table
 
     # -- Processor API -----------------------------------------------------------------
     def process(

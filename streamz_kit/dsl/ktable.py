@@ -32,6 +32,7 @@ class KTable:
         store_name: str | None,
         sources: frozenset[str],
         parent: "KTable | None" = None,
+        queryable: bool | None = None,
     ) -> None:
         self.builder = builder
         self.node = node
@@ -43,6 +44,12 @@ class KTable:
         # Set when a downstream operation needs old values (group_by, joins), as Kafka's
         # enableSendingOldValues; read by the nodes when a task creates them.
         self.send_old_values = False
+        # Materialized under a name the user gave (Kafka's queryableName); None for tables
+        # that always hold their values in a store (aggregations, joins).
+        self.queryable = queryable
+        # A versioned table (Materialized(store="versioned")): Kafka's filter keeps forwarding
+        # every tombstone below one (its "versioned semantics").
+        self.versioned = False
 
     @property
     def graph(self) -> Any:
@@ -58,6 +65,19 @@ class KTable:
         if self.parent is not None:
             self.parent.enable_send_old_values()
 
+    def can_send_old_values(self) -> bool:
+        """Kafka's `enableSendingOldValues(forceMaterialization=false)`: whether this table
+        can give old values without being materialized only for that: it was materialized
+        under a user-given name, always keeps a store (aggregations, joins), or is derived
+        from a table that can. Kafka's table filter and map_values ask their parent this when
+        they are built; when the answer is yes, a filter drops the needless tombstone for a
+        rejected record whose previous value was rejected (or absent) too."""
+        if self.queryable:
+            return True
+        if self.parent is not None:
+            return self.parent.can_send_old_values()
+        return self.queryable is None
+
     def _derive(
         self,
         prefix: str,
@@ -67,6 +87,9 @@ class KTable:
         name: str | None,
     ) -> "KTable":
         node_name = name or self.graph.new_name(prefix)
+        unforced = self.can_send_old_values() and not self.versioned
+        if unforced:
+            self.enable_send_old_values()
         store_name = None
         vs = value_serde
         if materialized is not None:
@@ -75,9 +98,12 @@ class KTable:
         child = KTable(
             self.builder, node_name, self.key_serde, vs,
             store_name=store_name, sources=self.sources, parent=self,
+            queryable=materialized is not None and materialized.name is not None,
         )
+        child.versioned = materialized is not None and materialized.store == "versioned"
         self.graph.add_node(
-            GraphNode(node_name, lambda: make(node_name, store_name, lambda: child.send_old_values),
+            GraphNode(node_name, lambda: make(node_name, store_name,
+                                              lambda: unforced or child.send_old_values),
                       [self.node])
         )
         if materialized is not None:

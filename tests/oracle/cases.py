@@ -5,6 +5,7 @@ time jumps; wall-clock advances for scenarios that punctuate on the wall clock."
 from __future__ import annotations
 
 import itertools
+import os
 from typing import Any
 
 from hypothesis import strategies as st
@@ -24,6 +25,9 @@ MOVES = st.one_of(
     st.tuples(st.just("jump"), st.integers(100, 100_000)),
 )
 _ids = itertools.count(1)
+# The DSL's store type on both sides: in-memory by default (opening RocksDB costs ~30x the
+# rest of a case on each side); ORACLE_STORE=rocksdb runs the same cases on RocksDB.
+STORE = os.environ.get("ORACLE_STORE", "memory")
 
 
 def _steps(raw: list[Any], start: int, topics: list[str]) -> list[dict[str, Any]]:
@@ -33,10 +37,7 @@ def _steps(raw: list[Any], start: int, topics: list[str]) -> list[dict[str, Any]
         if advance is not None:
             steps.append({"advance": advance})
             continue
-        if move == "fwd":
-            t += amount
-            ts = t
-        elif move == "jump":
+        if move == "fwd" or move == "jump":
             t += amount
             ts = t
         else:
@@ -69,6 +70,6 @@ def case_for(sc: Scenario, max_steps: int = 25) -> st.SearchStrategy[dict[str, A
 def case_dict(sc: Scenario, params: dict[str, Any], steps: list[dict[str, Any]],
               **extra: Any) -> dict[str, Any]:
     case = {"id": next(_ids), "scenario": sc.name, "params": params, "inputs": sc.inputs,
-            "outputs": sc.outputs, "stores": sc.stores, "steps": steps}
+            "outputs": sc.outputs, "stores": sc.stores, "store": STORE, "steps": steps}
     case.update(extra)
     return case

@@ -13,7 +13,7 @@ import json
 import subprocess
 import tempfile
 from collections.abc import Iterable
-from typing import IO, Any
+from typing import IO, Any, Self
 
 from interop.jvm import java_executable, module_classpath
 
@@ -31,7 +31,8 @@ class KafkaStreamsOracle:
 
     def __init__(self) -> None:
         classpath = module_classpath(MODULE)
-        self._stderr: IO[bytes] = tempfile.TemporaryFile()
+        # closed in close(): the JVM writes to it for as long as it runs
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         self._proc = subprocess.Popen(
             [java_executable(), *JVM_FLAGS, "-cp", classpath, MAIN],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
@@ -97,7 +98,7 @@ class KafkaStreamsOracle:
                 self._proc.wait()
         self._stderr.close()
 
-    def __enter__(self) -> "KafkaStreamsOracle":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

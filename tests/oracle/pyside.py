@@ -3,6 +3,7 @@ report in the shape the Java side prints (interop/kstreams-oracle Main.java)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import streamz_kit as sk
@@ -41,6 +42,10 @@ def run_python(case: dict[str, Any]) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - reported and compared like the JVM's error
         result["error"] = f"build: {type(exc).__name__}: {exc}"
         return result
+    if case.get("store", "rocksdb") == "memory":
+        builders = topology.graph.store_builders
+        for name, store_builder in list(builders.items()):
+            builders[name] = dataclasses.replace(store_builder, store="memory")
     config = {"cache_max_bytes": case.get("cache_bytes", 0)}
     step = -1
     outputs: list[list[Any]] = result["outputs"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -59,7 +58,3 @@ def test_matches_kafka_streams(name: str, oracle: KafkaStreamsOracle) -> None:
         if PROGRESS:
             print(f"oracle: {name}: {count[0]} cases in {time.monotonic() - started:.1f} s",
                   file=sys.stderr, flush=True)
-
-
-def _unused(_: Any) -> None:
-    return None

@@ -52,6 +52,11 @@ final class AggregateScenarios {
             table(b, "in", "t").filter((k, v) -> v % mod == 0).mapValues(v -> v * 10)
                 .toStream().to("out", outLong());
         });
+        m.put("table_unnamed_filter", (b, p) -> {
+            long mod = p.l("m", 2);
+            b.table("in", Consumed.with(S, L)).filter((k, v) -> v % mod == 0)
+                .toStream().to("out", outLong());
+        });
         m.put("table_filter_materialized", (b, p) -> {
             long mod = p.l("m", 2);
             table(b, "in", "t").filter((k, v) -> v % mod == 0, kv("f", L))

@@ -12,6 +12,9 @@ import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -32,6 +35,7 @@ import org.apache.kafka.streams.TestOutputTopic;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.TopologyTestDriver;
 import org.apache.kafka.streams.kstream.Windowed;
+import org.apache.kafka.streams.state.BuiltInDslStoreSuppliers;
 import org.apache.kafka.streams.state.KeyValueIterator;
 import org.apache.kafka.streams.state.ValueAndTimestamp;
 import org.apache.kafka.streams.test.TestRecord;
@@ -42,6 +46,7 @@ import org.apache.kafka.streams.test.TestRecord;
  * <p>Input: one JSON object per line (from the file named by the first argument, or stdin):
  * {"id", "scenario", "params", "inputs": {topic: serde}, "outputs": {topic: serde},
  * "stores": {name: "kv" | "window" | "session"}, "cache_bytes", "wall_clock_start",
+ * "store" ("rocksdb", the default, or "memory": the DSL's default store type),
  * "steps": [{"t": topic, "k": key, "v": value, "ts": ms, "h": [[name, value]]} | {"advance": ms}]}.
  * Keys are strings; serdes are "long", "string" or "json".
  *
@@ -51,10 +56,33 @@ import org.apache.kafka.streams.test.TestRecord;
  */
 public final class Main {
     static final ObjectMapper JSON = new ObjectMapper();
+    /** This JVM's own state directory (the driver's default, /tmp/kafka-streams, is shared
+     * by every process on the machine). */
+    static Path stateDir;
 
     private Main() {}
 
     public static void main(String[] args) throws IOException {
+        stateDir = Files.createTempDirectory("kstreams-oracle-");
+        try {
+            serve(args);
+        } finally {
+            deleteTree(stateDir);
+        }
+    }
+
+    static void deleteTree(Path root) throws IOException {
+        if (!Files.exists(root)) {
+            return;
+        }
+        try (var paths = Files.walk(root)) {
+            for (Path p : (Iterable<Path>) paths.sorted(Comparator.reverseOrder())::iterator) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    static void serve(String[] args) throws IOException {
         BufferedReader in = args.length > 0
             ? new BufferedReader(new FileReader(args[0], StandardCharsets.UTF_8))
             : new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
@@ -90,9 +118,14 @@ public final class Main {
         Properties props = new Properties();
         props.put(StreamsConfig.APPLICATION_ID_CONFIG, "oracle");
         props.put(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG, "dummy:1234");
+        props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toString());
         props.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.StringSerde.class);
         props.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.LongSerde.class);
         props.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, c.path("cache_bytes").asLong(0));
+        if ("memory".equals(c.path("store").asText("rocksdb"))) {
+            props.put(StreamsConfig.DSL_STORE_SUPPLIERS_CLASS_CONFIG,
+                BuiltInDslStoreSuppliers.InMemoryDslStoreSuppliers.class);
+        }
         Instant start = Instant.ofEpochMilli(c.path("wall_clock_start").asLong(0));
         int step = -1;
         try (TopologyTestDriver driver = new TopologyTestDriver(topology, props, start)) {
