@@ -33,6 +33,8 @@ class Scenario:
     # Output headers are compared unless this is False (see docs/semantics.md: headers of
     # session and suppress outputs follow Kafka 4.4's header-aware stores, which we do not).
     headers: bool = True
+    # The record cache's size on both sides (0: every update reaches the output).
+    cache_bytes: int = 0
     # Set while a known difference in this scenario is being fixed by another engineer (the
     # area's name in /work/coord/NOTES.md): the default run leaves it out, `make oracle` runs it.
     pending: str | None = None
@@ -51,6 +53,7 @@ def scenario(
     order: str = "exact",
     wall_clock: bool = False,
     headers: bool = True,
+    cache_bytes: int = 0,
     pending: str | None = None,
 ) -> Callable[[Build], Build]:
     """Register the decorated `build(builder, params)` as scenario NAME."""
@@ -60,7 +63,7 @@ def scenario(
             raise ValueError(f"Scenario {name!r} is registered twice.")
         SCENARIOS[name] = Scenario(
             name, build, inputs or {"in": "long"}, outputs or {"out": "long"}, stores or {},
-            params or {}, order, wall_clock, headers, pending,
+            params or {}, order, wall_clock, headers, cache_bytes, pending,
         )
         return build
 

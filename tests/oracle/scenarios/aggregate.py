@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 import streamz_kit as sk
+from streamz_kit import serdes
 from tests.oracle.scenarios import scenario
 from tests.oracle.scenarios.common import L, S, longs, mat, table
 
@@ -87,6 +88,23 @@ def table_filter_materialized(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
 
 def _regroup(m: int) -> Any:
     return lambda k, v: (f"g{v % m}", v)
+
+
+@scenario("table_group_by_aggregate_cached", outputs={"out": "string"},
+          stores={"t": "kv", "aggs": "kv"}, params=MOD, cache_bytes=10 << 20)
+def table_group_by_aggregate_cached(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
+    """With the record cache on: the subtractor's and the adder's updates of one group made
+    by one input record leave as one output."""
+    table_group_by_aggregate(b, p)
+
+
+@scenario("json_aggregate", outputs={"out": "json"}, stores={"jaggs": "kv"})
+def json_aggregate(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
+    longs(b, "in").group_by_key().aggregate(
+        lambda: {"n": 0, "sum": 0},
+        lambda k, v, agg: {"n": agg["n"] + 1, "sum": agg["sum"] + v},
+        materialized=mat("jaggs", serdes.JSON),
+    ).to_stream().to("out", value_serde=serdes.JSON)
 
 
 @scenario("table_group_by_count", stores={"t": "kv", "counts": "kv"}, params=MOD)

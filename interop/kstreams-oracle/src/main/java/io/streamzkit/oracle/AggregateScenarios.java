@@ -8,10 +8,12 @@ import static io.streamzkit.oracle.Scenarios.outLong;
 import static io.streamzkit.oracle.Scenarios.outString;
 
 import java.util.Map;
+import com.fasterxml.jackson.databind.JsonNode;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.Grouped;
 import org.apache.kafka.streams.kstream.KTable;
+import org.apache.kafka.streams.kstream.Produced;
 
 /** group_by / aggregate / reduce / count on streams, and tables with adder and subtractor. */
 final class AggregateScenarios {
@@ -62,6 +64,13 @@ final class AggregateScenarios {
             table(b, "in", "t").filter((k, v) -> v % mod == 0, kv("f", L))
                 .toStream().to("out", outLong());
         });
+        m.put("json_aggregate", (b, p) ->
+            longs(b, "in").groupByKey().aggregate(
+                () -> (JsonNode) Main.JSON.createObjectNode().put("n", 0).put("sum", 0),
+                (k, v, agg) -> Main.JSON.createObjectNode()
+                    .put("n", agg.get("n").asLong() + 1).put("sum", agg.get("sum").asLong() + v),
+                kv("jaggs", Values.JSON_SERDE))
+                .toStream().to("out", Produced.with(S, Values.JSON_SERDE)));
         m.put("table_group_by_count", (b, p) -> {
             long mod = p.l("m", 3);
             table(b, "in", "t")
@@ -83,5 +92,6 @@ final class AggregateScenarios {
                     kv("aggs", S))
                 .toStream().to("out", outString());
         });
+        m.put("table_group_by_aggregate_cached", m.get("table_group_by_aggregate"));
     }
 }
