@@ -197,12 +197,17 @@ def status(
 @click.option("--port", default=8081, show_default=True, type=int, help="0 picks a free port.")
 @click.option("--basic-auth", envvar="STREAMZ_REGISTRY_BASIC_AUTH",
               help="USER:PASSWORD every request must present (HTTP basic auth).")
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False),
+              help="PEM certificate: serve HTTPS (with --tls-key).")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key.")
 @friendly
-def registry(broker: str, host: str, port: int, basic_auth: str | None) -> None:
+def registry(broker: str, host: str, port: int, basic_auth: str | None,
+             tls_cert: str | None, tls_key: str | None) -> None:
     """Serve the embedded schema registry over Confluent's Schema Registry REST API."""
     from streamz_kit.schemas.server import serve_cli
 
-    serve_cli(broker, host, port, click.echo, basic_auth)
+    tls = (tls_cert, tls_key or tls_cert) if tls_cert else None
+    serve_cli(broker, host, port, click.echo, basic_auth, tls)
 
 
 # -- topics (cli_topics.py) ----------------------------------------------------------------

@@ -37,11 +37,20 @@ class HttpTransport:
 
         self.url = url.rstrip("/")
         self._httpx = httpx
+        tls: Any = verify
+        if isinstance(verify, str) or cert is not None:
+            import ssl
+
+            tls = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+            if verify is False:
+                tls.check_hostname = False
+                tls.verify_mode = ssl.CERT_NONE
+            if cert is not None:
+                tls.load_cert_chain(*((cert,) if isinstance(cert, str) else cert))
         self._settings: dict[str, Any] = {
             "base_url": self.url,
             "auth": httpx.BasicAuth(*basic_auth) if basic_auth else None,
-            "verify": verify,
-            "cert": cert,
+            "verify": tls,
             "timeout": timeout,
             "headers": {"Accept": CONTENT_TYPE, "Content-Type": CONTENT_TYPE},
         }

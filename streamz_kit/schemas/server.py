@@ -76,7 +76,10 @@ class RegistryServer:
     """Serves `registry` on host:port (port 0 picks a free one; see `.port` and `.url`)."""
 
     def __init__(self, registry: EmbeddedRegistry, host: str = "127.0.0.1", port: int = 8081,
-                 *, basic_auth: tuple[str, str] | None = None) -> None:
+                 *, basic_auth: tuple[str, str] | None = None,
+                 tls: tuple[str, str] | None = None) -> None:
+        """`tls=(certfile, keyfile)` serves HTTPS; `basic_auth=(user, password)` is then
+        required of every request."""
         self.registry = registry
         auth = None
         if basic_auth is not None:
@@ -86,6 +89,14 @@ class RegistryServer:
             auth = f"Basic {token}"
         self.httpd = ThreadingHTTPServer((host, port),
                                          _handler_class(RestApi(registry), auth))
+        self.scheme = "http"
+        if tls is not None:
+            import ssl
+
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+            self.scheme = "https"
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -95,7 +106,7 @@ class RegistryServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.httpd.server_address[0]!s}:{self.port}"
+        return f"{self.scheme}://{self.httpd.server_address[0]!s}:{self.port}"
 
     def serve_forever(self) -> None:
         self.httpd.serve_forever(poll_interval=0.2)
@@ -120,8 +131,8 @@ class RegistryServer:
         self.stop()
 
 
-def serve_cli(broker: str, host: str, port: int, echo: Any, basic_auth: str | None = None
-              ) -> None:
+def serve_cli(broker: str, host: str, port: int, echo: Any, basic_auth: str | None = None,
+              tls: tuple[str, str] | None = None) -> None:
     """`streamz-kit registry`: serve until interrupted; prints the URL (port 0 resolved)."""
     from streamz_kit.errors import ConfigError
 
@@ -140,7 +151,7 @@ def serve_cli(broker: str, host: str, port: int, echo: Any, basic_auth: str | No
         if not sep:
             raise ConfigError("--basic-auth takes USER:PASSWORD.")
         creds = (user, password)
-    server = RegistryServer(embedded_registry(path), host, port, basic_auth=creds)
+    server = RegistryServer(embedded_registry(path), host, port, basic_auth=creds, tls=tls)
     echo(f"Schema registry for {broker} listening on {server.url}")
     try:
         server.serve_forever()

@@ -126,3 +126,51 @@ def test_registry_cli_refuses_a_kafka_broker() -> None:
                           "kafka://localhost:9092", "--port", "0"],
                          capture_output=True, text=True, timeout=60, check=False)
     assert out.returncode == 1 and "must be embedded://PATH" in out.stderr
+
+
+def self_signed(tmp: Path) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, as PEM files (cryptography comes with
+    confluent-kafka's registry extra)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(
+            "127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_path), str(key_path)
+
+
+def test_https_with_a_ca_bundle_and_refused_without(tmp_path: Path) -> None:
+    from streamz_kit.schemas import RegistryUnavailableError
+    from streamz_kit.schemas.server import RegistryServer
+
+    cert, key = self_signed(tmp_path)
+    with RegistryServer(EmbeddedRegistry(str(tmp_path / "log")), port=0,
+                        tls=(cert, key)) as server:
+        assert server.url.startswith("https://")
+        reg = SchemaRegistry(server.url, verify=cert)
+        sid = reg.register("tls-value", user())
+        assert reg.get_schema(sid).schema_str == user()
+        untrusted = SchemaRegistry(server.url, max_retries=0)
+        with pytest.raises(RegistryUnavailableError, match="CERTIFICATE_VERIFY_FAILED"):
+            untrusted.get_subjects()
