@@ -66,6 +66,7 @@ class StoreBuilder:
     window_size_ms: int | None = None
     retain_duplicates: bool = False
     timestamped: bool = False  # window stores: values carry a record timestamp
+    time_ordered: bool = False  # window stores of emit-on-window-close (Kafka's time-ordered)
 
     def __post_init__(self) -> None:
         if not self.name or not _LEGAL_NAME.match(self.name) or self.name in (".", ".."):
@@ -137,6 +138,7 @@ class StoreBuilder:
                 retention_ms=self.retention_ms or 0,
                 retain_duplicates=self.retain_duplicates,
                 timestamped=self.timestamped,
+                time_ordered=self.time_ordered,
             )
         elif self.kind == "versioned":
             typed = VersionedKeyValueStore(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from streamz_kit.dsl.store_factory import resolve_serdes
 from streamz_kit.errors import TopologyError
 from streamz_kit.processor.suppress import BufferValueSerde, SuppressNode
-from streamz_kit.processor.suppress_time import TimeLimitSuppressNode
+from streamz_kit.processor.suppress_time import HeaderedBufferSerde, TimeLimitSuppressNode
 from streamz_kit.serdes import BYTES
 from streamz_kit.stores import StoreBuilder
 from streamz_kit.topology.graph import GraphNode
@@ -61,9 +61,10 @@ def suppress(table: KTable, suppressed: Any, *, name: str | None = None) -> KTab
     store_name = f"{name}-store" if name else graph.new_name("KTABLE-SUPPRESS-STATE-STORE")
     key_serde, value_serde = resolve_serdes(table.key_serde, table.value_serde)
     # In memory with a changelog, as Kafka's suppression buffer: restored on restart.
+    buffer_serde = (BufferValueSerde(value_serde) if suppressed.time_limit_ms is None
+                    else HeaderedBufferSerde(value_serde))
     builder = StoreBuilder(
-        store_name, "kv", "memory", BYTES, BufferValueSerde(value_serde), logging=True,
-        caching=False,
+        store_name, "kv", "memory", BYTES, buffer_serde, logging=True, caching=False,
     )
     child = KTable(
         table.builder, node_name, table.key_serde, table.value_serde,

@@ -123,6 +123,7 @@ class _Windowed:
             retention_ms=self._retention(mat),
             window_size_ms=self._window_size(),
             timestamped=self.kind == "window",
+            time_ordered=self.kind == "window" and self.emit.on_close,
         )
         if self.emit.on_close:
             windows = self.windows

@@ -21,12 +21,48 @@ from typing import Any
 from streamz_kit.processor.aggregate import StatefulNode
 from streamz_kit.processor.context import TaskContext
 from streamz_kit.processor.node import Change, Headers
+from streamz_kit.processor.suppress import BufferValueSerde
 from streamz_kit.serdes import Serde
 
-__all__ = ["TimeLimitSuppressNode"]
+__all__ = ["HeaderedBufferSerde", "TimeLimitSuppressNode"]
 
 _BIAS = 1 << 63
 _TIME = struct.Struct(">Q")
+_LEN = struct.Struct(">I")
+_HLEN = struct.Struct(">HI")
+
+
+class HeaderedBufferSerde(BufferValueSerde):
+    """(new, prior, timestamp, headers): the buffered update and the headers of the record
+    that made it, which the emitted record carries (as Kafka's buffer keeps the record
+    context)."""
+
+    def serialize(self, topic: str, entry: Any) -> bytes | None:
+        if entry is None:
+            return None
+        new, prior, ts, headers = entry
+        base = super().serialize(topic, (new, prior, ts)) or b""
+        parts = [_LEN.pack(len(base)), base]
+        for name, data in headers:
+            nb = name.encode()
+            parts += [_HLEN.pack(len(nb), len(data)), nb, data]
+        return b"".join(parts)
+
+    def deserialize(self, topic: str, data: bytes | None) -> Any:
+        if data is None:
+            return None
+        (n,) = _LEN.unpack_from(data)
+        new, prior, ts = super().deserialize(topic, data[4 : 4 + n])
+        at = 4 + n
+        headers: list[tuple[str, bytes]] = []
+        while at < len(data):
+            nlen, dlen = _HLEN.unpack_from(data, at)
+            at += _HLEN.size
+            name = data[at : at + nlen].decode()
+            at += nlen
+            headers.append((name, data[at : at + dlen]))
+            at += dlen
+        return new, prior, ts, tuple(headers)
 
 
 class TimeLimitSuppressNode(StatefulNode):
@@ -67,7 +103,7 @@ class TimeLimitSuppressNode(StatefulNode):
         else:
             current = self.store.get(_TIME.pack(start + _BIAS) + kb)
             prior = change.old if current is None else current[1]
-        self.store.put(_TIME.pack(start + _BIAS) + kb, (change.new, prior, timestamp))
+        self.store.put(_TIME.pack(start + _BIAS) + kb, (change.new, prior, timestamp, headers))
         self.observed = max(self.observed, timestamp)
         self._evict()
 
@@ -81,14 +117,14 @@ class TimeLimitSuppressNode(StatefulNode):
         ):
             return
         done: list[bytes] = []
-        for store_key, (new, prior, ts) in self.store.all():
+        for store_key, (new, prior, ts, headers) in self.store.all():
             start = _TIME.unpack_from(store_key)[0] - _BIAS
             if start > expiry and (limit is None or size <= limit):
                 break
             size -= 1
             done.append(store_key)
             key = self.key_serde.deserialize(self.store_name, store_key[8:])
-            self.forward(key, Change(new, prior if self.send_old_values else None), ts, ())
+            self.forward(key, Change(new, prior if self.send_old_values else None), ts, headers)
         for store_key in done:
             self.store.put(store_key, None)
             self.started.pop(store_key[8:], None)

@@ -53,8 +53,12 @@ class WindowStore(TypedStore):
         retain_duplicates: bool = False,
         timestamped: bool = False,
         segment_interval_ms: int | None = None,
+        time_ordered: bool = False,
     ) -> None:
         super().__init__(buffer, key_serde, value_serde, name)
+        # Emit-on-window-close keeps its windows in Kafka's time-ordered store, whose reads
+        # start at `observed - retention` (one window more than the plain store keeps).
+        self._keep_extra = 0 if time_ordered else 1
         self.window_size_ms = window_size_ms
         self.retention_ms = retention_ms
         self.retain_duplicates = retain_duplicates
@@ -96,7 +100,7 @@ class WindowStore(TypedStore):
         if window_start <= self._observed:
             return
         self._observed = window_start
-        floor = window_start - self.retention_ms + 1
+        floor = window_start - self.retention_ms + self._keep_extra
         if floor > self._floor:
             self._floor = floor
             self.segments.drop_before(floor)
