@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import struct
 from typing import Any
 
 from streamz_kit.schemas import models, wire
@@ -17,6 +18,8 @@ from streamz_kit.schemas.registry import SchemaRegistry
 from streamz_kit.schemas.serde_base import RegistrySerde
 from streamz_kit.schemas.strategies import Strategy
 from streamz_kit.schemas.types import Schema
+
+_unpack_id = struct.Struct(">I").unpack_from
 
 
 class AvroSerde(RegistrySerde):
@@ -57,6 +60,7 @@ class AvroSerde(RegistrySerde):
         self._to_dict = models.to_dict if self.model is not None else None
         self._from_dict = models.from_dict(self.model) if self.model is not None else None
         self._identity = self.schema.identity()
+        self._read = fastavro.schemaless_reader
 
     def writer_state(self, schema: Schema) -> Any:
         if schema.identity() == self._identity and self._parsed is not None:
@@ -85,7 +89,9 @@ class AvroSerde(RegistrySerde):
     def deserialize(self, topic: str, data: bytes | None) -> Any:
         if data is None:
             return None
-        schema_id = wire.split(topic, data)
+        if len(data) < wire.HEADER_SIZE or data[0]:
+            wire.split(topic, data)  # raises the sentence about the missing frame
+        schema_id = _unpack_id(data, 1)[0]
         state = self._readers.get(schema_id)
         if state is None:
             state = self._reader(topic, schema_id)
@@ -93,7 +99,9 @@ class AvroSerde(RegistrySerde):
         buf = io.BytesIO(data)
         buf.seek(wire.HEADER_SIZE)
         try:
-            value = self._fastavro.schemaless_reader(buf, writer, reader)
+            # Without a reader schema, leave the argument out: fastavro's fast path.
+            value = (self._read(buf, writer) if reader is None
+                     else self._read(buf, writer, reader))
             if buf.tell() != len(data):
                 raise ValueError(f"{len(data) - buf.tell()} bytes left over after the record")
         except Exception as exc:
