@@ -35,6 +35,7 @@ final class Scenarios {
         WindowScenarios.register(ALL);
         JoinScenarios.register(ALL);
         ProcessorScenarios.register(ALL);
+        FkCogroupScenarios.register(ALL);
     }
 
     private Scenarios() {}
