@@ -116,7 +116,8 @@ class StoreBuilder:
     def build(
         self, state_dir: Path | None, rocksdb_options: RocksDBOptions | None = None
     ) -> TypedStateStore:
-        """One task's instance of the store; its `.buffer` runs the commit protocol."""
+        """One task's instance of the store; its `.buffer` runs the commit protocol, driven
+        by the task's `StateManager` (state/manager.py)."""
         if self.key_serde is None or self.value_serde is None:
             raise ConfigError(
                 f"Store {self.name!r} has no key or value serde; pass key_serde= and "

@@ -17,11 +17,13 @@ from typing import Any, Iterable
 from streamz_kit import serdes as _serdes
 from streamz_kit.errors import StreamzError, TopologyError
 from streamz_kit.handlers import ErrorHandlers
-from streamz_kit.runtime.task import Task
+from streamz_kit.runtime import commit
+from streamz_kit.runtime.task import Task, task_id_of
+from streamz_kit.state.manager import StateManager
 from streamz_kit.state.views import read_only_view
 from streamz_kit.topology.compiler import SubTopology
 from streamz_kit.topology.topology import Topology
-from streamz_kit.transport.port import ConsumedRecord, ProducerRecord
+from streamz_kit.transport.port import ConsumedRecord, ProducerRecord, TopicPartition
 
 __all__ = ["TopologyTestDriver", "TestInputTopic", "TestOutputTopic", "TestRecord"]
 
@@ -164,6 +166,25 @@ class TestOutputTopic:
         return not self._queue
 
 
+class _ChangelogLog:
+    """The driver's stand-in for a broker at commit step 3: it numbers the changelog
+    records sent to each partition and reports the last offset written, as a flush does."""
+
+    def __init__(self) -> None:
+        self._ends: dict[TopicPartition, int] = {}
+        self._written: dict[TopicPartition, int] = {}
+
+    def send(self, record: ProducerRecord) -> None:
+        tp = TopicPartition(record.topic, record.partition)
+        offset = self._ends.get(tp, 0)
+        self._ends[tp] = offset + 1
+        self._written[tp] = offset
+
+    def flush(self) -> dict[TopicPartition, int]:
+        written, self._written = self._written, {}
+        return written
+
+
 class TopologyTestDriver:
     """Drive a topology without a broker. Use as a context manager."""
 
@@ -186,24 +207,38 @@ class TopologyTestDriver:
         self._state_dir = Path(tempfile.mkdtemp(prefix="streamz-driver-"))
         self._outputs: dict[str, deque[ProducerRecord]] = {}
         self._offsets: dict[str, int] = {}
-        self._changelog_offsets: dict[str, int] = {}
+        self._log = _ChangelogLog()
         self._closed = False
-        self.stores: dict[str, Any] = {}
+        self.stores: dict[str, Any] = {}  # every store, for the nodes and for queries
         self.tasks: list[Task] = []
         self._task_by_topic: dict[str, Task] = {}
+        subs = list(topology.subtopologies)
+        for name, g in topology.graph.global_stores.items():
+            nodes = [g.source_node, g.processor_node]
+            subs.append(SubTopology(id=len(subs), nodes=nodes, stores=[name]))
+        # One owner per store: the task of the sub-topology using it (or, for a store no
+        # processor uses, a manager of its own), created before any store is opened.
+        app = self.application_id
+
+        def changelog(store: str) -> str:
+            return f"{app}-{store}-changelog"
+
+        self._states = [StateManager(task_id_of(sub.id, 0), 0, changelog) for sub in subs]
+        owner = {name: state for sub, state in zip(subs, self._states) for name in sub.stores}
+        self._states.append(StateManager("unconnected", 0, changelog))
         try:
             for name in topology.store_names:
-                self.stores[name] = topology.store_builder(name).build(self._state_dir / name)
-            subs = list(topology.subtopologies)
-            for g in topology.graph.global_stores.values():
-                subs.append(SubTopology(id=len(subs), nodes=[g.source_node, g.processor_node]))
-            for sub in subs:
+                state = owner.get(name, self._states[-1])
+                store = topology.store_builder(name).build(self._state_dir / name)
+                self.stores[name] = state.register(name, store)
+            for sub, state in zip(subs, self._states):
                 task = Task(
                     topology=topology,
                     subtopology=sub,
                     partition=0,
                     application_id=self.application_id,
                     stores=self.stores,
+                    state_manager=state,
                     partition_count=lambda topic: 1,
                     wall_clock_ms=lambda: self.wall_clock_ms,
                     # The record cache is on, as in Kafka's driver, and flushed after every
@@ -294,14 +329,13 @@ class TopologyTestDriver:
                 self._output_queue(rec.topic).append(rec)
 
     def _commit(self) -> None:
-        for name, store in self.stores.items():
-            buffer = store.buffer
-            changes = buffer.pending_changes()
-            if not changes and buffer.changelog_offset() is not None:
-                continue
-            offset = self._changelog_offsets.get(name, 0) + len(changes)
-            self._changelog_offsets[name] = offset
-            buffer.apply_pending(offset)
+        """The App's commit steps (runtime/commit.py) after every record: drain, produce
+        to the driver's changelog log (which numbers the records, as a broker's commit
+        would), apply. Outputs were routed already, so step 1 finds none."""
+        for task in self.tasks:
+            drained = commit.drain(task)
+            commit.produce(self._log, drained)
+            commit.apply(task, self._log.flush())
 
     def advance_wall_clock_time(self, ms: int | Any) -> None:
         """Move the driver's clock forward and run due wall-clock punctuations."""
@@ -352,8 +386,8 @@ class TopologyTestDriver:
         for task in self.tasks:
             for node in task.nodes.values():
                 node.close()
-        for store in self.stores.values():
-            store.close()
+        for state in self._states:
+            state.close()
         shutil.rmtree(self._state_dir, ignore_errors=True)
 
     def __enter__(self) -> "TopologyTestDriver":

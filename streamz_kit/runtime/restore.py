@@ -15,21 +15,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamz_kit.runtime.faults import maybe_crash
-from streamz_kit.state.restore import restore_from_source, restore_store
+from streamz_kit.state.manager import ChangelogTarget
 from streamz_kit.transport.port import TopicPartition, Transport
 
 log = logging.getLogger("streamz_kit.restore")
-
-
-@dataclass
-class RestoreTarget:
-    store: Any  # typed store with .buffer
-    partition: TopicPartition
-    # A table restoring from its own source topic (topology optimization): stop at the
-    # group's committed offset (later records are processed, not restored), and replay
-    # records through the store's serdes instead of copying bytes.
-    end: int | None = None
-    from_source: bool = False
 
 
 @dataclass
@@ -92,7 +81,7 @@ class _Progress:
 
 async def restore(
     transport: Transport,
-    targets: list[RestoreTarget],
+    targets: list[ChangelogTarget],
     label: str,
     batch: int = 20_000,
     *,
@@ -112,19 +101,19 @@ async def restore(
     latest = await admin.list_offsets(partitions, "latest")
     consumer = transport.consumer(group_id=None)
     starts: dict[TopicPartition, int] = {}
-    by_partition: dict[TopicPartition, Any] = {}
+    by_partition: dict[TopicPartition, ChangelogTarget] = {}
     for target in targets:
         tp = target.partition
-        stored = target.store.buffer.changelog_offset()
+        stored = target.next_offset()
         if stored is not None and stored > 0 and latest.get(tp, 0) == 0:
             # The changelog is empty but the state is not: the topic was deleted and
             # recreated (a reset) while this state directory survived. The changelog wins.
             log.warning(
                 "Store %s is ahead of its changelog %s (offset %d > end %d); wiping it and "
-                "restoring from the changelog.", target.store.name, tp.topic, stored,
+                "restoring from the changelog.", target.name, tp.topic, stored,
                 latest.get(tp, 0),
             )
-            target.store.buffer.wipe()
+            target.wipe()
             stored = None
         start = earliest.get(tp, 0) if stored is None else max(stored, earliest.get(tp, 0))
         if target.end is not None:
@@ -160,10 +149,7 @@ async def restore(
                     if consumer.position(tp) >= target.end:
                         consumer.pause([tp])  # caught up to the committed position
                 if records:
-                    if target.from_source:
-                        restore_from_source(target.store, records)
-                    else:
-                        restore_store(target.store.buffer, records)
+                    target.restore(records)
                     maybe_crash("restore:batch")
                     got += len(records)
                     per_partition[tp] += len(records)

@@ -7,13 +7,13 @@ ahead of the input (a table aggregation downstream would then subtract the wrong
 
 from __future__ import annotations
 
-from streamz_kit.runtime.restore import RestoreTarget
+from streamz_kit.state.manager import ChangelogTarget
 from streamz_kit.transport.port import Consumer
 
 __all__ = ["bound_source_restores"]
 
 
-async def bound_source_restores(consumer: Consumer, targets: list[RestoreTarget]) -> None:
+async def bound_source_restores(consumer: Consumer, targets: list[ChangelogTarget]) -> None:
     """Set each source-restored target's end to the committed offset. Without a committed
     offset nothing is restored, and a store that holds state anyway (the group was reset
     while the state directory survived) is wiped."""
@@ -25,6 +25,6 @@ async def bound_source_restores(consumer: Consumer, targets: list[RestoreTarget]
         end = committed.get(target.partition)
         if end is None or end < 0:
             end = 0
-            if target.store.buffer.changelog_offset() is not None:
-                target.store.buffer.wipe()
+            if target.next_offset() is not None:
+                target.wipe()
         target.end = end

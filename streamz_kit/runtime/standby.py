@@ -11,21 +11,21 @@ stores and every such index that is not active here. Standby stores live in the 
 task directories as active ones, so promotion hands the open stores to the new active
 task (`take`) and the restore reads from the offset they reached.
 
-Changelog records go straight into the bytes store with `restore_store` (one write batch
-per fetched batch, carrying the next offset), read by one group-less consumer in assign
-mode, polled without waiting from the worker loop.
+Each standby task's stores belong to a `StateManager`, whose restore targets take the
+changelog records straight into the bytes store (one write batch per fetched batch,
+carrying the next offset), read by one group-less consumer in assign mode, polled without
+waiting from the worker loop.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from streamz_kit.config import AppConfig
 from streamz_kit.runtime.metadata import TopologyMetadata
 from streamz_kit.runtime.task import task_id_of
-from streamz_kit.state.restore import restore_store
+from streamz_kit.state.manager import ChangelogTarget, StateManager
 from streamz_kit.topology.topology import Topology
 from streamz_kit.transport.port import Consumer, TopicPartition, Transport
 
@@ -46,15 +46,15 @@ class StandbyTasks:
         self.transport = transport
         self.meta = meta
         self.indices = indices
-        self.stores: dict[str, dict[str, Any]] = {}  # task id -> store name -> store
-        self._by_tp: dict[TopicPartition, Any] = {}
+        self.states: dict[str, StateManager] = {}  # task id -> its standby stores
+        self._by_tp: dict[TopicPartition, ChangelogTarget] = {}
         self._consumer: Consumer | None = None
         self._reassign = False
         self.records_applied = 0
 
     @property
     def task_ids(self) -> set[str]:
-        return set(self.stores)
+        return set(self.states)
 
     def _wanted(self, active: set[str]) -> dict[str, tuple[int, int]]:
         wanted: dict[str, tuple[int, int]] = {}
@@ -77,41 +77,38 @@ class StandbyTasks:
     def update(self, active: set[str]) -> None:
         """Close standbys no longer wanted (or now active) and open the new ones."""
         wanted = self._wanted(active)
-        for task_id in [t for t in self.stores if t not in wanted]:
+        for task_id in [t for t in self.states if t not in wanted]:
             self._close(task_id)
         for task_id, (sub_id, partition) in sorted(wanted.items()):
-            if task_id in self.stores:
+            if task_id in self.states:
                 continue
             task_dir = self.config.app_state_dir / task_id
-            opened: dict[str, Any] = {}
+            state = StateManager(task_id, partition, self.config.changelog_topic)
+            self.states[task_id] = state
             for name in self.topology.subtopologies[sub_id].stores:
-                if not self._logged(name):
-                    continue
-                store = self.topology.store_builder(name).build(
-                    task_dir, self.config.rocksdb_options
-                )
-                opened[name] = store
-                self._by_tp[TopicPartition(self.config.changelog_topic(name), partition)] = store
-            self.stores[task_id] = opened
+                if self._logged(name):
+                    builder = self.topology.store_builder(name)
+                    state.register(name, builder.build(task_dir, self.config.rocksdb_options))
+            for target in state.restore_targets():
+                self._by_tp[target.partition] = target
             self._reassign = True
-        if wanted or self.stores:
-            log.info("Standby tasks: %s", sorted(self.stores))
+        if wanted or self.states:
+            log.info("Standby tasks: %s", sorted(self.states))
 
-    def take(self, task_id: str) -> dict[str, Any] | None:
+    def take(self, task_id: str) -> StateManager | None:
         """Hand a standby's open stores to the task becoming active here."""
-        stores = self.stores.pop(task_id, None)
-        if stores is None:
+        state = self.states.pop(task_id, None)
+        if state is None:
             return None
-        ids = {id(s) for s in stores.values()}
-        for tp in [tp for tp, s in self._by_tp.items() if id(s) in ids]:
-            del self._by_tp[tp]
+        for target in state.restore_targets():
+            self._by_tp.pop(target.partition, None)
         self._reassign = True
-        return stores
+        return state
 
     def _close(self, task_id: str) -> None:
-        stores = self.take(task_id)
-        for store in (stores or {}).values():
-            store.close()
+        state = self.take(task_id)
+        if state is not None:
+            state.close()
 
     async def poll(self) -> int:
         """Apply whatever changelog records are ready, without waiting for more."""
@@ -122,9 +119,9 @@ class StandbyTasks:
         batch = await self._consumer.poll(timeout_ms=0, max_records=20_000)
         got = 0
         for tp, records in batch.items():
-            store = self._by_tp.get(tp)
-            if store is not None and records:
-                restore_store(store.buffer, records)
+            target = self._by_tp.get(tp)
+            if target is not None and records:
+                target.restore(records)
                 got += len(records)
         self.records_applied += got
         return got
@@ -140,12 +137,12 @@ class StandbyTasks:
                 group_id=None, client_id=f"{self.config.application_id}-standby"
             )
         self._consumer.assign(list(self._by_tp))
-        for tp, store in self._by_tp.items():
-            offset = store.buffer.changelog_offset()
+        for tp, target in self._by_tp.items():
+            offset = target.next_offset()
             self._consumer.seek(tp, 0 if offset is None else offset)
 
     async def close(self) -> None:
-        for task_id in list(self.stores):
+        for task_id in list(self.states):
             self._close(task_id)
         consumer, self._consumer = self._consumer, None
         if consumer is not None:

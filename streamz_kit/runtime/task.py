@@ -22,6 +22,7 @@ from streamz_kit.handlers import FAIL, DeadLetter, ErrorContext, ErrorHandlers, 
 from streamz_kit.processor.context import TaskContext
 from streamz_kit.processor.io import SourceNode
 from streamz_kit.processor.node import Node
+from streamz_kit.state.manager import StateManager
 from streamz_kit.topology.compiler import SubTopology
 from streamz_kit.topology.topology import Topology
 from streamz_kit.transport.partitioner import default_partition
@@ -44,17 +45,24 @@ class Task:
         application_id: str,
         stores: dict[str, Any],
         partition_count: Callable[[str], int],
+        state_manager: StateManager | None = None,
         wall_clock_ms: Callable[[], int] | None = None,
         cache_max_entries: int = 0,
         handlers: ErrorHandlers | None = None,
         max_record_bytes: int = 1024 * 1024,
     ) -> None:
+        """`stores` are all the stores the nodes may use (the task's own and global ones);
+        `state_manager` owns the task's own stores: what to restore, commit and close.
+        Without one (tests driving a bare task) the task commits no store."""
         self.topology = topology
         self.subtopology = subtopology
         self.partition = partition
         self.task_id = task_id_of(subtopology.id, partition)
         self.application_id = application_id
         self.stores = stores
+        self.state_manager = state_manager or StateManager(
+            self.task_id, partition, lambda name: f"{application_id}-{name}-changelog"
+        )
         # What the nodes see of this task; the hot loop writes its record slot and stream
         # time directly.
         self.context = TaskContext(
@@ -298,10 +306,9 @@ class Task:
         return out
 
     def close(self) -> None:
+        """Close the nodes (the stores belong to `state`, which the caller closes)."""
         for node in self.nodes.values():
             try:
                 node.close()
             except Exception:  # a failing close must not hide the real shutdown reason
                 log.exception("Closing %s of task %s failed", node.name, self.task_id)
-        for store in self.stores.values():
-            store.close()

@@ -1,14 +1,8 @@
 """Creating, restoring, committing and closing the tasks this worker owns.
 
-Commit, in numbered steps (Kafka Streams' order, with Quix's store-after-commit refinement):
-1. drain each task's output records and each logged store's pending changes;
-2. produce them (changelog records go to the task's partition of `<app>-<store>-changelog`);
-3. make them durable with the input offsets: under exactly_once one transaction per task
-   (records + offsets), under at_least_once flush then commit the offsets;
-4. write each store's changes and the changelog offset they reflect in one write batch;
-5. purge repartition topics up to the committed offsets (runtime/purge.py).
-A crash between any two steps loses nothing: stores are written only after step 3, and a
-restart restores the changelog tail past the offset kept in the store.
+Each task's stores belong to its `StateManager` (state/manager.py); the commit runs the
+numbered steps of runtime/commit.py for the configured guarantee, then purges repartition
+topics up to the offsets it committed (runtime/purge.py).
 """
 
 from __future__ import annotations
@@ -20,23 +14,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamz_kit.config import AppConfig
-from streamz_kit.errors import ProducerFencedError, StateStoreError, TaskMigratedError
+from streamz_kit.errors import TaskMigratedError
+from streamz_kit.runtime.commit import commit_at_least_once, commit_exactly_once
 from streamz_kit.runtime.eos_fencing import (
     fence_previous_owners,
     seek_to_committed,
     transactional_id,
 )
-from streamz_kit.runtime.faults import maybe_crash
 from streamz_kit.runtime.metadata import TopologyMetadata
 from streamz_kit.runtime.purge import RepartitionPurge
-from streamz_kit.runtime.restore import RestoreTarget, restore
+from streamz_kit.runtime.restore import restore
 from streamz_kit.runtime.source_changelog import bound_source_restores
 from streamz_kit.runtime.standby import StandbyTasks
 from streamz_kit.runtime.task import Task, task_id_of
+from streamz_kit.state.manager import ChangelogTarget, StateManager
 from streamz_kit.topology.topology import Topology
-from streamz_kit.transport.port import Consumer, Producer, ProducerRecord, TopicPartition, Transport
+from streamz_kit.transport.port import Consumer, Producer, TopicPartition, Transport
 
-_new = tuple.__new__
 log = logging.getLogger("streamz_kit.tasks")
 
 
@@ -78,9 +72,6 @@ class TaskManager:
         # says whether they stay here (resume) or not (close).
         self.suspended: dict[str, Task] = {}
         self.standby: StandbyTasks | None = None
-        # Next input offset per task and partition as of its last commit: the position of
-        # stores whose changelog is their table's source topic (topology optimization).
-        self._positions: dict[str, dict[TopicPartition, int]] = {}
         self.purge = RepartitionPurge.of(transport, topology, config)
 
     # -- assignment --------------------------------------------------------------------------
@@ -164,41 +155,45 @@ class TaskManager:
             self.suspended[task_id] = task
         log.info("Revoked %d partitions; suspended tasks %s", len(tps), sorted(gone))
 
-    def _build_stores(self, sub_id: int, partition: int) -> dict[str, Any]:
+    def _build_state(self, sub_id: int, partition: int) -> StateManager:
+        """The new task's stores: its standby's (already warm) plus any it lacks."""
         sub = self.topology.subtopologies[sub_id]
         task_id = task_id_of(sub_id, partition)
-        stores = (self.standby.take(task_id) if self.standby is not None else None) or {}
-        if stores:
+        state = StateManager(
+            task_id, partition, self.config.changelog_topic,
+            source_changelogs=self.topology.graph.source_changelogs,
+        )
+        warm = self.standby.take(task_id) if self.standby is not None else None
+        if warm is not None and warm.stores:
             log.info("Task %s takes over the stores of its standby", task_id)
+            for name, store in warm.stores.items():
+                state.register(name, store)
         task_dir = self.config.app_state_dir / task_id
-        for name in sub.stores:
-            if name not in stores:
-                builder = self.topology.store_builder(name)
-                stores[name] = builder.build(task_dir, self.config.rocksdb_options)
-        return stores
+        try:
+            for name in sub.stores:
+                if name not in state.stores:
+                    builder = self.topology.store_builder(name)
+                    state.register(name, builder.build(task_dir, self.config.rocksdb_options))
+        except BaseException:
+            state.close()
+            raise
+        return state
 
     async def _create_tasks(self, new: list[tuple[int, int]]) -> None:
         """Build every new task's stores, restore all of them in one pass, then start them."""
-        built: dict[tuple[int, int], dict[str, Any]] = {}
-        targets: list[RestoreTarget] = []
+        built: dict[tuple[int, int], StateManager] = {}
+        targets: list[ChangelogTarget] = []
         owner: dict[TopicPartition, str] = {}
         ids = [task_id_of(s, p) for s, p in new]
         try:
             if self.config.exactly_once:  # before anything of the tasks is read
                 await fence_previous_owners(
                     self.transport, self.config.application_id, self.producers, ids)
-            source_changelogs = self.topology.graph.source_changelogs
             for sub_id, partition in new:
-                stores = built[(sub_id, partition)] = self._build_stores(sub_id, partition)
-                for name, store in stores.items():
-                    if name in source_changelogs:
-                        tp = TopicPartition(source_changelogs[name], partition)
-                        targets.append(RestoreTarget(store, tp, from_source=True))
-                        owner[tp] = task_id_of(sub_id, partition)
-                    elif self.topology.store_builder(name).logging:
-                        tp = TopicPartition(self.config.changelog_topic(name), partition)
-                        targets.append(RestoreTarget(store, tp))
-                        owner[tp] = task_id_of(sub_id, partition)
+                state = built[(sub_id, partition)] = self._build_state(sub_id, partition)
+                for target in state.restore_targets():
+                    targets.append(target)
+                    owner[target.partition] = state.task_id
             await bound_source_restores(self.consumer, targets)
             self.restoring.update(ids)
             try:
@@ -209,9 +204,8 @@ class TaskManager:
             finally:
                 self.restoring.difference_update(ids)
         except BaseException:
-            for stores in built.values():
-                for store in stores.values():
-                    store.close()
+            for state in built.values():
+                state.close()
             for task_id in ids:
                 producer = self.producers.pop(task_id, None)
                 if producer is not None:
@@ -227,22 +221,23 @@ class TaskManager:
             "Restored tasks %s: %d changelog records in %.2f s",
             ids, result.records, result.seconds,
         )
-        for (sub_id, partition), task_stores in built.items():
-            self._start_task(sub_id, partition, task_stores)
+        for (sub_id, partition), state in built.items():
+            self._start_task(sub_id, partition, state)
         if self.config.exactly_once:
             await seek_to_committed(
                 self.consumer, [tp for s, p in new for tp in self._source_partitions(s, p)])
 
-    def _start_task(self, sub_id: int, partition: int, task_stores: dict[str, Any]) -> Task:
+    def _start_task(self, sub_id: int, partition: int, state: StateManager) -> Task:
         task_id = task_id_of(sub_id, partition)
         stores: dict[str, Any] = dict(self.global_stores)
-        stores.update(task_stores)
+        stores.update(state.stores)
         task = Task(
             topology=self.topology,
             subtopology=self.topology.subtopologies[sub_id],
             partition=partition,
             application_id=self.config.application_id,
             stores=stores,
+            state_manager=state,
             partition_count=self.meta.count,
             cache_max_entries=self.config.cache_max_entries,
             handlers=self.config.handlers,
@@ -262,79 +257,23 @@ class TaskManager:
             return
         for tp in [tp for tp, t in self.task_by_tp.items() if t is task]:
             del self.task_by_tp[tp]
-        for node in task.nodes.values():
-            try:
-                node.close()
-            except Exception:  # a failing close must not keep the stores open
-                log.exception("Closing %s of task %s failed", node.name, task_id)
-        for name, store in task.stores.items():
-            if name in self.global_stores:
-                continue
-            store.close()
+        task.close()  # its nodes; a failing close is logged and does not keep stores open
+        task.state_manager.close()  # its own stores only: global stores are not the task's
         producer = self.producers.pop(task_id, None)
         if producer is not None:
             await producer.close()
 
     # -- commit ----------------------------------------------------------------------------
-    def _changelog_records(self, task: Task) -> list[tuple[Any, list[ProducerRecord]]]:
-        out = []
-        ts = max(task.stream_time, 0)
-        for name in task.subtopology.stores:
-            store = task.stores[name]
-            if not store.changelog_enabled:
-                continue
-            changes = store.buffer.pending_changes()
-            if not changes:
-                continue
-            topic = self.config.changelog_topic(name)
-            partition = task.partition
-            out.append(
-                # tuple.__new__: a commit can carry tens of thousands of changelog records
-                (store, [_new(ProducerRecord, (topic, partition, k, v, ts, ()))
-                         for k, v in changes])
-            )
-        return out
-
-    def _apply_stores(self, task: Task, offsets: dict[TopicPartition, int]) -> None:
-        for name in task.subtopology.stores:
-            store = task.stores[name]
-            if not store.buffer.has_pending():
-                continue
-            source = self.topology.graph.source_changelogs.get(name)
-            if source is not None:  # the store's position is the source topic's
-                next_offset = self._positions.get(task.task_id, {}).get(
-                    TopicPartition(source, task.partition))
-            else:
-                last = offsets.get(
-                    TopicPartition(self.config.changelog_topic(name), task.partition))
-                next_offset = None if last is None else last + 1
-            try:
-                store.buffer.apply_pending(next_offset)
-            except Exception as exc:
-                # The commit already happened: the changes are safe in the changelog and the
-                # next start restores them. Stop rather than run on with a store behind.
-                raise StateStoreError(
-                    f"Writing state store {name!r} of task {task.task_id} failed ({exc}); "
-                    "is the disk full? Work committed so far is safe in the changelog and "
-                    "is restored on the next start: free space (or fix the state "
-                    "directory) and start the worker again."
-                ) from exc
-
-    def _offsets_of(self, task: Task) -> dict[TopicPartition, int]:
-        offsets = {TopicPartition(t, p): o for (t, p), o in task.consumed_offsets.items()}
-        task.consumed_offsets.clear()
-        if self.topology.graph.source_changelogs:  # stores positioned on their source topic
-            self._positions.setdefault(task.task_id, {}).update(offsets)
-        return offsets
-
     async def commit(self, force: bool = False) -> bool:
         if not self.tasks:
             return False
         started = time.perf_counter()
         if self.config.exactly_once:
+            group_id = self.config.application_id
             for task_id, task in list(self.tasks.items()):
                 try:
-                    await self._commit_task_transaction(task_id, task)
+                    committed = await commit_exactly_once(task, self.producers[task_id], group_id)
+                    self.purge.committed(committed)
                 except TaskMigratedError:
                     # A fenced task means the group moved on without this worker (it was
                     # stalled past its session timeout): every task here is stale. Close
@@ -342,7 +281,10 @@ class TaskManager:
                     await self._close_migrated(list(self.tasks), fenced=True)
         else:
             try:
-                await self._commit_at_least_once()
+                committed = await commit_at_least_once(
+                    self.tasks.values(), self._producer_for_outputs(), self.consumer
+                )
+                self.purge.committed(committed)
             except TaskMigratedError:
                 await self._close_migrated(list(self.tasks))
         await self.purge.maybe_purge()
@@ -353,43 +295,17 @@ class TaskManager:
         self.stats.records_since_commit = 0
         return True
 
-    async def _commit_task_transaction(self, task_id: str, task: Task) -> None:
-        producer = self.producers[task_id]
-        task.flush_caches()
-        outputs = task.drain_output()
-        changelogs = self._changelog_records(task)
-        offsets = self._offsets_of(task)
-        maybe_crash("commit:after_drain")
-        if not outputs and not changelogs and not offsets:
-            self._apply_stores(task, {})
-            return
-        try:
-            await producer.begin()
-            for record in outputs:
-                producer.send(record)
-            for _, records in changelogs:
-                for record in records:
-                    producer.send(record)
-            maybe_crash("commit:after_produce")
-            if offsets:
-                await producer.send_offsets(self.config.application_id, offsets)
-            written = await producer.commit()
-        except ProducerFencedError as exc:
-            raise TaskMigratedError(
-                f"Task {task_id} was fenced by a newer worker; it will be closed and rejoined."
-            ) from exc
-        self.purge.committed(offsets)
-        maybe_crash("commit:after_commit")
-        self._apply_stores(task, written)
-        maybe_crash("commit:after_apply")
+    def _producer_for_outputs(self) -> Producer:
+        """at_least_once: one producer shared by every task."""
+        if self.shared_producer is None:
+            self.shared_producer = self.transport.producer()
+        return self.shared_producer
 
     async def send_outputs(self) -> None:
         """at_least_once: hand processed records to the broker now, not at the next commit,
         so downstream sub-topologies and consumers see them within a poll loop. Store
         changes still wait for the commit, which keeps each store's offset exact."""
-        producer = self.shared_producer
-        if producer is None:
-            producer = self.shared_producer = self.transport.producer()
+        producer = self._producer_for_outputs()
         sent = False
         for task in self.tasks.values():
             if task.collector:
@@ -400,30 +316,6 @@ class TaskManager:
             # Not flush(): Kafka confirms these while the next batch is processed; the
             # commit's flush waits for them before any offset is committed.
             await producer.dispatch()
-
-    async def _commit_at_least_once(self) -> None:
-        producer = self.shared_producer
-        if producer is None:
-            producer = self.shared_producer = self.transport.producer()
-        offsets: dict[TopicPartition, int] = {}
-        for task in self.tasks.values():
-            task.flush_caches()
-            for record in task.drain_output():
-                producer.send(record)
-            for _, records in self._changelog_records(task):
-                for record in records:
-                    producer.send(record)
-            offsets.update(self._offsets_of(task))
-        maybe_crash("commit:after_produce")
-        written = await producer.flush()
-        maybe_crash("commit:after_flush")
-        if offsets:
-            await self.consumer.commit(offsets)
-            self.purge.committed(offsets)
-        maybe_crash("commit:after_commit")
-        for task in self.tasks.values():
-            self._apply_stores(task, written)
-        maybe_crash("commit:after_apply")
 
     async def _close_migrated(self, task_ids: list[str], fenced: bool = False) -> None:
         """Close tasks whose commit the group refused (they belong to another worker now)

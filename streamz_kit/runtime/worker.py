@@ -20,6 +20,7 @@ from streamz_kit.runtime.metadata import create_internal_topics, resolve_metadat
 from streamz_kit.runtime.standby import StandbyTasks
 from streamz_kit.runtime.task import Task
 from streamz_kit.runtime.task_manager import TaskManager
+from streamz_kit.state.manager import StateManager
 from streamz_kit.topology.topology import Topology
 from streamz_kit.transport import connect
 from streamz_kit.transport.port import ConsumedRecord, Consumer, TopicPartition, Transport
@@ -36,6 +37,7 @@ class Worker:
         self.global_consumer: Consumer | None = None
         self.tasks: TaskManager | None = None
         self.global_stores: dict[str, Any] = {}
+        self.global_state = StateManager("global", 0, str)  # the global stores' owner
         self._global_by_topic: dict[str, Any] = {}
         self._stopping = asyncio.Event()
         self.records_processed = 0
@@ -120,19 +122,26 @@ class Worker:
         assert self.transport is not None
         admin = self.transport.admin()
         gdir = self.config.app_state_dir / "global"
+        # A global store's changelog is its source topic (as in Kafka Streams).
+        self.global_state = StateManager(
+            "global", 0, lambda name: graph.global_stores[name].topic
+        )
+        for name in graph.global_stores:
+            builder = self.topology.store_builder(name)
+            self.global_stores[name] = self.global_state.register(
+                name, builder.build(gdir, self.config.rocksdb_options)
+            )
         tps: list[TopicPartition] = []
         for name, spec in graph.global_stores.items():
-            store = self.topology.store_builder(name).build(gdir, self.config.rocksdb_options)
-            self.global_stores[name] = store
             source = graph.nodes[spec.source_node].factory()
-            self._global_by_topic[spec.topic] = (store, source)
+            self._global_by_topic[spec.topic] = (self.global_stores[name], source)
             counts = await admin.partition_counts([spec.topic])
             tps.extend(TopicPartition(spec.topic, p) for p in range(counts.get(spec.topic, 1)))
         consumer = self.transport.consumer(group_id=None)
         consumer.assign(tps)
         for tp in tps:
             store = self._global_by_topic[tp.topic][0]
-            stored = store.buffer.changelog_offset()
+            stored = self.global_state.changelog_offset(store.name)
             # A global store keeps one offset; with several partitions, replay all (idempotent).
             if stored is not None and len(tps) == 1:
                 consumer.seek(tp, stored)
@@ -159,7 +168,7 @@ class Worker:
                     store.delete(key)
                 else:
                     store.put(key, value, record.timestamp)
-            store.buffer.apply_pending(records[-1].offset + 1)
+            self.global_state.checkpoint(store.name, records[-1].offset + 1)
             got += len(records)
         return got
 
@@ -250,8 +259,7 @@ class Worker:
             if consumer is not None:
                 await consumer.close()
         self.consumer = self.global_consumer = None
-        for store in self.global_stores.values():
-            store.close()
+        self.global_state.close()  # shared by every task, so closed here and only here
         self.global_stores.clear()
         if self.transport is not None:
             await self.transport.close()

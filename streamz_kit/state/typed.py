@@ -1,7 +1,7 @@
 """What every typed store shares: its buffer, serdes, name and builder.
 
 Typed stores are the only layer that knows serdes; everything below handles bytes.
-The runtime drives the commit protocol through `.buffer` (a `BufferedStore`).
+The task's `StateManager` drives the commit protocol through `.buffer` (a `BufferedStore`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,129 @@
+"""Commit, in numbered steps, written once for each processing guarantee.
+
+Kafka Streams' order, with Quix's store-after-commit refinement:
+1. `drain`: flush the task's record caches, take its output records, its stores' pending
+   changes as changelog records, and the input offsets it consumed;
+2. `produce`: hand them to the producer (outputs first, then changelog records);
+3. make them durable together with the input offsets — exactly_once: one transaction per
+   task (records + offsets); at_least_once: flush the producer, then commit the offsets;
+4. `apply`: write each store's changes and the changelog offset they reflect in one batch;
+5. purge repartition topics up to the committed offsets (runtime/purge.py, driven by the
+   TaskManager with the offsets these functions return).
+A crash between any two steps loses nothing: stores are written only after step 3, and a
+restart restores the changelog tail past the offset kept in the store. The `maybe_crash`
+points between the steps let the crash tests kill a worker exactly there.
+
+`commit_exactly_once` and `commit_at_least_once` run the steps for the App;
+the TopologyTestDriver runs steps 1, 2 and 4 after every record, with its in-memory log
+standing in for step 3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import NamedTuple, Protocol
+
+from streamz_kit.errors import ProducerFencedError, TaskMigratedError
+from streamz_kit.runtime.faults import maybe_crash
+from streamz_kit.runtime.task import Task
+from streamz_kit.transport.port import Consumer, Producer, ProducerRecord, TopicPartition
+
+__all__ = [
+    "Drained",
+    "apply",
+    "commit_at_least_once",
+    "commit_exactly_once",
+    "drain",
+    "produce",
+]
+
+
+class Drained(NamedTuple):
+    """What one task hands to a commit (step 1's result)."""
+
+    outputs: list[ProducerRecord]
+    changelog: list[ProducerRecord]
+    offsets: dict[TopicPartition, int]
+
+    def __bool__(self) -> bool:
+        return bool(self.outputs or self.changelog or self.offsets)
+
+
+class Sender(Protocol):
+    def send(self, record: ProducerRecord) -> None: ...
+
+
+def drain(task: Task) -> Drained:
+    """Step 1: everything the task produced since the last commit."""
+    task.flush_caches()
+    outputs = task.drain_output()
+    changelog = task.state_manager.changelog_records(max(task.stream_time, 0))
+    offsets = {TopicPartition(t, p): o for (t, p), o in task.consumed_offsets.items()}
+    task.consumed_offsets.clear()
+    task.state_manager.consumed(offsets)  # stores positioned on their source topic
+    return Drained(outputs, changelog, offsets)
+
+
+def produce(producer: Sender, drained: Drained) -> None:
+    """Step 2: queue the task's outputs, then its changelog records."""
+    send = producer.send
+    for record in drained.outputs:
+        send(record)
+    for record in drained.changelog:
+        send(record)
+
+
+def apply(task: Task, written: Mapping[TopicPartition, int]) -> None:
+    """Step 4: write the task's stores with the changelog offsets step 3 reported."""
+    task.state_manager.apply(written)
+
+
+async def commit_exactly_once(
+    task: Task, producer: Producer, group_id: str
+) -> dict[TopicPartition, int]:
+    """One task's transaction: its records, changelog records and input offsets commit
+    together or not at all. A fenced producer means another worker owns the task now.
+    Returns the input offsets committed."""
+    drained = drain(task)
+    maybe_crash("commit:after_drain")
+    if not drained:
+        apply(task, {})
+        return {}
+    try:
+        await producer.begin()
+        produce(producer, drained)
+        maybe_crash("commit:after_produce")
+        if drained.offsets:
+            await producer.send_offsets(group_id, drained.offsets)
+        written = await producer.commit()
+    except ProducerFencedError as exc:
+        raise TaskMigratedError(
+            f"Task {task.task_id} was fenced by a newer worker; it will be closed and rejoined."
+        ) from exc
+    maybe_crash("commit:after_commit")
+    apply(task, written)
+    maybe_crash("commit:after_apply")
+    return drained.offsets
+
+
+async def commit_at_least_once(
+    tasks: Iterable[Task], producer: Producer, consumer: Consumer
+) -> dict[TopicPartition, int]:
+    """All tasks at once: produce, flush (every record is durable), then commit the input
+    offsets, then write the stores. Returns the input offsets committed."""
+    tasks = list(tasks)
+    offsets: dict[TopicPartition, int] = {}
+    for task in tasks:
+        drained = drain(task)
+        produce(producer, drained)
+        offsets.update(drained.offsets)
+    maybe_crash("commit:after_produce")
+    written = await producer.flush()
+    maybe_crash("commit:after_flush")
+    if offsets:
+        await consumer.commit(offsets)
+    maybe_crash("commit:after_commit")
+    for task in tasks:
+        apply(task, written)
+    maybe_crash("commit:after_apply")
+    return offsets
