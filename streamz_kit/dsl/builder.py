@@ -13,6 +13,7 @@ from streamz_kit.processor.node import Node
 from streamz_kit.processor.table import TableSourceNode
 from streamz_kit.processor.versioned import VersionedTableSourceNode
 from streamz_kit.topology.graph import GraphNode, LogicalGraph
+from streamz_kit.topology.nullkeys import relax_null_key_filters
 from streamz_kit.topology.optimize import optimize as optimize_graph
 from streamz_kit.topology.topology import Topology
 
@@ -166,4 +167,5 @@ class StreamsBuilder:
         self._built = True
         if self.optimize if optimize is None else optimize:
             optimize_graph(self.graph)
+        relax_null_key_filters(self.graph)  # not an optimization: Kafka always does it
         return Topology(self.graph)

@@ -51,7 +51,7 @@ class KGroupedStream:
         upstream = self.stream
         if upstream.repartition_required:
             upstream = upstream._through_repartition(
-                store_name, key_serde, self.value_serde, drop_null_keys=True
+                store_name, key_serde, self.value_serde, implicit=True
             )
         builder = kv_store_builder(store_name, mat, key_serde, mat.value_serde or value_serde)
         return node_name, store_name, upstream, builder, key_serde, mat.value_serde or value_serde
@@ -150,7 +150,9 @@ class KGroupedTable:
         vs = mat.value_serde or value_serde
         builder = kv_store_builder(store_name, mat, key_serde, vs)
         inner = self.value_serde or DEFAULT_VALUE_SERDE
-        upstream = self.stream._through_repartition(store_name, key_serde, ChangeSerde(inner))
+        upstream = self.stream._through_repartition(
+            store_name, key_serde, ChangeSerde(inner), key_filter=False
+        )
         graph.add_node(GraphNode(node_name, lambda: make(node_name, store_name), [upstream.node]))
         graph.add_store(builder, node_name)
         return KTable(

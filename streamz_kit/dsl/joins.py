@@ -30,6 +30,7 @@ from streamz_kit.processor.stateless import PassThroughNode
 from streamz_kit.serdes import BYTES
 from streamz_kit.stores import StoreBuilder
 from streamz_kit.topology.graph import GraphNode
+from streamz_kit.topology.nullkeys import NULL_KEY_RELAXED_JOIN
 from streamz_kit.windows import JoinWindows
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ def _repartitioned(stream: KStream) -> KStream:
     cached = getattr(stream, "_join_repartitioned", None)
     if cached is None:
         cached = stream._through_repartition(
-            stream.node, stream.key_serde, stream.value_serde, drop_null_keys=True
+            stream.node, stream.key_serde, stream.value_serde, implicit=True
         )
         stream._join_repartitioned = cached  # type: ignore[attr-defined]
     return cached
@@ -196,8 +197,10 @@ def _stream_stream(
                              [right.node]))
     graph.add_node(GraphNode(this_name, side(True), [left_window]))
     graph.add_node(GraphNode(other_name, side(False), [right_window]))
-    graph.add_node(GraphNode(merge_name, lambda: PassThroughNode(merge_name),
-                             [this_name, other_name]))
+    merge = graph.add_node(GraphNode(merge_name, lambda: PassThroughNode(merge_name),
+                                     [this_name, other_name]))
+    if kind != "inner":
+        merge.labels.add(NULL_KEY_RELAXED_JOIN)  # null keys of an outer side are emitted
     graph.connect_store(left_store, left_window)
     graph.connect_store(left_store, other_name)
     graph.connect_store(right_store, right_window)
@@ -223,8 +226,11 @@ def _stream_table(
     graph = stream.graph
     store, _ = _table_store(table)
     node = name or graph.new_name("KSTREAM-LEFTJOIN" if left else "KSTREAM-JOIN")
-    graph.add_node(GraphNode(node, lambda: StreamTableJoinNode(node, store, joiner, left),
-                             [stream.node]))
+    joined = graph.add_node(GraphNode(
+        node, lambda: StreamTableJoinNode(node, store, joiner, left), [stream.node]
+    ))
+    if left:
+        joined.labels.add(NULL_KEY_RELAXED_JOIN)
     graph.connect_store(store, node)
     sources = stream.sources | table.sources
     _copartition(stream, sources)
@@ -247,9 +253,11 @@ def _stream_global(
     graph = stream.graph
     store = table.store_name
     node = name or graph.new_name("KSTREAM-LEFTJOIN" if left else "KSTREAM-JOIN")
-    graph.add_node(GraphNode(
+    joined = graph.add_node(GraphNode(
         node, lambda: StreamGlobalTableJoinNode(node, store, key_fn, joiner, left), [stream.node]
     ))
+    if left:
+        joined.labels.add(NULL_KEY_RELAXED_JOIN)
     return KStream(
         stream.builder, node, stream.key_serde, None,
         repartition_required=stream.repartition_required, sources=stream.sources,

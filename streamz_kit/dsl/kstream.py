@@ -22,6 +22,7 @@ from streamz_kit.processor.stateless import (
 from streamz_kit.processor.table import TableSourceNode
 from streamz_kit.processor.versioned import VersionedTableSourceNode
 from streamz_kit.topology.graph import GraphNode, RepartitionTopic
+from streamz_kit.topology.nullkeys import null_key_filter
 
 if TYPE_CHECKING:
     from streamz_kit.dsl.builder import StreamsBuilder
@@ -231,8 +232,12 @@ class KStream:
         value_serde: Any,
         num_partitions: int | None = None,
         *,
-        drop_null_keys: bool = False,
+        implicit: bool = False,
+        key_filter: bool = True,
     ) -> "KStream":
+        """Write through `<base>-repartition` and read it back. `implicit`: made by a
+        grouping, join or to_table (the optimizer may merge it with others); `key_filter`:
+        the KIP-962 null-key filter in front of the sink (KTable re-groupings have none)."""
         from streamz_kit.dsl.builder import DEFAULT_KEY_SERDE, DEFAULT_VALUE_SERDE
 
         if num_partitions is not None and num_partitions < 1:
@@ -244,17 +249,19 @@ class KStream:
             )
         ks = key_serde or DEFAULT_KEY_SERDE
         vs = value_serde or DEFAULT_VALUE_SERDE
-        parent = self
-        if drop_null_keys:
-            parent = self._add(
-                "KSTREAM-FILTER", lambda n: FilterNode(n, lambda k, v: k is not None, False)
-            )
+        # Kafka names the sink, then the null-key filter, then the source (KIP-962): the
+        # filter drops null keys unless a left/outer join downstream wants them, which
+        # topology/nullkeys.py decides once the whole graph is known.
         sink_name = self.graph.new_name("KSTREAM-SINK")
+        entry = sink_name
+        if key_filter:
+            entry = self.graph.new_name("KSTREAM-FILTER")
+            self.graph.add_node(null_key_filter(entry, self.node))
         self.graph.add_node(
             GraphNode(
                 sink_name,
                 lambda: SinkNode(sink_name, topic, ks, vs, internal=True),
-                [parent.node],
+                [entry if key_filter else self.node],
                 kind="sink",
                 sink_topic=topic,
                 internal=True,
@@ -262,7 +269,7 @@ class KStream:
         )
         source = self.builder.add_source([topic], ks, vs, internal=True)
         self.graph.repartition_topics[topic] = RepartitionTopic(
-            topic, num_partitions, mergeable=drop_null_keys, entry=parent.node, sink=sink_name,
+            topic, num_partitions, mergeable=implicit, entry=entry, sink=sink_name,
             source=source, key_serde=ks, value_serde=vs,
         )
         return KStream(self.builder, source, ks, vs, sources=frozenset([source]))
@@ -298,7 +305,7 @@ class KStream:
         if self.repartition_required:
             stream = self._through_repartition(
                 self.graph.new_name("KSTREAM-TOTABLE"), key_serde, value_serde,
-                drop_null_keys=True,
+                implicit=True,
             )
         node_name = name or self.graph.new_name("KSTREAM-TOTABLE")
         store_name = mat.name or f"{node_name}-STATE-STORE"

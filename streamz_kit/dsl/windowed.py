@@ -109,7 +109,7 @@ class _Windowed:
         upstream = stream
         if upstream.repartition_required:
             upstream = upstream._through_repartition(
-                store_name, key_serde, self.grouped.value_serde, drop_null_keys=True
+                store_name, key_serde, self.grouped.value_serde, implicit=True
             )
         ks, vs = resolve_serdes(key_serde, mat.value_serde or value_serde)
         builder = StoreBuilder(

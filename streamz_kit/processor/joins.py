@@ -240,7 +240,11 @@ class StreamStreamJoinNode(StatefulNode):
 
 
 class StreamTableJoinNode(StatefulNode):
-    """KStream-KTable join: look the stream record's key up in the table's store."""
+    """KStream-KTable join: look the stream record's key up in the table's store.
+
+    As Kafka's KStreamKTableJoinProcessor (KIP-962): a null value is skipped; a null key is
+    skipped by the inner join, while the left join emits `joiner(value, None)` for it.
+    """
 
     def __init__(self, name: str, store_name: str, joiner: Joiner, left: bool) -> None:
         super().__init__(name, store_name)
@@ -248,12 +252,15 @@ class StreamTableJoinNode(StatefulNode):
         self.left = left
 
     def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
-        if key is None or value is None:
-            self.skip("null key or value", key)
+        if value is None or (key is None and not self.left):
+            self.skip("null join key or value", key)
             return
-        store = self.store
-        # A versioned table answers with the row valid at the stream record's time (KIP-914).
-        other = store.get(key, as_of=timestamp) if store.kind == "versioned" else store.get(key)
+        other = None
+        if key is not None:
+            store = self.store
+            # A versioned table answers with the row valid at the stream record's time
+            # (KIP-914).
+            other = store.get(key, as_of=timestamp) if store.kind == "versioned" else store.get(key)
         if other is None and not self.left:
             return
         try:
@@ -264,7 +271,12 @@ class StreamTableJoinNode(StatefulNode):
 
 
 class StreamGlobalTableJoinNode(StatefulNode):
-    """KStream-GlobalKTable join: the lookup key comes from `key_fn(key, value)`."""
+    """KStream-GlobalKTable join: the lookup key comes from `key_fn(key, value)`.
+
+    As Kafka's KStreamKTableJoinProcessor: `key_fn` is asked first, even for a null value;
+    a null value is skipped, and so is a null lookup key, except by the left join, which
+    emits `joiner(value, None)` for it. The stream's own key plays no part.
+    """
 
     def __init__(
         self,
@@ -280,17 +292,15 @@ class StreamGlobalTableJoinNode(StatefulNode):
         self.left = left
 
     def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
-        if value is None:
-            self.skip("null value", key)
-            return
         try:
             lookup = self.key_fn(key, value)
         except Exception as exc:
             raise self.fail(exc) from exc
+        if value is None or (lookup is None and not self.left):
+            self.skip("null join key or value", key)
+            return
         other = None if lookup is None else self.store.get(lookup)
         if other is None and not self.left:
-            if lookup is None:
-                self.skip("null join key", key)
             return
         try:
             result = self.joiner(value, other)

@@ -25,6 +25,7 @@ class GraphNode:
     sink_topic: str | None = None  # None with a topic chooser function
     internal: bool = False  # reads or writes a repartition topic
     order: int = 0
+    labels: set[str] = field(default_factory=set)  # e.g. topology/nullkeys.py's markers
 
 
 @dataclass

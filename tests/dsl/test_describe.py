@@ -46,13 +46,13 @@ Topologies:
     Sink: KSTREAM-SINK-0000000004 (topic: big-orders)
       <-- KSTREAM-BRANCHCHILD-0000000002
     Processor: KSTREAM-KEY-SELECT-0000000005 (stores: [])
-      --> KSTREAM-FILTER-0000000007
+      --> KSTREAM-FILTER-0000000008
       <-- KSTREAM-BRANCHCHILD-0000000003
-    Processor: KSTREAM-FILTER-0000000007 (stores: [])
-      --> KSTREAM-SINK-0000000008
+    Processor: KSTREAM-FILTER-0000000008 (stores: [])
+      --> KSTREAM-SINK-0000000007
       <-- KSTREAM-KEY-SELECT-0000000005
-    Sink: KSTREAM-SINK-0000000008 (topic: orders-per-customer-repartition)
-      <-- KSTREAM-FILTER-0000000007
+    Sink: KSTREAM-SINK-0000000007 (topic: orders-per-customer-repartition)
+      <-- KSTREAM-FILTER-0000000008
 
    Sub-topology: 1
     Source: KSTREAM-SOURCE-0000000009 (topics: [orders-per-customer-repartition])
@@ -167,7 +167,7 @@ def test_to_mermaid_structure() -> None:
     # Topics and stores are drawn with their own shapes and linked.
     assert '  t_orders[/"orders"/]' in lines
     assert "  t_orders --> KSTREAM_SOURCE_0000000000" in lines
-    assert "  KSTREAM_SINK_0000000008 --> t_orders_per_customer_repartition" in lines
+    assert "  KSTREAM_SINK_0000000007 --> t_orders_per_customer_repartition" in lines
     assert '  s_customers_per_country[("customers-per-country")]' in lines
     assert "  KTABLE_AGGREGATE_0000000015 -.- s_customers_per_country" in lines
     # Mermaid ids carry no characters Mermaid would choke on.

@@ -196,7 +196,8 @@ def test_repartition_named_goes_through_internal_topic(
     assert len(topology.subtopologies) == 2
     text = topology.describe()
     assert "Sink: KSTREAM-SINK-0000000002 (topic: by-value-repartition)" in text
-    assert "Source: KSTREAM-SOURCE-0000000003 (topics: [by-value-repartition])" in text
+    assert "Processor: KSTREAM-FILTER-0000000003 (stores: [])" in text  # KIP-962 null keys
+    assert "Source: KSTREAM-SOURCE-0000000004 (topics: [by-value-repartition])" in text
     driver = make_driver(topology, config={"application_id": "app"})
     inp = driver.create_input_topic("in")
     out = driver.create_output_topic("out")

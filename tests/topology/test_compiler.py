@@ -56,13 +56,14 @@ def test_same_script_gives_same_names() -> None:
     assert first[2] == [
         "KSTREAM-AGGREGATE-STATE-STORE-0000000005-repartition",
         "KSTREAM-REPARTITION-0000000012-repartition",  # repartition() then group_by_key
-        "KTABLE-REDUCE-STATE-STORE-0000000021-repartition",
+        "KTABLE-REDUCE-STATE-STORE-0000000022-repartition",
     ]
+    # repartition() names its sink, null-key filter and source (KIP-962), as Kafka does
     assert first[3] == [
         "KSTREAM-AGGREGATE-STATE-STORE-0000000005",
-        "KSTREAM-REDUCE-STATE-STORE-0000000016",
-        "users-STATE-STORE-0000000018",
-        "KTABLE-REDUCE-STATE-STORE-0000000021",
+        "KSTREAM-REDUCE-STATE-STORE-0000000017",
+        "users-STATE-STORE-0000000019",
+        "KTABLE-REDUCE-STATE-STORE-0000000022",
     ]
     # The driver's tasks read the internal topics under the application id's prefix.
     assert "app-KSTREAM-REPARTITION-0000000012-repartition" in first[4]
@@ -104,11 +105,11 @@ def test_key_change_then_grouping_splits_subtopologies() -> None:
     by_source = {tuple(s.source_topics): s for s in subs}
     # An explicit repartition() already partitions by key: group_by_key adds no second topic.
     assert by_source[("KSTREAM-REPARTITION-0000000012-repartition",)].stores == [
-        "KSTREAM-REDUCE-STATE-STORE-0000000016"
+        "KSTREAM-REDUCE-STATE-STORE-0000000017"
     ]
-    assert by_source[("users",)].stores == ["users-STATE-STORE-0000000018"]
+    assert by_source[("users",)].stores == ["users-STATE-STORE-0000000019"]
     assert by_source[("users",)].sink_topics == [
-        "KTABLE-REDUCE-STATE-STORE-0000000021-repartition",
+        "KTABLE-REDUCE-STATE-STORE-0000000022-repartition",
         "users-out",
     ]
     assert len(subs) == 5
