@@ -48,6 +48,7 @@ COMMIT_POINTS = (
     "commit:after_apply",
 )
 RESTORE_POINTS = ("restore:start@0.5", "restore:batch@0.7")
+STARTUP_WAIT_S = 30.0  # how long a hook-mode run may take to get its tasks
 
 
 @dataclass
@@ -137,6 +138,13 @@ class CrashDriver:
             "commit": self.rng.uniform(1.5, 3.0),
             "restore": self.rng.uniform(0.7, 1.6),
         }[mode]
+        # A hook mode's kill is the hook's own, at the point it drew, once tasks run. On a
+        # loaded machine start-up alone can outlast the random delay, so these modes start
+        # their clock when the worker has its tasks (or died at a restore hook), not at spawn.
+        if mode != "external":
+            started = time.monotonic() + STARTUP_WAIT_S
+            while time.monotonic() < started and worker.alive() and "Assigned" not in worker.output():
+                time.sleep(0.05)
         deadline = time.monotonic() + delay
         while time.monotonic() < deadline and worker.alive():
             if self.produced < goal:
