@@ -139,7 +139,9 @@ class StoreBuilder:
                 retention_ms=self.retention_ms or 0,
                 retain_duplicates=self.retain_duplicates,
                 timestamped=self.timestamped,
-                time_ordered=self.time_ordered,
+                # Kafka keeps emit-on-close windows in a time-ordered store on RocksDB only;
+                # in memory it is the plain window store, with the plain retention rule.
+                time_ordered=self.time_ordered and self.store == "rocksdb",
             )
         elif self.kind == "versioned":
             typed = VersionedKeyValueStore(

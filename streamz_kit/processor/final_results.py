@@ -130,7 +130,8 @@ class FinalResultsNode(Node):
         kser = store.key_serde.serialize
         rows = [
             (w.window.end, kser(store.name, w.key) or b"", w.window.start, w, agg)
-            for w, agg in store.fetch_all(lower, include_expired=True)
+            # On RocksDB, Kafka's time-ordered session store drops whole segments only.
+            for w, agg in store.fetch_all(lower, include_expired=store.persistent)
             if w.window.end <= upper
         ]
         rows.sort(key=lambda row: (row[0], row[1], row[2]))

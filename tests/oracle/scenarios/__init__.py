@@ -74,6 +74,7 @@ def load_all() -> dict[str, Scenario]:
     """Import every scenario module (each registers on import) and return the registry."""
     from tests.oracle.scenarios import (  # noqa: F401
         aggregate,
+        dslmore,
         fk_cogroup,
         joins,
         processor,

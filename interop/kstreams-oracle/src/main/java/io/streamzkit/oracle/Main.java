@@ -122,6 +122,9 @@ public final class Main {
         props.put(StreamsConfig.DEFAULT_KEY_SERDE_CLASS_CONFIG, Serdes.StringSerde.class);
         props.put(StreamsConfig.DEFAULT_VALUE_SERDE_CLASS_CONFIG, Serdes.LongSerde.class);
         props.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, c.path("cache_bytes").asLong(0));
+        // Emit-on-window-close checks for closed windows on every record, as streamz_kit does
+        // (Kafka's default throttles the check to once per wall-clock second).
+        props.put("__emit.interval.ms.kstreams__", 0L);
         if ("memory".equals(c.path("store").asText("rocksdb"))) {
             props.put(StreamsConfig.DSL_STORE_SUPPLIERS_CLASS_CONFIG,
                 BuiltInDslStoreSuppliers.InMemoryDslStoreSuppliers.class);

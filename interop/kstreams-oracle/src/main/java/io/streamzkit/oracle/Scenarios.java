@@ -36,6 +36,7 @@ final class Scenarios {
         JoinScenarios.register(ALL);
         ProcessorScenarios.register(ALL);
         FkCogroupScenarios.register(ALL);
+        DslMoreScenarios.register(ALL);
     }
 
     private Scenarios() {}
