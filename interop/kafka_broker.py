@@ -279,6 +279,7 @@ class KafkaBroker:
             self._proc = subprocess.Popen(
                 cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,  # ^C in a terminal reaches us, and we stop it cleanly
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 - one prctl call, no locks
             )
         deadline = time.monotonic() + self.startup_timeout_s
         while time.monotonic() < deadline:
@@ -391,6 +392,17 @@ class KafkaBroker:
         self.stop()
 
 
+def _die_with_parent() -> None:
+    """Linux: the JVM gets SIGTERM when the process that started it dies (a killed pytest or
+    benchmark must not leave brokers running on a shared machine)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class _PortTaken(Exception):
     pass
 
@@ -431,8 +443,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         bootstrap = broker.start()
     except KafkaBrokerError as exc:
+        broker.stop()
         print(exc, file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        broker.stop()
+        return 130
     print(f"Kafka is ready: bootstrap servers {bootstrap}  (--broker kafka://{bootstrap})")
     print(f"Log: {broker.log_path}. Press Ctrl-C to stop it (its data is deleted).", flush=True)
     stop = signal.sigwait if hasattr(signal, "sigwait") else None
