@@ -204,10 +204,18 @@ class KafkaBroker:
         self._classpath = ""
         self._java = ""
         self._formatted = False
+        self._keep_files = False
 
     # -- start -----------------------------------------------------------------------------
     def start(self) -> str:
         """Build (first time), format, start, and return once clients can talk to it."""
+        try:
+            return self._start()
+        except KafkaBrokerError:
+            self._keep_files = True  # the error names the log: stop() must not delete it
+            raise
+
+    def _start(self) -> str:
         try:
             self._java = java_executable()
             self._classpath = module_classpath(MODULE)
@@ -369,9 +377,10 @@ class KafkaBroker:
             proc.wait(timeout=10)
 
     def stop(self) -> None:
-        """Shut the broker down cleanly (killed if it takes over 30 s) and delete its files."""
+        """Shut the broker down cleanly (killed if it takes over 30 s) and delete its files
+        (kept when it failed to start: the error message points at its log)."""
         self._terminate()
-        if self._own_dir:
+        if self._own_dir and not self._keep_files:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 
     def log_tail(self, lines: int = 40) -> str:
