@@ -5,7 +5,8 @@ run it with `App`.
 """
 
 from streamz_kit import serdes, stores
-from streamz_kit.app import App, AppState
+from streamz_kit.app import App
+from streamz_kit.app_state import AppState
 from streamz_kit.dsl.builder import StreamsBuilder
 from streamz_kit.dsl.cogrouped import CogroupedKStream
 from streamz_kit.dsl.grouped import KGroupedStream, KGroupedTable

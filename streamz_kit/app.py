@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import signal
 from pathlib import Path
 from typing import Any
 
+from streamz_kit.app_state import APP_TRANSITIONS, AppState
 from streamz_kit.config import AppConfig
 from streamz_kit.errors import InvalidStateStoreError, StreamzError, TopologyError
+from streamz_kit.lifecycle import Lifecycle
 from streamz_kit.observability import Observability
 from streamz_kit.runtime.worker import Worker
 from streamz_kit.state.views import read_only_view
@@ -19,15 +20,7 @@ from streamz_kit.topology.topology import Topology
 log = logging.getLogger("streamz_kit.app")
 
 
-class AppState(enum.Enum):
-    """CREATED -> STARTING -> RUNNING -> STOPPING -> STOPPED; any -> ERROR."""
-
-    CREATED = "CREATED"
-    STARTING = "STARTING"
-    RUNNING = "RUNNING"
-    STOPPING = "STOPPING"
-    STOPPED = "STOPPED"
-    ERROR = "ERROR"
+__all__ = ["App", "AppState"]
 
 
 class App:
@@ -68,7 +61,7 @@ class App:
         self.http_port = http_port
         self.http_host = http_host
         self.observability: Observability | None = None
-        self._state = AppState.CREATED
+        self._lifecycle = Lifecycle("App", AppState.CREATED, APP_TRANSITIONS)
         self._worker: Worker | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self.error: BaseException | None = None
@@ -79,11 +72,11 @@ class App:
 
     @property
     def state(self) -> AppState:
-        return self._state
+        return self._lifecycle.state
 
     def configure(self, **overrides: Any) -> "App":
         """Replace settings before start (the CLI's --broker, --state-dir, ... use this)."""
-        if self._state is not AppState.CREATED:
+        if self.state is not AppState.CREATED:
             raise StreamzError("configure() must be called before the app starts.")
         for name in ("metrics_port", "http_port", "http_host"):
             value = overrides.pop(name, None)
@@ -121,9 +114,9 @@ class App:
     # -- lifecycle --------------------------------------------------------------------------
     async def start(self) -> None:
         """Connect, create internal topics, join the group and start processing."""
-        if self._state is not AppState.CREATED:
-            raise StreamzError(f"This App was already started (state {self._state.value}).")
-        self._state = AppState.STARTING
+        if self.state is not AppState.CREATED:
+            raise StreamzError(f"This App was already started (state {self.state.value}).")
+        self._lifecycle.to(AppState.STARTING)
         worker = Worker(self.topology, self.config)
         if self.config.tracing is not None:  # streamz_kit[otel]
             from streamz_kit.observability.tracing import Tracing
@@ -133,7 +126,7 @@ class App:
         try:
             await worker.start()
         except BaseException as exc:
-            self._state = AppState.ERROR
+            self._lifecycle.to(AppState.ERROR)
             self.error = exc
             await worker.close(commit=False)
             raise
@@ -145,13 +138,13 @@ class App:
         try:
             await observability.start()
         except BaseException as exc:
-            self._state = AppState.ERROR
+            self._lifecycle.to(AppState.ERROR)
             self.error = exc
             await observability.stop()
             await worker.close(commit=False)
             raise
         self.observability = observability
-        self._state = AppState.RUNNING
+        self._lifecycle.to(AppState.RUNNING)
         self._loop_task = asyncio.get_running_loop().create_task(self._run_loop(worker))
         log.info(
             "App %s running on %s (%s)",
@@ -164,7 +157,7 @@ class App:
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
-            self._state = AppState.ERROR
+            self._lifecycle.to(AppState.ERROR)
             self.error = exc
             log.error("App %s stopped on an error: %s", self.config.application_id, exc)
             try:
@@ -175,11 +168,12 @@ class App:
     async def stop(self) -> None:
         """Commit what was processed, close the tasks and stores, leave the group."""
         worker = self._worker
-        if worker is None or self._state in (AppState.STOPPED, AppState.CREATED):
-            self._state = AppState.STOPPED
+        if worker is None or self.state in (AppState.STOPPED, AppState.CREATED):
+            if self.state is AppState.CREATED:
+                self._lifecycle.to(AppState.STOPPED)
             return
-        failed = self._state is AppState.ERROR
-        self._state = AppState.STOPPING
+        failed = self.state is AppState.ERROR
+        self._lifecycle.to(AppState.STOPPING)
         worker.request_stop()
         if self._loop_task is not None:
             try:
@@ -191,7 +185,7 @@ class App:
                 await self.observability.stop()
             await worker.close(commit=not failed)
         finally:
-            self._state = AppState.ERROR if failed else AppState.STOPPED
+            self._lifecycle.to(AppState.ERROR if failed else AppState.STOPPED)
 
     async def wait(self) -> None:
         """Wait until the processing loop ends (on stop() or an error, which is raised)."""
@@ -233,9 +227,9 @@ class App:
                 f"No state store named {name!r}; this topology has {self.topology.store_names}."
             )
         worker = self._worker
-        if worker is None or worker.tasks is None or self._state is not AppState.RUNNING:
+        if worker is None or worker.tasks is None or self.state is not AppState.RUNNING:
             raise InvalidStateStoreError(
-                f"Store {name!r} is not queryable while the app is {self._state.value}; "
+                f"Store {name!r} is not queryable while the app is {self.state.value}; "
                 "query it once the app is RUNNING."
             )
         if name in worker.global_stores:
@@ -248,7 +242,7 @@ class App:
         from streamz_kit.runtime.composite import CompositeView
 
         stores = [
-            task.stores[name] for task in worker.tasks.tasks.values() if name in task.stores
+            task.stores[name] for task in worker.tasks.running().values() if name in task.stores
         ]
         return CompositeView(name, stores)
 
@@ -257,5 +251,5 @@ class App:
         records_processed, records_per_second, commits, last_commit_ms, restored_records,
         tasks, task_details, lag, total_lag, restoration, latencies, skipped records."""
         if self.observability is None:
-            return {"state": self._state.value}
+            return {"state": self.state.value}
         return self.observability.snapshot()

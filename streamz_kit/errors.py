@@ -10,6 +10,10 @@ class StreamzError(Exception):
     """Root of every error streamz_kit raises on purpose."""
 
 
+class IllegalStateError(StreamzError):
+    """An object was asked for a lifecycle transition its state does not allow."""
+
+
 class TopologyError(StreamzError):
     """The topology cannot be built as written (DSL misuse found at build time)."""
 

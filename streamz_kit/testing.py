@@ -251,6 +251,7 @@ class TopologyTestDriver:
                     ),
                 )
                 self.tasks.append(task)
+                task.start()  # its stores are new and empty: nothing to restore
                 for topic in task.sources:
                     self._task_by_topic[topic] = task
         except BaseException:
@@ -384,10 +385,11 @@ class TopologyTestDriver:
             return
         self._closed = True
         for task in self.tasks:
-            for node in task.nodes.values():
-                node.close()
+            task.close()  # its nodes and its stores
+        closed = {id(task.state_manager) for task in self.tasks}
         for state in self._states:
-            state.close()
+            if id(state) not in closed:  # stores no task uses, or tasks never created
+                state.close()
         shutil.rmtree(self._state_dir, ignore_errors=True)
 
     def __enter__(self) -> "TopologyTestDriver":

@@ -18,6 +18,7 @@ from prometheus_client.core import (
 )
 
 from streamz_kit.observability.histogram import BatchObserver, Histogram
+from streamz_kit.runtime.task import TaskState
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -41,7 +42,7 @@ def families(snap: dict[str, Any], observer: BatchObserver) -> Iterator[Metric]:
     yield state
     if "records_processed" not in snap:
         return
-    tasks = [t for t in snap["task_details"] if t.get("state") == "RUNNING"]
+    tasks = [t for t in snap["task_details"] if t.get("state") == TaskState.RUNNING.value]
 
     total = _counter("streamz_records_processed", "Records processed by this worker.", ["app"])
     total.add_metric([app], snap["records_processed"])

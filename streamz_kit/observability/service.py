@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from streamz_kit.app_state import AppState
 from streamz_kit.observability import prometheus, queries, routing
 from streamz_kit.observability.histogram import BatchObserver
 from streamz_kit.observability.http import HttpServer
@@ -155,9 +156,10 @@ class Observability:
             body = {"description": topology.describe(), "mermaid": topology.to_mermaid()}
             return 200, JSON, orjson.dumps(body)
         if parts == ["health"] or not parts:
-            state = self.app.state.value
-            ready = state == "RUNNING" and not self._restoring()
-            return (200 if ready else 503), JSON, orjson.dumps({"state": state, "ready": ready})
+            state = self.app.state
+            ready = state is AppState.RUNNING and not self._restoring()
+            body = {"state": state.value, "ready": ready}
+            return (200 if ready else 503), JSON, orjson.dumps(body)
         if parts and parts[0] == "stores":
             if len(parts) == 1:
                 return 200, JSON, orjson.dumps({"stores": self.app.topology.store_names})

@@ -51,7 +51,7 @@ def _task_facts(task: Any, global_names: set[str], rates: RateMeter) -> dict[str
     skipped = dict(task.skipped)
     return {
         "task_id": task.task_id,
-        "state": "RUNNING",
+        "state": task.state.value,
         "processed": task.processed,
         "records_per_second": round(rates.update(f"task:{task.task_id}", task.processed), 3),
         "skipped": skipped,
@@ -108,7 +108,8 @@ def build_snapshot(
     stats = manager.stats
     global_names = set(getattr(worker, "global_stores", {}))
     uptime = time.monotonic() - worker.started_at if worker.started_at else 0.0
-    tasks = [_task_facts(t, global_names, rates) for _, t in sorted(manager.tasks.items())]
+    running = manager.running()
+    tasks = [_task_facts(t, global_names, rates) for _, t in sorted(running.items())]
     partitions: dict[str, list[str]] = {}
     for tp, task in manager.task_by_tp.items():
         partitions.setdefault(task.task_id, []).append(f"{tp.topic}-{tp.partition}")
@@ -117,8 +118,10 @@ def build_snapshot(
         facts["lag"] = sum(
             n for tp, n in lag.lag.items() if f"{tp.topic}-{tp.partition}" in facts["partitions"]
         )
-    for task_id in sorted(manager.restoring):
-        tasks.append({"task_id": task_id, "state": "RESTORING", "partitions": [], "stores": {}})
+    for task_id, task in sorted(manager.tasks.items()):
+        if task_id not in running:  # restoring or suspended: no figures of its own yet
+            tasks.append({"task_id": task_id, "state": task.state.value, "partitions": [],
+                          "stores": {}})
     snap.update(
         uptime_seconds=round(uptime, 3),
         records_processed=worker.records_processed,
@@ -127,11 +130,11 @@ def build_snapshot(
         last_commit_ms=stats.last_commit_ms,
         total_commit_ms=stats.total_commit_ms,
         restored_records=stats.restored_records,
-        tasks=sorted(manager.tasks),
+        tasks=sorted(running),
         task_details=tasks,
-        skipped=sum(sum(t.skipped.values()) for t in manager.tasks.values()),
-        late_records_dropped=sum(t.skipped.get(LATE, 0) for t in manager.tasks.values()),
-        dead_lettered=sum(t.dead_lettered for t in manager.tasks.values()),
+        skipped=sum(sum(t.skipped.values()) for t in running.values()),
+        late_records_dropped=sum(t.skipped.get(LATE, 0) for t in running.values()),
+        dead_lettered=sum(t.dead_lettered for t in running.values()),
         lag={f"{tp.topic}-{tp.partition}": n for tp, n in sorted(lag.lag.items())},
         total_lag=lag.total,
         lag_refreshed_at=lag.refreshed_at or None,

@@ -6,6 +6,7 @@ piped one at a time); only what feeds it and what commits its output differ.
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from streamz_kit.errors import (
     UserCodeError,
 )
 from streamz_kit.handlers import FAIL, DeadLetter, ErrorContext, ErrorHandlers, Handler, ask
+from streamz_kit.lifecycle import Lifecycle
 from streamz_kit.processor.context import TaskContext
 from streamz_kit.processor.io import SourceNode
 from streamz_kit.processor.node import Node
@@ -35,7 +37,40 @@ def task_id_of(subtopology_id: int, partition: int) -> str:
     return f"{subtopology_id}_{partition}"
 
 
+class TaskState(enum.Enum):
+    """A task's lifecycle (Kafka Streams' Task.State):
+
+        CREATED ──> RESTORING ──> RUNNING <──> SUSPENDED
+           │            │            │             │
+           └────────────┴────────────┴─────────────┴──> CLOSED
+
+    CREATED: nodes instantiated, stores open, nothing read yet. RESTORING: its stores are
+    being brought up to their changelogs. RUNNING: nodes initialized, processing. SUSPENDED:
+    its partitions were revoked; stores stay open in case the next assignment gives it back
+    (eager rebalancing). CLOSED: nodes and stores closed; a task is never reopened.
+    """
+
+    CREATED = "CREATED"
+    RESTORING = "RESTORING"
+    RUNNING = "RUNNING"
+    SUSPENDED = "SUSPENDED"
+    CLOSED = "CLOSED"
+
+
+_CLOSED = TaskState.CLOSED
+_TASK_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
+    TaskState.CREATED: frozenset({TaskState.RESTORING, _CLOSED}),
+    TaskState.RESTORING: frozenset({TaskState.RUNNING, _CLOSED}),
+    TaskState.RUNNING: frozenset({TaskState.SUSPENDED, _CLOSED}),
+    TaskState.SUSPENDED: frozenset({TaskState.RUNNING, _CLOSED}),
+    TaskState.CLOSED: frozenset(),
+}
+
+
 class Task:
+    """Created with its nodes instantiated but not initialized: `start()` (or, around a
+    restoration, `initialize()` then `complete_restoration()`) makes it RUNNING."""
+
     def __init__(
         self,
         *,
@@ -88,8 +123,49 @@ class Task:
                 for topic in node.topics:
                     resolved = self.context.resolve_topic(topic, topic in self.internal_topics)
                     self.sources[resolved] = node
+        self._lifecycle = Lifecycle(f"Task {self.task_id}", TaskState.CREATED, _TASK_TRANSITIONS)
+
+    # -- lifecycle (see TaskState) ---------------------------------------------------------
+    @property
+    def state(self) -> TaskState:
+        return self._lifecycle.state
+
+    def initialize(self) -> None:
+        """CREATED -> RESTORING: its stores are about to be restored."""
+        self._lifecycle.to(TaskState.RESTORING)
+
+    def complete_restoration(self) -> None:
+        """RESTORING -> RUNNING: initialize the nodes (they may read the restored stores)."""
+        self._lifecycle.to(TaskState.RUNNING)
         for node in self.nodes.values():
             node.init(self.context)
+
+    def start(self) -> Task:
+        """CREATED -> RUNNING for stores that need no restoring (the test driver, tests)."""
+        self.initialize()
+        self.complete_restoration()
+        return self
+
+    def suspend(self) -> None:
+        """RUNNING -> SUSPENDED: its partitions were revoked (commit first)."""
+        self._lifecycle.to(TaskState.SUSPENDED)
+
+    def resume(self) -> None:
+        """SUSPENDED -> RUNNING: the next assignment gave its partitions back."""
+        self._lifecycle.to(TaskState.RUNNING)
+
+    def close(self) -> None:
+        """Any state -> CLOSED: close the nodes (if they ran) and the task's own stores.
+        Uncommitted changes are dropped: stores are written only at commit, so they stay
+        at the last committed state. Global stores are not the task's and stay open."""
+        ran = self._lifecycle.to(_CLOSED) in (TaskState.RUNNING, TaskState.SUSPENDED)
+        if ran:
+            for node in self.nodes.values():
+                try:
+                    node.close()
+                except Exception:  # a failing close must not keep the stores open
+                    log.exception("Closing %s of task %s failed", node.name, self.task_id)
+        self.state_manager.close()
 
     # -- read-only views of the context (metrics, tests) -----------------------------------
     @property
@@ -304,11 +380,3 @@ class Task:
         out = self.context.collector
         self.context.collector = []
         return out
-
-    def close(self) -> None:
-        """Close the nodes (the stores belong to `state`, which the caller closes)."""
-        for node in self.nodes.values():
-            try:
-                node.close()
-            except Exception:  # a failing close must not hide the real shutdown reason
-                log.exception("Closing %s of task %s failed", node.name, self.task_id)

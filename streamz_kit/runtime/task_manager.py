@@ -26,7 +26,7 @@ from streamz_kit.runtime.purge import RepartitionPurge
 from streamz_kit.runtime.restore import restore
 from streamz_kit.runtime.source_changelog import bound_source_restores
 from streamz_kit.runtime.standby import StandbyTasks
-from streamz_kit.runtime.task import Task, task_id_of
+from streamz_kit.runtime.task import Task, TaskState, task_id_of
 from streamz_kit.state.manager import ChangelogTarget, StateManager
 from streamz_kit.topology.topology import Topology
 from streamz_kit.transport.port import Consumer, Producer, TopicPartition, Transport
@@ -61,18 +61,31 @@ class TaskManager:
         self.consumer = consumer
         self.meta = meta
         self.global_stores = global_stores
+        # Every task this worker holds, whatever its TaskState (CLOSED ones leave the map);
+        # `running()`, `restoring` and `suspended` are views of it.
         self.tasks: dict[str, Task] = {}
+        # The running tasks' input partitions (the worker loop routes records with it).
         self.task_by_tp: dict[TopicPartition, Task] = {}
         self.producers: dict[str, Producer] = {}  # per task under exactly_once
         self.shared_producer: Producer | None = None
         self.stats = CommitStats()
-        self.restoring: set[str] = set()
         self.restore_progress: dict[str, Any] = {}  # restore pass -> its progress (metrics)
-        # Tasks whose partitions were revoked, kept open until the assignment that follows
-        # says whether they stay here (resume) or not (close).
-        self.suspended: dict[str, Task] = {}
         self.standby: StandbyTasks | None = None
         self.purge = RepartitionPurge.of(transport, topology, config)
+
+    # -- views of the task map ----------------------------------------------------------------
+    def running(self) -> dict[str, Task]:
+        return {i: t for i, t in self.tasks.items() if t.state is TaskState.RUNNING}
+
+    @property
+    def restoring(self) -> set[str]:
+        return {i for i, t in self.tasks.items() if t.state is TaskState.RESTORING}
+
+    @property
+    def suspended(self) -> dict[str, Task]:
+        """Tasks whose partitions were revoked, kept open until the assignment that follows
+        says whether they stay here (resume) or not (close)."""
+        return {i: t for i, t in self.tasks.items() if t.state is TaskState.SUSPENDED}
 
     # -- assignment --------------------------------------------------------------------------
     def _task_partitions(self, tps: set[TopicPartition]) -> dict[tuple[int, int], list[TopicPartition]]:
@@ -116,22 +129,22 @@ class TaskManager:
                     "across them will miss records until the group is rebalanced with "
                     "streamz_kit's assignor.", task_id, sorted(missing),
                 )
-            if task_id in self.suspended:
-                self.tasks[task_id] = self.suspended.pop(task_id)
-            elif task_id not in self.tasks:
+            task = self.tasks.get(task_id)
+            if task is None:
                 new.append((sub_id, partition))
+            elif task.state is TaskState.SUSPENDED:
+                task.resume()
         if new:
             await self._create_tasks(new)
         for (sub_id, partition), partitions in wanted.items():
             task = self.tasks.get(task_id_of(sub_id, partition))
-            if task is not None:
+            if task is not None and task.state is TaskState.RUNNING:
                 for tp in partitions:
                     self.task_by_tp[tp] = task
+        running = self.running()
         if self.standby is not None:
-            self.standby.update(set(self.tasks))
-        log.info(
-            "Assigned %d partitions; running tasks %s", len(tps), sorted(self.tasks)
-        )
+            self.standby.update(set(running))
+        log.info("Assigned %d partitions; running tasks %s", len(tps), sorted(running))
 
     async def on_revoked(self, tps: set[TopicPartition]) -> None:
         """Commit, then suspend the tasks of the revoked partitions: under the eager
@@ -147,12 +160,12 @@ class TaskManager:
         except TaskMigratedError as exc:
             log.warning("%s", exc)
         for task_id in gone:
-            task = self.tasks.pop(task_id, None)
-            if task is None:
-                continue
+            task = self.tasks.get(task_id)
+            if task is None or task.state is not TaskState.RUNNING:
+                continue  # closed by a failed commit above
             for tp in [tp for tp, t in self.task_by_tp.items() if t is task]:
                 del self.task_by_tp[tp]
-            self.suspended[task_id] = task
+            task.suspend()
         log.info("Revoked %d partitions; suspended tasks %s", len(tps), sorted(gone))
 
     def _build_state(self, sub_id: int, partition: int) -> StateManager:
@@ -180,8 +193,9 @@ class TaskManager:
         return state
 
     async def _create_tasks(self, new: list[tuple[int, int]]) -> None:
-        """Build every new task's stores, restore all of them in one pass, then start them."""
-        built: dict[tuple[int, int], StateManager] = {}
+        """Create every new task (CREATED), restore all their stores in one pass
+        (RESTORING), then initialize them (RUNNING)."""
+        created: list[Task] = []
         targets: list[ChangelogTarget] = []
         owner: dict[TopicPartition, str] = {}
         ids = [task_id_of(s, p) for s, p in new]
@@ -190,22 +204,24 @@ class TaskManager:
                 await fence_previous_owners(
                     self.transport, self.config.application_id, self.producers, ids)
             for sub_id, partition in new:
-                state = built[(sub_id, partition)] = self._build_state(sub_id, partition)
-                for target in state.restore_targets():
+                task = self._new_task(sub_id, partition, self._build_state(sub_id, partition))
+                created.append(task)
+                for target in task.state_manager.restore_targets():
                     targets.append(target)
-                    owner[target.partition] = state.task_id
+                    owner[target.partition] = task.task_id
             await bound_source_restores(self.consumer, targets)
-            self.restoring.update(ids)
-            try:
-                result = await restore(
-                    self.transport, targets, f"tasks {', '.join(ids)}",
-                    registry=self.restore_progress, keys=tuple(ids),
-                )
-            finally:
-                self.restoring.difference_update(ids)
+            for task in created:
+                task.initialize()
+            result = await restore(
+                self.transport, targets, f"tasks {', '.join(ids)}",
+                registry=self.restore_progress, keys=tuple(ids),
+            )
+            for task in created:
+                task.complete_restoration()
         except BaseException:
-            for state in built.values():
-                state.close()
+            for task in created:
+                del self.tasks[task.task_id]
+                task.close()
             for task_id in ids:
                 producer = self.producers.pop(task_id, None)
                 if producer is not None:
@@ -221,14 +237,16 @@ class TaskManager:
             "Restored tasks %s: %d changelog records in %.2f s",
             ids, result.records, result.seconds,
         )
-        for (sub_id, partition), state in built.items():
-            self._start_task(sub_id, partition, state)
         if self.config.exactly_once:
+            for task_id in ids:
+                if task_id not in self.producers:
+                    self.producers[task_id] = self.transport.producer(
+                        transactional_id=transactional_id(self.config.application_id, task_id))
             await seek_to_committed(
                 self.consumer, [tp for s, p in new for tp in self._source_partitions(s, p)])
 
-    def _start_task(self, sub_id: int, partition: int, state: StateManager) -> Task:
-        task_id = task_id_of(sub_id, partition)
+    def _new_task(self, sub_id: int, partition: int, state: StateManager) -> Task:
+        """A CREATED task over its own stores and the global ones, in the task map."""
         stores: dict[str, Any] = dict(self.global_stores)
         stores.update(state.stores)
         task = Task(
@@ -243,34 +261,32 @@ class TaskManager:
             handlers=self.config.handlers,
             max_record_bytes=self.config.max_record_bytes,
         )
-        self.tasks[task_id] = task
-        if self.config.exactly_once and task_id not in self.producers:
-            self.producers[task_id] = self.transport.producer(
-                transactional_id=transactional_id(self.config.application_id, task_id))
+        self.tasks[task.task_id] = task
         return task
 
     async def _close_task(self, task_id: str) -> None:
         """Close a task and its stores. Uncommitted changes are dropped: stores are written
         only at commit, so they stay at the last committed state."""
-        task = self.tasks.pop(task_id, None) or self.suspended.pop(task_id, None)
+        task = self.tasks.pop(task_id, None)
         if task is None:
             return
         for tp in [tp for tp, t in self.task_by_tp.items() if t is task]:
             del self.task_by_tp[tp]
-        task.close()  # its nodes; a failing close is logged and does not keep stores open
-        task.state_manager.close()  # its own stores only: global stores are not the task's
+        task.close()  # its nodes and its own stores; global stores are not the task's
         producer = self.producers.pop(task_id, None)
         if producer is not None:
             await producer.close()
 
     # -- commit ----------------------------------------------------------------------------
     async def commit(self, force: bool = False) -> bool:
-        if not self.tasks:
+        """Commit every running task (suspended ones were committed when suspended)."""
+        running = self.running()
+        if not running:
             return False
         started = time.perf_counter()
         if self.config.exactly_once:
             group_id = self.config.application_id
-            for task_id, task in list(self.tasks.items()):
+            for task_id, task in running.items():
                 try:
                     committed = await commit_exactly_once(task, self.producers[task_id], group_id)
                     self.purge.committed(committed)
@@ -282,11 +298,11 @@ class TaskManager:
         else:
             try:
                 committed = await commit_at_least_once(
-                    self.tasks.values(), self._producer_for_outputs(), self.consumer
+                    running.values(), self._producer_for_outputs(), self.consumer
                 )
                 self.purge.committed(committed)
             except TaskMigratedError:
-                await self._close_migrated(list(self.tasks))
+                await self._close_migrated(list(running))
         await self.purge.maybe_purge()
         elapsed = (time.perf_counter() - started) * 1000
         self.stats.commits += 1
@@ -307,7 +323,7 @@ class TaskManager:
         changes still wait for the commit, which keeps each store's offset exact."""
         producer = self._producer_for_outputs()
         sent = False
-        for task in self.tasks.values():
+        for task in self.running().values():
             if task.collector:
                 for record in task.drain_output():
                     producer.send(record)
@@ -336,7 +352,7 @@ class TaskManager:
                 await self.commit(force=True)
             except TaskMigratedError as exc:
                 log.warning("%s", exc)
-        for task_id in list(self.tasks) + list(self.suspended):
+        for task_id in list(self.tasks):
             await self._close_task(task_id)
         if self.standby is not None:
             await self.standby.close()
@@ -354,9 +370,9 @@ class TaskManager:
         now = time.time() if now is None else now
         delay = self.config.state_cleanup_delay_ms / 1000
         removed = []
-        # Suspended and standby tasks keep their directories too (getattr: tests build a
-        # bare manager for this method).
-        kept = set(self.tasks) | set(getattr(self, "suspended", ()))
+        # Every task held here (suspended ones too) and standby tasks keep their
+        # directories (getattr: tests build a bare manager for this method).
+        kept = set(self.tasks)
         standby = getattr(self, "standby", None)
         if standby is not None:
             kept |= standby.task_ids

@@ -196,9 +196,10 @@ class Worker:
             await self._poll_global()
             if tasks.standby is not None:
                 await tasks.standby.poll()
-            if tasks.tasks:
+            running = tasks.running()
+            if running:
                 now_ms = int(time.time() * 1000)
-                for task in tasks.tasks.values():
+                for task in running.values():
                     if task.has_wall_clock_punctuation():
                         task.punctuate_wall_clock(now_ms)
             now = time.monotonic()

@@ -103,7 +103,7 @@ def test_buffer_is_changelogged_and_survives_a_restart() -> None:
             application_id="restarted",
             stores=driver.stores,
             partition_count=lambda topic: 1,
-        )
+        ).start()
         task.process(ConsumedRecord("in", 0, 0, 20, b"b", b"v", ()))
         produced = [rec for rec in task.drain_output() if rec.topic == "out"]
         key_serde = time_windowed(serdes.STRING, 10)

@@ -53,7 +53,7 @@ def make_task(handler: Any) -> Task:
         partition_count=lambda topic: 4,
         handlers=ErrorHandlers.build(handler, handler, handler),
         max_record_bytes=200,
-    )
+    ).start()
 
 
 VALUES = st.one_of(
