@@ -32,3 +32,107 @@ def test_materialized_table_filter_drops_needless_tombstone() -> None:
          'steps': [{'t': 'in', 'k': 'a', 'v': 1, 'ts': 0, 'h': [['h', '1']]}]},
         expected={'outputs': [], 'stores': {'t': [['a', 1]], 'f': []}, 'error': None},
     )
+
+
+# -- issue 14 (a)-(c), fixed by semantics: per-processor stream time, session merges within
+# -- the store's retention, null keys (KIP-962). Cases written by hand from the reports.
+def test_issue14_filter_tumbling_count() -> None:
+    check_case(
+        {'scenario': 'filter_tumbling_count',
+         'params': {'size': 10, 'grace': 0},
+         'inputs': {'in': 'long'},
+         'outputs': {'out': 'long'},
+         'stores': {'wcounts': 'window'},
+         'steps': [{'t': 'in', 'k': 'a', 'v': 0, 'ts': 0},
+                   {'t': 'in', 'k': 'a', 'v': 1, 'ts': 100},
+                   {'t': 'in', 'k': 'a', 'v': 2, 'ts': 5}],
+         'store': 'memory',
+         'cache_bytes': 0},
+        expected={'outputs': [[0, 'out', 'a@0/10', 1, 0, []], [2, 'out', 'a@0/10', 2, 5, []]],
+         'stores': {'wcounts': [['a', 0, 10, 2]]},
+         'error': None},
+    )
+
+def test_issue14_filter_session_merge() -> None:
+    check_case(
+        {'scenario': 'filter_session_merge',
+         'params': {'gap': 5, 'grace': 2},
+         'inputs': {'in': 'long'},
+         'outputs': {'out': 'string'},
+         'stores': {'smerge': 'session'},
+         'steps': [{'t': 'in', 'k': 'a', 'v': 0, 'ts': 0},
+                   {'t': 'in', 'k': 'a', 'v': 2, 'ts': 6},
+                   {'t': 'in', 'k': 'a', 'v': 4, 'ts': 12},
+                   {'t': 'in', 'k': 'a', 'v': 6, 'ts': 3},
+                   {'t': 'in', 'k': 'a', 'v': 8, 'ts': 9},
+                   {'t': 'in', 'k': 'a', 'v': 1, 'ts': 100},
+                   {'t': 'in', 'k': 'a', 'v': 10, 'ts': 14}],
+         'store': 'memory',
+         'cache_bytes': 0},
+        expected={'outputs': [[0, 'out', 'a@0/0', '0;', 0, []],
+                     [1, 'out', 'a@6/6', '2;', 6, []],
+                     [2, 'out', 'a@12/12', '4;', 12, []],
+                     [3, 'out', 'a@6/6', None, 6, []],
+                     [3, 'out', 'a@3/6', '(|2;)6;', 6, []],
+                     [4, 'out', 'a@3/6', None, 6, []],
+                     [4, 'out', 'a@12/12', None, 12, []],
+                     [4, 'out', 'a@3/12', '((|(|2;)6;)|4;)8;', 12, []],
+                     [6, 'out', 'a@3/12', None, 12, []],
+                     [6, 'out', 'a@3/14', '(|((|(|2;)6;)|4;)8;)10;', 14, []]],
+         'stores': {'smerge': [['a', 3, 14, '(|((|(|2;)6;)|4;)8;)10;']]},
+         'error': None},
+    )
+
+def test_issue14_filter_session_suppress() -> None:
+    check_case(
+        {'scenario': 'filter_session_suppress',
+         'params': {'gap': 5, 'grace': 2},
+         'inputs': {'in': 'long'},
+         'outputs': {'out': 'long'},
+         'stores': {'fssums': 'session'},
+         'steps': [{'t': 'in', 'k': 'a', 'v': 2, 'ts': 1},
+                   {'t': 'in', 'k': 'a', 'v': 1, 'ts': 30},
+                   {'t': 'in', 'k': 'b', 'v': 4, 'ts': 31}],
+         'store': 'memory',
+         'cache_bytes': 0},
+        expected={'outputs': [[2, 'out', 'a@1/1', 2, 1, []]],
+         'stores': {'fssums': [['b', 31, 31, 4]]},
+         'error': None},
+    )
+
+def test_issue14_rekey_ss_left_join() -> None:
+    check_case(
+        {'scenario': 'rekey_ss_left_join',
+         'params': {'diff': 5, 'grace': 0},
+         'inputs': {'left': 'long', 'right': 'long'},
+         'outputs': {'out': 'string'},
+         'stores': {},
+         'steps': [{'t': 'right', 'k': 'a', 'v': 1, 'ts': 0},
+                   {'t': 'left', 'k': 'a', 'v': 4, 'ts': 1},
+                   {'t': 'left', 'k': 'a', 'v': 1, 'ts': 2},
+                   {'t': 'left', 'k': None, 'v': 3, 'ts': 3}],
+         'store': 'memory',
+         'cache_bytes': 0},
+        expected={'outputs': [[1, 'out', None, '4/null', 1, []],
+                     [2, 'out', 'a', '1/1', 2, []],
+                     [3, 'out', None, '3/null', 3, []]],
+         'stores': {},
+         'error': None},
+    )
+
+def test_issue14_stream_table_left_join() -> None:
+    check_case(
+        {'scenario': 'stream_table_left_join',
+         'params': {},
+         'inputs': {'left': 'long', 'right': 'long'},
+         'outputs': {'out': 'string'},
+         'stores': {},
+         'steps': [{'t': 'right', 'k': 'a', 'v': 1, 'ts': 0},
+                   {'t': 'left', 'k': None, 'v': 3, 'ts': 1},
+                   {'t': 'left', 'k': 'a', 'v': 2, 'ts': 2}],
+         'store': 'memory',
+         'cache_bytes': 0},
+        expected={'outputs': [[1, 'out', None, '3/null', 1, []], [2, 'out', 'a', '2/1', 2, []]],
+         'stores': {},
+         'error': None},
+    )

@@ -78,6 +78,7 @@ def load_all() -> dict[str, Scenario]:
         fk_cogroup,
         joins,
         processor,
+        semantics,
         stateless,
         windows,
     )

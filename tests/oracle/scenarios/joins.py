@@ -44,7 +44,7 @@ def stream_table_join(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     longs(b, "left").join(table(b, "right", "rt"), joined).to("out", value_serde=S)
 
 
-@scenario("stream_table_left_join", pending="semantics-b", inputs=TWO, outputs=STR_OUT, stores={"rt": "kv"})
+@scenario("stream_table_left_join", inputs=TWO, outputs=STR_OUT, stores={"rt": "kv"})
 def stream_table_left_join(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     longs(b, "left").left_join(table(b, "right", "rt"), joined).to("out", value_serde=S)
 
@@ -79,7 +79,7 @@ scenario("tt_left_join", inputs=TWO, outputs=STR_OUT, stores=TT_STORES)(_tt("lef
 scenario("tt_outer_join", inputs=TWO, outputs=STR_OUT, stores=TT_STORES)(_tt("outer"))
 
 
-@scenario("left_join_after_select_key", pending="semantics-b", inputs=TWO, outputs=STR_OUT, stores={"rt": "kv"})
+@scenario("left_join_after_select_key", inputs=TWO, outputs=STR_OUT, stores={"rt": "kv"})
 def left_join_after_select_key(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     longs(b, "left").select_key(
         lambda k, v: None if v is None or v % 4 == 0 else chr(ord("a") + v % 3)

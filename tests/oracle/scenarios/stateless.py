@@ -73,7 +73,7 @@ def filter_not_map_values_with_key(b: sk.StreamsBuilder, p: dict[str, Any]) -> N
     ).to("out", value_serde=L)
 
 
-@scenario("repartition_select_key", pending="semantics-b", params=MOD)
+@scenario("repartition_select_key", params=MOD)
 def repartition_select_key(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     m = p.get("m", 3)
     longs(b, "in").select_key(

@@ -37,6 +37,7 @@ final class Scenarios {
         ProcessorScenarios.register(ALL);
         FkCogroupScenarios.register(ALL);
         DslMoreScenarios.register(ALL);
+        SemanticsScenarios.register(ALL);
     }
 
     private Scenarios() {}
