@@ -70,6 +70,6 @@ def case_for(sc: Scenario, max_steps: int = 25) -> st.SearchStrategy[dict[str, A
 def case_dict(sc: Scenario, params: dict[str, Any], steps: list[dict[str, Any]],
               **extra: Any) -> dict[str, Any]:
     case = {"id": next(_ids), "scenario": sc.name, "params": params, "inputs": sc.inputs,
-            "outputs": sc.outputs, "stores": sc.stores, "store": STORE, "cache_bytes": sc.cache_bytes, "steps": steps}
+            "outputs": sc.outputs, "stores": sc.stores, "store": sc.store or STORE, "cache_bytes": sc.cache_bytes, "steps": steps}
     case.update(extra)
     return case

@@ -10,6 +10,7 @@ two cores.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import tempfile
 from collections.abc import Iterable
@@ -30,7 +31,9 @@ class KafkaStreamsOracle:
     """A Kafka Streams TopologyTestDriver in a JVM, one JSON line in, one JSON line out."""
 
     def __init__(self) -> None:
-        classpath = module_classpath(MODULE)
+        # ORACLE_CLASSPATH: a classpath built elsewhere (rebuilding target/ rewrites the jars
+        # under a JVM that is still running a campaign from them)
+        classpath = os.environ.get("ORACLE_CLASSPATH") or module_classpath(MODULE)
         # closed in close(): the JVM writes to it for as long as it runs
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         self._proc = subprocess.Popen(
