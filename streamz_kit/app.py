@@ -40,21 +40,25 @@ class App:
         metrics_port: int | None = None,
         http_port: int | None = None,
         http_host: str = "127.0.0.1",
-        **client_config: Any,
+        **settings: Any,
     ) -> None:
+        """`settings`: any other AppConfig setting (poll_timeout_ms, max_poll_records,
+        commit_max_records, cache_max_bytes, error handlers, ...), Kafka client settings
+        by aiokafka's keyword names (SASL, TLS), or `client_config={...}`; an unknown name
+        is a ConfigError naming the closest valid one (see streamz_kit/config.py)."""
         if not isinstance(topology, Topology):
             raise TopologyError(
                 "App takes a Topology; build one with StreamsBuilder() ... builder.build()."
             )
         self.topology = topology
-        self.config = AppConfig.build(
+        self.config = AppConfig.from_settings(
             application_id=application_id,
             broker=broker,
             processing_guarantee=processing_guarantee,
             state_dir=state_dir,
             commit_interval_ms=commit_interval_ms,
             num_standby_replicas=num_standby_replicas,
-            **client_config,
+            **settings,
         )
         # Ports for Prometheus metrics and interactive queries (None: not served; 0: any).
         self.metrics_port = metrics_port
@@ -82,33 +86,15 @@ class App:
             value = overrides.pop(name, None)
             if value is not None:
                 setattr(self, name, value)
-        current = {
-            "application_id": self.config.application_id,
-            "broker": self.config.broker,
-            "processing_guarantee": self.config.processing_guarantee,
-            "state_dir": self.config.state_dir,
-            "commit_interval_ms": self.config.commit_interval_ms,
-            "num_standby_replicas": self.config.num_standby_replicas,
-            "rocksdb_options": self.config.rocksdb_options,
-            "cache_max_bytes": self.config.cache_max_bytes,
-            "state_cleanup_delay_ms": self.config.state_cleanup_delay_ms,
-            "deserialization_error_handler": self.config.handlers.deserialization,
-            "processing_error_handler": self.config.handlers.processing,
-            "production_error_handler": self.config.handlers.production,
-            "max_record_bytes": self.config.max_record_bytes,
-            "repartition_purge_interval_ms": self.config.repartition_purge_interval_ms,
-            **self.config.client_config,
-        }
         # The CLI passes every option, None when not given: None means "not overridden".
-        if overrides.get("broker") is not None and overrides.get("state_dir") is None:
-            current["state_dir"] = None
-        if (
-            overrides.get("processing_guarantee") is not None
-            and overrides.get("commit_interval_ms") is None
-        ):
-            current["commit_interval_ms"] = None
-        current.update({k: v for k, v in overrides.items() if v is not None})
-        self.config = AppConfig.build(**current)
+        # A new broker without a state directory moves the state with it; a new guarantee
+        # without a commit interval takes that guarantee's default.
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "broker" in given and "state_dir" not in given:
+            given["state_dir"] = None
+        if "processing_guarantee" in given and "commit_interval_ms" not in given:
+            given["commit_interval_ms"] = None
+        self.config = self.config.replace(**given)
         return self
 
     # -- lifecycle --------------------------------------------------------------------------

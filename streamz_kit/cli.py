@@ -19,6 +19,7 @@ import orjson
 from streamz_kit import serdes as _serdes
 from streamz_kit.cli_records import SERDE_NAMES, json_safe, parse_text, render_text
 from streamz_kit.cli_topics import topics as _topics_command
+from streamz_kit.config import runtime_knobs
 from streamz_kit.errors import StreamzError
 from streamz_kit.transport import connect
 from streamz_kit.transport.partitioner import default_partition
@@ -71,6 +72,17 @@ def main() -> None:
 
 
 # -- run / describe / reset ---------------------------------------------------------------
+def _runtime_knob_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """One `run` option per integer runtime setting of AppConfig (--poll-timeout-ms,
+    --max-poll-records, --commit-max-records, ...), with the setting's own help text."""
+    for name, help_text in reversed(runtime_knobs()):
+        flag = "--" + name.replace("_", "-")
+        command = click.option(flag, name, type=int, help=f"{help_text} Overrides the App's.")(
+            command
+        )
+    return command
+
+
 @main.command()
 @click.argument("app_spec", metavar="APP")
 @click.option("--broker", help="Broker URL; overrides the App's.")
@@ -88,10 +100,9 @@ def main() -> None:
 @click.option("--http-port", type=int,
               help="Serve interactive queries (/stores, /topology, /status) on this port.")
 @click.option("--http-host", help="Address the HTTP servers bind to (default 127.0.0.1).")
-@click.option("--num-standby-replicas", type=int,
-              help="Kafka: warm copies of other workers' stores kept here for fast failover.")
 @click.option("--group-instance-id",
               help="Kafka: static membership id, so a restarted worker keeps its partitions.")
+@_runtime_knob_options
 @friendly
 def run(
     app_spec: str,
@@ -105,8 +116,8 @@ def run(
     metrics_port: int | None,
     http_port: int | None,
     http_host: str | None,
-    num_standby_replicas: int | None,
     group_instance_id: str | None,
+    **knobs: int | None,
 ) -> None:
     """Run APP as a worker until SIGINT/SIGTERM (then commit and close cleanly)."""
     from streamz_kit.loader import load_app
@@ -121,8 +132,8 @@ def run(
         metrics_port=metrics_port,
         http_port=http_port,
         http_host=http_host,
-        num_standby_replicas=num_standby_replicas,
         group_instance_id=group_instance_id,
+        **knobs,
     )
     app.run()
 

@@ -44,6 +44,8 @@ def _accepted(cls: type) -> set[str]:
 _ADMIN_KEYS = _accepted(AIOKafkaAdminClient)
 _CONSUMER_KEYS = _accepted(AIOKafkaConsumer)
 _PRODUCER_KEYS = _accepted(AIOKafkaProducer)
+# Every setting name a Kafka client config may hold (AppConfig checks App(...) keys with it).
+CLIENT_SETTINGS = frozenset(_ADMIN_KEYS | _CONSUMER_KEYS | _PRODUCER_KEYS | _OWN_KEYS | _FIXED_KEYS)
 
 
 @dataclass(frozen=True, repr=False)
