@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test bench kafka oracle venv clean
+.PHONY: demo test check format-check bench kafka oracle venv clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,19 @@ demo: venv
 
 test: venv
 	$(BIN)/python -m pytest tests
+
+# Lint and types, with the versions pinned in pyproject's `dev` extra (.ci/run runs this
+# before the tests).
+$(BIN)/.dev-installed: $(BIN)/.installed
+	$(BIN)/pip install -q -e '.[test,dev]'
+	touch $@
+
+check: $(BIN)/.dev-installed
+	$(BIN)/ruff check
+	$(BIN)/mypy streamz_kit
+
+format-check: $(BIN)/.dev-installed
+	$(BIN)/ruff format --check
 
 # The long differential campaign against Kafka Streams' own TopologyTestDriver (tests/oracle):
 # ORACLE_EXAMPLES cases per scenario, seeded; ORACLE_PENDING=1 adds scenarios with a known
