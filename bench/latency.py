@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from brokers import ROOT
-from streamz_kit.transport import TopicPartition, connect
 
 from examples.recommendations.generator import ensure_topics
+from streamz_kit.transport import TopicPartition, connect
 
 HERE = Path(__file__).resolve().parent
 OUTPUT_TOPIC = "recommendations"

@@ -23,7 +23,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import faust  # noqa: E402
-
 from workloads import INPUT_TOPIC, w1_keep, w1_map  # noqa: E402
 
 

@@ -20,7 +20,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from quixstreams import Application  # noqa: E402
-
 from workloads import INPUT_TOPIC, WINDOW_ADVANCE_MS, WINDOW_SIZE_MS, w1_keep, w1_map  # noqa: E402
 
 

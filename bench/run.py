@@ -12,7 +12,6 @@ table goes to stdout and to bench/results/latest.md (with the raw figures in lat
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import shutil
 import subprocess

@@ -27,8 +27,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import streamz_kit as sk  # noqa: E402
 from workloads import sk_topology  # noqa: E402
+
+import streamz_kit as sk  # noqa: E402
 
 POLL_S = 0.005
 

@@ -78,7 +78,7 @@ class App:
     def state(self) -> AppState:
         return self._lifecycle.state
 
-    def configure(self, **overrides: Any) -> "App":
+    def configure(self, **overrides: Any) -> App:
         """Replace settings before start (the CLI's --broker, --state-dir, ... use this)."""
         if self.state is not AppState.CREATED:
             raise StreamzError("configure() must be called before the app starts.")

@@ -11,7 +11,8 @@ import functools
 import logging
 import sys
 import time
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 import click
 import orjson

@@ -87,7 +87,7 @@ class ErrorHandlers:
 
     @classmethod
     def build(cls, deserialization: Any = None, processing: Any = None, production: Any = None
-              ) -> "ErrorHandlers":
+              ) -> ErrorHandlers:
         return cls(
             resolve(deserialization, "deserialization_error_handler"),
             resolve(processing, "processing_error_handler"),

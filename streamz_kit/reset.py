@@ -8,7 +8,8 @@ internal topics (repartition and changelog); delete the local state directory.
 from __future__ import annotations
 
 import shutil
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from streamz_kit.errors import StreamzError
 from streamz_kit.transport import connect

@@ -10,9 +10,10 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from streamz_kit import serdes as _serdes
 from streamz_kit.errors import StreamzError, TopologyError
@@ -25,7 +26,7 @@ from streamz_kit.topology.compiler import SubTopology
 from streamz_kit.topology.topology import Topology
 from streamz_kit.transport.port import ConsumedRecord, ProducerRecord, TopicPartition
 
-__all__ = ["TopologyTestDriver", "TestInputTopic", "TestOutputTopic", "TestRecord"]
+__all__ = ["TestInputTopic", "TestOutputTopic", "TestRecord", "TopologyTestDriver"]
 
 Headers = tuple[tuple[str, bytes], ...]
 
@@ -51,7 +52,7 @@ class TestInputTopic:
 
     def __init__(
         self,
-        driver: "TopologyTestDriver",
+        driver: TopologyTestDriver,
         topic: str,
         key_serde: Any,
         value_serde: Any,
@@ -117,7 +118,7 @@ class TestOutputTopic:
     __test__ = False
 
     def __init__(
-        self, driver: "TopologyTestDriver", topic: str, key_serde: Any, value_serde: Any
+        self, driver: TopologyTestDriver, topic: str, key_serde: Any, value_serde: Any
     ) -> None:
         self._queue = driver._output_queue(topic)
         self.topic = topic
@@ -392,7 +393,7 @@ class TopologyTestDriver:
                 state.close()
         shutil.rmtree(self._state_dir, ignore_errors=True)
 
-    def __enter__(self) -> "TopologyTestDriver":
+    def __enter__(self) -> TopologyTestDriver:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -13,13 +13,13 @@ from typing import Generic, TypeVar
 from streamz_kit.errors import TopologyError
 
 __all__ = [
+    "JoinWindows",
+    "SessionWindows",
+    "SlidingWindows",
+    "Suppressed",
+    "TimeWindows",
     "Window",
     "Windowed",
-    "TimeWindows",
-    "SlidingWindows",
-    "SessionWindows",
-    "JoinWindows",
-    "Suppressed",
     "to_millis",
 ]
 
@@ -53,7 +53,7 @@ class Window:
     start: int
     end: int
 
-    def overlaps(self, other: "Window") -> bool:
+    def overlaps(self, other: Window) -> bool:
         return self.start < other.end and other.start < self.end
 
 
@@ -84,16 +84,16 @@ class TimeWindows:
         self.grace_ms = grace_ms
 
     @classmethod
-    def of_size_with_no_grace(cls, size: timedelta | int) -> "TimeWindows":
+    def of_size_with_no_grace(cls, size: timedelta | int) -> TimeWindows:
         size_ms = to_millis(size, "window size")
         return cls(size_ms, size_ms, 0)
 
     @classmethod
-    def of_size_and_grace(cls, size: timedelta | int, grace: timedelta | int) -> "TimeWindows":
+    def of_size_and_grace(cls, size: timedelta | int, grace: timedelta | int) -> TimeWindows:
         size_ms = to_millis(size, "window size")
         return cls(size_ms, size_ms, to_millis(grace, "grace"))
 
-    def advance_by(self, advance: timedelta | int) -> "TimeWindows":
+    def advance_by(self, advance: timedelta | int) -> TimeWindows:
         return TimeWindows(self.size_ms, to_millis(advance, "advance"), self.grace_ms)
 
     def windows_for(self, timestamp: int) -> list[Window]:
@@ -132,11 +132,11 @@ class SlidingWindows:
     @classmethod
     def of_time_difference_and_grace(
         cls, time_difference: timedelta | int, grace: timedelta | int
-    ) -> "SlidingWindows":
+    ) -> SlidingWindows:
         return cls(to_millis(time_difference, "time difference"), to_millis(grace, "grace"))
 
     @classmethod
-    def of_time_difference_with_no_grace(cls, time_difference: timedelta | int) -> "SlidingWindows":
+    def of_time_difference_with_no_grace(cls, time_difference: timedelta | int) -> SlidingWindows:
         return cls(to_millis(time_difference, "time difference"), 0)
 
     @property
@@ -163,11 +163,11 @@ class SessionWindows:
     @classmethod
     def of_inactivity_gap_and_grace(
         cls, gap: timedelta | int, grace: timedelta | int
-    ) -> "SessionWindows":
+    ) -> SessionWindows:
         return cls(to_millis(gap, "inactivity gap"), to_millis(grace, "grace"))
 
     @classmethod
-    def of_inactivity_gap_with_no_grace(cls, gap: timedelta | int) -> "SessionWindows":
+    def of_inactivity_gap_with_no_grace(cls, gap: timedelta | int) -> SessionWindows:
         return cls(to_millis(gap, "inactivity gap"), 0)
 
     @property
@@ -189,19 +189,19 @@ class JoinWindows:
     @classmethod
     def of_time_difference_and_grace(
         cls, time_difference: timedelta | int, grace: timedelta | int
-    ) -> "JoinWindows":
+    ) -> JoinWindows:
         diff = to_millis(time_difference, "time difference")
         return cls(diff, diff, to_millis(grace, "grace"))
 
     @classmethod
-    def of_time_difference_without_grace(cls, time_difference: timedelta | int) -> "JoinWindows":
+    def of_time_difference_without_grace(cls, time_difference: timedelta | int) -> JoinWindows:
         diff = to_millis(time_difference, "time difference")
         return cls(diff, diff, 0)
 
-    def before(self, time_difference: timedelta | int) -> "JoinWindows":
+    def before(self, time_difference: timedelta | int) -> JoinWindows:
         return JoinWindows(to_millis(time_difference, "before"), self.after_ms, self.grace_ms)
 
-    def after(self, time_difference: timedelta | int) -> "JoinWindows":
+    def after(self, time_difference: timedelta | int) -> JoinWindows:
         return JoinWindows(self.before_ms, to_millis(time_difference, "after"), self.grace_ms)
 
     @property
@@ -231,7 +231,7 @@ class Suppressed:
     @classmethod
     def until_time_limit(
         cls, time_to_wait_for_more_events: timedelta | int, *, max_records: int | None = None
-    ) -> "Suppressed":
+    ) -> Suppressed:
         """Emit a key's latest value once stream time is `time_to_wait_for_more_events` past
         its first buffered update; a buffer over `max_records` emits its oldest early."""
         if max_records is not None and max_records < 0:
@@ -244,5 +244,5 @@ class Suppressed:
     @classmethod
     def until_window_closes(
         cls, *, max_records: int | None = None, max_bytes: int | None = None
-    ) -> "Suppressed":
+    ) -> Suppressed:
         return cls(max_records=max_records, max_bytes=max_bytes)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from streamz_kit import serdes as _serdes
 from streamz_kit.dsl.materialized import Materialized
@@ -72,7 +73,7 @@ class StreamsBuilder:
         key_serde: Any = None,
         value_serde: Any = None,
         timestamp_extractor: Callable[[Any, Any, int], int] | None = None,
-    ) -> "KStream":
+    ) -> KStream:
         """A stream of records from one or more topics."""
         from streamz_kit.dsl.kstream import KStream
 
@@ -114,7 +115,7 @@ class StreamsBuilder:
         key_serde: Any = None,
         value_serde: Any = None,
         materialized: Materialized | None = None,
-    ) -> "KTable":
+    ) -> KTable:
         """A changelog stream read as a table: the latest value per key; None deletes."""
         from streamz_kit.dsl.ktable import KTable
 
@@ -133,7 +134,7 @@ class StreamsBuilder:
         key_serde: Any = None,
         value_serde: Any = None,
         materialized: Materialized | None = None,
-    ) -> "GlobalKTable":
+    ) -> GlobalKTable:
         """A table replicated in full to every task (every partition of `topic`)."""
         from streamz_kit.dsl.ktable import GlobalKTable
         from streamz_kit.topology.graph import GlobalStore
@@ -145,7 +146,7 @@ class StreamsBuilder:
         self.graph.global_stores[store] = GlobalStore(store, topic, source, node)
         return GlobalKTable(self, store, ks, vs)
 
-    def add_state_store(self, store_builder: Any) -> "StreamsBuilder":
+    def add_state_store(self, store_builder: Any) -> StreamsBuilder:
         """Register a store for Processor API processors (`process(..., stores=[name])`)."""
         self.graph.add_store(store_builder)
         return self

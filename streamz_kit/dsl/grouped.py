@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from streamz_kit import serdes
 from streamz_kit.dsl.materialized import Materialized
@@ -37,7 +38,7 @@ def _zero() -> int:
 class KGroupedStream:
     """A stream grouped by key, ready for count / reduce / aggregate (or windowing)."""
 
-    def __init__(self, stream: "KStream", key_serde: Any, value_serde: Any) -> None:
+    def __init__(self, stream: KStream, key_serde: Any, value_serde: Any) -> None:
         self.stream = stream
         self.key_serde = key_serde
         self.value_serde = value_serde
@@ -57,9 +58,9 @@ class KGroupedStream:
         return node_name, store_name, upstream, builder, key_serde, mat.value_serde or value_serde
 
     def _finish(
-        self, node_name: str, store_name: str, upstream: "KStream", builder: Any,
+        self, node_name: str, store_name: str, upstream: KStream, builder: Any,
         key_serde: Any, value_serde: Any, factory: Callable[[], Any],
-    ) -> "KTable":
+    ) -> KTable:
         from streamz_kit.dsl.ktable import KTable
 
         graph = self.stream.graph
@@ -70,14 +71,14 @@ class KGroupedStream:
             store_name=store_name, sources=upstream.sources,
         )
 
-    def count(self, *, materialized: Materialized | None = None) -> "KTable":
+    def count(self, *, materialized: Materialized | None = None) -> KTable:
         """Count records per key (values in the store and downstream are serdes.LONG)."""
         return self.aggregate(_zero, lambda k, v, agg: agg + 1, materialized=materialized,
                               _value_serde=serdes.LONG, _prefix="KSTREAM-AGGREGATE")
 
     def reduce(
         self, reducer: Callable[[Any, Any], Any], *, materialized: Materialized | None = None
-    ) -> "KTable":
+    ) -> KTable:
         """Combine values per key with `reducer(agg, value)`; the first value starts it."""
         if not callable(reducer):
             raise TopologyError("reduce() needs a function reducer(agg, value).")
@@ -97,7 +98,7 @@ class KGroupedStream:
         materialized: Materialized | None = None,
         _value_serde: Any = None,
         _prefix: str = "KSTREAM-AGGREGATE",
-    ) -> "KTable":
+    ) -> KTable:
         """Fold values per key: `aggregator(key, value, agg)` starting from `initializer()`."""
         if not callable(initializer) or not callable(aggregator):
             raise TopologyError(
@@ -128,7 +129,7 @@ class KGroupedStream:
 class KGroupedTable:
     """A table re-grouped by `KTable.group_by`; aggregations subtract old and add new values."""
 
-    def __init__(self, selected: "KStream", key_serde: Any, value_serde: Any) -> None:
+    def __init__(self, selected: KStream, key_serde: Any, value_serde: Any) -> None:
         # `selected` carries Change values under their new keys; the aggregation adds the
         # repartition topic, named after its store as Kafka Streams does.
         self.stream = selected
@@ -138,7 +139,7 @@ class KGroupedTable:
     def _add(
         self, prefix: str, materialized: Materialized | None, value_serde: Any,
         make: Callable[[str, str], Any],
-    ) -> "KTable":
+    ) -> KTable:
         from streamz_kit.dsl.builder import DEFAULT_VALUE_SERDE
         from streamz_kit.dsl.ktable import KTable
 
@@ -160,7 +161,7 @@ class KGroupedTable:
             store_name=store_name, sources=upstream.sources,
         )
 
-    def count(self, *, materialized: Materialized | None = None) -> "KTable":
+    def count(self, *, materialized: Materialized | None = None) -> KTable:
         return self._add(
             "KTABLE-AGGREGATE", materialized, serdes.LONG,
             lambda n, s: TableAggregateNode(n, s, _zero, _count_adder, _count_subtractor),
@@ -172,7 +173,7 @@ class KGroupedTable:
         subtractor: Callable[[Any, Any], Any],
         *,
         materialized: Materialized | None = None,
-    ) -> "KTable":
+    ) -> KTable:
         if not callable(adder) or not callable(subtractor):
             raise TopologyError("reduce() needs adder(agg, value) and subtractor(agg, value).")
         return self._add(
@@ -187,7 +188,7 @@ class KGroupedTable:
         subtractor: Callable[[Any, Any, Any], Any],
         *,
         materialized: Materialized | None = None,
-    ) -> "KTable":
+    ) -> KTable:
         if not (callable(initializer) and callable(adder) and callable(subtractor)):
             raise TopologyError(
                 "aggregate() needs initializer(), adder(key, value, agg) and "

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from streamz_kit.dsl.materialized import Materialized
 from streamz_kit.dsl.store_factory import kv_store_builder
@@ -40,7 +41,7 @@ class KStream:
 
     def __init__(
         self,
-        builder: "StreamsBuilder",
+        builder: StreamsBuilder,
         node: str,
         key_serde: Any,
         value_serde: Any,
@@ -70,7 +71,7 @@ class KStream:
         key_changed: bool = False,
         parents: list[str] | None = None,
         sources: frozenset[str] | None = None,
-    ) -> "KStream":
+    ) -> KStream:
         node_name = name or self.graph.new_name(prefix)
         self.graph.add_node(GraphNode(node_name, lambda: make(node_name), parents or [self.node]))
         return KStream(
@@ -83,21 +84,21 @@ class KStream:
         )
 
     # -- stateless -------------------------------------------------------------------
-    def filter(self, predicate: Callable[[Any, Any], bool], *, name: str | None = None) -> "KStream":
+    def filter(self, predicate: Callable[[Any, Any], bool], *, name: str | None = None) -> KStream:
         """Keep records for which `predicate(key, value)` is true."""
         _check_callable(predicate, "filter")
         return self._add("KSTREAM-FILTER", lambda n: FilterNode(n, predicate, False), name=name)
 
     def filter_not(
         self, predicate: Callable[[Any, Any], bool], *, name: str | None = None
-    ) -> "KStream":
+    ) -> KStream:
         """Drop records for which `predicate(key, value)` is true."""
         _check_callable(predicate, "filter_not")
         return self._add("KSTREAM-FILTER", lambda n: FilterNode(n, predicate, True), name=name)
 
     def map(
         self, mapper: Callable[[Any, Any], tuple[Any, Any]], *, name: str | None = None
-    ) -> "KStream":
+    ) -> KStream:
         """Replace each record by `mapper(key, value) -> (new_key, new_value)`."""
         _check_callable(mapper, "map")
         return self._add(
@@ -107,7 +108,7 @@ class KStream:
 
     def map_values(
         self, mapper: Callable[..., Any], *, with_key: bool = False, name: str | None = None
-    ) -> "KStream":
+    ) -> KStream:
         """Replace each value by `mapper(value)` (or `mapper(key, value)` with `with_key=True`,
         Kafka's ValueMapperWithKey); the key, and so the partitioning, stays."""
         _check_callable(mapper, "map_values")
@@ -118,7 +119,7 @@ class KStream:
 
     def flat_map(
         self, mapper: Callable[[Any, Any], Iterable[tuple[Any, Any]]], *, name: str | None = None
-    ) -> "KStream":
+    ) -> KStream:
         """Replace each record by zero or more `(key, value)` pairs."""
         _check_callable(mapper, "flat_map")
         return self._add(
@@ -128,7 +129,7 @@ class KStream:
 
     def flat_map_values(
         self, mapper: Callable[[Any], Iterable[Any]], *, name: str | None = None
-    ) -> "KStream":
+    ) -> KStream:
         """Replace each value by zero or more values, keeping the key."""
         _check_callable(mapper, "flat_map_values")
         return self._add(
@@ -136,7 +137,7 @@ class KStream:
             value_serde=None,
         )
 
-    def select_key(self, key_fn: Callable[[Any, Any], Any], *, name: str | None = None) -> "KStream":
+    def select_key(self, key_fn: Callable[[Any, Any], Any], *, name: str | None = None) -> KStream:
         """Set a new key `key_fn(key, value)`; a later grouping or join repartitions."""
         _check_callable(key_fn, "select_key")
         return self._add(
@@ -144,7 +145,7 @@ class KStream:
             key_serde=None, key_changed=True,
         )
 
-    def peek(self, action: Callable[[Any, Any], Any], *, name: str | None = None) -> "KStream":
+    def peek(self, action: Callable[[Any, Any], Any], *, name: str | None = None) -> KStream:
         """Call `action(key, value)` for its side effect and pass the record on unchanged."""
         _check_callable(action, "peek")
         return self._add("KSTREAM-PEEK", lambda n: PeekNode(n, action), name=name)
@@ -154,7 +155,7 @@ class KStream:
         _check_callable(action, "foreach")
         self._add("KSTREAM-FOREACH", lambda n: PeekNode(n, action), name=name)
 
-    def merge(self, other: "KStream", *, name: str | None = None) -> "KStream":
+    def merge(self, other: KStream, *, name: str | None = None) -> KStream:
         """One stream holding the records of both, in the order they are processed."""
         if not isinstance(other, KStream):
             raise TopologyError(f"merge() takes a KStream, not {type(other).__name__}.")
@@ -173,7 +174,7 @@ class KStream:
             sources=self.sources | other.sources,
         )
 
-    def split(self, *, name: str = "") -> "BranchedKStream":
+    def split(self, *, name: str = "") -> BranchedKStream:
         """Route each record to the first branch whose predicate holds."""
         return BranchedKStream(self, name)
 
@@ -218,7 +219,7 @@ class KStream:
         num_partitions: int | None = None,
         key_serde: Any = None,
         value_serde: Any = None,
-    ) -> "KStream":
+    ) -> KStream:
         """Write through a repartition topic so records are partitioned by their current key."""
         base = name or self.graph.new_name("KSTREAM-REPARTITION")
         return self._through_repartition(
@@ -234,7 +235,7 @@ class KStream:
         *,
         implicit: bool = False,
         key_filter: bool = True,
-    ) -> "KStream":
+    ) -> KStream:
         """Write through `<base>-repartition` and read it back. `implicit`: made by a
         grouping, join or to_table (the optimizer may merge it with others); `key_filter`:
         the KIP-962 null-key filter in front of the sink (KTable re-groupings have none)."""
@@ -275,7 +276,7 @@ class KStream:
         return KStream(self.builder, source, ks, vs, sources=frozenset([source]))
 
     # -- grouping and tables -------------------------------------------------------------
-    def group_by_key(self, *, key_serde: Any = None, value_serde: Any = None) -> "KGroupedStream":
+    def group_by_key(self, *, key_serde: Any = None, value_serde: Any = None) -> KGroupedStream:
         """Group by the current key (repartitioning first if an earlier step changed it)."""
         from streamz_kit.dsl.grouped import KGroupedStream
 
@@ -289,12 +290,12 @@ class KStream:
         *,
         key_serde: Any = None,
         value_serde: Any = None,
-    ) -> "KGroupedStream":
+    ) -> KGroupedStream:
         """Group by a new key `key_fn(key, value)`; always repartitions."""
         selected = self.select_key(key_fn)
         return selected.group_by_key(key_serde=key_serde, value_serde=value_serde)
 
-    def to_table(self, *, materialized: Materialized | None = None, name: str | None = None) -> "KTable":
+    def to_table(self, *, materialized: Materialized | None = None, name: str | None = None) -> KTable:
         """Read the stream as a table: each record upserts its key; a None value deletes it."""
         from streamz_kit.dsl.ktable import KTable
 
@@ -333,7 +334,7 @@ class KStream:
         *,
         stores: Iterable[str] = (),
         name: str | None = None,
-    ) -> "KStream":
+    ) -> KStream:
         """Run a user `Processor` (a fresh one per task from `processor_factory()`)."""
         from streamz_kit.processor.user import UserProcessorNode
 
@@ -360,7 +361,7 @@ class KStream:
         windows: Any = None,
         name: str | None = None,
         grace: Any = None,
-    ) -> "KStream":
+    ) -> KStream:
         """Inner join: `join(stream, joiner, windows=JoinWindows...)`, `join(table, joiner)`
         or `join(global_table, key_fn, joiner)`; `joiner(left_value, right_value)`.
         Against a versioned table, `grace=` holds stream records back that long so late
@@ -378,7 +379,7 @@ class KStream:
         windows: Any = None,
         name: str | None = None,
         grace: Any = None,
-    ) -> "KStream":
+    ) -> KStream:
         """Like `join`, but every left record yields a result (None for a missing right side)."""
         from streamz_kit.dsl.joins import join_stream
 
@@ -387,12 +388,12 @@ class KStream:
 
     def outer_join(
         self,
-        other: "KStream",
+        other: KStream,
         joiner: Callable[[Any, Any], Any],
         *,
         windows: Any = None,
         name: str | None = None,
-    ) -> "KStream":
+    ) -> KStream:
         """Stream-stream outer join: unmatched records of either side yield a result."""
         from streamz_kit.dsl.joins import join_stream
 
@@ -431,7 +432,7 @@ class BranchedKStream:
             repartition_required=self.stream.repartition_required, sources=self.stream.sources,
         )
 
-    def branch(self, predicate: Callable[[Any, Any], bool], *, name: str | None = None) -> "BranchedKStream":
+    def branch(self, predicate: Callable[[Any, Any], bool], *, name: str | None = None) -> BranchedKStream:
         if self._ended:
             raise TopologyError("This split() already ended with default_branch()/no_default_branch().")
         _check_callable(predicate, "branch")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from streamz_kit.dsl.materialized import Materialized
 from streamz_kit.dsl.store_factory import kv_store_builder
@@ -24,14 +25,14 @@ if TYPE_CHECKING:
 class KTable:
     def __init__(
         self,
-        builder: "StreamsBuilder",
+        builder: StreamsBuilder,
         node: str,
         key_serde: Any,
         value_serde: Any,
         *,
         store_name: str | None,
         sources: frozenset[str],
-        parent: "KTable | None" = None,
+        parent: KTable | None = None,
         queryable: bool | None = None,
     ) -> None:
         self.builder = builder
@@ -85,7 +86,7 @@ class KTable:
         materialized: Materialized | None,
         value_serde: Any,
         name: str | None,
-    ) -> "KTable":
+    ) -> KTable:
         node_name = name or self.graph.new_name(prefix)
         unforced = self.can_send_old_values() and not self.versioned
         if unforced:
@@ -118,7 +119,7 @@ class KTable:
         *,
         materialized: Materialized | None = None,
         name: str | None = None,
-    ) -> "KTable":
+    ) -> KTable:
         """Keep rows where `predicate(key, value)` holds; others become tombstones."""
         if not callable(predicate):
             raise TopologyError("filter() needs a predicate(key, value).")
@@ -134,7 +135,7 @@ class KTable:
         *,
         materialized: Materialized | None = None,
         name: str | None = None,
-    ) -> "KTable":
+    ) -> KTable:
         if not callable(predicate):
             raise TopologyError("filter_not() needs a predicate(key, value).")
         return self._derive(
@@ -149,7 +150,7 @@ class KTable:
         *,
         materialized: Materialized | None = None,
         name: str | None = None,
-    ) -> "KTable":
+    ) -> KTable:
         """Transform each value; tombstones stay tombstones."""
         if not callable(mapper):
             raise TopologyError("map_values() needs a function mapper(value).")
@@ -161,7 +162,7 @@ class KTable:
 
     def to_stream(
         self, key_mapper: Callable[[Any, Any], Any] | None = None, *, name: str | None = None
-    ) -> "KStream":
+    ) -> KStream:
         """The table's updates as a stream (a deletion arrives as a None value).
 
         `key_mapper(key, value)` gives each record a new key (Kafka's toStream(mapper):
@@ -183,7 +184,7 @@ class KTable:
         *,
         key_serde: Any = None,
         value_serde: Any = None,
-    ) -> "KGroupedTable":
+    ) -> KGroupedTable:
         """Re-group rows by `selector(key, value) -> (new_key, new_value)`; repartitions."""
         from streamz_kit.dsl.grouped import KGroupedTable
         from streamz_kit.dsl.kstream import KStream
@@ -199,7 +200,7 @@ class KTable:
         selected = KStream(self.builder, select_name, key_serde, value_serde, sources=self.sources)
         return KGroupedTable(selected, key_serde, value_serde)
 
-    def suppress(self, suppressed: Any, *, name: str | None = None) -> "KTable":
+    def suppress(self, suppressed: Any, *, name: str | None = None) -> KTable:
         """Hold windowed updates back and emit one final result when each window closes."""
         from streamz_kit.dsl.suppress import suppress
 
@@ -208,13 +209,13 @@ class KTable:
     # -- table-table joins (built in streamz_kit.dsl.joins) ---------------------------------
     def join(
         self,
-        other: "KTable",
+        other: KTable,
         joiner: Callable[[Any, Any], Any],
         *,
         foreign_key: Callable[[Any], Any] | None = None,
         materialized: Materialized | None = None,
         name: str | None = None,
-    ) -> "KTable":
+    ) -> KTable:
         """Rows present in both tables, `joiner(left_value, right_value)`; updates both ways.
         With `foreign_key(value)`, a foreign-key join (KIP-213): each row joins the row of
         `other` whose key `foreign_key(value)` returns (None: no match)."""
@@ -231,13 +232,13 @@ class KTable:
 
     def left_join(
         self,
-        other: "KTable",
+        other: KTable,
         joiner: Callable[[Any, Any], Any],
         *,
         foreign_key: Callable[[Any], Any] | None = None,
         materialized: Materialized | None = None,
         name: str | None = None,
-    ) -> "KTable":
+    ) -> KTable:
         """Every row of this table, with the other's value or None.
         With `foreign_key(value)`, a foreign-key join (KIP-213): each row joins the row of
         `other` whose key `foreign_key(value)` returns (None: no match)."""
@@ -254,12 +255,12 @@ class KTable:
 
     def outer_join(
         self,
-        other: "KTable",
+        other: KTable,
         joiner: Callable[[Any, Any], Any],
         *,
         materialized: Materialized | None = None,
         name: str | None = None,
-    ) -> "KTable":
+    ) -> KTable:
         """Rows of either table; the missing side is None."""
         from streamz_kit.dsl.joins import join_tables
 
@@ -270,7 +271,7 @@ class GlobalKTable:
     """A table every task holds in full; joined by a key computed from the stream record."""
 
     def __init__(
-        self, builder: "StreamsBuilder", store_name: str, key_serde: Any, value_serde: Any
+        self, builder: StreamsBuilder, store_name: str, key_serde: Any, value_serde: Any
     ) -> None:
         self.builder = builder
         self.store_name = store_name

@@ -62,5 +62,5 @@ class Materialized:
         object.__setattr__(self, "history_retention", history_retention)
 
     @classmethod
-    def as_(cls, name: str) -> "Materialized":
+    def as_(cls, name: str) -> Materialized:
         return cls(name)

@@ -62,7 +62,7 @@ async def fetch_remote(endpoint: str, path: str, timeout_s: float = 5.0) -> tupl
         head, _, body = raw.partition(b"\r\n\r\n")
         status = int(head.split(b" ", 2)[1])
         return status, body
-    except (OSError, asyncio.TimeoutError, ValueError, IndexError) as exc:
+    except (TimeoutError, OSError, ValueError, IndexError) as exc:
         log.warning("Forwarding %s to %s failed: %s", path, endpoint, exc)
         return 502, orjson.dumps({
             "error": "host unreachable",

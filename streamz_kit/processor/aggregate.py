@@ -9,7 +9,8 @@ Records with a null key or value are dropped, as Kafka Streams does.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from streamz_kit.processor.context import TaskContext
 from streamz_kit.processor.node import Change, Headers, Node

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import abc
 import enum
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Callable, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -28,7 +29,7 @@ class PunctuationType(enum.Enum):
 class Record(Generic[K, V]):
     """A key, a value, an event timestamp in ms, and headers."""
 
-    __slots__ = ("key", "value", "timestamp", "headers")
+    __slots__ = ("headers", "key", "timestamp", "value")
 
     def __init__(
         self, key: K, value: V, timestamp: int = 0, headers: Headers | None = None
@@ -38,16 +39,16 @@ class Record(Generic[K, V]):
         self.timestamp = timestamp
         self.headers: Headers = headers or ()
 
-    def with_key(self, key: Any) -> "Record[Any, V]":
+    def with_key(self, key: Any) -> Record[Any, V]:
         return Record(key, self.value, self.timestamp, self.headers)
 
-    def with_value(self, value: Any) -> "Record[K, Any]":
+    def with_value(self, value: Any) -> Record[K, Any]:
         return Record(self.key, value, self.timestamp, self.headers)
 
-    def with_timestamp(self, timestamp: int) -> "Record[K, V]":
+    def with_timestamp(self, timestamp: int) -> Record[K, V]:
         return Record(self.key, self.value, timestamp, self.headers)
 
-    def with_headers(self, headers: Headers) -> "Record[K, V]":
+    def with_headers(self, headers: Headers) -> Record[K, V]:
         return Record(self.key, self.value, self.timestamp, tuple(headers))
 
     def __iter__(self):  # type: ignore[no-untyped-def]

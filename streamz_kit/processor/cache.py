@@ -18,7 +18,7 @@ class EmitCache:
     cost one changelog record and one downstream record per commit.
     """
 
-    __slots__ = ("entries", "limit", "forward", "puts", "hits")
+    __slots__ = ("entries", "forward", "hits", "limit", "puts")
 
     def __init__(self, forward: Forward, limit: int) -> None:
         self.entries: dict[Any, tuple[Change, int, Headers]] = {}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from streamz_kit.errors import DeserializationError, ProductionError
 from streamz_kit.processor.context import TaskContext

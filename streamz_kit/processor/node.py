@@ -8,7 +8,8 @@ Nodes are created fresh for every task from the factories the compiler made.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from streamz_kit.errors import UserCodeError
 from streamz_kit.processor.context import TaskContext

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from streamz_kit.errors import UserCodeError
 from streamz_kit.processor.node import Forward, Headers, Node, fan_out
@@ -176,14 +177,14 @@ class BranchNode(Node):
 
 
 __all__ = [
+    "BranchNode",
     "FilterNode",
-    "MapNode",
-    "MapValuesNode",
-    "SelectKeyNode",
     "FlatMapNode",
     "FlatMapValuesNode",
-    "PeekNode",
+    "MapNode",
+    "MapValuesNode",
     "PassThroughNode",
-    "BranchNode",
+    "PeekNode",
+    "SelectKeyNode",
     "UserCodeError",
 ]

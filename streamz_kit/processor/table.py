@@ -7,7 +7,8 @@ a change whose old and new are both None is dropped as needless.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from streamz_kit.processor.aggregate import StatefulNode
 from streamz_kit.processor.context import TaskContext
@@ -171,10 +172,10 @@ class TableRepartitionMapNode(Node):
 
 
 __all__ = [
-    "TableSourceNode",
+    "StatefulNode",
     "TableFilterNode",
     "TableMapValuesNode",
-    "TableToStreamNode",
     "TableRepartitionMapNode",
-    "StatefulNode",
+    "TableSourceNode",
+    "TableToStreamNode",
 ]

@@ -3,7 +3,8 @@ the task context and the record cache can all use them without importing each ot
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from streamz_kit.processor.api import Headers
 

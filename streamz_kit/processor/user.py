@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 from streamz_kit.errors import StreamzError, TopologyError
 from streamz_kit.processor.api import (
@@ -22,7 +23,7 @@ from streamz_kit.windows import to_millis
 class _Context(ProcessorContext):
     """The context one user processor sees: its node's children, its task's context."""
 
-    def __init__(self, node: "UserProcessorNode", context: TaskContext) -> None:
+    def __init__(self, node: UserProcessorNode, context: TaskContext) -> None:
         self._node = node
         self._tc = context
 

@@ -18,7 +18,7 @@ class Topology(Protocol):
     def subtopologies(self) -> list[SubTopology]: ...
 
 
-def _node_lines(topology: "Topology", node: GraphNode) -> list[str]:
+def _node_lines(topology: Topology, node: GraphNode) -> list[str]:
     graph = topology.graph
     children = graph.children_of(node.name)
     if node.kind == "source":
@@ -40,7 +40,7 @@ def _node_lines(topology: "Topology", node: GraphNode) -> list[str]:
     return lines
 
 
-def describe(topology: "Topology") -> str:
+def describe(topology: Topology) -> str:
     graph = topology.graph
     out = ["Topologies:"]
     blocks: list[tuple[int, str, list[GraphNode]]] = []
@@ -67,7 +67,7 @@ def _mermaid_id(name: str) -> str:
     return name.replace("-", "_").replace(".", "_")
 
 
-def to_mermaid(topology: "Topology") -> str:
+def to_mermaid(topology: Topology) -> str:
     graph = topology.graph
     lines = ["flowchart TD"]
     topics: set[str] = set()

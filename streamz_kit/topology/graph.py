@@ -7,8 +7,9 @@ same names, and therefore the same internal topic names after a restart.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from streamz_kit.errors import TopologyError
 from streamz_kit.processor.node import Node

@@ -10,7 +10,6 @@ import pytest
 from kafka_helpers import run
 
 from interop.kafka_broker import KafkaBroker
-
 from streamz_kit.errors import BrokerError, ConfigError
 from streamz_kit.transport.kafka import KafkaTransport
 from streamz_kit.transport.port import ProducerRecord

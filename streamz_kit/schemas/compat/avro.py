@@ -131,7 +131,7 @@ class _Checker:
             return
         if rt == "union":
             for branch in r["branches"]:
-                if branch["type"] == wt or wt in _PROMOTIONS and branch["type"] in _PROMOTIONS[wt]:
+                if branch["type"] == wt or (wt in _PROMOTIONS and branch["type"] in _PROMOTIONS[wt]):
                     trial: list[str] = []
                     self.check(branch, w, path, trial)
                     if not trial:
