@@ -94,7 +94,7 @@ def main() -> int:
 
         @app.agent(inp)
         async def w2(stream: Any) -> None:
-            async for key, value in stream.items():
+            async for key, _value in stream.items():
                 n = table[key] + 1
                 table[key] = n
                 await out.send(key=key, value=n)

@@ -163,7 +163,7 @@ class Bench:
                                  commit_ms=commit_ms)
             if not result.get("error"):
                 result["check"] = self.verify(
-                    workload, lambda t: run(brokers.embedded_read(logdir, t)),
+                    workload, lambda t, logdir=logdir: run(brokers.embedded_read(logdir, t)),
                     f"{workload.lower()}-out")
             shutil.rmtree(logdir, ignore_errors=True)
             results.append(result)

@@ -39,7 +39,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from streamz_kit.transport import TopicPartition, TopicSpec, connect
+from streamz_kit.transport import TopicPartition, TopicSpec, connect  # noqa: E402
 
 INPUT = "user-actions"
 OUTPUTS = ("recommendations", "trending", "trending-windows")

@@ -383,7 +383,7 @@ async def _consume(
             while max_records is None or seen < max_records:
                 batch = await consumer.poll(timeout_ms=200, max_records=1000)
                 got = False
-                for tp, records in batch.items():
+                for records in batch.values():
                     for rec in records:
                         if max_records is not None and seen >= max_records:
                             break

@@ -53,12 +53,12 @@ def load_app(spec: str, *, application_id: str | None = None) -> App:
         preferred = [n for n in ("app", "topology") if hasattr(module, n)]
         others = [n for n in vars(module) if not n.startswith("_") and n not in preferred]
         candidates = [(n, getattr(module, n)) for n in preferred + others]
-    for attr, obj in candidates:
+    for _attr, obj in candidates:
         if isinstance(obj, App):
             if application_id:
                 obj.configure(application_id=application_id)
             return obj
-    for attr, obj in candidates:
+    for _attr, obj in candidates:
         if isinstance(obj, Topology):
             return App(obj, application_id=application_id or Path(target).stem.replace("_", "-"))
     raise ConfigError(

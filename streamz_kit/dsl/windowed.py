@@ -127,9 +127,13 @@ class _Windowed:
         )
         if self.emit.on_close:
             windows = self.windows
-            factory = lambda: FinalResultsNode(make(node_name, store_name), windows)
+
+            def factory() -> Any:
+                return FinalResultsNode(make(node_name, store_name), windows)
         else:
-            factory = lambda: make(node_name, store_name)
+
+            def factory() -> Any:
+                return make(node_name, store_name)
         graph.add_node(GraphNode(node_name, factory, [upstream.node]))
         graph.add_store(builder, node_name)
         table = KTable(

@@ -32,7 +32,7 @@ def context_of(headers: Any) -> trace.SpanContext | None:
     """The remote span context in a record's headers, or None."""
     carrier: dict[str, str] = {}
     for key, value in headers:
-        if key == TRACEPARENT or key == TRACESTATE:
+        if key in (TRACEPARENT, TRACESTATE):
             carrier[key] = value.decode("latin-1") if isinstance(value, bytes) else str(value)
     if TRACEPARENT not in carrier:
         return None

@@ -36,15 +36,14 @@ class MapNode(Node):
             pair = self.mapper(key, value)
         except Exception as exc:
             raise self.fail(exc) from exc
-        if type(pair) is not tuple or len(pair) != 2:
-            if not _is_pair(pair):
-                raise self.fail(
-                    TypeError(
-                        f"map's function must return a (key, value) pair, but it returned "
-                        f"{pair!r:.80}. Return a 2-tuple, or use map_values to change the "
-                        "value only."
-                    )
+        if (type(pair) is not tuple or len(pair) != 2) and not _is_pair(pair):
+            raise self.fail(
+                TypeError(
+                    f"map's function must return a (key, value) pair, but it returned "
+                    f"{pair!r:.80}. Return a 2-tuple, or use map_values to change the "
+                    "value only."
                 )
+            )
         self.forward(pair[0], pair[1], timestamp, headers)
 
 

@@ -166,9 +166,11 @@ class VersionedKeyValueStore(TypedStore):
         last_raw: bytes | None = None
         for k, v in self.buffer.range(_DATA, None):
             kb = k[5 : 5 + _KLEN.unpack_from(k, 1)[0]]
-            if last_kb is not None and kb != last_kb and last_raw is not None:
-                if last_raw[:1] != _TOMBSTONE:
-                    yield kdes(topic, last_kb), self._decode(last_raw)
+            if (
+                last_kb is not None and kb != last_kb and last_raw is not None
+                and last_raw[:1] != _TOMBSTONE
+            ):
+                yield kdes(topic, last_kb), self._decode(last_raw)
             last_kb, last_raw = kb, v
         if last_kb is not None and last_raw is not None and last_raw[:1] != _TOMBSTONE:
             yield kdes(topic, last_kb), self._decode(last_raw)

@@ -55,7 +55,7 @@ def split_subtopologies(graph: LogicalGraph) -> list[SubTopology]:
             continue
         for parent in node.parents:
             uf.union(node.name, parent)
-    for store, users in graph.store_users.items():
+    for users in graph.store_users.values():
         local = [u for u in users if u not in global_nodes]
         for other in local[1:]:
             uf.union(local[0], other)
@@ -70,15 +70,18 @@ def split_subtopologies(graph: LogicalGraph) -> list[SubTopology]:
         members.sort(key=lambda n: graph.nodes[n].order)
         sub = SubTopology(id=index, nodes=members)
         for name in members:
-            node: GraphNode = graph.nodes[name]
-            if node.kind == "source":
-                sub.source_topics.extend(node.topics)
-                if node.internal:
-                    sub.internal_sources.extend(node.topics)
-            elif node.kind == "sink" and node.sink_topic is not None:
-                if node.sink_topic not in sub.sink_topics:
-                    sub.sink_topics.append(node.sink_topic)
-            for store in node.stores:
+            member: GraphNode = graph.nodes[name]
+            if member.kind == "source":
+                sub.source_topics.extend(member.topics)
+                if member.internal:
+                    sub.internal_sources.extend(member.topics)
+            elif (
+                member.kind == "sink"
+                and member.sink_topic is not None
+                and member.sink_topic not in sub.sink_topics
+            ):
+                sub.sink_topics.append(member.sink_topic)
+            for store in member.stores:
                 if store not in sub.stores:
                     sub.stores.append(store)
         subtopologies.append(sub)

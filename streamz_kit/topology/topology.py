@@ -57,9 +57,9 @@ class Topology:
     def user_sink_topics(self) -> list[str]:
         out: list[str] = []
         for node in self.graph.nodes.values():
-            if node.kind == "sink" and not node.internal and node.sink_topic is not None:
-                if node.sink_topic not in out:
-                    out.append(node.sink_topic)
+            topic = node.sink_topic
+            if node.kind == "sink" and not node.internal and topic is not None and topic not in out:
+                out.append(topic)
         return out
 
     def subtopology_for_topic(self, topic: str) -> SubTopology | None:

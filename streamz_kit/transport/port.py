@@ -200,7 +200,7 @@ class Consumer(abc.ABC):
     ) -> dict[TopicPartition, list[ConsumedRecord]]:
         """Records from the current positions (advancing them). Committed records only."""
 
-    def request_rejoin(self) -> None:
+    def request_rejoin(self) -> None:  # noqa: B027 -- a deliberate no-op default
         """Rejoin the group at the next poll (the runtime closed tasks whose commit was
         refused, so this member's assignment is stale). No-op where there is no group."""
 
@@ -237,7 +237,7 @@ class Producer(abc.ABC):
         default writes synchronously, as `flush` does."""
         await self.flush()
 
-    async def init_transactions(self) -> None:
+    async def init_transactions(self) -> None:  # noqa: B027 -- a deliberate no-op default
         """Register the transactional id with the broker now, fencing every older producer
         with the same id and aborting its open transaction (Kafka's initTransactions). A
         task calls it before it reads its stores' changelogs and its committed offsets, so a

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "bench"))
 
-import soak
+import soak  # noqa: E402
 
 RATE = 300
 RETENTION_S = 6

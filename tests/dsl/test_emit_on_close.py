@@ -108,5 +108,5 @@ def test_on_window_update_is_the_default_and_emits_every_change() -> None:
 def test_emit_strategy_rejects_other_objects() -> None:
     builder = sk.StreamsBuilder()
     windowed = builder.stream("in").group_by_key().windowed_by(sk.TimeWindows.of_size_with_no_grace(10))
-    with pytest.raises(TopologyError, match="EmitStrategy.on_window_close"):
+    with pytest.raises(TopologyError, match=r"EmitStrategy.on_window_close"):
         windowed.emit_strategy("close")

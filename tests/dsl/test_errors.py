@@ -189,7 +189,7 @@ def test_build_of_empty_topology(builder: sk.StreamsBuilder) -> None:
 
 def test_driver_needs_a_topology(builder: sk.StreamsBuilder) -> None:
     builder.stream("in")
-    with pytest.raises(sk.TopologyError, match="builder.build()"):
+    with pytest.raises(sk.TopologyError, match=r"builder.build()"):
         TopologyTestDriver(builder)  # type: ignore[arg-type]
 
 

@@ -89,7 +89,8 @@ def _stream_table(left: bool, grace: int | None) -> list[tuple[str, tuple[Any, .
     builder = sk.StreamsBuilder()
     table = builder.table("t", key_serde=S, value_serde=S, materialized=versioned())
     stream = builder.stream("s", key_serde=S, value_serde=S)
-    joiner = lambda a, b: f"{a}+{'null' if b is None else b}"
+    def joiner(a, b):
+        return f"{a}+{'null' if b is None else b}"
     join = stream.left_join if left else stream.join
     join(table, joiner, grace=grace).to("out", key_serde=S, value_serde=S)
     seen = []

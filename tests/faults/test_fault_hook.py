@@ -49,5 +49,5 @@ def test_parse_points() -> None:
     exact, prefixes = parse_points("commit:after_produce@0.25, restore:* ,x", 0.5)
     assert exact == {"commit:after_produce": 0.25, "x": 0.5}
     assert prefixes == [("restore:", 0.5)]
-    with pytest.raises(ValueError, match="point@0.25"):
+    with pytest.raises(ValueError, match=r"point@0.25"):
         parse_points("commit:after_produce@often")

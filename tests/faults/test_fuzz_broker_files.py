@@ -165,10 +165,7 @@ def _apply(path: Path, d: dict[str, Any]) -> bool:
 
 
 def _is_prefix(got: Records, want: Records) -> bool:
-    for tp, records in got.items():
-        if records != want.get(tp, [])[: len(records)]:
-            return False
-    return True
+    return all(records == want.get(tp, [])[:len(records)] for tp, records in got.items())
 
 
 def _sqlite_says_intact(path: Path) -> bool:

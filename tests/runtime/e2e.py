@@ -27,7 +27,7 @@ class Worker:
         self, app: str, env: dict[str, str], log_path: Path, extra_args: tuple[str, ...] = ()
     ) -> None:
         self.log_path = log_path
-        self.log = open(log_path, "ab")
+        self.log = open(log_path, "ab")  # noqa: SIM115 -- the worker writes to it until stop()
         app_path = app if "/" in app else str(APPS / app)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamz_kit", "run", app_path, "--log-level", "INFO",

@@ -77,7 +77,8 @@ def test_sigkill_mid_stream_exactly_once_no_loss_no_duplicate(tmp_path: Path) ->
     for round_ in range(3):
         worker = Worker("count_app.py", env, tmp_path / f"w{round_}.log")
         target = (round_ + 1) * total // 5
-        wait_for(lambda: len(copies(broker)) >= target, 60, worker, f"{target} copies")
+        wait_for(lambda target=target: len(copies(broker)) >= target, 60, worker,
+                 f"{target} copies")
         worker.stop(signal.SIGKILL)
     worker = Worker("count_app.py", env, tmp_path / "final.log")
     want = expected_counts(total)

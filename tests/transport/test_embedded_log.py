@@ -209,7 +209,7 @@ def test_unusable_broker_path_is_a_broker_error_with_a_sentence(tmp_path: Path) 
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     transport = connect(f"embedded://{blocker / 'broker'}")
-    with pytest.raises(BrokerError, match="cannot create its directory .*embedded://PATH"):
+    with pytest.raises(BrokerError, match=r"cannot create its directory .*embedded://PATH"):
         run_with(transport, lambda t: t.admin().list_topics())
     with pytest.raises(BrokerError, match="cannot"):
         run_with(connect(f"embedded://{blocker}"), lambda t: t.admin().list_topics())

@@ -175,7 +175,7 @@ def test_compact_alone_never_deletes_by_age_and_compact_delete_does(tmp_path: Pa
         await _batch(t, [NOW - 5000])
         await t.log.cleaner.run(now_ms=NOW)
         assert await _offsets(t) == [0]
-        with pytest.raises(BrokerError, match="cleanup.policy"):
+        with pytest.raises(BrokerError, match=r"cleanup.policy"):
             await t.admin().delete_records({TP: 1})
         await t.admin().alter_topic_config("t", {"cleanup.policy": "delete,compact"})
         assert (await t.admin().topic_configs(["t"]))["t"]["cleanup.policy"] == "compact,delete"
@@ -260,7 +260,7 @@ def test_auto_offset_reset_comes_from_the_client_config(tmp_path: Path) -> None:
 def test_deleted_batches_give_their_space_back_to_the_file_system(tmp_path: Path) -> None:
     async def body(t: EmbeddedTransport) -> None:
         await t.admin().create_topics([TopicSpec("t", 1, {"retention.ms": "1000"})])
-        for i in range(40):
+        for _i in range(40):
             await _batch(t, [NOW - 10_000] * 50, value=os.urandom(1000))
         await _batch(t, [NOW], value=b"kept")
         t.log.db.read(lambda c: c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
