@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from streamz_kit import serdes as _serdes
 from streamz_kit.dsl.materialized import Materialized
-from streamz_kit.dsl.store_factory import kv_store_builder
+from streamz_kit.dsl.store_factory import DEFAULT_KEY_SERDE, DEFAULT_VALUE_SERDE, kv_store_builder
 from streamz_kit.errors import TopologyError
 from streamz_kit.processor.io import SourceNode
 from streamz_kit.processor.node import Node
@@ -22,8 +21,6 @@ if TYPE_CHECKING:
     from streamz_kit.dsl.kstream import KStream
     from streamz_kit.dsl.ktable import GlobalKTable, KTable
 
-DEFAULT_KEY_SERDE: Any = _serdes.STRING
-DEFAULT_VALUE_SERDE: Any = _serdes.JSON
 
 
 def _topics(topics: str | list[str]) -> list[str]:

@@ -140,8 +140,8 @@ class KGroupedTable:
         self, prefix: str, materialized: Materialized | None, value_serde: Any,
         make: Callable[[str, str], Any],
     ) -> KTable:
-        from streamz_kit.dsl.builder import DEFAULT_VALUE_SERDE
         from streamz_kit.dsl.ktable import KTable
+        from streamz_kit.dsl.store_factory import DEFAULT_VALUE_SERDE
 
         graph = self.stream.graph
         mat = materialized or Materialized()

@@ -189,7 +189,7 @@ class KStream:
         name: str | None = None,
     ) -> None:
         """Write every record to `topic`, or to the topic `topic(key, value)` returns."""
-        from streamz_kit.dsl.builder import DEFAULT_KEY_SERDE, DEFAULT_VALUE_SERDE
+        from streamz_kit.dsl.store_factory import DEFAULT_KEY_SERDE, DEFAULT_VALUE_SERDE
 
         ks = key_serde or self.key_serde or DEFAULT_KEY_SERDE
         vs = value_serde or self.value_serde or DEFAULT_VALUE_SERDE
@@ -239,7 +239,7 @@ class KStream:
         """Write through `<base>-repartition` and read it back. `implicit`: made by a
         grouping, join or to_table (the optimizer may merge it with others); `key_filter`:
         the KIP-962 null-key filter in front of the sink (KTable re-groupings have none)."""
-        from streamz_kit.dsl.builder import DEFAULT_KEY_SERDE, DEFAULT_VALUE_SERDE
+        from streamz_kit.dsl.store_factory import DEFAULT_KEY_SERDE, DEFAULT_VALUE_SERDE
 
         if num_partitions is not None and num_partitions < 1:
             raise TopologyError("repartition num_partitions must be at least 1.")

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from streamz_kit import serdes as _serdes
 from streamz_kit.dsl.materialized import Materialized
 from streamz_kit.stores import StoreBuilder
 from streamz_kit.windows import to_millis
 
+# The DSL's serdes when neither the step nor its upstream names one (here, not in the
+# grammar modules, so that every DSL helper can read them without importing the grammar).
+DEFAULT_KEY_SERDE: Any = _serdes.STRING
+DEFAULT_VALUE_SERDE: Any = _serdes.JSON
+
 
 def resolve_serdes(key_serde: Any, value_serde: Any) -> tuple[Any, Any]:
-    from streamz_kit.dsl.builder import DEFAULT_KEY_SERDE, DEFAULT_VALUE_SERDE
-
     return key_serde or DEFAULT_KEY_SERDE, value_serde or DEFAULT_VALUE_SERDE
 
 
