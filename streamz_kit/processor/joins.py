@@ -17,6 +17,7 @@ from typing import Any
 
 from streamz_kit.errors import SerializationError
 from streamz_kit.processor.aggregate import StatefulNode
+from streamz_kit.processor.context import TaskContext
 from streamz_kit.processor.node import Change, Headers, Node
 from streamz_kit.processor.versioned import StaleChange
 from streamz_kit.serdes import Serde, describe_bytes
@@ -92,11 +93,11 @@ class TimeTrackers:
     def __init__(self) -> None:
         self._by_task: dict[int, TimeTracker] = {}
 
-    def get(self, task: Any) -> TimeTracker:
-        return self._by_task.setdefault(id(task), TimeTracker())
+    def get(self, context: TaskContext) -> TimeTracker:
+        return self._by_task.setdefault(id(context), TimeTracker())
 
-    def release(self, task: Any) -> None:
-        self._by_task.pop(id(task), None)
+    def release(self, context: TaskContext) -> None:
+        self._by_task.pop(id(context), None)
 
 
 class JoinWindowNode(StatefulNode):
@@ -149,19 +150,20 @@ class StreamStreamJoinNode(StatefulNode):
         self.outer_store: Any = None
         self.tracker = TimeTracker()
 
-    def init(self, task: Any) -> None:
-        super().init(task)
-        self.tracker = self.trackers.get(task)
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
+        self.tracker = self.trackers.get(context)
         if self.outer_store_name is not None:
-            self.outer_store = task.get_store(self.outer_store_name)
+            self.outer_store = context.get_store(self.outer_store_name)
             for store_key, _ in self.outer_store.all():  # pending records survive a restart
                 ts = _TS_SIDE.unpack_from(store_key)[0] - _BIAS
                 self.tracker.min_time = min(self.tracker.min_time, ts)
                 break
 
     def close(self) -> None:
-        if self.task is not None:
-            self.trackers.release(self.task)
+        context = self.__dict__.get("context")  # None when the task never ran
+        if context is not None:
+            self.trackers.release(context)
 
     def _join(self, this: Any, other: Any) -> Any:
         try:
@@ -343,8 +345,8 @@ class TableTableJoinNode(StatefulNode):
         self._send_old_values = send_old_values
         self.send_old_values = False
 
-    def init(self, task: Any) -> None:
-        super().init(task)
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
         self.send_old_values = self._send_old_values()
 
     def _join(self, this: Any, other: Any) -> Any:
@@ -397,11 +399,11 @@ class TableJoinMergeNode(Node):
         self._send_old_values = send_old_values
         self.send_old_values = False
 
-    def init(self, task: Any) -> None:
-        super().init(task)
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
         self.send_old_values = self._send_old_values()
         if self.store_name is not None:
-            self.store = task.get_store(self.store_name)
+            self.store = context.get_store(self.store_name)
 
     def process(self, key: Any, change: Change, timestamp: int, headers: Headers) -> None:
         store = self.store

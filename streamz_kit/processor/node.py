@@ -55,8 +55,6 @@ class Node:
         self.children: list[Node] = []
         self.forward: Forward = _drop
         self.emit: Forward = _drop  # table nodes: forward, or put into the record cache
-        # Deprecated alias of `context` for nodes not yet moved over; do not use in new code.
-        self.task: TaskContext | None = None
 
     # Set by `init`: what the node may use of the task running it (processor/context.py).
     context: TaskContext
@@ -68,7 +66,6 @@ class Node:
     def init(self, context: TaskContext) -> None:
         """Called once per task before the first record: bind stores, emit and context here."""
         self.context = context
-        self.task = context
 
     def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
         self.forward(key, value, timestamp, headers)

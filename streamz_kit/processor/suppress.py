@@ -21,6 +21,7 @@ from typing import Any
 
 from streamz_kit.errors import SerializationError, StreamsProcessingError
 from streamz_kit.processor.aggregate import StatefulNode
+from streamz_kit.processor.context import TaskContext
 from streamz_kit.processor.node import Change, Headers
 from streamz_kit.serdes import Serde, describe_bytes
 
@@ -84,8 +85,8 @@ class SuppressNode(StatefulNode):
         self.size = 0
         self.min_end = _MAX  # earliest buffered window end: skip scans until it closes
 
-    def init(self, task: Any) -> None:
-        super().init(task)
+    def init(self, context: TaskContext) -> None:
+        super().init(context)
         self.send_old_values = self._send_old_values()
         for store_key, _ in self.store.all():
             if self.size == 0:
