@@ -66,3 +66,14 @@ class CompositeView:
         for view in self._views:
             out.extend(view.fetch_all(*args))
         return out
+
+    def backward_fetch(self, key: Any, t_from: int, t_to: int) -> list[Any]:
+        """A window store's (start, value) for `key`, newest first (one task holds a key)."""
+        out: list[Any] = []
+        for view in self._views:
+            out.extend(view.backward_fetch(key, t_from, t_to))
+        return out
+
+    def backward_fetch_all(self, t_from: int, t_to: int) -> list[Any]:
+        """`fetch_all` of every local task, in reverse order."""
+        return self.fetch_all(t_from, t_to)[::-1]

@@ -173,3 +173,20 @@ def test_table_table_join_drops_out_of_order_versions() -> None:
         lin.pipe_input("k", "old", 10)  # out of order: history only, no join result
         rin.pipe_input("k", "R2", 30)
         assert out.read_key_values_to_list() == [("k", "new/R"), ("k", "new/R2")]
+
+
+def test_to_table_can_be_versioned_too() -> None:
+    builder = sk.StreamsBuilder()
+    table = builder.stream("t", key_serde=S, value_serde=S).to_table(materialized=versioned())
+    stream = builder.stream("s", key_serde=S, value_serde=S)
+    stream.join(table, lambda a, b: f"{a}+{b}").to("out", key_serde=S, value_serde=S)
+    with TopologyTestDriver(builder.build()) as driver:
+        tin = driver.create_input_topic("t", key_serde=S, value_serde=S)
+        sin = driver.create_input_topic("s", key_serde=S, value_serde=S)
+        out = driver.create_output_topic("out", key_serde=S, value_serde=S)
+        tin.pipe_input("k", "new", 20)
+        tin.pipe_input("k", "old", 10)  # out of order: history only
+        sin.pipe_input("k", "x", 15)
+        sin.pipe_input("k", "y", 25)
+        assert out.read_key_values_to_list() == [("k", "x+old"), ("k", "y+new")]
+        assert driver.get_key_value_store("vt").get("k", as_of=12) == "old"
