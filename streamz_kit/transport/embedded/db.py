@@ -150,21 +150,24 @@ class Database:
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             # Larger pages: fewer b-tree splits and WAL frames per batch. Only a new database
             # takes it, and only before it switches to WAL.
-            conn.execute("PRAGMA page_size=16384")
+            # Each statement waits out a busy log (another process recovering the WAL after a
+            # kill holds it briefly) instead of failing the open.
+            pragma = self._pragma
+            pragma(conn, "PRAGMA page_size=16384")
             # Pages freed by retention go back to the file system (retention.reclaim); a
             # new database takes it now, an older one is converted once below.
-            conn.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            pragma(conn, "PRAGMA auto_vacuum=INCREMENTAL")
             self._retry_sync(lambda: conn.execute("PRAGMA journal_mode=WAL").fetchone())
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA temp_store=MEMORY")
-            conn.execute("PRAGMA cache_size=-32768")  # 32 MiB page cache
-            conn.execute("PRAGMA wal_autocheckpoint=4000")
+            pragma(conn, "PRAGMA synchronous=NORMAL")
+            pragma(conn, "PRAGMA temp_store=MEMORY")
+            pragma(conn, "PRAGMA cache_size=-32768")  # 32 MiB page cache
+            pragma(conn, "PRAGMA wal_autocheckpoint=4000")
             # After a checkpoint the -wal file is cut back to this size, so a burst of writes
             # (a vacuum) does not leave it large for good.
-            conn.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
+            pragma(conn, f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
             # A damaged b-tree would otherwise be served silently as a log with holes in it:
             # check the structure once per open (quick_check reads each page once).
-            problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)").fetchall()]
+            problems = [str(row[0]) for row in pragma(conn, "PRAGMA quick_check(5)")]
             if problems != ["ok"]:
                 conn.close()
                 raise BrokerError(
@@ -192,6 +195,20 @@ class Database:
             ) from exc
         return conn
 
+    def _pragma(self, conn: sqlite3.Connection, sql: str) -> list[tuple[object, ...]]:
+        """Run one statement of the open, retrying while the log is busy; any other error
+        is raised as it is (open() turns it into a sentence)."""
+        deadline = time.monotonic() + RETRY_FOR_S
+        pause = 0.002
+        while True:
+            try:
+                return list(conn.execute(sql).fetchall())
+            except sqlite3.OperationalError as exc:
+                if not self._retryable(exc, deadline):
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
     @staticmethod
     def _create_schema(conn: sqlite3.Connection) -> None:
         (version,) = conn.execute("PRAGMA user_version").fetchone()
@@ -218,7 +235,7 @@ class Database:
         crash leaves the old file; it needs free disk space about the log's size and holds
         the write lock while it runs). Skipped, and tried at the next open, while another
         process keeps the log busy."""
-        (mode,) = conn.execute("PRAGMA auto_vacuum").fetchone()
+        [(mode,)] = self._pragma(conn, "PRAGMA auto_vacuum")
         if mode == 2:
             return
         with self._mutex:
