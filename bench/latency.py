@@ -100,7 +100,14 @@ async def measure(workdir: Path, *, guarantee: str, rate: int, seconds: float, c
         )
         while generator.poll() is None:
             await asyncio.sleep(0.1)
-        await asyncio.sleep(max(0.5, 3 * commit_ms / 1000))  # let the last outputs arrive
+        # Let the last outputs arrive: until none came for a second (a short run may end
+        # before the worker has created all its tasks), at most 30 s.
+        await asyncio.sleep(max(0.5, 3 * commit_ms / 1000))
+        drain_until = time.monotonic() + 30
+        seen = -1
+        while time.monotonic() < drain_until and (not samples or len(samples) != seen):
+            seen = len(samples)
+            await asyncio.sleep(1.0)
         stop.set()
         await collector
     finally:
