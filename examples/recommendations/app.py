@@ -14,11 +14,15 @@ import streamz_kit as sk
 
 if __package__:
     from .pipeline import APPLICATION_ID, build_topology
+    from .schemas import registry_from_env
 else:  # run as a script, or loaded by path by the CLI
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from pipeline import APPLICATION_ID, build_topology  # type: ignore[no-redef]
+    from schemas import registry_from_env  # type: ignore[no-redef]
 
-topology = build_topology()
+# SCHEMA_REGISTRY_URL=embedded://.streamz (or http://...): Avro actions and recommendations
+# through that registry, as the demo runs it; unset: JSON.
+topology = build_topology(registry=registry_from_env())
 # http_port serves the stores as JSON (curl localhost:8080/stores/user-profiles/user-00042)
 # along with /topology, /status and Prometheus /metrics; `--http-port` overrides it.
 app = sk.App(

@@ -35,13 +35,15 @@ from streamz_kit.transport import ConsumedRecord, connect
 
 if __package__:
     from .generator import ensure_topics, produce_actions
-    from .pipeline import OUTPUT_TOPIC
+    from .pipeline import INPUT_TOPIC, OUTPUT_TOPIC
+    from .schemas import recommendation_serde, registry_for
     from .viewer import format_recommendation, now_ms, tail
     from .workers import make_worker
 else:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from generator import ensure_topics, produce_actions  # type: ignore[no-redef]
-    from pipeline import OUTPUT_TOPIC  # type: ignore[no-redef]
+    from pipeline import INPUT_TOPIC, OUTPUT_TOPIC  # type: ignore[no-redef]
+    from schemas import recommendation_serde, registry_for  # type: ignore[no-redef]
     from viewer import format_recommendation, now_ms, tail  # type: ignore[no-redef]
     from workers import make_worker  # type: ignore[no-redef]
 
@@ -56,6 +58,8 @@ class Stats:
     users: Counter[str] = field(default_factory=Counter)
     recent: deque[tuple[str, Any, int]] = field(default_factory=lambda: deque(maxlen=8))
     started: float = field(default_factory=time.monotonic)
+    decode: Any = serdes.JSON  # the recommendations' value serde (Avro, set by run_demo)
+    schema_versions: list[int] = field(default_factory=list)
     first_seen: float | None = None  # monotonic time of the first recommendation
     last_seen: float = field(default_factory=time.monotonic)
 
@@ -65,7 +69,7 @@ class Stats:
         self.recommendations += 1
         self.latencies_ms.append(latency)
         self.users[key] += 1
-        self.recent.append((key, serdes.JSON.deserialize(OUTPUT_TOPIC, record.value), latency))
+        self.recent.append((key, self.decode.deserialize(OUTPUT_TOPIC, record.value), latency))
         self.last_seen = time.monotonic()
         if self.first_seen is None:
             self.first_seen = self.last_seen
@@ -102,7 +106,8 @@ async def run_demo(
     workdir: Path, console: Console,
 ) -> Stats:
     broker = broker or f"embedded://{workdir / 'broker'}"
-    stats = Stats()
+    registry = registry_for(broker)
+    stats = Stats(decode=recommendation_serde(registry))
     transport = connect(broker)
     await transport.start()
     try:
@@ -110,7 +115,7 @@ async def run_demo(
     finally:
         await transport.close()
 
-    worker = make_worker(worker_kind, broker, str(workdir / "state"))
+    worker = make_worker(worker_kind, broker, str(workdir / "state"), registry)
     await worker.start()
     finish = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -122,8 +127,11 @@ async def run_demo(
         stats.produced = n
 
     viewer = loop.create_task(tail(broker, OUTPUT_TOPIC, stats.see, stop=stop_viewer))
+    # Half way through, the generator moves to UserAction v2 (a new optional field) while
+    # the worker keeps running: the schema evolution step.
     generator = loop.create_task(produce_actions(
         broker, rate=rate, users=users, stop=stop_generator, on_flush=produced,
+        evolve_after=max(1, int(rate * seconds / 2)), registry=registry,
     ))
     started = stats.started = time.monotonic()
     live = Live(console=console, refresh_per_second=4, transient=False) if console.is_terminal else None
@@ -176,6 +184,8 @@ async def run_demo(
                 _show_profile(console, top[0][0], worker.profile(top[0][0]))
         await worker.stop()
         loop.remove_signal_handler(signal.SIGINT)
+        with contextlib.suppress(Exception):
+            stats.schema_versions = registry.get_versions(f"{INPUT_TOPIC}-value")
     return stats
 
 
@@ -232,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
          f"for {len(stats.users)} users; end-to-end latency "),
         (latency, "yellow"),
     ))
+    if stats.schema_versions:
+        console.print(f"schemas: {INPUT_TOPIC}-value versions {stats.schema_versions} in the "
+                      "embedded registry (v2 added the optional `device` field while the worker "
+                      "ran; the worker reads both)")
     if stats.first_seen is not None:
         console.print(f"the first recommendation arrived {stats.first_seen - stats.started:.1f} s "
                       "after the worker started (task creation and restoration included)")

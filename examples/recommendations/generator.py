@@ -9,6 +9,11 @@ visits one to three favourite categories, and users skip far more often outside 
 Records are keyed by user and partitioned with Kafka's partitioner, so the worker's
 `group_by_key` needs no repartition; the record timestamp is the action's wall-clock time,
 which the demo uses to measure end-to-end latency.
+
+With a schema registry (the demo passes one; here SCHEMA_REGISTRY_URL) actions are Avro
+(schemas.py), else JSON. With `evolve_after=N` the generator switches, after N actions and
+while the worker runs, to the next schema version (a new optional `device` field): the
+registry checks the change is compatible, and the worker's reader schema reads both.
 """
 
 from __future__ import annotations
@@ -22,13 +27,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from streamz_kit import serdes
 from streamz_kit.transport import ProducerRecord, TopicSpec, Transport, connect
 from streamz_kit.transport.partitioner import default_partition
 
 if __package__:
-    from . import domain
+    from . import domain, schemas
     from .pipeline import (
         CATALOGUE_SEED,
         CATALOGUE_TOPIC,
@@ -39,6 +45,7 @@ if __package__:
 else:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import domain  # type: ignore[no-redef]
+    import schemas  # type: ignore[no-redef]
     from pipeline import (  # type: ignore[no-redef]
         CATALOGUE_SEED,
         CATALOGUE_TOPIC,
@@ -162,15 +169,25 @@ async def produce_actions(
     partitions: int = 4,
     stop: asyncio.Event | None = None,
     on_flush: Callable[[int], None] | None = None,
+    evolve_after: int | None = None,
+    registry: Any = None,
 ) -> int:
     """Produce until `count` records are written or `stop` is set; returns how many were.
 
     `rate` is records per second (0: as fast as possible). Records go out in batches
     flushed every 50 ms or 2,000 records, so a slow disk never makes the rate drift.
+    With a schema `registry`, actions are Avro: UserAction v1, and from the
+    `evolve_after`-th on (if given) v2, which adds the optional `device` field.
     """
     transport = connect(broker)
     await transport.start()
     source = ActionSource(domain.make_catalogue(CATALOGUE_SEED), users=users, seed=seed)
+    v1: Any = serdes.JSON
+    v2: Any = serdes.JSON
+    if registry is not None:
+        v1 = schemas.action_serde(registry, schemas.ACTION_V1)
+        v2 = schemas.action_serde(registry, schemas.ACTION_V2)
+    devices = ("mobile", "web", "tv")
     sent = 0
     try:
         n_parts = (await ensure_topics(transport, partitions))[INPUT_TOPIC]
@@ -188,12 +205,16 @@ async def produce_actions(
             if count is not None:
                 batch = min(batch, count - sent)
             now = _now_ms()
-            for _ in range(batch):
-                action = source.next_action(now)
+            for i in range(batch):
+                action: dict[str, Any] = dict(source.next_action(now))
                 key = action["user"].encode()
+                serde = v1
+                if evolve_after is not None and sent + i >= evolve_after:
+                    action["device"] = devices[(sent + i) % len(devices)]
+                    serde = v2
                 producer.send(ProducerRecord(
                     INPUT_TOPIC, default_partition(key, n_parts), key,
-                    serdes.JSON.serialize(INPUT_TOPIC, action), now,
+                    serde.serialize(INPUT_TOPIC, action), now,
                 ))
             await producer.flush()
             sent += batch
@@ -216,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="random seed (%(default)s)")
     parser.add_argument("--partitions", type=int, default=4,
                         help="partitions of topics created here (%(default)s)")
+    parser.add_argument("--evolve-after", type=int, default=None,
+                        help="switch to UserAction v2 (adds `device`) after N actions")
     args = parser.parse_args(argv)
     started = time.monotonic()
     total = 0
@@ -227,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(produce_actions(
             args.broker, count=args.count, rate=args.rate, users=args.users, seed=args.seed,
-            partitions=args.partitions, on_flush=progress,
+            partitions=args.partitions, on_flush=progress, evolve_after=args.evolve_after,
+            registry=schemas.registry_from_env(),
         ))
     except KeyboardInterrupt:
         pass

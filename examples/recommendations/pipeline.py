@@ -29,10 +29,11 @@ import streamz_kit as sk
 from streamz_kit import serdes
 
 if __package__:
-    from . import domain
+    from . import domain, schemas
 else:  # run as a script, or loaded by path (`streamz-kit run examples/recommendations/app.py`)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import domain  # type: ignore[no-redef]
+    import schemas  # type: ignore[no-redef]
 
 APPLICATION_ID = "recommendations"
 INPUT_TOPIC = "user-actions"
@@ -58,12 +59,18 @@ def build_topology(
     n: int = 5,
     with_trends: bool = True,
     with_windowed_trends: bool = True,
+    registry: sk.SchemaRegistry | None = None,
 ) -> sk.Topology:
-    """The topology, built fresh each call (tests and the App each get their own)."""
+    """The topology, built fresh each call (tests and the App each get their own).
+
+    With a `registry`, actions and recommendations are Avro (schemas.py; actions read with
+    the newest schema, so older records still read); without one, JSON."""
     cat = catalogue if catalogue is not None else domain.make_catalogue(CATALOGUE_SEED)
+    action_values = schemas.action_serde(registry) if registry else serdes.JSON
+    recommendation_values = schemas.recommendation_serde(registry) if registry else serdes.JSON
     builder = sk.StreamsBuilder()
     actions = builder.stream(
-        INPUT_TOPIC, key_serde=serdes.STRING, value_serde=serdes.JSON
+        INPUT_TOPIC, key_serde=serdes.STRING, value_serde=action_values
     ).filter(lambda user, action: user is not None and domain.is_valid_action(action))
 
     profiles = actions.group_by_key().aggregate(
@@ -115,7 +122,7 @@ def build_topology(
     recommendations = profiles.to_stream().map_values(with_user, with_key=True).left_join(
         corrections, to_recommendation
     )
-    recommendations.to(OUTPUT_TOPIC, key_serde=serdes.STRING, value_serde=serdes.JSON)
+    recommendations.to(OUTPUT_TOPIC, key_serde=serdes.STRING, value_serde=recommendation_values)
     # Kept as a table too, so `GET /stores/user-recommendations/<user>` answers over HTTP.
     recommendations.to_table(
         materialized=sk.Materialized(RECOMMENDATION_STORE, key_serde=serdes.STRING,

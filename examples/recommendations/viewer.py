@@ -26,9 +26,11 @@ from streamz_kit.transport import ConsumedRecord, TopicPartition, connect
 
 if __package__:
     from .pipeline import OUTPUT_TOPIC, TRENDS_TOPIC
+    from .schemas import recommendation_serde, registry_from_env
 else:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from pipeline import OUTPUT_TOPIC, TRENDS_TOPIC  # type: ignore[no-redef]
+    from schemas import recommendation_serde, registry_from_env  # type: ignore[no-redef]
 
 DEFAULT_BROKER = "embedded://.streamz"
 
@@ -136,9 +138,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console = Console(highlight=False)
 
+    values: Any = serdes.JSON
+    registry = registry_from_env()
+    if args.topic == OUTPUT_TOPIC and registry is not None:  # Avro (SCHEMA_REGISTRY_URL)
+        values = recommendation_serde(registry)
+
     def show(record: ConsumedRecord) -> None:
         key = serdes.STRING.deserialize(args.topic, record.key)
-        value = serdes.JSON.deserialize(args.topic, record.value)
+        value = values.deserialize(args.topic, record.value)
         if args.topic == TRENDS_TOPIC:
             console.print(format_trend(key, value))
         else:

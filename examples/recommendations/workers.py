@@ -57,10 +57,10 @@ class AppWorker:
 
     name = "sk.App (exactly_once)"
 
-    def __init__(self, broker: str, state_dir: str) -> None:
+    def __init__(self, broker: str, state_dir: str, registry: Any = None) -> None:
         app_class = sk.App
         self.app = app_class(
-            build_topology(), application_id=APPLICATION_ID, broker=broker,
+            build_topology(registry=registry), application_id=APPLICATION_ID, broker=broker,
             state_dir=state_dir, processing_guarantee="exactly_once",
         )
 
@@ -79,9 +79,10 @@ class DriverWorker:
 
     name = "TopologyTestDriver loop"
 
-    def __init__(self, broker: str) -> None:
+    def __init__(self, broker: str, registry: Any = None) -> None:
         self.broker = broker
-        self._driver = TopologyTestDriver(build_topology(), config={"application_id": APPLICATION_ID})
+        self._driver = TopologyTestDriver(build_topology(registry=registry),
+                                          config={"application_id": APPLICATION_ID})
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -138,12 +139,13 @@ class DriverWorker:
         return self._driver.get_key_value_store(PROFILE_STORE).get(user)
 
 
-def make_worker(kind: str, broker: str, state_dir: str) -> DemoWorker:
-    """`kind` is 'app', 'driver', or 'auto' (the App when streamz_kit exports it)."""
+def make_worker(kind: str, broker: str, state_dir: str, registry: Any = None) -> DemoWorker:
+    """`kind` is 'app', 'driver', or 'auto' (the App when streamz_kit exports it); with a
+    schema `registry`, actions and recommendations are Avro."""
     if kind == "auto":
         kind = "app" if hasattr(sk, "App") else "driver"
     if kind == "app":
-        return AppWorker(broker, state_dir)
+        return AppWorker(broker, state_dir, registry)
     if kind == "driver":
-        return DriverWorker(broker)
+        return DriverWorker(broker, registry)
     raise ValueError(f"Unknown worker kind {kind!r}; use 'app', 'driver' or 'auto'.")

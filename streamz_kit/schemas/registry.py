@@ -45,18 +45,25 @@ def embedded_registry(path: str) -> Any:
 
 
 class _InProcess:
-    def __init__(self, path: str) -> None:
-        from streamz_kit.schemas.rest import RestApi
+    """The embedded registry, opened at the first request (so building a topology that
+    names a registry does not create its log directory)."""
 
-        self.url = f"embedded://{os.path.abspath(path)}"
-        self.api = RestApi(embedded_registry(path))
+    def __init__(self, path: str) -> None:
+        self.path = os.path.abspath(path)
+        self.url = f"embedded://{self.path}"
+        self._api: Any = None
 
     def request(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
-        return self.api.handle(method, path, query, body)
+        if self._api is None:
+            from streamz_kit.schemas.rest import RestApi
+
+            self._api = RestApi(embedded_registry(self.path))
+        result: tuple[int, Any] = self._api.handle(method, path, query, body)
+        return result
 
     async def arequest(self, method: str, path: str, query: dict[str, str], body: Any
                        ) -> tuple[int, Any]:
-        return self.api.handle(method, path, query, body)
+        return self.request(method, path, query, body)
 
     def close(self) -> None:
         pass

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 
-from examples.recommendations import domain, pipeline
+from examples.recommendations import domain, pipeline, schemas
 from examples.recommendations.demo import percentile
 from examples.recommendations.generator import ActionSource, produce_actions
 from examples.recommendations.viewer import tail
@@ -245,32 +245,44 @@ def test_topology_matches_a_plain_python_reference_model() -> None:
 # -- generator, worker and viewer on an embedded broker ------------------------------------
 def test_generator_worker_and_viewer_on_the_embedded_broker(tmp_path: Path) -> None:
     """The demo's parts end to end: every user's last recommendation reflects all of that
-    user's actions, and the worker's profile store equals the reference model."""
+    user's actions, and the worker's profile store equals the reference model. Actions and
+    recommendations are Avro through the broker's embedded registry, and the actions' schema
+    evolves (a new optional field) while the worker runs."""
     broker = f"embedded://{tmp_path / 'broker'}"
+    registry = schemas.registry_for(broker)
+    recs_avro = schemas.recommendation_serde(registry)
 
     async def scenario() -> None:
         await produce_actions(broker, count=0)  # creates the topics
-        worker = make_worker("auto", broker, str(tmp_path / "state"))
+        worker = make_worker("auto", broker, str(tmp_path / "state"), registry)
         await worker.start()
         try:
-            written = await produce_actions(broker, count=600, rate=0, users=50, seed=5)
+            written = await produce_actions(broker, count=300, rate=0, users=50, seed=5,
+                                            registry=registry)
+            written += await produce_actions(broker, count=300, rate=0, users=50, seed=6,
+                                             evolve_after=0, registry=registry)
             assert written == 600
+            assert registry.get_versions(f"{pipeline.INPUT_TOPIC}-value") == [1, 2]
             actions: list[Any] = []
+            reader = schemas.action_serde(registry)  # v2 reads v1 and v2 records
             await tail(broker, pipeline.INPUT_TOPIC,
-                       lambda r: actions.append(serdes.JSON.deserialize("", r.value)),
+                       lambda r: actions.append(reader.deserialize("", r.value)),
                        from_beginning=True, max_records=600, idle_timeout=5)
             assert len(actions) == 600
+            assert sum(a["device"] is None for a in actions) == 300
             reference: dict[str, Any] = {}
             for a in actions:
                 reference[a["user"]] = domain.update_profile(
                     reference.get(a["user"], domain.new_profile()), a)
 
             latest: dict[str, Any] = {}
+            raw: list[bytes] = []
             done = asyncio.Event()
 
             def see(record: Any) -> None:
-                latest[serdes.STRING.deserialize("", record.key)] = serdes.JSON.deserialize(
+                latest[serdes.STRING.deserialize("", record.key)] = recs_avro.deserialize(
                     "", record.value)
+                raw.append(record.value)
                 if all(latest.get(u, {}).get("actions") == p["actions"]
                        for u, p in reference.items()):
                     done.set()
@@ -282,10 +294,27 @@ def test_generator_worker_and_viewer_on_the_embedded_broker(tmp_path: Path) -> N
             for user, profile in reference.items():
                 assert latest[user] == domain.recommend(user, profile, CATALOGUE)
                 assert worker.profile(user) == profile
+            confluent_reads(broker, raw[-1], recs_avro.deserialize("", raw[-1]))
         finally:
             await worker.stop()
 
     asyncio.run(scenario())
+
+
+def confluent_reads(broker: str, data: bytes, expected: Any) -> None:
+    """confluent-kafka's AvroDeserializer, through `streamz-kit registry`'s REST API on the
+    broker's log, decodes a recommendation to what our serde decoded."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+
+    from streamz_kit.schemas.registry import embedded_registry
+    from streamz_kit.schemas.server import RegistryServer
+
+    with RegistryServer(embedded_registry(broker.split("://", 1)[1]), port=0) as server:
+        theirs = AvroDeserializer(SchemaRegistryClient({"url": server.url}))
+        ctx = SerializationContext(pipeline.OUTPUT_TOPIC, MessageField.VALUE)
+        assert theirs(data, ctx) == expected
 
 
 def test_demo_runs_end_to_end_and_prints_a_summary(capsys: pytest.CaptureFixture[str]) -> None:
@@ -298,6 +327,8 @@ def test_demo_runs_end_to_end_and_prints_a_summary(capsys: pytest.CaptureFixture
     produced = int(summary.split(" actions produced")[0])
     seen = int(summary.split("produced, ")[1].split(" recommendations")[0])
     assert 0 < seen <= produced  # the record cache may merge updates of one user
+    if produced > 300:  # the generator moved to UserAction v2 after 400/s * 1.5 s / 2
+        assert "user-actions-value versions [1, 2]" in out
 
 
 def test_windowed_trends_match_a_reference_over_hopping_windows() -> None:
