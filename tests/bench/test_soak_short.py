@@ -32,8 +32,11 @@ def test_the_log_stops_growing_under_retention(tmp_path: Path) -> None:
     assert len(rows) >= 9, report
     third = len(rows) // 3
     middle, last = rows[third:2 * third], rows[2 * third:]
+    # 0.5 MB of slack: a worker slowed by a busy machine holds a few seconds more of
+    # uncommitted repartition records and writes outputs in bursts. Without retention and
+    # the purge these grow by half from the middle third to the last, far past the slack.
     for kind in ("retention_mb", "internal_mb"):
-        assert max(r[kind] for r in last) <= max(r[kind] for r in middle) * 1.25 + 0.1, report
+        assert max(r[kind] for r in last) <= max(r[kind] for r in middle) * 1.25 + 0.5, report
     # The database (page count x page size: what log.db holds once checkpointed) follows the
     # records retained: batches are small here, so pages are at most half full on average.
     for r in last:
