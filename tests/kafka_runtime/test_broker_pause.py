@@ -6,19 +6,31 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from interop.kafka_broker import KafkaBroker
+from tests.broker_kafka import start_broker
 from tests.kafka_runtime.helpers import Worker, complete, produce_events, wait_for
 from tests.kafka_runtime.test_workers_on_kafka import _env, _new_app
 
 pytestmark = pytest.mark.kafka
 
 
-def test_worker_survives_a_frozen_broker(private_kafka: KafkaBroker, tmp_path: Path) -> None:
-    kafka = private_kafka
+@pytest.fixture(scope="module")
+def fault_kafka() -> Iterator[KafkaBroker]:
+    """One broker of this module's own (one JVM start for both faults), never the session's."""
+    broker = start_broker(heap_mb=512)
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+def test_worker_survives_a_frozen_broker(fault_kafka: KafkaBroker, tmp_path: Path) -> None:
+    kafka = fault_kafka
     broker = f"kafka://{kafka.bootstrap}"
     partitions, total = 2, 1200
     try:
@@ -48,10 +60,10 @@ def test_worker_survives_a_frozen_broker(private_kafka: KafkaBroker, tmp_path: P
         kafka.resume()
 
 
-def test_workers_ride_out_a_broker_restart(private_kafka: KafkaBroker, tmp_path: Path) -> None:
+def test_workers_ride_out_a_broker_restart(fault_kafka: KafkaBroker, tmp_path: Path) -> None:
     """The broker is killed (SIGKILL) and started again on the same port and data while two
     workers run: they reconnect, rejoin and finish every input; nothing is lost."""
-    kafka = private_kafka
+    kafka = fault_kafka
     broker = f"kafka://{kafka.bootstrap}"
     partitions, total = 4, 2000
     prefix = _new_app(broker, partitions)
