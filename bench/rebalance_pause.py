@@ -35,8 +35,8 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from streamz_kit.runtime.partitioner import default_partition  # noqa: E402
 from streamz_kit.transport import connect  # noqa: E402
+from streamz_kit.transport.partitioner import default_partition  # noqa: E402
 from streamz_kit.transport.port import ProducerRecord, TopicPartition, TopicSpec  # noqa: E402
 
 APP = REPO / "bench" / "apps" / "pause_app.py"

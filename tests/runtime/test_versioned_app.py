@@ -20,9 +20,9 @@ import orjson
 import streamz_kit as sk
 from streamz_kit import serdes
 from streamz_kit.errors import InvalidStateStoreError
-from streamz_kit.runtime.partitioner import default_partition
 from streamz_kit.testing import TopologyTestDriver
 from streamz_kit.transport import connect
+from streamz_kit.transport.partitioner import default_partition
 from streamz_kit.transport.port import ProducerRecord, TopicSpec
 from tests.observability.helpers import get_json
 from tests.runtime.e2e import read_all
