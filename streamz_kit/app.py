@@ -102,6 +102,12 @@ class App:
         """Connect, create internal topics, join the group and start processing."""
         if self.state is not AppState.CREATED:
             raise StreamzError(f"This App was already started (state {self.state.value}).")
+        if self.config.workers > 1:
+            raise StreamzError(
+                f"workers={self.config.workers} runs worker processes under run() or "
+                "`streamz-kit run`; in asyncio code start() runs one worker in this process "
+                "(leave workers at 1)."
+            )
         self._lifecycle.to(AppState.STARTING)
         worker = Worker(self.topology, self.config)
         if self.config.tracing is not None:  # streamz_kit[otel]
@@ -179,8 +185,50 @@ class App:
             await self._loop_task
 
     def run(self) -> None:
-        """Run until SIGINT or SIGTERM, then commit and close cleanly."""
+        """Run until SIGINT or SIGTERM, then commit and close cleanly; with `workers=N`
+        (N > 1), run N supervised worker processes instead (streamz_kit/runtime/supervisor.py)."""
+        if self.config.workers > 1:
+            self._supervise()
+            return
         asyncio.run(self._run_until_signal())
+
+    def _supervise(self) -> None:
+        from streamz_kit.runtime.supervisor import Supervisor
+
+        n = self.config.workers
+        if self.config.broker.startswith("embedded://"):
+            raise StreamzError(
+                f"workers={n} (--workers {n}) needs Kafka for now: on the embedded log one "
+                "worker per application holds the group (a second is refused), and sharing "
+                "its partitions through leases is designed (docs/architecture.md) but not "
+                "built yet. Run one worker here, or pass --broker kafka://host:9092."
+            )
+        if self.state is not AppState.CREATED:
+            raise StreamzError(f"This App was already started (state {self.state.value}).")
+        if Supervisor(self._run_worker, n).run() != 0:
+            raise StreamzError(
+                f"The {n} workers of {self.config.application_id} stopped after a failure; "
+                "the supervisor's sentence and the worker's error are in the output above."
+            )
+
+    def _run_worker(self, index: int) -> int:
+        """Worker `index` of a supervised run (in its own forked process)."""
+        from streamz_kit.runtime.supervisor import worker_state_dir
+
+        client = dict(self.config.client_config)
+        if client.get("group_instance_id"):
+            client["group_instance_id"] = f"{client['group_instance_id']}-{index}"
+        self.config = self.config.replace(
+            workers=None, state_dir=worker_state_dir(self.config.state_dir, index),
+            client_config=client,
+        )
+        # Fixed ports: worker i serves on port + i (0 stays "any free port").
+        if self.http_port:
+            self.http_port += index
+        if self.metrics_port:
+            self.metrics_port += index
+        asyncio.run(self._run_until_signal())
+        return 0
 
     async def _run_until_signal(self) -> None:
         loop = asyncio.get_running_loop()

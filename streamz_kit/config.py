@@ -68,6 +68,9 @@ class AppConfig:
         1)
     repartition_purge_interval_ms: int = _knob(
         30_000, "How often committed repartition records are deleted (ms; 0: every commit).")
+    workers: int = _knob(
+        1, "Worker processes of this application on this machine, supervised (Kafka only "
+        "for now; each keeps its own state directory <state-dir>/worker-<i>).", 1)
     rocksdb_options: Any = None
     deserialization_error_handler: Any = None
     processing_error_handler: Any = None

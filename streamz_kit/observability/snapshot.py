@@ -97,6 +97,8 @@ def build_snapshot(
         "application_id": app.application_id,
         "state": app.state.value,
         "pid": os.getpid(),
+        # Its index under `run --workers N` (None: a worker on its own).
+        "worker": os.environ.get("STREAMZ_WORKER"),
         "host": socket.gethostname(),
         "broker": app.config.broker,
         "processing_guarantee": app.config.processing_guarantee,

@@ -77,7 +77,12 @@ async def group_lag(
 
 def gather(app: Any, *, broker: str | None, http: str | None) -> dict[str, Any]:
     """Everything `status` shows, as one JSON-ready dict."""
-    workers = read_statuses(Path(app.config.app_state_dir))
+    state_dir, app_id = Path(app.config.state_dir), app.config.application_id
+    # Workers under `run --workers N` keep their state in <state_dir>/worker-<i>.
+    workers = read_statuses(state_dir / app_id) + [
+        snap for d in sorted(state_dir.glob("worker-*"))
+        for snap in read_statuses(d / app_id)
+    ]
     errors: list[str] = []
     if http:
         try:
@@ -111,6 +116,12 @@ def _stores(stores: dict[str, Any]) -> str:
     return ", ".join(f"{k}={'?' if v is None else f'{v:,}'}" for k, v in stores.items()) or "-"
 
 
+def _who(w: dict[str, Any]) -> str:
+    """`worker 1 (pid 123)` under `run --workers N`, else `pid 123`."""
+    index = w.get("worker")
+    return f"pid {w['pid']}" if index is None else f"worker {index} (pid {w['pid']})"
+
+
 def render(report: dict[str, Any], console: Console) -> None:
     app_id = report["application_id"]
     live = [w for w in report["workers"] if w.get("live")]
@@ -133,7 +144,7 @@ def render(report: dict[str, Any], console: Console) -> None:
     for w in live:
         ep = w.get("endpoints") or {}
         console.print(
-            f"  pid {w['pid']} on {w['host']}: {w['state']}, "
+            f"  {_who(w)} on {w['host']}: {w['state']}, "
             f"{w.get('records_processed', 0):,} records ({w.get('records_per_second', 0):,.1f}/s),"
             f" {w.get('commits', 0):,} commits, lag {w.get('total_lag', 0):,}"
             + (f", http {ep['http']}" if ep.get("http") else "")
@@ -156,7 +167,7 @@ def render(report: dict[str, Any], console: Console) -> None:
                 else:
                     restore = f"{restored.get(tid, 0):,} restored"
                 table.add_row(
-                    str(w["pid"]), tid, t.get("state", "?"), " ".join(t.get("partitions", [])),
+                    _who(w), tid, t.get("state", "?"), " ".join(t.get("partitions", [])),
                     f"{t.get('processed', 0):,}", f"{t.get('records_per_second', 0):,.1f}",
                     f"{t.get('lag', 0):,}", _stores(t.get("stores", {})), restore,
                 )
