@@ -6,12 +6,15 @@ from __future__ import annotations
 import os
 import re
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.kafka_runtime.helpers import (
+    APPS,
     Worker,
     complete,
     copies,
@@ -33,6 +36,16 @@ def _pids(sup: Worker) -> dict[int, list[int]]:
     return found
 
 
+def _status(broker: str, env: dict[str, str], state: Path) -> str:
+    """What `streamz-kit status` prints about the app right now."""
+    done = subprocess.run(
+        [sys.executable, "-m", "streamz_kit", "status", str(APPS / "seq_app.py"),
+         "--broker", broker, "--state-dir", str(state)],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=60, check=False,
+    )
+    return done.stdout + done.stderr
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -46,10 +59,9 @@ def test_two_supervised_workers_survive_a_sigkill_exactly_once(
 ) -> None:
     broker, partitions, total = kafka_runtime, 4, 4000
     prefix = _new_app(broker, partitions)
-    sup = Worker("seq_app.py", broker,
-                 _env(broker, prefix, tmp_path / "state", KR_GUARANTEE="exactly_once",
-                      KR_COMMIT_MS="100"),
-                 tmp_path / "supervisor.log", ("--workers", "2"))
+    env = _env(broker, prefix, tmp_path / "state", KR_GUARANTEE="exactly_once",
+               KR_COMMIT_MS="100")
+    sup = Worker("seq_app.py", broker, env, tmp_path / "supervisor.log", ("--workers", "2"))
     try:
         wait_for(lambda: len(re.findall(r"running tasks \[[^\]]+\]", sup.output())) >= 2,
                  60, [sup], "both workers to run tasks")
@@ -57,6 +69,17 @@ def test_two_supervised_workers_survive_a_sigkill_exactly_once(
         wait_for(lambda: len(copies(broker, prefix)) >= total // 4, 60, [sup], "progress")
         first = _pids(sup)
         assert sorted(first) == [0, 1] and all(len(p) == 1 for p in first.values()), first
+        # `status` names each worker by index and pid, with the tasks it owns.
+        shown = ""
+
+        def status_shows_both() -> bool:
+            nonlocal shown
+            shown = _status(broker, env, tmp_path / "state")
+            return "2 worker(s) running" in shown and all(
+                f"worker {i} (pid {first[i][0]})" in shown for i in (0, 1))
+
+        wait_for(status_shows_both, 30, [sup], "status to show both workers")
+        assert re.search(r"worker 1 \(pid \d+\)\s+│\s+\d_\d", shown), shown
         os.kill(first[1][0], signal.SIGKILL)
         wait_for(lambda: len(_pids(sup).get(1, [])) == 2, 30, [sup], "worker 1's restart")
         assert "worker 1 died (signal SIGKILL)" in sup.output()
