@@ -171,7 +171,10 @@ def _stream_stream(
     lks, lvs = resolve_serdes(left.key_serde or right.key_serde, left.value_serde)
     _, rvs = resolve_serdes(None, right.value_serde)
     size = max(1, windows.before_ms + windows.after_ms)
-    retention = max(size, windows.before_ms + windows.after_ms + windows.grace_ms)
+    # Kafka's join stores keep before + after + grace; with no time difference and no grace
+    # that is 0, and a record is expired as soon as it is written: such a join (Kafka 4.4)
+    # joins nothing, not even equal timestamps. Kept for Kafka's results (docs/semantics.md).
+    retention = windows.before_ms + windows.after_ms + windows.grace_ms
     for store, vs in ((left_store, lvs), (right_store, rvs)):
         graph.add_store(StoreBuilder(
             store, "window", "rocksdb", lks, vs, retention_ms=retention, window_size_ms=size,

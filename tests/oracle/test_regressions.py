@@ -136,3 +136,23 @@ def test_issue14_stream_table_left_join() -> None:
          'stores': {},
          'error': None},
     )
+
+
+def test_stream_stream_join_with_no_time_difference_and_no_grace_joins_nothing() -> None:
+    # Kafka keeps before + after + grace = 0 ms of each side: a record is expired as soon as
+    # it is written, so even equal timestamps do not join (docs/semantics.md).
+    check_case(
+        {'scenario': 'ss_inner_join',
+         'params': {'diff': 0, 'grace': 0},
+         'inputs': {'left': 'long', 'right': 'long'},
+         'outputs': {'out': 'string'},
+         'stores': {},
+         'store': 'memory',
+         'cache_bytes': 0,
+         'steps': [{'t': 'left', 'k': 'a', 'v': 0, 'ts': 0},
+                   {'t': 'left', 'k': 'a', 'v': 0, 'ts': 0},
+                   {'t': 'left', 'k': 'a', 'v': 0, 'ts': 0},
+                   {'t': 'left', 'k': 'a', 'v': 0, 'ts': 0},
+                   {'t': 'right', 'k': 'a', 'v': 0, 'ts': 0}]},
+        expected={'outputs': [], 'stores': {}, 'error': None},
+    )
