@@ -202,9 +202,18 @@ class KTable:
 
     def suppress(self, suppressed: Any, *, name: str | None = None) -> KTable:
         """Hold windowed updates back and emit one final result when each window closes."""
-        from streamz_kit.dsl.suppress import suppress
+        from streamz_kit.dsl.suppress import add_suppress_node
 
-        return suppress(self, suppressed, name=name)
+        children: list[KTable] = []  # the node's factory asks the table made below
+        node_name = add_suppress_node(
+            self, suppressed, name, lambda: children[0].send_old_values
+        )
+        child = KTable(
+            self.builder, node_name, self.key_serde, self.value_serde,
+            store_name=None, sources=self.sources, parent=self,
+        )
+        children.append(child)
+        return child
 
     # -- table-table joins (built in streamz_kit.dsl.joins) ---------------------------------
     def join(

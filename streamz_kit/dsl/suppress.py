@@ -1,8 +1,14 @@
-"""`KTable.suppress(...)`: the DSL side of final-result suppression for windowed tables."""
+"""`KTable.suppress(...)`: the DSL side of final-result suppression for windowed tables.
+
+It adds the suppression node and its buffer store to the graph; `KTable.suppress` wraps the
+node in the KTable it returns, so this helper never imports the grammar (tables are read
+through the attributes named in `_Table`).
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from streamz_kit.dsl.store_factory import resolve_serdes
 from streamz_kit.errors import TopologyError
@@ -13,18 +19,34 @@ from streamz_kit.stores import StoreBuilder
 from streamz_kit.topology.graph import GraphNode
 from streamz_kit.windows import SessionWindows, Suppressed
 
-if TYPE_CHECKING:
-    from streamz_kit.dsl.ktable import KTable
+__all__ = ["WINDOWS_ATTR", "add_suppress_node"]
 
-__all__ = ["WINDOWS_ATTR", "suppress"]
+
+class _Table(Protocol):
+    """What suppression reads of the KTable it follows."""
+
+    @property
+    def graph(self) -> Any: ...
+
+    @property
+    def node(self) -> str: ...
+
+    @property
+    def key_serde(self) -> Any: ...
+
+    @property
+    def value_serde(self) -> Any: ...
+
+    @property
+    def parent(self) -> Any: ...
 
 # Set by the windowed aggregations on the tables they return (read here to find the grace).
 WINDOWS_ATTR = "_windows"
 
 
-def _find_windows(table: KTable) -> Any:
+def _find_windows(table: _Table) -> Any:
     """The windows of the aggregation this table derives from (Kafka's findAndVerifyWindowGrace)."""
-    current: KTable | None = table
+    current: Any = table
     while current is not None:
         windows = getattr(current, WINDOWS_ATTR, None)
         if windows is not None:
@@ -37,10 +59,12 @@ def _find_windows(table: KTable) -> Any:
     )
 
 
-def suppress(table: KTable, suppressed: Any, *, name: str | None = None) -> KTable:
-    """Add a node that holds updates back until each window closes, then emits once."""
-    from streamz_kit.dsl.ktable import KTable
-
+def add_suppress_node(
+    table: _Table, suppressed: Any, name: str | None, send_old_values: Callable[[], bool]
+) -> str:
+    """Add a node after `table` that holds updates back until each window closes (or the
+    time limit passes), then emits once; returns the node's name. `send_old_values` tells,
+    once the topology is built, whether the table the caller makes of it needs old values."""
     if not isinstance(suppressed, Suppressed):
         raise TopologyError(
             "suppress() takes Suppressed.until_window_closes() or Suppressed.until_time_limit(), "
@@ -66,22 +90,18 @@ def suppress(table: KTable, suppressed: Any, *, name: str | None = None) -> KTab
     builder = StoreBuilder(
         store_name, "kv", "memory", BYTES, buffer_serde, logging=True, caching=False,
     )
-    child = KTable(
-        table.builder, node_name, table.key_serde, table.value_serde,
-        store_name=None, sources=table.sources, parent=table,
-    )
     max_records = suppressed.max_records
     time_limit = suppressed.time_limit_ms
     if time_limit is not None:
         graph.add_node(GraphNode(node_name, lambda: TimeLimitSuppressNode(
             node_name, store_name, time_limit_ms=time_limit, key_serde=key_serde,
-            max_records=max_records, send_old_values=lambda: child.send_old_values,
+            max_records=max_records, send_old_values=send_old_values,
         ), [table.node]))
         graph.add_store(builder, node_name)
-        return child
+        return node_name
     graph.add_node(GraphNode(node_name, lambda: SuppressNode(
         node_name, store_name, suppress_ms=suppress_ms, key_serde=key_serde,
-        max_records=max_records, send_old_values=lambda: child.send_old_values,
+        max_records=max_records, send_old_values=send_old_values,
     ), [table.node]))
     graph.add_store(builder, node_name)
-    return child
+    return node_name
