@@ -196,13 +196,6 @@ class App:
         from streamz_kit.runtime.supervisor import Supervisor
 
         n = self.config.workers
-        if self.config.broker.startswith("embedded://"):
-            raise StreamzError(
-                f"workers={n} (--workers {n}) needs Kafka for now: on the embedded log one "
-                "worker per application holds the group (a second is refused), and sharing "
-                "its partitions through leases is designed (docs/architecture.md) but not "
-                "built yet. Run one worker here, or pass --broker kafka://host:9092."
-            )
         if self.state is not AppState.CREATED:
             raise StreamzError(f"This App was already started (state {self.state.value}).")
         if Supervisor(self._run_worker, n).run() != 0:
@@ -218,6 +211,9 @@ class App:
         client = dict(self.config.client_config)
         if client.get("group_instance_id"):
             client["group_instance_id"] = f"{client['group_instance_id']}-{index}"
+        if self.config.broker.startswith("embedded://"):
+            # Share the group through leases in the log instead of one worker's lock.
+            client["group_member"] = f"worker-{index}"
         self.config = self.config.replace(
             workers=None, state_dir=worker_state_dir(self.config.state_dir, index),
             client_config=client,

@@ -34,7 +34,7 @@ DEFAULT_BROKER = "embedded://.streamz"
 # Kafka Streams' commit.interval.ms defaults, by guarantee.
 COMMIT_INTERVAL_MS = {AT_LEAST_ONCE: 30_000, EXACTLY_ONCE: 100}
 # Settings read by the embedded broker (Kafka's own client keys are ignored there).
-EMBEDDED_CLIENT_SETTINGS = frozenset({"auto_offset_reset"})
+EMBEDDED_CLIENT_SETTINGS = frozenset({"auto_offset_reset", "group_member"})
 
 
 def _knob(default: int, help: str, minimum: int = 0) -> Any:
@@ -69,8 +69,8 @@ class AppConfig:
     repartition_purge_interval_ms: int = _knob(
         30_000, "How often committed repartition records are deleted (ms; 0: every commit).")
     workers: int = _knob(
-        1, "Worker processes of this application on this machine, supervised (Kafka only "
-        "for now; each keeps its own state directory <state-dir>/worker-<i>).", 1)
+        1, "Worker processes of this application on this machine, supervised, sharing its "
+        "partitions (each keeps its own state directory <state-dir>/worker-<i>).", 1)
     rocksdb_options: Any = None
     deserialization_error_handler: Any = None
     processing_error_handler: Any = None

@@ -59,6 +59,13 @@ async def group_lag(
             return active, []
         ends = await admin.list_offsets(tps, "latest")
         committed = await admin.committed_offsets(app.config.application_id, tps)
+        # The embedded log under `run --workers N`: who holds each partition's lease
+        # (member ids read `worker-<i>-<pid>`).
+        owners: dict[str, str] = {}
+        members = getattr(admin, "group_members", None)
+        for member in members(app.config.application_id) if members else []:
+            for name in member["partitions"]:
+                owners[name] = str(member["member"])
         rows = []
         for tp in tps:
             end = ends.get(tp, 0)
@@ -66,6 +73,7 @@ async def group_lag(
             rows.append({
                 "partition": f"{tp.topic}-{tp.partition}", "end_offset": end,
                 "committed": done, "lag": end - (done or 0) if end >= (done or 0) else 0,
+                "owner": owners.get(f"{tp.topic}-{tp.partition}"),
             })
         return active, rows
 
@@ -174,11 +182,13 @@ def render(report: dict[str, Any], console: Console) -> None:
         console.print(table)
     if report["partitions"]:
         table = Table(title=f"Input partitions (group {app_id} on {report['broker']})")
-        for col in ("partition", "end offset", "committed", "lag"):
-            table.add_column(col, justify="left" if col == "partition" else "right")
+        owned = any(row.get("owner") for row in report["partitions"])
+        for col in ("partition", "end offset", "committed", "lag", "owner")[:5 if owned else 4]:
+            table.add_column(col, justify="left" if col in ("partition", "owner") else "right")
         for row in report["partitions"]:
             committed = "-" if row["committed"] is None else f"{row['committed']:,}"
-            table.add_row(row["partition"], f"{row['end_offset']:,}", committed, f"{row['lag']:,}")
+            cells = [row["partition"], f"{row['end_offset']:,}", committed, f"{row['lag']:,}"]
+            table.add_row(*cells, *([row.get("owner") or "-"] if owned else []))
         console.print(table)
     for error in report["errors"]:
         console.print(f"[yellow]{error}[/]")

@@ -1,5 +1,5 @@
 """The `--workers N` supervisor without a broker: restart after a crash, clean stop on
-SIGTERM, giving up on repeated fast crashes, and the embedded log's clear refusal."""
+SIGTERM, giving up on repeated fast crashes, the workers setting."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 import streamz_kit as sk
 from streamz_kit import serdes
-from streamz_kit.errors import ConfigError, StreamzError
+from streamz_kit.errors import ConfigError
 from streamz_kit.runtime.supervisor import WORKER_ENV, Supervisor
 
 
@@ -60,14 +60,6 @@ def test_repeated_fast_crashes_give_up_with_a_sentence() -> None:
     assert sup.run() == 1
     assert sum(1 for line in lines if line.startswith("worker 0 is pid")) == 3, lines
     assert any("died 3 times in a row" in line and "giving up" in line for line in lines), lines
-
-
-def test_workers_on_the_embedded_log_fail_with_a_clear_sentence(tmp_path: Path) -> None:
-    app = sk.App(_topology(), application_id="w", broker=f"embedded://{tmp_path}/log",
-                 workers=2)
-    with pytest.raises(StreamzError, match="needs Kafka for now"):
-        app.run()
-    assert not (tmp_path / "log").exists()  # refused before anything was created
 
 
 def test_workers_setting_is_validated() -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 
 from streamz_kit.errors import BrokerError
 from streamz_kit.transport.embedded.grouplock import group_is_locked
+from streamz_kit.transport.embedded.leases import group_members
 from streamz_kit.transport.embedded.log import Log
 from streamz_kit.transport.port import (
     Admin,
@@ -72,7 +73,16 @@ class EmbeddedAdmin(Admin):
         )
 
     async def group_is_active(self, group_id: str) -> bool:
-        return group_is_locked(self._log.groups_dir, group_id)
+        return self._active(group_id)
+
+    def _active(self, group_id: str) -> bool:
+        """A worker holds the group's lock, or members share it by leases (--workers N)."""
+        return group_is_locked(self._log.groups_dir, group_id) or bool(
+            self.group_members(group_id))
+
+    def group_members(self, group_id: str) -> list[dict[str, object]]:
+        """Live members sharing the group by leases, with the partitions each holds."""
+        return self._log.db.read(lambda c: group_members(c, group_id))
 
     async def compact(self, topics: Iterable[str] | None = None) -> int:
         """Compact every partition of the given compacted topics (all compacted topics when
@@ -116,7 +126,7 @@ class EmbeddedAdmin(Admin):
         return (await self._log.cleaner.run()).records
 
     def _refuse_if_active(self, group_id: str, action: str) -> None:
-        if group_is_locked(self._log.groups_dir, group_id):
+        if self._active(group_id):
             raise BrokerError(
                 f"A worker of application '{group_id}' is running on the embedded broker at "
                 f"{self._log.path}; stop it before you {action}."

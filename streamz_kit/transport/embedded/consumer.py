@@ -6,7 +6,9 @@ topics (UnknownTopicError); the assignment, every partition of the topics, is ha
 `on_assigned` inside the next `poll`, as Kafka does, so the runtime sees one code path for
 both brokers. There are no rebalances, so `on_revoked` is called only when `subscribe` is
 called again with other topics; `close` releases the lock without calling it (the runtime
-commits and closes its tasks before closing the consumer).
+commits and closes its tasks before closing the consumer). With `leases` (the workers of
+`run --workers N`) the members share the group through leases in the log instead, and
+rebalance when one joins, leaves or its lease runs out (see leases.py).
 
 A partition without a `seek` starts at the group's committed offset, else where
 `auto_offset_reset` says: the log start offset (`earliest`, the default, as in Kafka
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from itertools import repeat
@@ -27,6 +30,7 @@ from itertools import repeat
 from streamz_kit.errors import BrokerError
 from streamz_kit.transport.embedded.batch_codec import Batch
 from streamz_kit.transport.embedded.grouplock import GroupLock
+from streamz_kit.transport.embedded.leases import GroupLeases, share
 from streamz_kit.transport.embedded.log import Log, OffsetOutOfRange
 from streamz_kit.transport.port import (
     ConsumedRecord,
@@ -52,7 +56,8 @@ log = logging.getLogger("streamz_kit.embedded")
 
 class EmbeddedConsumer(Consumer):
     def __init__(
-        self, log: Log, group_id: str | None, auto_offset_reset: str = "earliest"
+        self, log: Log, group_id: str | None, auto_offset_reset: str = "earliest",
+        leases: GroupLeases | None = None,
     ) -> None:
         if auto_offset_reset not in RESETS:
             raise BrokerError(
@@ -68,6 +73,11 @@ class EmbeddedConsumer(Consumer):
         self._paused: set[TopicPartition] = set()
         self._manual = False
         self._lock: GroupLock | None = None
+        # Several members (run --workers N): leases in the log instead of the lock file.
+        self._leases = leases
+        self._wanted: set[TopicPartition] = set()  # every partition of the subscription
+        self._target: set[TopicPartition] = set()  # this member's share of them
+        self._next_heartbeat = 0.0
         self._pending: tuple[set[TopicPartition], set[TopicPartition]] | None = None
         self._on_assigned: RebalanceCallback | None = None
         self._on_revoked: RebalanceCallback | None = None
@@ -91,21 +101,43 @@ class EmbeddedConsumer(Consumer):
             raise BrokerError("subscribe() needs a consumer created with a group_id.")
         if self._manual:
             raise BrokerError("subscribe() after assign() is not allowed; use one or the other.")
-        if self._lock is None:
-            self._lock = GroupLock(self._log.path, self._log.groups_dir, self.group_id)
-        self._lock.acquire()
+        if self._leases is None:
+            if self._lock is None:
+                self._lock = GroupLock(self._log.path, self._log.groups_dir, self.group_id)
+            self._lock.acquire()
         infos = {t: self._log.topic(t, refresh=True) for t in dict.fromkeys(topics)}
         missing = [t for t, info in infos.items() if info is None]
         if missing:
-            if not self._assigned:
+            if not self._assigned and self._lock is not None:
                 self._lock.release()
             raise self._log.unknown_topics_error(missing)
         wanted = {
             TopicPartition(t, p) for t, info in infos.items() if info for p in range(info.partitions)
         }
+        self._on_assigned, self._on_revoked = on_assigned, on_revoked
+        if self._leases is not None:
+            self._wanted = wanted
+            self._leases.generation = -1
+            await self._heartbeat()
+            return
         revoked = set(self._assigned) if self._assigned else set()
         self._pending = (revoked, wanted)
         self._on_assigned, self._on_revoked = on_assigned, on_revoked
+
+    async def _heartbeat(self) -> None:
+        """Renew this member's lease; on a new generation (or while part of its share is
+        still held by a member that has not released it) plan a rebalance for the poll."""
+        leases = self._leases
+        assert leases is not None
+        generation, members, held = await self._log.db.awrite(leases.heartbeat)
+        self._next_heartbeat = time.monotonic() + leases.heartbeat_s
+        if generation != leases.generation:
+            leases.generation = generation
+            self._target = share(members, leases.member_id, self._wanted)
+            self._pending = (set(self._assigned), self._target)
+        elif self._pending is None and not leases.free(self._target, held) <= self._assigned_set:
+            # A partition of this member's share was released by its previous owner.
+            self._pending = (set(self._assigned), self._target)
 
     async def _deliver_assignment(self) -> None:
         assert self._pending is not None
@@ -113,6 +145,9 @@ class EmbeddedConsumer(Consumer):
         self._pending = None
         if revoked and self._on_revoked is not None:
             await self._on_revoked(revoked)
+        if self._leases is not None:
+            leases, wanted = self._leases, set(assigned)
+            assigned = await self._log.db.awrite(lambda c: leases.claim(c, wanted))
         self._set_assignment(assigned)
         if self._on_assigned is not None:
             await self._on_assigned(set(assigned))
@@ -206,6 +241,8 @@ class EmbeddedConsumer(Consumer):
         self, timeout_ms: int, max_records: int | None = None
     ) -> dict[TopicPartition, list[ConsumedRecord]]:
         self._check_open()
+        if self._leases is not None and time.monotonic() >= self._next_heartbeat:
+            await self._heartbeat()
         if self._pending is not None:
             await self._deliver_assignment()
         limit = max_records if max_records and max_records > 0 else DEFAULT_MAX_RECORDS
@@ -230,6 +267,8 @@ class EmbeddedConsumer(Consumer):
                 await asyncio.sleep(min(step, remaining))
                 if self._closed:
                     return {}
+                if self._leases is not None and time.monotonic() >= self._next_heartbeat:
+                    await self._heartbeat()
                 if self._pending is not None:
                     await self._deliver_assignment()
 
@@ -305,7 +344,14 @@ class EmbeddedConsumer(Consumer):
         self._check_open()
         group_id = self._require_group("commit()")
         offsets = dict(offsets)
-        await self._log.db.awrite(lambda c: self._log.set_group_offsets(c, group_id, offsets))
+        leases = self._leases
+
+        def write(conn: sqlite3.Connection) -> None:
+            if leases is not None:
+                leases.check(conn, offsets)
+            self._log.set_group_offsets(conn, group_id, offsets)
+
+        await self._log.db.awrite(write)
         await self._log.cleaner.maybe_run()
 
     async def committed(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
@@ -320,8 +366,18 @@ class EmbeddedConsumer(Consumer):
         if self._closed:
             raise BrokerError("This consumer is closed; create a new one.")
 
+    def request_rejoin(self) -> None:
+        """After a refused commit: take this member's share again at the next poll."""
+        if self._leases is not None:
+            self._leases.generation = -1
+            self._next_heartbeat = 0.0
+
     async def close(self) -> None:
         self._closed = True
         if self._lock is not None:
             self._lock.release()
+        if self._leases is not None and self._wanted:
+            leases = self._leases
+            self._wanted = set()
+            await self._log.db.awrite(leases.leave)
         self._set_assignment(set())

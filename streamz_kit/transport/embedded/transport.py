@@ -7,6 +7,7 @@ from typing import Any
 
 from streamz_kit.transport.embedded.admin import EmbeddedAdmin
 from streamz_kit.transport.embedded.consumer import EmbeddedConsumer
+from streamz_kit.transport.embedded.leases import DEFAULT_SESSION_MS, GroupLeases
 from streamz_kit.transport.embedded.log import Log
 from streamz_kit.transport.embedded.producer import EmbeddedProducer
 from streamz_kit.transport.port import Transport
@@ -18,7 +19,9 @@ class EmbeddedTransport(Transport):
     Kafka client settings (`client_config`) are accepted and ignored, so an App configured
     for Kafka can be pointed at the embedded broker without editing its settings; one is
     used: `auto_offset_reset` ('earliest', the default, 'latest' or 'none'), for consumers
-    without a committed offset or whose position retention deleted.
+    without a committed offset or whose position retention deleted. `group_member` (set by
+    `run --workers N`) makes group consumers share the group through leases in the log
+    (leases.py; `session_timeout_ms` is the lease timeout) instead of one holding its lock.
     """
 
     exact_end_offsets = True  # end offsets are read inside SQLite: exact, never short
@@ -46,7 +49,13 @@ class EmbeddedTransport(Transport):
         self, *, group_id: str | None, client_id: str = "streamz-kit", read_committed: bool = True
     ) -> EmbeddedConsumer:
         reset = str(self.client_config.get("auto_offset_reset", "earliest"))
-        consumer = EmbeddedConsumer(self._log, group_id, reset)
+        member = self.client_config.get("group_member")
+        leases = None
+        if member and group_id is not None:
+            # One of several workers of the group (run --workers N): leases in the log.
+            session = int(self.client_config.get("session_timeout_ms") or DEFAULT_SESSION_MS)
+            leases = GroupLeases(group_id, f"{member}-{os.getpid()}", session)
+        consumer = EmbeddedConsumer(self._log, group_id, reset, leases)
         self._consumers.append(consumer)
         return consumer
 
