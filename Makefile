@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test check format-check bench kafka oracle venv clean
+.PHONY: demo test check format-check bench bench-quick kafka oracle venv clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,8 +47,13 @@ oracle: venv
 kafka: venv
 	$(BIN)/python -m interop.kafka_broker
 
+# The full comparison (embedded log + real Kafka; Kafka Streams, Quix Streams, Faust), ~15 min;
+# bench-quick is the smoke test's tiny run (< 2 min). docs/benchmarks.md.
 bench: venv
 	$(BIN)/python bench/run.py
+
+bench-quick: venv
+	$(BIN)/python bench/run.py --quick
 
 clean:
 	rm -rf $(VENV) .streamz build *.egg-info

@@ -1,8 +1,8 @@
-"""`make bench`: streamz_kit against Quix Streams and Faust, one table, on the embedded log and Tansu.
+"""`make bench`: streamz_kit against Kafka Streams, Quix Streams and Faust, on the embedded log and real Kafka.
 
     .venv/bin/python bench/run.py                    # 200,000 records, peers, ~15 min on 2 cores
     .venv/bin/python bench/run.py --records 50000    # smaller
-    .venv/bin/python bench/run.py --quick            # tiny, no peers, no Tansu (the smoke test)
+    .venv/bin/python bench/run.py --quick            # tiny, no peers (the smoke test)
 
 Every run is a fresh subprocess on fresh state; every output is read back and checked against
 the answer the input implies (bench/workloads.py), for streamz_kit and the peers alike. The
@@ -32,7 +32,8 @@ from report import Row  # noqa: E402
 
 ALOS, EOS = "at_least_once", "exactly_once"
 W4_COMMIT_MS = 100  # the recommendations example's setting; W1-W3 use the engine defaults
-FAUST_INPUT = "bench-in-faust"  # the first --faust-records records of the input
+FAUST_INPUT = "bench-in-faust"
+KSTREAMS_PEER = "bench/kstreams-peer"  # the Maven module of the Kafka Streams peer  # the first --faust-records records of the input
 
 
 def say(msg: str) -> None:
@@ -97,6 +98,25 @@ def make_actions(n: int) -> tuple[list[wl.Record], int, set[str]]:
     return out, valid, users
 
 
+def load_average() -> str:
+    import os
+
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def kstreams_ready() -> str | None:
+    """Build the Kafka Streams peer (Maven, on demand); None when ready, else why not."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    try:
+        from interop.jvm import module_classpath
+
+        module_classpath(KSTREAMS_PEER)
+    except Exception as exc:  # noqa: BLE001 -- shown in the table instead of the figure
+        return f"unavailable: {str(exc).splitlines()[0]}"
+    return None
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -106,6 +126,8 @@ class Bench:
         self.rows: list[Row] = []
         self.ceilings: dict[str, float] | None = None
         self.notes: list[str] = []
+        self.load_start = load_average()
+        self.bootstrap = ""
         self.windows = wl.windows_available()
         self.workloads = [w for w in args.workloads if w != "W3" or self.windows]
         if "W3" in args.workloads and not self.windows:
@@ -207,24 +229,28 @@ class Bench:
                 # isolates the guarantee: at_least_once at exactly_once's interval.
                 self.embedded_row("W2", ALOS, "W2 (commit 100 ms)", commit_ms=100)
 
-    # -- Tansu -------------------------------------------------------------------------------
-    def tansu(self, peers: dict[str, str | None]) -> None:
+    # -- real Kafka --------------------------------------------------------------------------
+    def kafka(self, peers: dict[str, str | None]) -> None:
+        """Every workload on one real Apache Kafka broker (KRaft, the test suite's launcher),
+        with the peers beside streamz_kit; every Kafka run is also timed from outside."""
         sys.path.insert(0, str(ROOT))
         try:
-            from tests.broker_tansu import TansuBroker
+            from interop.kafka_broker import KafkaBroker
 
-            broker = TansuBroker()
+            broker = KafkaBroker(heap_mb=768)
             bootstrap = broker.start()
         except Exception as exc:  # noqa: BLE001 -- reported in the table, not a crash
-            self.notes.append(f"Tansu did not start: {exc}")
-            say(f"Tansu unavailable: {exc}")
+            self.notes.append(f"Kafka did not start: {exc}")
+            say(f"Kafka unavailable: {exc}")
             return
+        self.bootstrap = bootstrap
         try:
-            say(f"Tansu on {bootstrap}; preloading")
-            names = ["user-actions", "recommendations", "trending", "item-catalogue",
+            say(f"Kafka on {bootstrap}; preloading")
+            names = ["user-actions", "recommendations", "trending", "trending-windows", "item-catalogue",
                      wl.INPUT_TOPIC, FAUST_INPUT]
             for w in self.workloads:
-                names += [f"{w.lower()}-out-{who}" for who in ("sk", *report.PEER_NAMES)]
+                for who in ("sk", "sk-eos", "kstreams-eos", *report.PEER_NAMES):
+                    names.append(f"{w.lower()}-out-{who}")
             run(brokers.kafka_create_topics(bootstrap, names))
             run(brokers.kafka_produce_batches(bootstrap, wl.INPUT_TOPIC, self.records))
             run(brokers.kafka_produce_batches(bootstrap, FAUST_INPUT, self.faust_records))
@@ -239,36 +265,100 @@ class Bench:
             for workload in self.workloads:
                 if self.args.quick and workload != "W1":
                     continue
-                say(f"streamz_kit {workload} tansu at_least_once")
-                out = f"{workload.lower()}-out-sk" if workload != "W4" else "recommendations"
-                result = self.sk_run(workload, f"kafka://{bootstrap}", ALOS, out,
-                                     f"bench-sk-{workload.lower()}")
-                if not result.get("error"):
-                    result["check"] = self.verify(workload, read, out)
-                row = Row(workload, "tansu", ALOS, sk=result)
-                if workload in ("W1", "W2", "W3"):
-                    for peer, reason in peers.items():
-                        if workload == "W3" and peer == "faust":
-                            row.peers[peer] = "not written"
-                            continue
-                        row.peers[peer] = reason or self.peer_run(peer, workload, bootstrap, read)
-                self.rows.append(row)
+                guarantees = [ALOS] if self.args.quick or workload == "W4" else [ALOS, EOS]
+                for guarantee in guarantees:
+                    tag = "sk" if guarantee == ALOS else "sk-eos"
+                    out = f"{workload.lower()}-out-{tag}" if workload != "W4" else "recommendations"
+                    group = f"bench-{tag}-{workload.lower()}"
+                    say(f"streamz_kit {workload} kafka {guarantee}")
+                    result = self.timed(workload, group, out, self.sk_cmd(
+                        workload, f"kafka://{bootstrap}", guarantee, out, group))
+                    if not result.get("error"):
+                        result["check"] = self.verify(workload, read, out)
+                    row = Row(workload, "kafka", guarantee, sk=result)
+                    if workload in ("W1", "W2", "W3"):
+                        for peer, reason in peers.items():
+                            if guarantee == EOS and peer != "kstreams":
+                                continue  # the peers' exactly-once is not compared here
+                            if workload == "W3" and peer == "faust":
+                                row.peers[peer] = "not written"
+                                continue
+                            row.peers[peer] = reason or self.peer_run(
+                                peer, workload, bootstrap, read, guarantee)
+                    self.rows.append(row)
         finally:
             broker.stop()
 
-    def peer_run(self, peer: str, workload: str, bootstrap: str, read: Any) -> dict[str, Any] | str:
+    def want(self, workload: str, prefix: bool = False) -> Any:
+        records = self.faust_records if prefix else self.records
+        if workload == "W1":
+            return wl.expected_w1(records) if prefix else self.want_w1
+        if workload == "W2":
+            return wl.expected_w2(records) if prefix else self.want_w2
+        if workload == "W3":
+            return self.want_w3
+        return None
+
+    def timed(self, workload: str, group: str, out: str, cmd: list[str],
+              prefix: bool = False, timeout: float | None = None) -> dict[str, Any]:
+        """Run one child on Kafka with the outside drain timer beside it (W1-W3)."""
+        import drain
+
+        want = self.want(workload, prefix)
+        timer = None
+        if want is not None:
+            timer = drain.DrainTimer(self.bootstrap, group, out, workload, want,
+                                     self.faust_n if prefix else self.n,
+                                     timeout or self.args.run_timeout)
+            timer.start()
+        result = run_child(cmd, (timeout or self.args.run_timeout) + 60, self.log)
+        if timer is not None:
+            timer.join(timeout=10)
+            timer.stop_flag.set()
+            timer.join(timeout=5)
+            result.update(timer.result())
+            result["cross_check"] = drain.cross_check(result)
+        say(f"  in-process {result.get('rate') or 0:,.0f}/s, outside {result.get('outside_rate') or 0:,.0f}/s"
+            f" ({result.get('cross_check')}); {result.get('error') or ''}")
+        return result
+
+    def sk_cmd(self, workload: str, broker: str, guarantee: str, out: str, app_id: str) -> list[str]:
+        cmd = [sys.executable, str(HERE / "sk_runner.py"), "--workload", workload, "--broker", broker,
+               "--guarantee", guarantee, "--app-id", app_id, "--out", out,
+               "--state-dir", str(self.work / f"state-{app_id}"), "--target", str(self.target(workload)),
+               "--timeout", str(self.args.run_timeout)]
+        if workload == "W4":
+            cmd += ["--commit-ms", str(W4_COMMIT_MS)]
+        return cmd
+
+    def peer_cmd(self, peer: str, workload: str, bootstrap: str, out: str, group: str,
+                 guarantee: str) -> list[str]:
+        target = str(self.faust_n if peer == "faust" else self.n)
+        common = ["--workload", workload, "--bootstrap", bootstrap, "--out", out, "--target", target,
+                  "--state-dir", str(self.work / f"{peer}-{workload}-{guarantee}"), "--group", group]
+        if peer == "kstreams":
+            from interop.jvm import java_executable, module_classpath
+
+            return [java_executable(), "-Xmx512m", "-cp", module_classpath(KSTREAMS_PEER),
+                    "io.streamzkit.bench.Peer", *common, "--guarantee", guarantee,
+                    "--threads", str(self.args.kstreams_threads)]
         import peers_env
 
-        say(f"{peer} {workload} tansu")
-        out = f"{workload.lower()}-out-{peer}"
         cmd = [str(peers_env.python()), str(HERE / f"peer_{'quix' if peer == 'quixstreams' else peer}.py"),
-               "--workload", workload, "--bootstrap", bootstrap, "--out", out,
-               "--target", str(self.faust_n if peer == "faust" else self.n),
-               "--state-dir", str(self.work / f"{peer}-{workload}"),
-               "--group", f"bench-{peer}-{workload.lower()}"]
+               *common]
         if peer == "faust":
             cmd += ["--input", FAUST_INPUT]
-        result = run_child(cmd, self.args.peer_timeout, self.log)
+        return cmd
+
+    def peer_run(self, peer: str, workload: str, bootstrap: str, read: Any,
+                 guarantee: str = ALOS) -> dict[str, Any] | str:
+        say(f"{peer} {workload} kafka {guarantee}")
+        tag = peer if guarantee == ALOS else f"{peer}-eos"
+        out = f"{workload.lower()}-out-{tag}"
+        group = f"bench-{tag}-{workload.lower()}"
+        result = self.timed(workload, group, out,
+                            self.peer_cmd(peer, workload, bootstrap, out, group, guarantee),
+                            prefix=peer == "faust", timeout=self.args.peer_timeout)
         if result.get("error"):
             return f"failed: {result['error']}"
         result["check"] = self.verify(workload, read, out, prefix=peer == "faust")
@@ -295,6 +385,7 @@ class Bench:
                         cache_max_bytes=cache))
                 except Exception as exc:  # noqa: BLE001
                     lat = {"error": str(exc)}
+                lat["commit_ms"] = commit_ms
                 note = f"{self.args.rate:,}/s, commit {commit_ms} ms"
                 self.rows.append(Row(f"W4 latency ({note})", "embedded", guarantee, latency=lat, note=note))
 
@@ -304,7 +395,9 @@ def render(bench: Bench, elapsed: float) -> str:
              *report.ceilings_lines(bench.ceilings), "", "Targets:", *report.targets(bench.rows, bench.ceilings)]
     if bench.notes:
         lines += ["", "Notes:", *(f"- {n}" for n in bench.notes)]
-    lines += ["", f"{bench.n:,} records, 4 partitions; total harness time {elapsed:.0f} s."]
+    lines += ["", f"{bench.n:,} records, 4 partitions; total harness time {elapsed:.0f} s; "
+              f"load average at start {bench.load_start}, at end {load_average()} (shared 2-core "
+              "machine: ratios taken in one run are what matter)."]
     return "\n".join(lines) + "\n"
 
 
@@ -313,7 +406,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--records", type=int, default=200_000)
     p.add_argument("--quick", action="store_true", help="tiny N, no peers, minimal matrix")
     p.add_argument("--no-peers", action="store_true")
-    p.add_argument("--no-tansu", action="store_true")
+    p.add_argument("--no-kafka", action="store_true", help="embedded rows only")
+    p.add_argument("--no-embedded", action="store_true", help="Kafka rows only")
+    p.add_argument("--kstreams-threads", type=int, default=1,
+                   help="Kafka Streams' num.stream.threads (1: one streamz_kit worker is one "
+                        "event loop on one core)")
     p.add_argument("--workloads", default="W1,W2,W3,W4")
     p.add_argument("--rate", type=int, default=5_000, help="W4 latency input rate")
     p.add_argument("--latency-seconds", type=float, default=10.0)
@@ -339,17 +436,19 @@ def main(argv: list[str] | None = None) -> int:
     say(f"work directory {bench.work} (log: {bench.log})")
     try:
         peers: dict[str, str | None] = {}
-        if not args.no_peers and not args.no_tansu:
+        if not args.no_peers and not args.no_kafka:
             import peers_env
 
             say("preparing the peers' virtualenv (bench/.peers-venv)")
             peers = peers_env.ensure()
+            peers["kstreams"] = kstreams_ready()
             for name, why in peers.items():
                 say(f"{name}: {why or 'ready'}")
         bench.prepare()
-        bench.embedded()
-        if not args.no_tansu:
-            bench.tansu(peers)
+        if not args.no_embedded:
+            bench.embedded()
+        if not args.no_kafka:
+            bench.kafka(peers)
         if "W4" in bench.workloads:
             bench.latency()
         text = render(bench, time.monotonic() - started)

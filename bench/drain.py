@@ -1,0 +1,159 @@
+"""The second timing: the drain of N records as seen from outside the measured process.
+
+Every runner reports its own steady-state rate (records counted between the first and the last
+time its counter moved). That figure is only as honest as the runner, so the harness also times
+each Kafka run itself: a thread watches the consumer group and the output topic while the child
+runs, and records
+
+- `t_start`: when the group first turns Stable (joined, partitions assigned: start-up is over),
+  or the first output record if that comes earlier;
+- `t_done`: when the output topic (read_committed) holds the complete expected answer (W1: every
+  kept record; W2/W3: every key's final count).
+
+outside rate = N / (t_done - t_start). It includes the first fetch and the last flush/commit that
+the in-process window leaves out, so it reads a little lower; the harness prints both and flags
+a gap over 10 %.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import orjson
+
+POLL_S = 0.05
+
+
+class Progress:
+    """Incremental check of an output stream against the expected answer."""
+
+    def __init__(self, workload: str, want: Any) -> None:
+        self.workload, self.want = workload, want
+        self.count = self.total = 0
+        self.final: dict[str, int] = {}
+        self.matching = 0
+
+    def add(self, key: bytes | None, value: bytes | None) -> None:
+        if value is None:
+            return
+        v = orjson.loads(value)
+        if self.workload == "W1":
+            self.count += 1
+            self.total += v["id"]
+            return
+        if key is None:
+            return
+        k = key.decode()
+        if isinstance(v, dict):  # quixstreams' window result: {"start", "end", "value"}
+            k, v = f"{k}@{v['start']}", v["value"]
+        want = self.want.get(k)
+        old = self.final.get(k)
+        if old is not None and old == want:
+            self.matching -= 1
+        self.final[k] = int(v)
+        if int(v) == want:
+            self.matching += 1
+
+    def complete(self) -> bool:
+        if self.workload == "W1":
+            return (self.count, self.total) == tuple(self.want)
+        want: Counter[str] = self.want
+        return self.matching == len(want)
+
+
+class DrainTimer(threading.Thread):
+    """Runs beside one child process; `result()` gives the outside timing."""
+
+    def __init__(self, bootstrap: str, group: str, topic: str, workload: str, want: Any,
+                 n: int, timeout_s: float) -> None:
+        super().__init__(daemon=True)
+        self.bootstrap, self.group, self.topic = bootstrap, group, topic
+        self.progress = Progress(workload, want)
+        self.n, self.timeout_s = n, timeout_s
+        self.t_spawn = time.monotonic()
+        self.t_stable: float | None = None
+        self.t_first_output: float | None = None
+        self.t_done: float | None = None
+        self.stop_flag = threading.Event()
+        self.error: str | None = None
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self._watch())
+        except Exception as exc:  # noqa: BLE001 -- reported beside the figure, never a crash
+            self.error = repr(exc)
+
+    async def _group_stable(self) -> None:
+        from aiokafka.admin import AIOKafkaAdminClient
+
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            while self.t_stable is None and not self.stop_flag.is_set():
+                try:
+                    for resp in await admin.describe_consumer_groups([self.group]):
+                        for g in resp.groups:
+                            if g[2] == "Stable":
+                                self.t_stable = time.monotonic()
+                except Exception:  # noqa: BLE001 -- coordinator not ready yet: ask again
+                    pass
+                await asyncio.sleep(POLL_S)
+        finally:
+            await admin.close()
+
+    async def _watch(self) -> None:
+        from aiokafka import AIOKafkaConsumer
+        from aiokafka.structs import TopicPartition
+
+        stable = asyncio.ensure_future(self._group_stable())
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
+                                    auto_offset_reset="earliest", fetch_max_wait_ms=50,
+                                    isolation_level="read_committed",
+                                    max_partition_fetch_bytes=8 << 20)
+        await consumer.start()
+        try:
+            consumer.assign([TopicPartition(self.topic, p) for p in range(4)])
+            deadline = self.t_spawn + self.timeout_s
+            while not self.stop_flag.is_set() and time.monotonic() < deadline:
+                batch = await consumer.getmany(timeout_ms=100, max_records=50_000)
+                got = False
+                for recs in batch.values():
+                    for r in recs:
+                        got = True
+                        self.progress.add(r.key, r.value)
+                if got and self.t_first_output is None:
+                    self.t_first_output = time.monotonic()
+                if got and self.progress.complete():
+                    self.t_done = time.monotonic()
+                    break
+        finally:
+            self.stop_flag.set()
+            await stable
+            await consumer.stop()
+
+    def result(self) -> dict[str, Any]:
+        starts = [t for t in (self.t_stable, self.t_first_output) if t is not None]
+        out: dict[str, Any] = {"outside_error": self.error}
+        if self.t_done is None or not starts:
+            out["outside_rate"] = None
+            if self.error is None:
+                out["outside_error"] = "the output never held the complete answer"
+            return out
+        start = min(starts)
+        out.update(outside_rate=self.n / (self.t_done - start) if self.t_done > start else None,
+                   outside_s=self.t_done - start, outside_from_spawn_s=self.t_done - self.t_spawn,
+                   outside_start="group stable" if start == self.t_stable else "first output")
+        return out
+
+
+def cross_check(result: dict[str, Any]) -> str:
+    """'ok' when the in-process and the outside rate agree within 10 %, else the gap."""
+    inside, outside = result.get("rate"), result.get("outside_rate")
+    if not inside or not outside:
+        return "no outside figure"
+    gap = (inside - outside) / outside
+    return "ok" if abs(gap) <= 0.10 else f"gap {gap:+.0%}"
