@@ -7,6 +7,7 @@ Streams' driver. Stores live in a temporary directory that `close()` removes.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 from collections import deque
@@ -210,6 +211,7 @@ class TopologyTestDriver:
         self._offsets: dict[str, int] = {}
         self._log = _ChangelogLog()
         self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None  # async operators (see _settle_async)
         self.stores: dict[str, Any] = {}  # every store, for the nodes and for queries
         self.tasks: list[Task] = []
         self._task_by_topic: dict[str, Task] = {}
@@ -311,12 +313,23 @@ class TopologyTestDriver:
                 record = pending.popleft()
                 self._task_by_topic[record.topic].process(record)
                 self._route_outputs(pending)
+            self._settle_async()
+            self._route_outputs(pending)
             for task in self.tasks:
                 task.flush_caches()
             self._route_outputs(pending)
             if not pending:
                 break
         self._commit()
+
+    def _settle_async(self) -> None:
+        """Async operators: await every call before pipe_input returns (deterministic tests),
+        on one event loop the driver keeps (so objects bound to it live across records)."""
+        for task in self.tasks:
+            if task.async_nodes:
+                if self._loop is None:
+                    self._loop = asyncio.new_event_loop()
+                self._loop.run_until_complete(task.settle_async())
 
     def _route_outputs(self, pending: deque[ConsumedRecord]) -> None:
         for task in self.tasks:
@@ -387,6 +400,10 @@ class TopologyTestDriver:
         self._closed = True
         for task in self.tasks:
             task.close()  # its nodes and its stores
+        if self._loop is not None:
+            self._loop.run_until_complete(asyncio.sleep(0))  # let cancelled calls finish
+            self._loop.close()
+            self._loop = None
         closed = {id(task.state_manager) for task in self.tasks}
         for state in self._states:
             if id(state) not in closed:  # stores no task uses, or tasks never created

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from streamz_kit.dsl.async_ops import PREFIXES, async_node_factory
 from streamz_kit.dsl.materialized import Materialized
 from streamz_kit.dsl.store_factory import kv_store_builder
 from streamz_kit.errors import TopologyError
@@ -154,6 +155,37 @@ class KStream:
         """Call `action(key, value)` for every record; ends the stream."""
         _check_callable(action, "foreach")
         self._add("KSTREAM-FOREACH", lambda n: PeekNode(n, action), name=name)
+
+    def map_values_async(self, fn: Callable[..., Any], *, max_in_flight: int = 64,
+                         timeout: float | None = None, retries: int = 0, backoff: float = 0.1,
+                         with_key: bool = False, name: str | None = None) -> KStream:
+        """`await fn(value)` (or `fn(key, value)`) per record; the result is the new value.
+        A key's records complete in input order; up to `max_in_flight` calls overlap;
+        `timeout` (s) per call; `retries` with exponential `backoff` (s). processor/async_ops.py."""
+        make = async_node_factory("map_values_async", "map", fn, with_key=with_key,
+                                  max_in_flight=max_in_flight, timeout=timeout, retries=retries,
+                                  backoff=backoff)
+        return self._add(PREFIXES["map"], make, name=name, value_serde=None)
+
+    def flat_map_values_async(self, fn: Callable[..., Any], *, max_in_flight: int = 64,
+                              timeout: float | None = None, retries: int = 0,
+                              backoff: float = 0.1, with_key: bool = False,
+                              name: str | None = None) -> KStream:
+        """As map_values_async, but `fn` returns an iterable of new values (None: none)."""
+        make = async_node_factory("flat_map_values_async", "flat_map", fn, with_key=with_key,
+                                  max_in_flight=max_in_flight, timeout=timeout, retries=retries,
+                                  backoff=backoff)
+        return self._add(PREFIXES["flat_map"], make, name=name, value_serde=None)
+
+    def foreach_async(self, fn: Callable[..., Any], *, max_in_flight: int = 64,
+                      timeout: float | None = None, retries: int = 0, backoff: float = 0.1,
+                      with_key: bool = False, name: str | None = None) -> None:
+        """`await fn(value)` (or `fn(key, value)`) per record for its effect; ends the
+        stream. A commit happens only after the calls of its records completed."""
+        make = async_node_factory("foreach_async", "foreach", fn, with_key=with_key,
+                                  max_in_flight=max_in_flight, timeout=timeout, retries=retries,
+                                  backoff=backoff)
+        self._add(PREFIXES["foreach"], make, name=name)
 
     def merge(self, other: KStream, *, name: str | None = None) -> KStream:
         """One stream holding the records of both, in the order they are processed."""

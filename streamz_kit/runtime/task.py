@@ -6,6 +6,7 @@ piped one at a time); only what feeds it and what commits its output differ.
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
 from collections import Counter
@@ -21,6 +22,7 @@ from streamz_kit.errors import (
 )
 from streamz_kit.handlers import FAIL, DeadLetter, ErrorContext, ErrorHandlers, Handler, ask
 from streamz_kit.lifecycle import Lifecycle
+from streamz_kit.processor.async_ops import AsyncCall, AsyncValuesNode
 from streamz_kit.processor.context import TaskContext
 from streamz_kit.processor.io import SourceNode
 from streamz_kit.processor.node import Node
@@ -123,6 +125,7 @@ class Task:
                 for topic in node.topics:
                     resolved = self.context.resolve_topic(topic, topic in self.internal_topics)
                     self.sources[resolved] = node
+        self.async_nodes = [n for n in self.nodes.values() if isinstance(n, AsyncValuesNode)]
         self._lifecycle = Lifecycle(f"Task {self.task_id}", TaskState.CREATED, _TASK_TRANSITIONS)
 
     # -- lifecycle (see TaskState) ---------------------------------------------------------
@@ -374,6 +377,43 @@ class Task:
             )
         except UserCodeError as exc:
             raise self._processing_error(exc, None) from exc.cause
+
+    # -- async operators (processor/async_ops.py): driven by the worker loop --------------
+    def step_async(self) -> None:
+        """Forward the results of finished calls (a key's in input order), then start
+        queued calls up to each node's `max_in_flight`. Synchronous; needs the running loop."""
+        for node in self.async_nodes:
+            for call in node.completed():
+                self._deliver(node, call)
+            node.start_calls()
+
+    def _deliver(self, node: AsyncValuesNode, call: AsyncCall) -> None:
+        """Forward one call's result in the context of its own record; a failed call (or
+        a failure downstream) goes to the processing error handler with its coordinates."""
+        context = self.context
+        record = call.record
+        context.current.record = record
+        context.current.timestamp = call.timestamp
+        mark = len(context.collector)
+        result, error = node.result_of(call)
+        try:
+            if error is not None:
+                raise node.fail(error) from error
+            node.emit_result(call, result)
+        except StreamzError as exc:
+            if record is None:
+                raise
+            self._handle_error(record, exc, mark)
+
+    async def settle_async(self) -> None:
+        """Await every call of the task and forward its result (the commit's step 0, so a
+        commit covers only records whose downstream work is complete)."""
+        while self.async_nodes:
+            self.step_async()
+            running = [t for node in self.async_nodes for t in node.in_flight]
+            if not running:
+                return
+            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
 
     # -- commit support --------------------------------------------------------------------
     def drain_output(self) -> list[ProducerRecord]:

@@ -284,6 +284,8 @@ class TaskManager:
         if not running:
             return False
         started = time.perf_counter()
+        for task in running.values():
+            await task.settle_async()  # async operators: their calls complete first
         if self.config.exactly_once:
             group_id = self.config.application_id
             for task_id, task in running.items():

@@ -15,6 +15,7 @@ from typing import Any
 from streamz_kit.config import AppConfig
 from streamz_kit.errors import StateStoreError, TaskMigratedError
 from streamz_kit.runtime.assignor import CopartitionAssignor
+from streamz_kit.runtime.async_drive import IN_FLIGHT_POLL_MS, async_tasks, drive
 from streamz_kit.runtime.gc_tuning import GcTuning
 from streamz_kit.runtime.metadata import create_internal_topics, resolve_metadata
 from streamz_kit.runtime.standby import StandbyTasks
@@ -179,10 +180,9 @@ class Worker:
         consumer, tasks = self.consumer, self.tasks
         last_commit = last_cleanup = time.monotonic()
         interval = config.commit_interval_ms / 1000.0
+        poll_ms = config.poll_timeout_ms
         while not self._stopping.is_set():
-            batch = await consumer.poll(
-                timeout_ms=config.poll_timeout_ms, max_records=config.max_poll_records
-            )
+            batch = await consumer.poll(timeout_ms=poll_ms, max_records=config.max_poll_records)
             if batch:
                 started = time.perf_counter()
                 if self.tracing is None:
@@ -191,8 +191,13 @@ class Worker:
                     self.tracing.process(batch, tasks, self._process)
                 if self.batch_observer is not None:
                     self.batch_observer(batch, time.perf_counter() - started)
-                if not config.exactly_once:
-                    await tasks.send_outputs()
+            calling = async_tasks(tasks.running().values())
+            if calling:  # async operators: forward finished calls, pause while at the limit
+                in_flight = await drive(calling)
+                poll_ms = min(config.poll_timeout_ms, IN_FLIGHT_POLL_MS) if in_flight else (
+                    config.poll_timeout_ms)
+            if (batch or calling) and not config.exactly_once:
+                await tasks.send_outputs()
             await self._poll_global()
             if tasks.standby is not None:
                 await tasks.standby.poll()
