@@ -136,7 +136,33 @@ def families(snap: dict[str, Any], observer: BatchObserver) -> Iterator[Metric]:
         if n is not None:
             entries.add_metric([app, "global", store], n)
     yield from (skipped, late, dead, entries, puts, hits, ratio)
+    yield from _async_families(app, tasks)
     yield from _log_families(app, snap.get("log"))
+
+
+def _async_families(app: str, tasks: list[dict[str, Any]]) -> Iterator[Metric]:
+    """The async operators' calls (processor/async_ops.py), per task and operator."""
+    labels = ["app", "task", "operator"]
+    in_flight = _gauge("streamz_async_in_flight", "Async calls running now.", labels)
+    counters = {
+        key: _counter(f"streamz_async_{key}", doc, labels)
+        for key, doc in (("calls", "Async call attempts started."),
+                         ("timeouts", "Async call attempts that timed out."),
+                         ("retries", "Async call attempts retried after a failure."),
+                         ("failures", "Async calls that failed after their retries."))
+    }
+    latency = HistogramMetricFamily("streamz_async_call_seconds",
+                                    "Latency of successful async call attempts.", labels=labels)
+    for t in tasks:
+        for operator, m in t.get("async_calls", {}).items():
+            key = [app, t["task_id"], operator]
+            in_flight.add_metric(key, m["in_flight"])
+            for name, family in counters.items():
+                family.add_metric(key, m[name])
+            latency.add_metric(key, m["latency_buckets"], m["latency_sum"])
+    yield in_flight
+    yield from counters.values()
+    yield latency
 
 
 def _log_families(app: str, facts: dict[str, Any] | None) -> Iterator[Metric]:

@@ -66,6 +66,8 @@ def _task_facts(task: Any, global_names: set[str], rates: RateMeter) -> dict[str
         "cache_puts": puts,
         "cache_hits": hits,
         "cache_hit_ratio": round(hits / puts, 4) if puts else None,
+        # async operators (processor/async_ops.py), by operator name
+        "async_calls": {node.name: node.metrics() for node in getattr(task, "async_nodes", ())},
     }
 
 

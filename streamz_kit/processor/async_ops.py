@@ -21,14 +21,14 @@ import asyncio
 import functools
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 from streamz_kit.observability.histogram import Histogram
 from streamz_kit.processor.node import Node
 from streamz_kit.processor.types import Headers
 
-__all__ = ["CALL_LATENCY_BUCKETS", "AsyncCall", "AsyncValuesNode"]
+__all__ = ["CALL_LATENCY_BUCKETS", "AsyncCall", "AsyncValuesNode", "wait_for_a_call"]
 
 CALL_LATENCY_BUCKETS = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -86,6 +86,9 @@ class AsyncValuesNode(Node):
         self.waiting: deque[Any] = deque()  # keys whose head call has not started
         self.in_flight: set[asyncio.Task[Any]] = set()
         self._done: list[AsyncCall] = []
+        # Set by whoever waits for a call to finish (the worker loop): one callback per
+        # finished call instead of asyncio.wait's callbacks on every running call.
+        self.on_done: Callable[[], None] | None = None
         self.queued = 0  # records accepted and not yet forwarded
         # metrics
         self.calls = 0
@@ -129,6 +132,8 @@ class AsyncValuesNode(Node):
         self.in_flight.discard(task)
         if not task.cancelled():
             self._done.append(call)
+        if self.on_done is not None:
+            self.on_done()
 
     def completed(self) -> Iterator[AsyncCall]:
         """Finished calls in completion order; the next call of each key is queued to start.
@@ -202,6 +207,8 @@ class AsyncValuesNode(Node):
             "retries": self.retried,
             "failures": self.failures,
             "latency_seconds": self.latency.summary(),
+            "latency_buckets": self.latency.cumulative(),
+            "latency_sum": self.latency.sum,
         }
 
     def close(self) -> None:
@@ -214,3 +221,16 @@ class AsyncValuesNode(Node):
         self.waiting.clear()
         self._done.clear()
         self.queued = 0
+
+
+async def wait_for_a_call(nodes: Iterable[AsyncValuesNode]) -> None:
+    """Return once any call of these nodes has finished (they must have calls running)."""
+    finished = asyncio.Event()
+    nodes = list(nodes)
+    for node in nodes:
+        node.on_done = finished.set
+    try:
+        await finished.wait()
+    finally:
+        for node in nodes:
+            node.on_done = None

@@ -8,9 +8,9 @@ one poll's records per node, and the consumer is simply not polled while the lim
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 
+from streamz_kit.processor.async_ops import wait_for_a_call
 from streamz_kit.runtime.task import Task
 
 __all__ = ["IN_FLIGHT_POLL_MS", "async_tasks", "drive"]
@@ -34,9 +34,7 @@ async def drive(tasks: list[Task]) -> bool:
         full = [node for task in tasks for node in task.async_nodes if node.saturated]
         if not full:
             break
-        await asyncio.wait(
-            [t for node in full for t in node.in_flight], return_when=asyncio.FIRST_COMPLETED
-        )
+        await wait_for_a_call(full)
         for task in tasks:
             task.step_async()
     return any(node.in_flight for task in tasks for node in task.async_nodes)

@@ -6,7 +6,6 @@ piped one at a time); only what feeds it and what commits its output differ.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
 from collections import Counter
@@ -22,7 +21,7 @@ from streamz_kit.errors import (
 )
 from streamz_kit.handlers import FAIL, DeadLetter, ErrorContext, ErrorHandlers, Handler, ask
 from streamz_kit.lifecycle import Lifecycle
-from streamz_kit.processor.async_ops import AsyncCall, AsyncValuesNode
+from streamz_kit.processor.async_ops import AsyncCall, AsyncValuesNode, wait_for_a_call
 from streamz_kit.processor.context import TaskContext
 from streamz_kit.processor.io import SourceNode
 from streamz_kit.processor.node import Node
@@ -410,10 +409,9 @@ class Task:
         commit covers only records whose downstream work is complete)."""
         while self.async_nodes:
             self.step_async()
-            running = [t for node in self.async_nodes for t in node.in_flight]
-            if not running:
+            if not any(node.in_flight for node in self.async_nodes):
                 return
-            await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            await wait_for_a_call(self.async_nodes)
 
     # -- commit support --------------------------------------------------------------------
     def drain_output(self) -> list[ProducerRecord]:

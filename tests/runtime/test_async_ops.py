@@ -264,3 +264,30 @@ def test_plain_functions_and_bad_limits_are_refused_at_build_time() -> None:
         stream.map_values_async(fn, max_in_flight=0)
     with pytest.raises(TopologyError, match="retries"):
         stream.foreach_async(fn, retries=-1)
+
+
+def test_metrics_reach_the_snapshot_and_prometheus() -> None:
+    from prometheus_client.core import Metric
+
+    from streamz_kit.observability.prometheus import _async_families
+    from streamz_kit.observability.snapshot import RateMeter, _task_facts
+
+    async def fn(value: int) -> int:
+        if value == 1:
+            raise ValueError("no")
+        return value
+
+    task = make_task(lambda s: s.map_values_async(fn, retries=1, backoff=0.001, name="score"),
+                     "log_and_continue")
+    for i in range(3):
+        task.process(record(i, f"k{i}", i))
+    asyncio.run(task.settle_async())
+    facts = _task_facts(task, set(), RateMeter())
+    m = facts["async_calls"]["score"]
+    assert (m["calls"], m["retries"], m["failures"], m["in_flight"]) == (4, 1, 1, 0)
+    families: dict[str, Metric] = {f.name: f for f in _async_families("app", [facts])}
+    samples = {(s.name, s.labels.get("le")): s.value for f in families.values() for s in f.samples}
+    assert samples[("streamz_async_calls_total", None)] == 4
+    assert samples[("streamz_async_retries_total", None)] == 1
+    assert samples[("streamz_async_in_flight", None)] == 0
+    assert samples[("streamz_async_call_seconds_count", None)] == 2
