@@ -45,27 +45,39 @@ def _pids(sup: Worker) -> dict[int, list[int]]:
     return found
 
 
-def test_two_workers_share_the_embedded_log_and_survive_a_sigkill(tmp_path: Path) -> None:
-    broker, partitions, total, prefix = f"embedded://{tmp_path / 'log'}", 4, 4000, "emb"
-
+def _create(broker: str, topic: str, partitions: int) -> None:
     async def create() -> None:
         transport = connect(broker)
         await transport.start()
         try:
-            await transport.admin().create_topics([TopicSpec(f"{prefix}-events", partitions)])
+            await transport.admin().create_topics([TopicSpec(topic, partitions)])
         finally:
             await transport.close()
 
     run(create())
+
+
+def _check_exact(broker: str, prefix: str, total: int) -> None:
+    seqs = copies(broker, prefix)
+    assert sorted(seqs) == list(range(total)), "a copy was lost or duplicated"
+    want = expected_seqs(total)
+    for user, agg in latest_aggregates(broker, prefix).items():
+        assert agg["n"] == len(want[user]), (user, agg["n"])  # no update counted twice
+
+
+def _shared(broker: str, prefix: str) -> bool:
+    members = _members(broker, prefix)
+    return len(members) == 2 and all(m["partitions"] for m in members)
+
+
+def test_two_workers_share_the_embedded_log_and_survive_a_sigkill(tmp_path: Path) -> None:
+    broker, partitions, total, prefix = f"embedded://{tmp_path / 'log'}", 4, 4000, "emb"
+    _create(broker, f"{prefix}-events", partitions)
     env = {"KR_BROKER": broker, "KR_PREFIX": prefix, "KR_STATE_DIR": str(tmp_path / "state"),
            "KR_GUARANTEE": "exactly_once", "KR_COMMIT_MS": "100"}
     sup = Worker("seq_app.py", broker, env, tmp_path / "supervisor.log", ("--workers", "2"))
     try:
-        def shared() -> bool:
-            members = _members(broker, prefix)
-            return len(members) == 2 and all(m["partitions"] for m in members)
-
-        wait_for(shared, 60, [sup], "both workers to hold partitions")
+        wait_for(lambda: _shared(broker, prefix), 60, [sup], "both workers to hold partitions")
         held = [p for m in _members(broker, prefix) for p in m["partitions"]]  # type: ignore[attr-defined]
         assert len(held) == len(set(held)), held  # each partition has one owner
         produce_events(broker, f"{prefix}-events", 0, total // 2, partitions)
@@ -90,13 +102,45 @@ def test_two_workers_share_the_embedded_log_and_survive_a_sigkill(tmp_path: Path
         wait_for(lambda: len(_pids(sup).get(1, [])) == 2, 30, [sup], "worker 1's restart")
         produce_events(broker, f"{prefix}-events", total // 2, total // 2, partitions)
         wait_for(lambda: complete(broker, prefix, total), 90, [sup], "every input")
-        seqs = copies(broker, prefix)
-        assert sorted(seqs) == list(range(total)), "a copy was lost or duplicated"
-        want = expected_seqs(total)
-        for user, agg in latest_aggregates(broker, prefix).items():
-            assert agg["n"] == len(want[user]), (user, agg["n"])  # no update counted twice
+        _check_exact(broker, prefix, total)
         assert sup.stop(signal.SIGTERM, timeout=60) == 0, sup.output()[-3000:]
         assert _members(broker, prefix) == []  # both left the group on the clean stop
     finally:
+        if sup.alive():
+            sup.stop(signal.SIGTERM, timeout=60)
+
+
+def test_a_stalled_worker_loses_its_lease_and_is_fenced(tmp_path: Path) -> None:
+    """SIGSTOP one worker past its lease: the other takes every partition and finishes the
+    input; woken up, the stale one's transactions are fenced and it rejoins: no duplicate."""
+    broker, partitions, total, prefix = f"embedded://{tmp_path / 'log'}", 4, 2000, "zmb"
+    _create(broker, f"{prefix}-events", partitions)
+    env = {"KR_BROKER": broker, "KR_PREFIX": prefix, "KR_STATE_DIR": str(tmp_path / "state"),
+           "KR_GUARANTEE": "exactly_once", "KR_COMMIT_MS": "100"}
+    sup = Worker("seq_app.py", broker, env, tmp_path / "supervisor.log", ("--workers", "2"))
+    stalled = 0
+    try:
+        wait_for(lambda: _shared(broker, prefix), 60, [sup], "both workers to hold partitions")
+        produce_events(broker, f"{prefix}-events", 0, total // 2, partitions)
+        wait_for(lambda: len(copies(broker, prefix)) >= total // 4, 60, [sup], "progress")
+        stalled = _pids(sup)[1][0]
+        os.kill(stalled, signal.SIGSTOP)
+        produce_events(broker, f"{prefix}-events", total // 2, total // 2, partitions)
+
+        def alone() -> bool:
+            members = _members(broker, prefix)
+            return len(members) == 1 and len(members[0]["partitions"]) == 2 * partitions  # type: ignore[arg-type]
+
+        wait_for(alone, 60, [sup], "worker 0 to take over the stalled worker's partitions")
+        wait_for(lambda: complete(broker, prefix, total), 60, [sup], "every input")
+        os.kill(stalled, signal.SIGCONT)
+        stalled = 0
+        wait_for(lambda: _shared(broker, prefix), 60, [sup], "the woken worker to rejoin")
+        _check_exact(broker, prefix, total)
+        assert len(_pids(sup)[1]) == 1  # it was never restarted: it stalled, then rejoined
+        assert sup.stop(signal.SIGTERM, timeout=60) == 0, sup.output()[-3000:]
+    finally:
+        if stalled:
+            os.kill(stalled, signal.SIGCONT)
         if sup.alive():
             sup.stop(signal.SIGTERM, timeout=60)
