@@ -32,8 +32,8 @@ from report import Row  # noqa: E402
 
 ALOS, EOS = "at_least_once", "exactly_once"
 W4_COMMIT_MS = 100  # the recommendations example's setting; W1-W3 use the engine defaults
-FAUST_INPUT = "bench-in-faust"
-KSTREAMS_PEER = "bench/kstreams-peer"  # the Maven module of the Kafka Streams peer  # the first --faust-records records of the input
+FAUST_INPUT = "bench-in-faust"  # the first --faust-records records of the input
+KSTREAMS_PEER = "bench/kstreams-peer"  # the Maven module of the Kafka Streams peer
 
 
 def say(msg: str) -> None:
@@ -408,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-peers", action="store_true")
     p.add_argument("--no-kafka", action="store_true", help="embedded rows only")
     p.add_argument("--no-embedded", action="store_true", help="Kafka rows only")
+    p.add_argument("--peers", default="", help="only these peers (comma separated: kstreams,"
+                   "quixstreams,faust); default all")
     p.add_argument("--kstreams-threads", type=int, default=1,
                    help="Kafka Streams' num.stream.threads (1: one streamz_kit worker is one "
                         "event loop on one core)")
@@ -420,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--peer-timeout", type=float, default=400.0)
     p.add_argument("--repeat", type=int, default=3,
                    help="runs per embedded row; the median rate is reported")
-    p.add_argument("--faust-records", type=int, default=30_000,
+    p.add_argument("--faust-records", type=int, default=15_000,
                    help="Faust reads this prefix of the input (it runs at 1-3k records/s)")
     p.add_argument("--results", type=Path, default=HERE / "results" / "latest.md")
     args = p.parse_args(argv)
@@ -442,6 +444,8 @@ def main(argv: list[str] | None = None) -> int:
             say("preparing the peers' virtualenv (bench/.peers-venv)")
             peers = peers_env.ensure()
             peers["kstreams"] = kstreams_ready()
+            if args.peers:
+                peers = {k: v for k, v in peers.items() if k in args.peers.split(",")}
             for name, why in peers.items():
                 say(f"{name}: {why or 'ready'}")
         bench.prepare()

@@ -32,7 +32,8 @@ import org.apache.kafka.streams.kstream.TimeWindows;
  * <p>Settings are Kafka Streams' defaults except: num.stream.threads (1 unless given: one
  * streamz_kit worker is one event loop on one core; the harness can pass 2), the guarantee
  * (at_least_once or exactly_once_v2, each with its own default commit interval: 30 s / 100 ms),
- * state.dir (a fresh directory per run). Record cache: the default 10 MB, as streamz_kit's.
+ * state.dir (a fresh directory per run), and the producer's batch.size (512 KB, streamz_kit's
+ * producer batch limit, instead of Kafka's 16 KB). Record cache: the default 10 MB, as streamz_kit's.
  * Serdes: String keys, JSON values through Jackson (what a Java user writes for JSON).
  */
 public final class Peer {
@@ -60,6 +61,9 @@ public final class Peer {
                   guarantee.equals("exactly_once") ? StreamsConfig.EXACTLY_ONCE_V2 : StreamsConfig.AT_LEAST_ONCE);
         props.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");
         props.put(StreamsConfig.REPLICATION_FACTOR_CONFIG, 1);
+        // The one client setting aligned: streamz_kit's Kafka producer batches up to 512 KB per
+        // partition; Kafka's default batch.size is 16 KB. Same batch limit for both.
+        props.put(StreamsConfig.producerPrefix("batch.size"), 524288);
 
         AtomicLong seen = new AtomicLong();
         StreamsBuilder builder = new StreamsBuilder();
