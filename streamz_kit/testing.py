@@ -8,6 +8,7 @@ Streams' driver. Stores live in a temporary directory that `close()` removes.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import shutil
 import tempfile
 from collections import deque
@@ -324,12 +325,30 @@ class TopologyTestDriver:
 
     def _settle_async(self) -> None:
         """Async operators: await every call before pipe_input returns (deterministic tests),
-        on one event loop the driver keeps (so objects bound to it live across records)."""
-        for task in self.tasks:
-            if task.async_nodes:
-                if self._loop is None:
-                    self._loop = asyncio.new_event_loop()
-                self._loop.run_until_complete(task.settle_async())
+        on one event loop the driver keeps (so objects bound to it live across records).
+        Inside a running loop (an async test) that loop runs in a helper thread."""
+        busy = [task for task in self.tasks if task.async_nodes]
+        if not busy:
+            return
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+
+        async def settle() -> None:
+            for task in busy:
+                await task.settle_async()
+
+        self._run_on_loop(settle())
+
+    def _run_on_loop(self, awaitable: Any) -> None:
+        loop = self._loop
+        assert loop is not None
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop running here: the usual case
+            loop.run_until_complete(awaitable)
+            return
+        with concurrent.futures.ThreadPoolExecutor(1) as helper:
+            helper.submit(loop.run_until_complete, awaitable).result()
 
     def _route_outputs(self, pending: deque[ConsumedRecord]) -> None:
         for task in self.tasks:
@@ -401,7 +420,7 @@ class TopologyTestDriver:
         for task in self.tasks:
             task.close()  # its nodes and its stores
         if self._loop is not None:
-            self._loop.run_until_complete(asyncio.sleep(0))  # let cancelled calls finish
+            self._run_on_loop(asyncio.sleep(0))  # let cancelled calls finish
             self._loop.close()
             self._loop = None
         closed = {id(task.state_manager) for task in self.tasks}

@@ -291,3 +291,20 @@ def test_metrics_reach_the_snapshot_and_prometheus() -> None:
     assert samples[("streamz_async_retries_total", None)] == 1
     assert samples[("streamz_async_in_flight", None)] == 0
     assert samples[("streamz_async_call_seconds_count", None)] == 2
+
+
+def test_driver_works_inside_a_running_event_loop() -> None:
+    async def double(value: int) -> int:
+        await asyncio.sleep(0.001)
+        return value * 2
+
+    builder = sk.StreamsBuilder()
+    builder.stream("in", value_serde=serdes.JSON).map_values_async(double).to(
+        "out", value_serde=serdes.JSON)
+
+    async def async_test() -> list[Any]:
+        with TopologyTestDriver(builder.build()) as driver:
+            driver.create_input_topic("in", value_serde=serdes.JSON).pipe_input("k", 21)
+            return driver.create_output_topic("out", value_serde=serdes.JSON).read_values_to_list()
+
+    assert asyncio.run(async_test()) == [42]
