@@ -103,7 +103,9 @@ class GroupLeases:
 
     @property
     def heartbeat_s(self) -> float:
-        return self.session_ms / 3000
+        """A third of the lease, at most a second: a member notices a join (and the
+        partitions a previous owner released) within a second; one small write each."""
+        return min(self.session_ms / 3000, 1.0)
 
     def _expire(self, conn: sqlite3.Connection, now: int) -> None:
         gone = conn.execute(
