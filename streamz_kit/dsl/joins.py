@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from streamz_kit.dsl.ktable import KTable
 from streamz_kit.dsl.materialized import Materialized
 from streamz_kit.dsl.store_factory import kv_store_builder, resolve_serdes
+from streamz_kit.dsl.versioned_join import add_grace_join_node, versioned_grace_ms
 from streamz_kit.errors import TopologyError
 from streamz_kit.processor.joins import (
     JoinWindowNode,
@@ -79,6 +80,27 @@ def _table_store(table: KTable) -> tuple[str, str]:
     return store, node
 
 
+def _stream_table_with_grace(
+    stream: KStream,
+    table: KTable,
+    joiner: Callable[[Any, Any], Any],
+    left: bool,
+    name: str | None,
+    grace: Any,
+) -> KStream:
+    """Buffer stream records for `grace`, then join each with the table row valid at its
+    timestamp (the node is built in dsl/versioned_join.py; the KStream is made here)."""
+    from streamz_kit.dsl.kstream import KStream
+
+    grace_ms = versioned_grace_ms(stream.graph, table.store_name, grace)
+    assert table.store_name is not None  # versioned_grace_ms checked it
+    stream = _repartitioned(stream)
+    node = add_grace_join_node(stream, table.store_name, joiner, left, name, grace_ms)
+    sources = stream.sources | table.sources
+    _copartition(stream, sources)
+    return KStream(stream.builder, node, stream.key_serde, None, sources=sources)
+
+
 def join_stream(
     stream: KStream,
     other: Any,
@@ -111,9 +133,7 @@ def join_stream(
     if isinstance(other, KTable):
         (joiner,) = _one(args, "joiner(stream_value, table_value)")
         if grace is not None:
-            from streamz_kit.dsl.versioned_join import stream_table_with_grace
-
-            return stream_table_with_grace(stream, other, joiner, kind == "left", name, grace)
+            return _stream_table_with_grace(stream, other, joiner, kind == "left", name, grace)
         return _stream_table(stream, other, joiner, kind == "left", name)
     if grace is not None:
         raise TopologyError("grace= applies to a stream-table join against a versioned table.")

@@ -1,9 +1,14 @@
-"""`stream.join(versioned_table, joiner, grace=...)`: the DSL side of KIP-923."""
+"""`stream.join(versioned_table, joiner, grace=...)`: the DSL side of KIP-923.
+
+It checks the table and adds the buffering join node with its buffer store to the graph;
+`join_stream` (dsl/joins.py) repartitions the stream first and wraps the node in the KStream
+it returns, so this helper never imports the grammar (streams are read through `_Stream`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from streamz_kit.dsl.store_factory import resolve_serdes
 from streamz_kit.errors import TopologyError
@@ -13,29 +18,29 @@ from streamz_kit.stores import StoreBuilder
 from streamz_kit.topology.graph import GraphNode
 from streamz_kit.windows import to_millis
 
-if TYPE_CHECKING:
-    from streamz_kit.dsl.kstream import KStream
-    from streamz_kit.dsl.ktable import KTable
-
-__all__ = ["stream_table_with_grace"]
+__all__ = ["add_grace_join_node", "versioned_grace_ms"]
 
 
-def stream_table_with_grace(
-    stream: KStream,
-    table: KTable,
-    joiner: Callable[[Any, Any], Any],
-    left: bool,
-    name: str | None,
-    grace: Any,
-) -> KStream:
-    """Buffer stream records for `grace`, then join each with the table row valid at its
-    timestamp. The table must be versioned, with history at least as long as the grace."""
-    from streamz_kit.dsl.joins import _copartition, _repartitioned
-    from streamz_kit.dsl.kstream import KStream
+class _Stream(Protocol):
+    """What the buffering join reads of the (already repartitioned) KStream it follows."""
 
+    @property
+    def graph(self) -> Any: ...
+
+    @property
+    def node(self) -> str: ...
+
+    @property
+    def key_serde(self) -> Any: ...
+
+    @property
+    def value_serde(self) -> Any: ...
+
+
+def versioned_grace_ms(graph: Any, table_store: str | None, grace: Any) -> int:
+    """The grace in milliseconds, once the table is known to be versioned with history at
+    least as long as the grace (checked before the graph changes, so a bad join adds nothing)."""
     grace_ms = to_millis(grace, "grace")
-    graph = stream.graph
-    table_store = table.store_name
     builder = graph.store_builders.get(table_store) if table_store else None
     if builder is None or table_store is None or builder.kind != "versioned":
         raise TopologyError(
@@ -49,7 +54,20 @@ def stream_table_with_grace(
             f"({builder.retention_ms} ms): buffered records could not find their row. Lower "
             "the grace or raise history_retention."
         )
-    stream = _repartitioned(stream)
+    return grace_ms
+
+
+def add_grace_join_node(
+    stream: _Stream,
+    table_store: str,
+    joiner: Callable[[Any, Any], Any],
+    left: bool,
+    name: str | None,
+    grace_ms: int,
+) -> str:
+    """Add the node that buffers stream records for `grace_ms`, then joins each with the table
+    row valid at its timestamp; returns the node's name."""
+    graph = stream.graph
     node = name or graph.new_name("KSTREAM-LEFTJOIN" if left else "KSTREAM-JOIN")
     buffer_store = f"{node}-Buffer"
     key_serde, value_serde = resolve_serdes(stream.key_serde, stream.value_serde)
@@ -59,6 +77,4 @@ def stream_table_with_grace(
     ), [stream.node]))
     graph.add_store(StoreBuilder(buffer_store, "kv", "rocksdb", BYTES, BYTES, caching=False), node)
     graph.connect_store(table_store, node)
-    sources = stream.sources | table.sources
-    _copartition(stream, sources)
-    return KStream(stream.builder, node, stream.key_serde, None, sources=sources)
+    return str(node)
