@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from streamz_kit.dsl.materialized import Materialized
 from streamz_kit.dsl.store_factory import kv_store_builder, resolve_serdes
-from streamz_kit.dsl.suppress import WINDOWS_ATTR
 from streamz_kit.errors import TopologyError
 from streamz_kit.processor.cogroup import (
     CogroupAggregateNode,
@@ -167,7 +166,7 @@ class TimeWindowedCogroupedKStream:
             self.cogrouped, materialized, name, _window_store("window", windows, size), node,
             lambda ks: TimeWindowedSerde(ks, size),
         )
-        setattr(table, WINDOWS_ATTR, windows)
+        table.graph.nodes[table.node].windows = windows  # suppress() reads the grace
         return table
 
 
@@ -199,7 +198,7 @@ class SessionWindowedCogroupedKStream:
             self.cogrouped, materialized, name, _window_store("session", windows, None), node,
             SessionWindowedSerde,
         )
-        setattr(table, WINDOWS_ATTR, windows)
+        table.graph.nodes[table.node].windows = windows  # suppress() reads the grace
         return table
 
 

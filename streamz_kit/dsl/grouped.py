@@ -59,12 +59,14 @@ class KGroupedStream:
 
     def _finish(
         self, node_name: str, store_name: str, upstream: KStream, builder: Any,
-        key_serde: Any, value_serde: Any, factory: Callable[[], Any],
+        key_serde: Any, value_serde: Any, factory: Callable[[], Any], windows: Any = None,
     ) -> KTable:
+        """Add the aggregation node and its store, and wrap the node in the KTable returned
+        (also for dsl/windowed.py, which passes its `windows` to keep on the node)."""
         from streamz_kit.dsl.ktable import KTable
 
         graph = self.stream.graph
-        graph.add_node(GraphNode(node_name, factory, [upstream.node]))
+        graph.add_node(GraphNode(node_name, factory, [upstream.node], windows=windows))
         graph.add_store(builder, node_name)
         return KTable(
             self.stream.builder, node_name, key_serde, value_serde,

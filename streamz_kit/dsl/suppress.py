@@ -19,7 +19,7 @@ from streamz_kit.stores import StoreBuilder
 from streamz_kit.topology.graph import GraphNode
 from streamz_kit.windows import SessionWindows, Suppressed
 
-__all__ = ["WINDOWS_ATTR", "add_suppress_node"]
+__all__ = ["add_suppress_node"]
 
 
 class _Table(Protocol):
@@ -40,15 +40,13 @@ class _Table(Protocol):
     @property
     def parent(self) -> Any: ...
 
-# Set by the windowed aggregations on the tables they return (read here to find the grace).
-WINDOWS_ATTR = "_windows"
-
 
 def _find_windows(table: _Table) -> Any:
     """The windows of the aggregation this table derives from (Kafka's findAndVerifyWindowGrace)."""
     current: Any = table
     while current is not None:
-        windows = getattr(current, WINDOWS_ATTR, None)
+        # Kept on the aggregation's graph node by dsl/windowed.py and dsl/cogrouped.py.
+        windows = current.graph.nodes[current.node].windows
         if windows is not None:
             return windows
         current = current.parent

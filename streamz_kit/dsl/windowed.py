@@ -8,12 +8,11 @@ serde is the matching windowed serde, so `to_stream().to(topic)` needs no extra 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from streamz_kit import serdes
 from streamz_kit.dsl.materialized import Materialized
 from streamz_kit.dsl.store_factory import resolve_serdes
-from streamz_kit.dsl.suppress import WINDOWS_ATTR
 from streamz_kit.emit import EmitStrategy
 from streamz_kit.errors import TopologyError
 from streamz_kit.processor.final_results import FinalResultsNode
@@ -30,13 +29,12 @@ from streamz_kit.processor.windowed import (
 )
 from streamz_kit.serdes_windowed import SessionWindowedSerde, TimeWindowedSerde
 from streamz_kit.stores import StoreBuilder
-from streamz_kit.topology.graph import GraphNode
 from streamz_kit.windows import SessionWindows, SlidingWindows, TimeWindows, to_millis
 
-if TYPE_CHECKING:
-    from streamz_kit.dsl.grouped import KGroupedStream
-    from streamz_kit.dsl.kstream import KStream
-    from streamz_kit.dsl.ktable import KTable
+# The grammar's classes are not imported here, not even for type hints: that would tie this
+# module into the DSL's import cycle. KGroupedStream._finish makes the KTable returned.
+KGroupedStream = Any
+KTable = Any
 
 __all__ = ["SessionWindowedKStream", "TimeWindowedKStream", "windowed_by"]
 
@@ -98,9 +96,7 @@ class _Windowed:
         value_serde: Any,
         make: Callable[[str, str], Any],
     ) -> KTable:
-        from streamz_kit.dsl.ktable import KTable
-
-        stream: KStream = self.grouped.stream
+        stream = self.grouped.stream
         graph = stream.graph
         mat = materialized or Materialized()
         node_name = graph.new_name(prefix)
@@ -134,14 +130,10 @@ class _Windowed:
 
             def factory() -> Any:
                 return make(node_name, store_name)
-        graph.add_node(GraphNode(node_name, factory, [upstream.node]))
-        graph.add_store(builder, node_name)
-        table = KTable(
-            stream.builder, node_name, self._key_serde(ks), vs,
-            store_name=store_name, sources=upstream.sources,
+        return self.grouped._finish(
+            node_name, store_name, upstream, builder, self._key_serde(ks), vs, factory,
+            windows=self.windows,
         )
-        setattr(table, WINDOWS_ATTR, self.windows)  # suppress() reads the grace from it
-        return table
 
 
 class TimeWindowedKStream(_Windowed):

@@ -27,6 +27,7 @@ class GraphNode:
     internal: bool = False  # reads or writes a repartition topic
     order: int = 0
     labels: set[str] = field(default_factory=set)  # e.g. topology/nullkeys.py's markers
+    windows: Any = None  # a windowed aggregation's windows (suppress() reads the grace)
 
 
 @dataclass
