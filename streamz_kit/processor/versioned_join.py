@@ -7,8 +7,9 @@ is already `grace` behind when it arrives is joined at once. Late table updates 
 arrive within the grace period are therefore seen by the stream records they precede, which
 a plain stream-table join cannot do.
 
-Buffer entry: [8 timestamp][8 sequence] -> [4 len][key][4 len][value][headers], so equal
-timestamps keep arrival order and the buffer survives a restart.
+Buffer entry: [8 timestamp][key][8 sequence] -> [4 len][key][4 len][value][headers]: records
+leave in timestamp order, equal timestamps in key-byte order and then in arrival order, as
+from Kafka's time-ordered buffer (found by the oracle); the buffer survives a restart.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from streamz_kit.serdes import Serde
 __all__ = ["StreamTableJoinGraceNode"]
 
 _BIAS = 1 << 63
-_KEY = struct.Struct(">QQ")
+_U64 = struct.Struct(">Q")
 _LEN = struct.Struct(">I")
 _HLEN = struct.Struct(">HI")
 
@@ -86,8 +87,8 @@ class StreamTableJoinGraceNode(StatefulNode):
         super().init(context)
         self.buffer = context.get_store(self.buffer_store_name)
         for store_key, _ in self.buffer.all():  # restored entries: resume their order
-            ts, seq = _KEY.unpack(store_key)
-            ts -= _BIAS
+            ts = _U64.unpack_from(store_key)[0] - _BIAS
+            (seq,) = _U64.unpack_from(store_key, len(store_key) - 8)
             self.seq = max(self.seq, seq + 1)
             self.min_ts = ts if self.min_ts is None else min(self.min_ts, ts)
             self.observed = max(self.observed, ts)
@@ -100,7 +101,8 @@ class StreamTableJoinGraceNode(StatefulNode):
         topic = self.buffer_store_name
         kb = self.key_serde.serialize(topic, key)
         vb = self.value_serde.serialize(topic, value)
-        self.buffer.put(_KEY.pack(timestamp + _BIAS, self.seq), _pack(kb, vb, headers))
+        store_key = _U64.pack(timestamp + _BIAS) + kb + _U64.pack(self.seq)
+        self.buffer.put(store_key, _pack(kb, vb, headers))
         self.seq += 1
         if self.min_ts is None or timestamp < self.min_ts:
             self.min_ts = timestamp
@@ -115,7 +117,7 @@ class StreamTableJoinGraceNode(StatefulNode):
         done: list[bytes] = []
         self.min_ts = None
         for store_key, raw in self.buffer.all():
-            ts = _KEY.unpack(store_key)[0] - _BIAS
+            ts = _U64.unpack_from(store_key)[0] - _BIAS
             if ts > deadline:
                 self.min_ts = ts
                 break

@@ -132,7 +132,8 @@ class VersionedKeyValueStore(TypedStore):
 
     def get_versioned(self, key: Any, as_of: int | None = None) -> VersionedRecord | None:
         """The version valid at `as_of` (default: the latest); None if the key had no value
-        then, or `as_of` is older than the history retention."""
+        then, or `as_of` is older than the history retention (unless the latest version is
+        already valid at `as_of`: it never expires)."""
         prefix = self._prefix(key)
         if as_of is None:
             found = next(self._versions(prefix, _NO_TIME, (1 << 63) - 1, reverse=True), None)
@@ -141,7 +142,13 @@ class VersionedKeyValueStore(TypedStore):
             return VersionedRecord(self._decode(found[1]), found[0], None)
         observed = self.observed_stream_time
         if observed != _NO_TIME and as_of < observed - self.history_retention_ms:
-            return None
+            # Beyond the history retention only the latest version answers, and only when
+            # it is already valid at `as_of`: the latest version of a key never expires
+            # (Kafka's RocksDBVersionedStore.get; found by the oracle).
+            latest = next(self._versions(prefix, _NO_TIME, (1 << 63) - 1, reverse=True), None)
+            if latest is None or latest[1][:1] == _TOMBSTONE or latest[0] > as_of:
+                return None
+            return VersionedRecord(self._decode(latest[1]), latest[0], None)
         found = next(self._versions(prefix, _NO_TIME, as_of, reverse=True), None)
         if found is None or found[1][:1] == _TOMBSTONE:
             return None

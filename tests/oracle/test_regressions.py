@@ -156,3 +156,50 @@ def test_stream_stream_join_with_no_time_difference_and_no_grace_joins_nothing()
                    {'t': 'right', 'k': 'a', 'v': 0, 'ts': 0}]},
         expected={'outputs': [], 'stores': {}, 'error': None},
     )
+
+
+def test_versioned_join_grace_buffer_releases_equal_timestamps_in_key_order() -> None:
+    # Kafka's time-ordered buffer keys entries by timestamp, then key: two records with the
+    # same timestamp leave in key order, whatever order they arrived in.
+    check_case(
+        {'scenario': 'versioned_stream_join',
+         'params': {'history': 20, 'grace': 5, 'left': True},
+         'inputs': {'s': 'long', 't': 'long'},
+         'outputs': {'out': 'string'},
+         'stores': {},
+         'store': 'memory',
+         'cache_bytes': 0,
+         'steps': [{'t': 's', 'k': 'b', 'v': 0, 'ts': 0},
+                   {'t': 's', 'k': 'a', 'v': 0, 'ts': 0},
+                   {'t': 's', 'k': 'a', 'v': 0, 'ts': 5}]},
+        expected={'outputs': [[2, 'out', 'a', '0/null', 0, []],
+                              [2, 'out', 'b', '0/null', 0, []]],
+                  'stores': {},
+                  'error': None},
+    )
+
+
+def test_versioned_table_latest_version_never_expires() -> None:
+    # The stream record at 62398 looks up the table row valid then: the latest version of
+    # "a" (ts 324) is beyond the 20 ms history retention, but a key's latest version never
+    # expires in Kafka's versioned store, so it still joins.
+    check_case(
+        {'scenario': 'versioned_stream_join',
+         'params': {'left': False, 'grace': 20, 'history': 20},
+         'inputs': {'s': 'long', 't': 'long'},
+         'outputs': {'out': 'string'},
+         'stores': {},
+         'store': 'memory',
+         'cache_bytes': 0,
+         'steps': [{'t': 't', 'k': 'a', 'v': 10, 'ts': 324, 'h': [['h', '10']]},
+                   {'t': 's', 'k': None, 'v': 6, 'ts': 330},
+                   {'t': 's', 'k': 'a', 'v': 15, 'ts': 31364},
+                   {'t': 's', 'k': 'a', 'v': 15, 'ts': 62398},
+                   {'t': 't', 'k': 'b', 'v': 10, 'ts': 62661},
+                   {'t': 's', 'k': None, 'v': 3, 'ts': 64962},
+                   {'t': 's', 'k': 'a', 'v': 15, 'ts': 95996}]},
+        expected={'outputs': [[3, 'out', 'a', '15/10', 31364, []],
+                     [6, 'out', 'a', '15/10', 62398, []]],
+         'stores': {},
+         'error': None},
+    )
