@@ -101,7 +101,7 @@ class StreamTableJoinGraceNode(StatefulNode):
         topic = self.buffer_store_name
         kb = self.key_serde.serialize(topic, key)
         vb = self.value_serde.serialize(topic, value)
-        store_key = _U64.pack(timestamp + _BIAS) + kb + _U64.pack(self.seq)
+        store_key = _U64.pack(timestamp + _BIAS) + (kb or b"") + _U64.pack(self.seq)
         self.buffer.put(store_key, _pack(kb, vb, headers))
         self.seq += 1
         if self.min_ts is None or timestamp < self.min_ts:
