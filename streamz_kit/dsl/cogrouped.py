@@ -10,7 +10,7 @@ must be co-partitioned. Every input record yields exactly one update of the resu
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from streamz_kit.dsl.materialized import Materialized
 from streamz_kit.dsl.store_factory import kv_store_builder, resolve_serdes
@@ -29,10 +29,12 @@ from streamz_kit.stores import StoreBuilder
 from streamz_kit.topology.graph import GraphNode, RepartitionTopic
 from streamz_kit.windows import SessionWindows, SlidingWindows, TimeWindows, to_millis
 
-if TYPE_CHECKING:
-    from streamz_kit.dsl.grouped import KGroupedStream
-    from streamz_kit.dsl.kstream import KStream
-    from streamz_kit.dsl.ktable import KTable
+# The grammar's classes are not imported here, not even for type hints: that would tie this
+# module into the DSL's import cycle. The first KGroupedStream (its `_table`) makes the
+# KTable returned.
+KGroupedStream = Any
+KStream = Any
+KTable = Any
 
 __all__ = [
     "CogroupedKStream",
@@ -65,9 +67,8 @@ class CogroupedKStream:
     def cogroup(self, grouped: KGroupedStream, aggregator: Aggregator) -> CogroupedKStream:
         """Add another grouped stream (its values may be of another type) with its own
         `aggregator(key, value, agg)`; returns this cogrouped stream."""
-        from streamz_kit.dsl.grouped import KGroupedStream
-
-        if not isinstance(grouped, KGroupedStream):
+        # The first grouped stream is a KGroupedStream (KGroupedStream.cogroup made this).
+        if not isinstance(grouped, type(self.groups[0][0])):
             raise TopologyError(
                 f"cogroup() takes a KGroupedStream (stream.group_by_key() or group_by(...)), "
                 f"not {type(grouped).__name__}."
@@ -210,8 +211,6 @@ def _build(
     make_node: NodeMaker,
     table_key_serde: Callable[[Any], Any],
 ) -> KTable:
-    from streamz_kit.dsl.ktable import KTable
-
     builder = cogrouped.builder
     graph = builder.graph
     mat = materialized or Materialized()
@@ -245,9 +244,9 @@ def _build(
     merge_name = f"{name}-cogroup-merge" if name else graph.new_name("COGROUPKSTREAM-MERGE")
     graph.add_node(GraphNode(merge_name, lambda: CogroupMergeNode(merge_name, store_name),
                              agg_names))
-    return KTable(
-        builder, merge_name, table_key_serde(store_builder.key_serde),
-        store_builder.value_serde, store_name=store_name, sources=sources,
+    return first._table(
+        merge_name, table_key_serde(store_builder.key_serde), store_builder.value_serde,
+        store_name, sources,
     )
 
 
@@ -258,8 +257,6 @@ def _factory(make_node: NodeMaker, node_name: str, store_name: str, agg: Aggrega
 def _repartition(stream: KStream, base: str, key_serde: Any, value_serde: Any) -> KStream:
     """Kafka's cogroup repartition: `<base>-repartition` with a null-key filter, sink and
     source named after it (each still takes a number from the counter, as in Kafka)."""
-    from streamz_kit.dsl.kstream import KStream
-
     graph = stream.graph
     topic = f"{base}-repartition"
     if topic in graph.repartition_topics:
@@ -280,4 +277,5 @@ def _repartition(stream: KStream, base: str, key_serde: Any, value_serde: Any) -
         kind="sink", sink_topic=topic, internal=True,
     ))
     source = stream.builder.add_source([topic], ks, vs, internal=True, name=f"{topic}-source")
-    return KStream(stream.builder, source, ks, vs, sources=frozenset([source]))
+    # A KStream like `stream` (type(stream): this module does not import the grammar).
+    return type(stream)(stream.builder, source, ks, vs, sources=frozenset([source]))

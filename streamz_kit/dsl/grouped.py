@@ -63,14 +63,22 @@ class KGroupedStream:
     ) -> KTable:
         """Add the aggregation node and its store, and wrap the node in the KTable returned
         (also for dsl/windowed.py, which passes its `windows` to keep on the node)."""
-        from streamz_kit.dsl.ktable import KTable
-
         graph = self.stream.graph
         graph.add_node(GraphNode(node_name, factory, [upstream.node], windows=windows))
         graph.add_store(builder, node_name)
+        return self._table(node_name, key_serde, value_serde, store_name, upstream.sources)
+
+    def _table(
+        self, node_name: str, key_serde: Any, value_serde: Any, store_name: str,
+        sources: frozenset[str],
+    ) -> KTable:
+        """The KTable of an aggregation node the helpers (dsl/windowed.py, dsl/cogrouped.py)
+        added: they never import the grammar, the grammar wraps their nodes."""
+        from streamz_kit.dsl.ktable import KTable
+
         return KTable(
             self.stream.builder, node_name, key_serde, value_serde,
-            store_name=store_name, sources=upstream.sources,
+            store_name=store_name, sources=sources,
         )
 
     def count(self, *, materialized: Materialized | None = None) -> KTable:
