@@ -7,6 +7,7 @@ reaches `recommendations` within a fraction of a second, and a crash never dupli
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -22,7 +23,11 @@ else:  # run as a script, or loaded by path by the CLI
 
 # SCHEMA_REGISTRY_URL=embedded://.streamz (or http://...): Avro actions and recommendations
 # through that registry, as the demo runs it; unset: JSON.
-topology = build_topology(registry=registry_from_env())
+# SCORING_URL=http://127.0.0.1:PORT/score: every recommendation is re-ranked by that model
+# server (`python examples/recommendations/scoring_service.py` starts one) through an
+# awaited call per record; unset: no scoring step.
+topology = build_topology(registry=registry_from_env(),
+                          scoring_url=os.environ.get("SCORING_URL") or None)
 # http_port serves the stores as JSON (curl localhost:8080/stores/user-profiles/user-00042)
 # along with /topology, /status and Prometheus /metrics; `--http-port` overrides it.
 app = sk.App(

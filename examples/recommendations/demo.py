@@ -37,6 +37,7 @@ if __package__:
     from .generator import ensure_topics, produce_actions
     from .pipeline import INPUT_TOPIC, OUTPUT_TOPIC
     from .schemas import recommendation_serde, registry_for
+    from .scoring_service import ScoringService
     from .viewer import format_recommendation, now_ms, tail
     from .workers import make_worker
 else:
@@ -44,6 +45,7 @@ else:
     from generator import ensure_topics, produce_actions  # type: ignore[no-redef]
     from pipeline import INPUT_TOPIC, OUTPUT_TOPIC  # type: ignore[no-redef]
     from schemas import recommendation_serde, registry_for  # type: ignore[no-redef]
+    from scoring_service import ScoringService  # type: ignore[no-redef]
     from viewer import format_recommendation, now_ms, tail  # type: ignore[no-redef]
     from workers import make_worker  # type: ignore[no-redef]
 
@@ -62,14 +64,24 @@ class Stats:
     schema_versions: list[int] = field(default_factory=list)
     first_seen: float | None = None  # monotonic time of the first recommendation
     last_seen: float = field(default_factory=time.monotonic)
+    last_seq: dict[str, int] = field(default_factory=dict)  # user -> last `actions` seen
+    out_of_order: int = 0  # recommendations whose `actions` did not rise for their user
+    scoring_calls: int = 0  # calls the scoring service answered (set at the end)
 
     def see(self, record: ConsumedRecord) -> None:
         latency = now_ms() - record.timestamp
         key = serdes.STRING.deserialize(OUTPUT_TOPIC, record.key) or "?"
+        value = self.decode.deserialize(OUTPUT_TOPIC, record.value)
         self.recommendations += 1
         self.latencies_ms.append(latency)
         self.users[key] += 1
-        self.recent.append((key, self.decode.deserialize(OUTPUT_TOPIC, record.value), latency))
+        # Per-user order: each recommendation carries the user's action count, which must
+        # rise from one recommendation of that user to the next (async scoring included).
+        seq = value.get("actions", 0) if isinstance(value, dict) else 0
+        if seq <= self.last_seq.get(key, 0):
+            self.out_of_order += 1
+        self.last_seq[key] = seq
+        self.recent.append((key, value, latency))
         self.last_seen = time.monotonic()
         if self.first_seen is None:
             self.first_seen = self.last_seen
@@ -103,7 +115,7 @@ def _panel(stats: Stats, elapsed: float, worker: str) -> Group:
 
 async def run_demo(
     *, seconds: float, rate: float, users: int, worker_kind: str, broker: str | None,
-    workdir: Path, console: Console,
+    workdir: Path, console: Console, scoring: ScoringService | None = None,
 ) -> Stats:
     broker = broker or f"embedded://{workdir / 'broker'}"
     registry = registry_for(broker)
@@ -115,7 +127,8 @@ async def run_demo(
     finally:
         await transport.close()
 
-    worker = make_worker(worker_kind, broker, str(workdir / "state"), registry)
+    worker = make_worker(worker_kind, broker, str(workdir / "state"), registry,
+                         scoring.url if scoring is not None else None)
     await worker.start()
     finish = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -184,6 +197,8 @@ async def run_demo(
                 _show_profile(console, top[0][0], worker.profile(top[0][0]))
         await worker.stop()
         loop.remove_signal_handler(signal.SIGINT)
+        if scoring is not None:
+            stats.scoring_calls = scoring.calls
         with contextlib.suppress(Exception):
             stats.schema_versions = registry.get_versions(f"{INPUT_TOPIC}-value")
     return stats
@@ -212,6 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--broker", default=None,
                         help="broker URL (default: a fresh embedded log in a temporary directory)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    parser.add_argument("--no-scoring", action="store_true",
+                        help="leave out the async scoring step (and its local model server)")
     args = parser.parse_args(argv)
     console = Console(highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
@@ -222,15 +239,21 @@ def main(argv: list[str] | None = None) -> int:
         f": {args.rate:.0f} actions/s from {args.users} users for {args.seconds:.0f} s "
         f"(Ctrl-C to stop early); state in {workdir}",
     ))
+    # The model server: a local HTTP service answering in 5-50 ms, awaited per record.
+    scoring = None if args.no_scoring else ScoringService().start()
+    if scoring is not None:
+        console.print(f"scoring service (5-50 ms per call) on {scoring.url}")
     try:
         stats = asyncio.run(run_demo(
             seconds=args.seconds, rate=args.rate, users=args.users, worker_kind=args.worker,
-            broker=args.broker, workdir=workdir, console=console,
+            broker=args.broker, workdir=workdir, console=console, scoring=scoring,
         ))
     except Exception as exc:  # noqa: BLE001 -- one clear sentence, not a traceback
         console.print(f"[red]demo failed:[/red] {type(exc).__name__}: {exc}")
         return 1
     finally:
+        if scoring is not None:
+            scoring.stop()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     lat = stats.latencies_ms
@@ -242,6 +265,12 @@ def main(argv: list[str] | None = None) -> int:
          f"for {len(stats.users)} users; end-to-end latency "),
         (latency, "yellow"),
     ))
+    if scoring is not None:
+        order = ("per-user order held (each user's action count rose from one recommendation "
+                 f"to the next, {len(stats.last_seq)} users)" if not stats.out_of_order else
+                 f"[red]{stats.out_of_order} recommendations out of per-user order[/red]")
+        console.print(f"scoring: {stats.scoring_calls} records went through the scoring service "
+                      f"(async, up to 32 in flight); {order}")
     if stats.schema_versions:
         console.print(f"schemas: {INPUT_TOPIC}-value versions {stats.schema_versions} in the "
                       "embedded registry (v2 added the optional `device` field while the worker "
@@ -249,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
     if stats.first_seen is not None:
         console.print(f"the first recommendation arrived {stats.first_seen - stats.started:.1f} s "
                       "after the worker started (task creation and restoration included)")
+    if stats.out_of_order:
+        return 1
     if stats.produced and not stats.recommendations:
         console.print("[red]no recommendation came out; is the worker running?[/red]")
         return 1

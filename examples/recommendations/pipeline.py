@@ -30,10 +30,12 @@ from streamz_kit import serdes
 
 if __package__:
     from . import domain, schemas
+    from .scoring_service import Scorer
 else:  # run as a script, or loaded by path (`streamz-kit run examples/recommendations/app.py`)
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import domain  # type: ignore[no-redef]
     import schemas  # type: ignore[no-redef]
+    from scoring_service import Scorer  # type: ignore[no-redef]
 
 APPLICATION_ID = "recommendations"
 INPUT_TOPIC = "user-actions"
@@ -60,11 +62,15 @@ def build_topology(
     with_trends: bool = True,
     with_windowed_trends: bool = True,
     registry: sk.SchemaRegistry | None = None,
+    scoring_url: str | None = None,
 ) -> sk.Topology:
     """The topology, built fresh each call (tests and the App each get their own).
 
     With a `registry`, actions and recommendations are Avro (schemas.py; actions read with
-    the newest schema, so older records still read); without one, JSON."""
+    the newest schema, so older records still read); without one, JSON. With a
+    `scoring_url` (scoring_service.py), every recommendation is re-ranked by an awaited
+    call to that model server before it is written; without one, the topology is as
+    drawn above."""
     cat = catalogue if catalogue is not None else domain.make_catalogue(CATALOGUE_SEED)
     action_values = schemas.action_serde(registry) if registry else serdes.JSON
     recommendation_values = schemas.recommendation_serde(registry) if registry else serdes.JSON
@@ -122,6 +128,13 @@ def build_topology(
     recommendations = profiles.to_stream().map_values(with_user, with_key=True).left_join(
         corrections, to_recommendation
     )
+    if scoring_url is not None:
+        # The model server's call, awaited per record: up to 32 in flight, a per-user
+        # order kept on output, and a commit that waits for the calls it covers, so
+        # exactly_once holds with real awaits. A slow or failed call is retried.
+        recommendations = recommendations.map_values_async(
+            Scorer(scoring_url), max_in_flight=32, timeout=10.0, retries=2,
+        )
     recommendations.to(OUTPUT_TOPIC, key_serde=serdes.STRING, value_serde=recommendation_values)
     # Kept as a table too, so `GET /stores/user-recommendations/<user>` answers over HTTP.
     recommendations.to_table(

@@ -57,10 +57,11 @@ class AppWorker:
 
     name = "sk.App (exactly_once)"
 
-    def __init__(self, broker: str, state_dir: str, registry: Any = None) -> None:
+    def __init__(self, broker: str, state_dir: str, registry: Any = None,
+                 scoring_url: str | None = None) -> None:
         app_class = sk.App
         self.app = app_class(
-            build_topology(registry=registry), application_id=APPLICATION_ID, broker=broker,
+            build_topology(registry=registry, scoring_url=scoring_url), application_id=APPLICATION_ID, broker=broker,
             state_dir=state_dir, processing_guarantee="exactly_once",
         )
 
@@ -79,9 +80,10 @@ class DriverWorker:
 
     name = "TopologyTestDriver loop"
 
-    def __init__(self, broker: str, registry: Any = None) -> None:
+    def __init__(self, broker: str, registry: Any = None, scoring_url: str | None = None) -> None:
         self.broker = broker
-        self._driver = TopologyTestDriver(build_topology(registry=registry),
+        self._driver = TopologyTestDriver(build_topology(registry=registry,
+                                                         scoring_url=scoring_url),
                                           config={"application_id": APPLICATION_ID})
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -139,13 +141,15 @@ class DriverWorker:
         return self._driver.get_key_value_store(PROFILE_STORE).get(user)
 
 
-def make_worker(kind: str, broker: str, state_dir: str, registry: Any = None) -> DemoWorker:
+def make_worker(kind: str, broker: str, state_dir: str, registry: Any = None,
+                scoring_url: str | None = None) -> DemoWorker:
     """`kind` is 'app', 'driver', or 'auto' (the App when streamz_kit exports it); with a
-    schema `registry`, actions and recommendations are Avro."""
+    schema `registry`, actions and recommendations are Avro; with a `scoring_url`, each
+    recommendation is re-ranked by that scoring service."""
     if kind == "auto":
         kind = "app" if hasattr(sk, "App") else "driver"
     if kind == "app":
-        return AppWorker(broker, state_dir, registry)
+        return AppWorker(broker, state_dir, registry, scoring_url)
     if kind == "driver":
-        return DriverWorker(broker, registry)
+        return DriverWorker(broker, registry, scoring_url)
     raise ValueError(f"Unknown worker kind {kind!r}; use 'app', 'driver' or 'auto'.")
