@@ -220,7 +220,8 @@ def _show_profile(console: Console, user: str, profile: Any) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the recommendations example end to end.")
     parser.add_argument("--seconds", type=float, default=20.0, help="how long to generate (%(default)s)")
-    parser.add_argument("--rate", type=float, default=300.0, help="actions per second (%(default)s)")
+    parser.add_argument("--rate", type=float, default=None,
+                        help="actions per second (100 with the scoring step, 300 without)")
     parser.add_argument("--users", type=int, default=500, help="distinct users (%(default)s)")
     parser.add_argument("--worker", choices=("auto", "app", "driver"), default="auto",
                         help="sk.App, or the TopologyTestDriver loop (auto: the App if present)")
@@ -230,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-scoring", action="store_true",
                         help="leave out the async scoring step (and its local model server)")
     args = parser.parse_args(argv)
+    if args.rate is None:  # the scoring calls cost the worker CPU: a rate it keeps up with
+        args.rate = 300.0 if args.no_scoring else 100.0
     console = Console(highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console = Console(highlight=False, soft_wrap=True)  # piped output: keep lines whole

@@ -133,7 +133,7 @@ def build_topology(
         # order kept on output, and a commit that waits for the calls it covers, so
         # exactly_once holds with real awaits. A slow or failed call is retried.
         recommendations = recommendations.map_values_async(
-            Scorer(scoring_url), max_in_flight=32, timeout=10.0, retries=2,
+            Scorer(scoring_url), max_in_flight=32, timeout=5.0, retries=2,
         )
     recommendations.to(OUTPUT_TOPIC, key_serde=serdes.STRING, value_serde=recommendation_values)
     # Kept as a table too, so `GET /stores/user-recommendations/<user>` answers over HTTP.
