@@ -28,6 +28,7 @@ $(BIN)/.dev-installed: $(BIN)/.installed
 
 check: $(BIN)/.dev-installed
 	$(BIN)/ruff check
+	$(BIN)/ruff format --check
 	$(BIN)/mypy streamz_kit
 
 format-check: $(BIN)/.dev-installed

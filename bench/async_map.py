@@ -52,8 +52,9 @@ class Client:
         self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def call(self, value: str) -> str:
-        conn = self.idle.pop() if self.idle else await asyncio.open_connection("127.0.0.1",
-                                                                               self.port)
+        conn = (
+            self.idle.pop() if self.idle else await asyncio.open_connection("127.0.0.1", self.port)
+        )
         conn[1].write(value.encode() + b"\n")
         answer = await conn[0].readline()
         self.idle.append(conn)
@@ -69,15 +70,18 @@ async def produce(broker: str, n: int, keys: int) -> None:
         now = int(time.time() * 1000)
         for i in range(n):
             key = f"k{i % keys}".encode()
-            producer.send(ProducerRecord("in", default_partition(key, PARTITIONS), key, b"v%d" % i, now))
+            producer.send(
+                ProducerRecord("in", default_partition(key, PARTITIONS), key, b"v%d" % i, now)
+            )
         await producer.flush()
         await producer.close()
     finally:
         await transport.close()
 
 
-async def one_run(port: int, max_in_flight: int, n: int, keys: int, guarantee: str
-                  ) -> tuple[float, float]:
+async def one_run(
+    port: int, max_in_flight: int, n: int, keys: int, guarantee: str
+) -> tuple[float, float]:
     """Completed calls per second, and the mean call latency seen by the operator (s)."""
     client = Client(port)
     done: list[float] = []
@@ -91,18 +95,26 @@ async def one_run(port: int, max_in_flight: int, n: int, keys: int, guarantee: s
         broker = f"embedded://{Path(tmp) / 'log'}"
         await produce(broker, n, keys)
         builder = sk.StreamsBuilder()
-        (builder.stream("in", key_serde=serdes.STRING, value_serde=serdes.STRING)
-         .map_values_async(call, max_in_flight=max_in_flight)
-         .to("out", value_serde=serdes.STRING))
-        app = sk.App(builder.build(), application_id="async-bench", broker=broker,
-                     processing_guarantee=guarantee, state_dir=str(Path(tmp) / "state"))
+        (
+            builder.stream("in", key_serde=serdes.STRING, value_serde=serdes.STRING)
+            .map_values_async(call, max_in_flight=max_in_flight)
+            .to("out", value_serde=serdes.STRING)
+        )
+        app = sk.App(
+            builder.build(),
+            application_id="async-bench",
+            broker=broker,
+            processing_guarantee=guarantee,
+            state_dir=str(Path(tmp) / "state"),
+        )
         await app.start()
         deadline = time.monotonic() + 600
         while len(done) < n and time.monotonic() < deadline and app.error is None:
             await asyncio.sleep(0.05)
         calls = app.metrics()["task_details"][0]["async_calls"]
         mean = sum(c["latency_sum"] for c in calls.values()) / max(
-            1, sum(c["latency_seconds"]["count"] for c in calls.values()))
+            1, sum(c["latency_seconds"]["count"] for c in calls.values())
+        )
         await app.stop()
     if len(done) < 2:
         return 0.0, mean
@@ -113,26 +125,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--in-flight", default="1,16,64,256")
-    parser.add_argument("--seconds", type=float, default=4.0,
-                        help="records per run = ideal rate x this (at least 200)")
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=4.0,
+        help="records per run = ideal rate x this (at least 200)",
+    )
     parser.add_argument("--keys", type=int, default=5000)
     parser.add_argument("--guarantee", default="at_least_once")
     args = parser.parse_args()
     latency = args.latency_ms / 1000
-    service = subprocess.Popen([sys.executable, "-c", SERVICE, str(latency)],
-                               stdout=subprocess.PIPE, text=True)
+    service = subprocess.Popen(
+        [sys.executable, "-c", SERVICE, str(latency)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert service.stdout is not None
         port = int(service.stdout.readline())
         print(f"service latency {args.latency_ms:g} ms, {args.guarantee}, {args.keys} keys")
-        print(f"{'max_in_flight':>13} {'records':>8} {'records/s':>10} {'ideal':>8} {'ratio':>6}"
-              f" {'call ms':>8}")
+        print(
+            f"{'max_in_flight':>13} {'records':>8} {'records/s':>10} {'ideal':>8} {'ratio':>6}"
+            f" {'call ms':>8}"
+        )
         for max_in_flight in (int(x) for x in args.in_flight.split(",")):
             ideal = max_in_flight / latency
             n = max(200, int(ideal * args.seconds))
             rate, mean = asyncio.run(one_run(port, max_in_flight, n, args.keys, args.guarantee))
-            print(f"{max_in_flight:>13} {n:>8} {rate:>10.0f} {ideal:>8.0f} {rate / ideal:>6.2f}"
-                  f" {mean * 1000:>8.1f}", flush=True)
+            print(
+                f"{max_in_flight:>13} {n:>8} {rate:>10.0f} {ideal:>8.0f} {rate / ideal:>6.2f}"
+                f" {mean * 1000:>8.1f}",
+                flush=True,
+            )
     finally:
         service.terminate()
         service.wait()

@@ -23,8 +23,9 @@ Pair = tuple[bytes | None, bytes | None]
 
 
 # -- embedded -------------------------------------------------------------------------------------
-async def embedded_preload(log_dir: Path, topics: dict[str, list[Record]], extra_topics: list[str],
-                           partitions: int = 4) -> None:
+async def embedded_preload(
+    log_dir: Path, topics: dict[str, list[Record]], extra_topics: list[str], partitions: int = 4
+) -> None:
     transport = connect(f"embedded://{log_dir}")
     await transport.start()
     try:
@@ -33,7 +34,9 @@ async def embedded_preload(log_dir: Path, topics: dict[str, list[Record]], extra
         producer = transport.producer()
         for topic, records in topics.items():
             for i, (key, value, ts) in enumerate(records):
-                producer.send(ProducerRecord(topic, default_partition(key, partitions), key, value, ts))
+                producer.send(
+                    ProducerRecord(topic, default_partition(key, partitions), key, value, ts)
+                )
                 if i % 20_000 == 19_999:
                     await producer.flush()
             await producer.flush()
@@ -80,16 +83,20 @@ async def kafka_create_topics(bootstrap: str, topics: list[str], partitions: int
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        new = [NewTopic(t, partitions, 1, topic_configs=dict(TOPIC_CONFIG))
-               for t in topics if t not in existing]
+        new = [
+            NewTopic(t, partitions, 1, topic_configs=dict(TOPIC_CONFIG))
+            for t in topics
+            if t not in existing
+        ]
         if new:
             await admin.create_topics(new)
     finally:
         await admin.close()
 
 
-async def kafka_produce_batches(bootstrap: str, topic: str, records: list[Record],
-                                partitions: int = 4) -> float:
+async def kafka_produce_batches(
+    bootstrap: str, topic: str, records: list[Record], partitions: int = 4
+) -> float:
     """Write with aiokafka's batch builder; returns records/s (also the produce ceiling)."""
     import time
 
@@ -98,8 +105,13 @@ async def kafka_produce_batches(bootstrap: str, topic: str, records: list[Record
     by_part: list[list[Record]] = [[] for _ in range(partitions)]
     for rec in records:
         by_part[default_partition(rec[0], partitions)].append(rec)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1 << 20,
-                                max_request_size=8 << 20, acks=1)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        linger_ms=5,
+        max_batch_size=1 << 20,
+        max_request_size=8 << 20,
+        acks=1,
+    )
     await producer.start()
     try:
         t0 = time.perf_counter()
@@ -124,10 +136,14 @@ async def kafka_read(bootstrap: str, topic: str, *, expect: int | None = None) -
     from aiokafka import AIOKafkaConsumer
     from aiokafka.structs import TopicPartition as KTP
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest", fetch_max_wait_ms=100,
-                                isolation_level="read_committed",  # aborted writes never count
-                                max_partition_fetch_bytes=8 << 20)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=100,
+        isolation_level="read_committed",  # aborted writes never count
+        max_partition_fetch_bytes=8 << 20,
+    )
     await consumer.start()
     try:
         # every bench topic has 4 partitions (a fresh client may not know the topic yet)

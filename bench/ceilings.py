@@ -19,9 +19,14 @@ async def _consumer(bootstrap: str, topic: str) -> Any:
     from aiokafka import AIOKafkaConsumer
     from aiokafka.structs import TopicPartition
 
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
-                                auto_offset_reset="earliest", fetch_max_wait_ms=100,
-                                max_partition_fetch_bytes=8 << 20, fetch_max_bytes=32 << 20)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        fetch_max_wait_ms=100,
+        max_partition_fetch_bytes=8 << 20,
+        fetch_max_bytes=32 << 20,
+    )
     await consumer.start()
     # every bench topic has 4 partitions (a fresh client may not have the topic's metadata yet)
     tps = [TopicPartition(topic, p) for p in range(4)]
@@ -49,14 +54,20 @@ async def consume_rate(bootstrap: str, topic: str, n: int, timeout_s: float = 12
         await consumer.stop()
 
 
-async def consume_produce_rate(bootstrap: str, topic: str, out: str, n: int,
-                               timeout_s: float = 120) -> float:
+async def consume_produce_rate(
+    bootstrap: str, topic: str, out: str, n: int, timeout_s: float = 120
+) -> float:
     from aiokafka import AIOKafkaProducer
 
     await kafka_create_topics(bootstrap, [out])
     consumer = await _consumer(bootstrap, topic)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1 << 20,
-                                max_request_size=8 << 20, acks=1)
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        linger_ms=5,
+        max_batch_size=1 << 20,
+        max_request_size=8 << 20,
+        acks=1,
+    )
     await producer.start()
     try:
         got, first, first_n = 0, 0.0, 0
@@ -90,6 +101,7 @@ async def measure(bootstrap: str, topic: str, records: list[Record]) -> dict[str
     return {
         "consume": await consume_rate(bootstrap, topic, len(records)),
         "produce": await kafka_produce_batches(bootstrap, "ceiling-produce", records),
-        "consume_produce": await consume_produce_rate(bootstrap, topic, "ceiling-passthrough",
-                                                      len(records)),
+        "consume_produce": await consume_produce_rate(
+            bootstrap, topic, "ceiling-passthrough", len(records)
+        ),
     }

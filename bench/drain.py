@@ -68,8 +68,16 @@ class Progress:
 class DrainTimer(threading.Thread):
     """Runs beside one child process; `result()` gives the outside timing."""
 
-    def __init__(self, bootstrap: str, group: str, topic: str, workload: str, want: Any,
-                 n: int, timeout_s: float) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        group: str,
+        topic: str,
+        workload: str,
+        want: Any,
+        n: int,
+        timeout_s: float,
+    ) -> None:
         super().__init__(daemon=True)
         self.bootstrap, self.group, self.topic = bootstrap, group, topic
         self.progress = Progress(workload, want)
@@ -110,10 +118,14 @@ class DrainTimer(threading.Thread):
         from aiokafka.structs import TopicPartition
 
         stable = asyncio.ensure_future(self._group_stable())
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False,
-                                    auto_offset_reset="earliest", fetch_max_wait_ms=50,
-                                    isolation_level="read_committed",
-                                    max_partition_fetch_bytes=8 << 20)
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=50,
+            isolation_level="read_committed",
+            max_partition_fetch_bytes=8 << 20,
+        )
         await consumer.start()
         try:
             consumer.assign([TopicPartition(self.topic, p) for p in range(4)])
@@ -144,9 +156,12 @@ class DrainTimer(threading.Thread):
                 out["outside_error"] = "the output never held the complete answer"
             return out
         start = min(starts)
-        out.update(outside_rate=self.n / (self.t_done - start) if self.t_done > start else None,
-                   outside_s=self.t_done - start, outside_from_spawn_s=self.t_done - self.t_spawn,
-                   outside_start="group stable" if start == self.t_stable else "first output")
+        out.update(
+            outside_rate=self.n / (self.t_done - start) if self.t_done > start else None,
+            outside_s=self.t_done - start,
+            outside_from_spawn_s=self.t_done - self.t_spawn,
+            outside_start="group stable" if start == self.t_stable else "first output",
+        )
         return out
 
 

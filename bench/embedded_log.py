@@ -31,8 +31,10 @@ async def run(records: int, batch: int, value_size: int, partitions: int) -> Non
                 await producer.flush()
         await producer.flush()
         produce_s = time.perf_counter() - t0
-        print(f"produce  {records / produce_s:>12,.0f} records/s  (batches of {batch}, "
-              f"{value_size}-byte values, {partitions} partitions)")
+        print(
+            f"produce  {records / produce_s:>12,.0f} records/s  (batches of {batch}, "
+            f"{value_size}-byte values, {partitions} partitions)"
+        )
 
         consumer = transport.consumer(group_id=None)
         consumer.assign(TopicPartition("bench", p) for p in range(partitions))

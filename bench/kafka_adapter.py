@@ -37,8 +37,10 @@ async def run(bootstrap: str, records: int, batch: int, value_size: int, partiti
                 await producer.flush()
         await producer.flush()
         produce_s = time.perf_counter() - t0
-        print(f"kafka-adapter produce: {records / produce_s:,.0f} records/s "
-              f"({records} records, batch {batch}, {value_size} B values, {partitions} partitions)")
+        print(
+            f"kafka-adapter produce: {records / produce_s:,.0f} records/s "
+            f"({records} records, batch {batch}, {value_size} B values, {partitions} partitions)"
+        )
 
         consumer = transport.consumer(group_id=None)
         tps = [TopicPartition(topic, p) for p in range(partitions)]
@@ -65,8 +67,7 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=4)
     args = parser.parse_args()
     if args.bootstrap:
-        asyncio.run(run(args.bootstrap, args.records, args.batch, args.value_size,
-                        args.partitions))
+        asyncio.run(run(args.bootstrap, args.records, args.batch, args.value_size, args.partitions))
         return
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from broker_tansu import TansuBroker

@@ -67,20 +67,45 @@ async def _create_topics(broker: str) -> None:
         await transport.close()
 
 
-async def measure(workdir: Path, *, guarantee: str, rate: int, seconds: float, commit_ms: int,
-                  warmup_s: float = 2.0, log: Any = None,
-                  cache_max_bytes: int | None = None) -> dict[str, Any]:
+async def measure(
+    workdir: Path,
+    *,
+    guarantee: str,
+    rate: int,
+    seconds: float,
+    commit_ms: int,
+    warmup_s: float = 2.0,
+    log: Any = None,
+    cache_max_bytes: int | None = None,
+) -> dict[str, Any]:
     workdir.mkdir(parents=True, exist_ok=True)
     broker = f"embedded://{workdir / 'log'}"
     await _create_topics(broker)
     ready = workdir / "ready"
     worker = subprocess.Popen(
-        [sys.executable, str(HERE / "sk_runner.py"), "--serve", "--workload", "W4",
-         "--broker", broker, "--guarantee", guarantee, "--app-id", "recommendations",
-         "--state-dir", str(workdir / "state"), "--commit-ms", str(commit_ms),
-         "--ready-file", str(ready)]
+        [
+            sys.executable,
+            str(HERE / "sk_runner.py"),
+            "--serve",
+            "--workload",
+            "W4",
+            "--broker",
+            broker,
+            "--guarantee",
+            guarantee,
+            "--app-id",
+            "recommendations",
+            "--state-dir",
+            str(workdir / "state"),
+            "--commit-ms",
+            str(commit_ms),
+            "--ready-file",
+            str(ready),
+        ]
         + ([] if cache_max_bytes is None else ["--cache-max-bytes", str(cache_max_bytes)]),
-        stdout=subprocess.PIPE, stderr=log or subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE,
+        stderr=log or subprocess.DEVNULL,
+        text=True,
     )
     generator: subprocess.Popen[str] | None = None
     samples: list[tuple[float, float]] = []
@@ -94,9 +119,18 @@ async def measure(workdir: Path, *, guarantee: str, rate: int, seconds: float, c
         collector = asyncio.ensure_future(_collect(broker, stop, samples))
         started = time.monotonic()
         generator = subprocess.Popen(
-            [sys.executable, str(ROOT / "examples" / "recommendations" / "generator.py"),
-             "--broker", broker, "--rate", str(rate), "--count", str(int(rate * seconds))],
-            stdout=subprocess.DEVNULL, stderr=log or subprocess.DEVNULL,
+            [
+                sys.executable,
+                str(ROOT / "examples" / "recommendations" / "generator.py"),
+                "--broker",
+                broker,
+                "--rate",
+                str(rate),
+                "--count",
+                str(int(rate * seconds)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log or subprocess.DEVNULL,
         )
         while generator.poll() is None:
             await asyncio.sleep(0.1)
@@ -127,6 +161,9 @@ async def measure(workdir: Path, *, guarantee: str, rate: int, seconds: float, c
             rss = json.loads(line.split(" ", 1)[1]).get("peak_rss_kb")
     steady = [lat for mono, lat in samples if mono - started >= warmup_s]
     return {
-        "p50_ms": percentile(steady, 50), "p99_ms": percentile(steady, 99),
-        "outputs": len(samples), "measured": len(steady), "peak_rss_kb": rss,
+        "p50_ms": percentile(steady, 50),
+        "p99_ms": percentile(steady, 99),
+        "outputs": len(samples),
+        "measured": len(steady),
+        "peak_rss_kb": rss,
     }

@@ -82,16 +82,21 @@ def main() -> int:
             last = now
             await app.producer.flush()
             first = state["first"]
-            line = "BENCH_RESULT " + json.dumps({
-                "rate": (state["seen"] - 1) / (last - first) if last > first else 0.0,
-                "processed": state["seen"], "startup_s": first - state["t0"],
-                "window_s": last - first, "stop_s": time.monotonic() - last,
-                "peak_rss_kb": peak_rss_kb(),
-            })
+            line = "BENCH_RESULT " + json.dumps(
+                {
+                    "rate": (state["seen"] - 1) / (last - first) if last > first else 0.0,
+                    "processed": state["seen"],
+                    "startup_s": first - state["t0"],
+                    "window_s": last - first,
+                    "stop_s": time.monotonic() - last,
+                    "peak_rss_kb": peak_rss_kb(),
+                }
+            )
             os.write(1, (line + "\n").encode())  # Faust replaces sys.stdout with a logger
             os._exit(0)
 
     if args.workload == "W1":
+
         @app.agent(inp)
         async def w1(stream: Any) -> None:
             async for key, value in stream.items():

@@ -83,6 +83,7 @@ def main() -> int:
     if args.workload == "W1":
         sdf = sdf.filter(w1_keep).apply(w1_map)
     elif args.workload == "W2":
+
         def count(value: dict[str, Any], state: Any) -> int:
             n = state.get("count", 0) + 1
             state.set("count", n)
@@ -90,7 +91,11 @@ def main() -> int:
 
         sdf = sdf.apply(count, stateful=True)
     elif args.workload == "W3":
-        sdf = sdf.hopping_window(duration_ms=WINDOW_SIZE_MS, step_ms=WINDOW_ADVANCE_MS).count().current()
+        sdf = (
+            sdf.hopping_window(duration_ms=WINDOW_SIZE_MS, step_ms=WINDOW_ADVANCE_MS)
+            .count()
+            .current()
+        )
     else:
         raise SystemExit(f"unknown workload {args.workload}")
     sdf.to_topic(out)
@@ -98,11 +103,20 @@ def main() -> int:
     app.run()
     t_end = time.monotonic()
     rate = (seen - 1) / (last - first) if last > first else 0.0
-    print("BENCH_RESULT " + json.dumps({
-        "rate": rate, "processed": seen, "startup_s": first - t0 if first else None,
-        "window_s": last - first, "stop_s": t_end - last if last else None,
-        "peak_rss_kb": peak_rss_kb(),
-    }), flush=True)
+    print(
+        "BENCH_RESULT "
+        + json.dumps(
+            {
+                "rate": rate,
+                "processed": seen,
+                "startup_s": first - t0 if first else None,
+                "window_s": last - first,
+                "stop_s": t_end - last if last else None,
+                "peak_rss_kb": peak_rss_kb(),
+            }
+        ),
+        flush=True,
+    )
     return 0
 
 

@@ -61,9 +61,14 @@ def ensure(log: object = None) -> dict[str, str | None]:
 
 def _pinned(requirement: str) -> bool:
     dist, _, version = requirement.partition("==")
-    ok, _ = _run([str(python()), "-c",
-                  f"import importlib.metadata as m, sys; "
-                  f"sys.exit(m.version({dist!r}) != {version!r})"], 60)
+    ok, _ = _run(
+        [
+            str(python()),
+            "-c",
+            f"import importlib.metadata as m, sys; sys.exit(m.version({dist!r}) != {version!r})",
+        ],
+        60,
+    )
     return ok
 
 
@@ -72,7 +77,8 @@ def versions() -> dict[str, str]:
     for dist in ("quixstreams", "faust-streaming", "confluent-kafka", "aiokafka"):
         proc = subprocess.run(
             [str(python()), "-c", f"import importlib.metadata as m; print(m.version({dist!r}))"],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         out[dist] = proc.stdout.strip() if proc.returncode == 0 else "not installed"
     return out

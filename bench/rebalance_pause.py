@@ -48,10 +48,20 @@ class Worker:
         self.log_path = log
         self._log = open(log, "ab")  # noqa: SIM115 - kept open for the process's life
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamz_kit", "run", str(APP), "--log-level", "INFO",
-             "--state-dir", env["RP_STATE_DIR"]],
+            [
+                sys.executable,
+                "-m",
+                "streamz_kit",
+                "run",
+                str(APP),
+                "--log-level",
+                "INFO",
+                "--state-dir",
+                env["RP_STATE_DIR"],
+            ],
             env={**os.environ, **env, "PYTHONPATH": str(REPO)},
-            stdout=self._log, stderr=subprocess.STDOUT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     def output(self) -> str:
@@ -72,8 +82,9 @@ class Worker:
         return [t.strip().strip("'") for t in found[-1].split(",") if t.strip()] if found else []
 
 
-async def _ticker(broker: str, topic: str, partitions: int, tick_ms: int,
-                  stop: asyncio.Event) -> None:
+async def _ticker(
+    broker: str, topic: str, partitions: int, tick_ms: int, stop: asyncio.Event
+) -> None:
     """One record per partition every tick, keys chosen so each lands on its partition."""
     keys: dict[int, bytes] = {}
     i = 0
@@ -130,8 +141,9 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def analyse(stamps: list[dict[str, Any]], events: list[tuple[str, float]], tick_ms: int,
-            settle_s: float) -> dict[str, Any]:
+def analyse(
+    stamps: list[dict[str, Any]], events: list[tuple[str, float]], tick_ms: int, settle_s: float
+) -> dict[str, Any]:
     by_p: dict[int, list[dict[str, Any]]] = {}
     for s in stamps:
         by_p.setdefault(s["p"], []).append(s)
@@ -154,8 +166,15 @@ def analyse(stamps: list[dict[str, Any]], events: list[tuple[str, float]], tick_
         if kind != "none":  # the control window is reported on its own
             stayed += ev_stayed
             moved += ev_moved
-        per_event.append((kind, max(ev_stayed, default=0), max(ev_moved, default=0),
-                          len(ev_stayed), len(ev_moved)))
+        per_event.append(
+            (
+                kind,
+                max(ev_stayed, default=0),
+                max(ev_moved, default=0),
+                len(ev_stayed),
+                len(ev_moved),
+            )
+        )
     return {"stayed": stayed, "moved": moved, "per_event": per_event, "tick_ms": tick_ms}
 
 
@@ -198,8 +217,9 @@ def main() -> int:
 
     stop = asyncio.Event()
     loop = asyncio.new_event_loop()
-    ticker = loop.create_task(_ticker(broker, f"{prefix}-ticks", args.partitions,
-                                      args.tick_ms, stop))
+    ticker = loop.create_task(
+        _ticker(broker, f"{prefix}-ticks", args.partitions, args.tick_ms, stop)
+    )
     events: list[tuple[str, float]] = []
 
     def wait(seconds: float) -> None:
@@ -209,10 +229,12 @@ def main() -> int:
         base = [start(f"w{i}") for i in range(3)]
         deadline = time.monotonic() + 120
         while not all(w.tasks() for w in base) or sum(len(w.tasks()) for w in base) < (
-                args.partitions):
+            args.partitions
+        ):
             if time.monotonic() > deadline:
-                raise SystemExit("the three workers never shared the tasks:\n"
-                                 + base[-1].output()[-2000:])
+                raise SystemExit(
+                    "the three workers never shared the tasks:\n" + base[-1].output()[-2000:]
+                )
             wait(0.5)
         # A control window without any membership change: the pause a partition sees anyway.
         wait(args.hold_s)
@@ -239,29 +261,46 @@ def main() -> int:
             w.stop(signal.SIGTERM)
     stamps = asyncio.run(_read(broker, f"{prefix}-stamps"))
     result = analyse(stamps, events, args.tick_ms, settle_s=args.hold_s - 0.5)
-    restored = [int(n) for w in workers
-                for n in re.findall(r"Restored tasks .*?: (\d+) changelog records", w.output())]
+    restored = [
+        int(n)
+        for w in workers
+        for n in re.findall(r"Restored tasks .*?: (\d+) changelog records", w.output())
+    ]
     revokes = sum(w.output().count("Revoked") for w in workers)
     base = [k for k in result["per_event"] if k[0] == "none"]
     result["per_event"] = [k for k in result["per_event"] if k[0] != "none"]
     st, mv = result["stayed"], result["moved"]
-    print(f"rebalance pause on Kafka ({len(result['per_event'])} rebalances, {args.partitions} partitions, "
-          f"3-4 workers, a record per partition every {args.tick_ms} ms, {args.guarantee})")
+    print(
+        f"rebalance pause on Kafka ({len(result['per_event'])} rebalances, {args.partitions} partitions, "
+        f"3-4 workers, a record per partition every {args.tick_ms} ms, {args.guarantee})"
+    )
     if base:
-        print(f"  control window, no rebalance: longest gap {base[0][1]:.0f} ms "
-              f"over {base[0][3]} partitions")
-    print(f"  partitions that stayed: n={len(st)} p50={_pct(st, .5):.0f} ms "
-          f"p99={_pct(st, .99):.0f} ms max={max(st, default=0):.0f} ms")
-    print(f"  partitions that moved:  n={len(mv)} p50={_pct(mv, .5):.0f} ms "
-          f"p99={_pct(mv, .99):.0f} ms max={max(mv, default=0):.0f} ms")
-    print(f"  state records restored: {sum(restored)} over {len(restored)} restores; "
-          f"revocations logged: {revokes}")
+        print(
+            f"  control window, no rebalance: longest gap {base[0][1]:.0f} ms "
+            f"over {base[0][3]} partitions"
+        )
+    print(
+        f"  partitions that stayed: n={len(st)} p50={_pct(st, 0.5):.0f} ms "
+        f"p99={_pct(st, 0.99):.0f} ms max={max(st, default=0):.0f} ms"
+    )
+    print(
+        f"  partitions that moved:  n={len(mv)} p50={_pct(mv, 0.5):.0f} ms "
+        f"p99={_pct(mv, 0.99):.0f} ms max={max(mv, default=0):.0f} ms"
+    )
+    print(
+        f"  state records restored: {sum(restored)} over {len(restored)} restores; "
+        f"revocations logged: {revokes}"
+    )
     for kind, s_max, m_max, n_s, n_m in result["per_event"]:
-        print(f"    {kind:6s} stayed max {s_max:6.0f} ms ({n_s})  moved max {m_max:6.0f} ms ({n_m})")
+        print(
+            f"    {kind:6s} stayed max {s_max:6.0f} ms ({n_s})  moved max {m_max:6.0f} ms ({n_m})"
+        )
     if broker_proc is not None:
         broker_proc.stop()
-    print(f"  logs: {tmp}  (median baseline gap is the tick, {args.tick_ms} ms)"
-          f"  stdev stayed {statistics.pstdev(st) if st else 0:.0f} ms")
+    print(
+        f"  logs: {tmp}  (median baseline gap is the tick, {args.tick_ms} ms)"
+        f"  stdev stayed {statistics.pstdev(st) if st else 0:.0f} ms"
+    )
     return 0
 
 

@@ -13,7 +13,7 @@ class Row:
     workload: str
     broker: str
     guarantee: str
-    sk: dict[str, Any] | None = None          # runner result + "check"
+    sk: dict[str, Any] | None = None  # runner result + "check"
     peers: dict[str, dict[str, Any] | str] = field(default_factory=dict)  # result or reason
     latency: dict[str, Any] | None = None
     note: str = ""
@@ -51,9 +51,21 @@ def _mb(result: dict[str, Any] | str | None) -> str:
     return "—"
 
 
-HEADER = ["workload", "broker", "guarantee", "streamz_kit rec/s", "kstreams rec/s",
-          "quixstreams rec/s", "faust rec/s", "×kstreams", "×quix", "×faust",
-          "peak RSS MB (sk/ks/quix/faust)", "p50 / p99 ms", "sk output check"]
+HEADER = [
+    "workload",
+    "broker",
+    "guarantee",
+    "streamz_kit rec/s",
+    "kstreams rec/s",
+    "quixstreams rec/s",
+    "faust rec/s",
+    "×kstreams",
+    "×quix",
+    "×faust",
+    "peak RSS MB (sk/ks/quix/faust)",
+    "p50 / p99 ms",
+    "sk output check",
+]
 
 
 def cells(row: Row) -> list[str]:
@@ -64,16 +76,24 @@ def cells(row: Row) -> list[str]:
         ratios.append(f"{sk_rate / peer_rate:.1f}×" if sk_rate and peer_rate else "—")
     lat = row.latency
     latency = f"{lat['p50_ms']:.0f} / {lat['p99_ms']:.0f}" if lat and lat.get("measured") else "—"
-    rss = "/".join([_mb(row.sk if row.sk else row.latency)] + [_mb(row.peers.get(p)) for p in PEER_NAMES])
+    rss = "/".join(
+        [_mb(row.sk if row.sk else row.latency)] + [_mb(row.peers.get(p)) for p in PEER_NAMES]
+    )
     check = "—"
     if row.sk is not None:
         check = row.sk.get("check", "—")
     elif lat is not None:
         check = f"{lat.get('outputs', 0)} outputs"
     return [
-        row.workload, row.broker, row.guarantee, _rate(row.sk) if row.sk else "—",
-        *(_rate(row.peers.get(p)) for p in PEER_NAMES), *ratios, rss,
-        latency, check,
+        row.workload,
+        row.broker,
+        row.guarantee,
+        _rate(row.sk) if row.sk else "—",
+        *(_rate(row.peers.get(p)) for p in PEER_NAMES),
+        *ratios,
+        rss,
+        latency,
+        check,
     ]
 
 
@@ -124,23 +144,36 @@ def targets(rows: list[Row], ceilings: dict[str, float] | None) -> list[str]:
     # the ceiling is timed from its first batch, so it is compared with the in-process rate
     w1_row = find(rows, "W1", "kafka", "at_least_once")
     w1 = _ok_rate(w1_row.sk, inside=True) if w1_row else None
-    verdict("W1 on Kafka (in-process rate) / raw aiokafka consume-then-produce ceiling",
-            w1 / ceiling if w1 and ceiling else None, 0.85)
+    verdict(
+        "W1 on Kafka (in-process rate) / raw aiokafka consume-then-produce ceiling",
+        w1 / ceiling if w1 and ceiling else None,
+        0.85,
+    )
     for w in ("W2", "W3"):
-        sk, quix = rate_of(w, "kafka", "at_least_once"), rate_of(w, "kafka", "at_least_once", "quixstreams")
+        sk, quix = (
+            rate_of(w, "kafka", "at_least_once"),
+            rate_of(w, "kafka", "at_least_once", "quixstreams"),
+        )
         verdict(f"{w} on Kafka vs Quix Streams", sk / quix if sk and quix else None, 3.0)
     for broker in ("embedded", "kafka"):
         for w in ("W1", "W2", "W3"):
             a, e = rate_of(w, broker, "at_least_once"), rate_of(w, broker, "exactly_once")
             if a or e:
-                verdict(f"{w} {broker} exactly_once / at_least_once (default commit intervals: "
-                        "100 ms / 30 s)", e / a if a and e else None, 0.85)
+                verdict(
+                    f"{w} {broker} exactly_once / at_least_once (default commit intervals: "
+                    "100 ms / 30 s)",
+                    e / a if a and e else None,
+                    0.85,
+                )
     same = find(rows, "W2 (commit 100 ms)", "embedded", "at_least_once")
     s100 = _ok_rate(same.sk) if same else None
     e2 = rate_of("W2", "embedded", "exactly_once")
     if s100:
-        verdict("W2 embedded exactly_once / at_least_once, both committing every 100 ms",
-                e2 / s100 if e2 else None, 0.85)
+        verdict(
+            "W2 embedded exactly_once / at_least_once, both committing every 100 ms",
+            e2 / s100 if e2 else None,
+            0.85,
+        )
     for w in ("W1", "W2", "W3"):
         for g in ("at_least_once", "exactly_once"):
             sk, ks = rate_of(w, "kafka", g), rate_of(w, "kafka", g, "kstreams")
@@ -150,28 +183,38 @@ def targets(rows: list[Row], ceilings: dict[str, float] | None) -> list[str]:
                 if goal:
                     verdict(name, sk / ks if sk and ks else None, goal)
                 else:
-                    out.append(f"- {name}: " + (f"{sk / ks:.2f}× (no target; reported)"
-                                                 if sk and ks else "not measured"))
+                    out.append(
+                        f"- {name}: "
+                        + (f"{sk / ks:.2f}× (no target; reported)" if sk and ks else "not measured")
+                    )
     w3 = find(rows, "W3", "embedded", "at_least_once")
     if w3 and isinstance(w3.sk, dict) and w3.sk.get("peak_rss_kb"):
         mb = w3.sk["peak_rss_kb"] / 1024
         status = "met" if mb <= 300 else f"MISSED (by {mb - 300:.0f} MB)"
-        out.append(f"- W3 peak RSS (embedded, at_least_once): {mb:.0f} MB (target ≤ 300 MB) — {status}")
+        out.append(
+            f"- W3 peak RSS (embedded, at_least_once): {mb:.0f} MB (target ≤ 300 MB) — {status}"
+        )
     for r in rows:
         for who, res in [("streamz_kit", r.sk), *r.peers.items()]:
             if isinstance(res, dict) and res.get("cross_check") not in (None, "ok"):
-                out.append(f"- cross-check {who} {r.workload} {r.broker} {r.guarantee}: in-process "
-                           f"{res.get('rate') or 0:,.0f}/s vs outside {res.get('outside_rate') or 0:,.0f}/s "
-                           f"({res.get('cross_check')})")
+                out.append(
+                    f"- cross-check {who} {r.workload} {r.broker} {r.guarantee}: in-process "
+                    f"{res.get('rate') or 0:,.0f}/s vs outside {res.get('outside_rate') or 0:,.0f}/s "
+                    f"({res.get('cross_check')})"
+                )
     for r in rows:
         if r.latency and r.latency.get("measured"):
             p99 = r.latency["p99_ms"]
             # at_least_once: 20 ms end to end; exactly_once: outputs show at the commit, so
             # the commit interval + 20 ms
-            limit = 20.0 + (float(r.latency.get("commit_ms") or 0) if r.guarantee == "exactly_once" else 0)
+            limit = 20.0 + (
+                float(r.latency.get("commit_ms") or 0) if r.guarantee == "exactly_once" else 0
+            )
             status = "met" if p99 <= limit else f"MISSED (by {p99 - limit:.0f} ms)"
-            out.append(f"- W4 p99 latency, {r.guarantee}, {r.note}: {p99:.0f} ms "
-                       f"(target ≤ {limit:.0f} ms) — {status}")
+            out.append(
+                f"- W4 p99 latency, {r.guarantee}, {r.note}: {p99:.0f} ms "
+                f"(target ≤ {limit:.0f} ms) — {status}"
+            )
     return out
 
 

@@ -72,9 +72,14 @@ def catalogue_records() -> list[wl.Record]:
 
     catalogue = domain.make_catalogue(CATALOGUE_SEED)
     base = int(time.time() * 1000) - 1_000_000
-    return [(item.encode(), serdes.JSON.serialize(CATALOGUE_TOPIC,
-                                                  domain.catalogue_entry(catalogue.items[item])),
-             base) for item in sorted(catalogue.items)]
+    return [
+        (
+            item.encode(),
+            serdes.JSON.serialize(CATALOGUE_TOPIC, domain.catalogue_entry(catalogue.items[item])),
+            base,
+        )
+        for item in sorted(catalogue.items)
+    ]
 
 
 def make_actions(n: int) -> tuple[list[wl.Record], int, set[str]]:
@@ -94,7 +99,9 @@ def make_actions(n: int) -> tuple[list[wl.Record], int, set[str]]:
         if domain.is_valid_action(action):
             valid += 1
             users.add(action["user"])
-        out.append((action["user"].encode(), serdes.JSON.serialize("user-actions", action), base + i))
+        out.append(
+            (action["user"].encode(), serdes.JSON.serialize("user-actions", action), base + i)
+        )
     return out, valid, users
 
 
@@ -150,12 +157,20 @@ class Bench:
             self.notes.append(
                 f"Faust read the first {self.faust_n:,} records of the same input (topic "
                 f"{FAUST_INPUT}); at its 1-3k records/s all {self.n:,} would take most of the "
-                "15 minutes. Its output was checked against that prefix.")
+                "15 minutes. Its output was checked against that prefix."
+            )
         self.template = self.work / "embedded-template"
-        run(brokers.embedded_preload(
-            self.template, {wl.INPUT_TOPIC: self.records, "user-actions": self.actions,
-                            "item-catalogue": catalogue_records()},
-            ["w1-out", "w2-out", "w3-out", "recommendations", "trending"]))
+        run(
+            brokers.embedded_preload(
+                self.template,
+                {
+                    wl.INPUT_TOPIC: self.records,
+                    "user-actions": self.actions,
+                    "item-catalogue": catalogue_records(),
+                },
+                ["w1-out", "w2-out", "w3-out", "recommendations", "trending"],
+            )
+        )
 
     def target(self, workload: str) -> int:
         # W4 also processes each valid action again from three repartition topics (trends,
@@ -180,18 +195,42 @@ class Bench:
         return "ok"
 
     # -- streamz_kit -------------------------------------------------------------------------
-    def sk_run(self, workload: str, broker: str, guarantee: str, out: str, app_id: str,
-               commit_ms: int | None = None) -> dict[str, Any]:
-        cmd = [sys.executable, str(HERE / "sk_runner.py"), "--workload", workload, "--broker", broker,
-               "--guarantee", guarantee, "--app-id", app_id, "--out", out,
-               "--state-dir", str(self.work / f"state-{app_id}"), "--target", str(self.target(workload)),
-               "--timeout", str(self.args.run_timeout)]
+    def sk_run(
+        self,
+        workload: str,
+        broker: str,
+        guarantee: str,
+        out: str,
+        app_id: str,
+        commit_ms: int | None = None,
+    ) -> dict[str, Any]:
+        cmd = [
+            sys.executable,
+            str(HERE / "sk_runner.py"),
+            "--workload",
+            workload,
+            "--broker",
+            broker,
+            "--guarantee",
+            guarantee,
+            "--app-id",
+            app_id,
+            "--out",
+            out,
+            "--state-dir",
+            str(self.work / f"state-{app_id}"),
+            "--target",
+            str(self.target(workload)),
+            "--timeout",
+            str(self.args.run_timeout),
+        ]
         if workload == "W4" or commit_ms is not None:
             cmd += ["--commit-ms", str(commit_ms or W4_COMMIT_MS)]
         return run_child(cmd, self.args.run_timeout + 60, self.log)
 
-    def embedded_row(self, workload: str, guarantee: str, label: str,
-                     commit_ms: int | None = None) -> None:
+    def embedded_row(
+        self, workload: str, guarantee: str, label: str, commit_ms: int | None = None
+    ) -> None:
         """One embedded row: `--repeat` fresh runs (W1/W2), the one with the median rate reported
         (a run lasts 1-3 s here, so one scheduler hiccup moves a single run by 30 %)."""
         results = []
@@ -201,13 +240,20 @@ class Bench:
             logdir = self.work / f"emb-{workload}-{guarantee}-{commit_ms}-{attempt}"
             shutil.copytree(self.template, logdir)
             say(f"streamz_kit {label} embedded {guarantee} (run {attempt + 1})")
-            result = self.sk_run(workload, f"embedded://{logdir}", guarantee,
-                                 f"{workload.lower()}-out", f"bench-{workload.lower()}",
-                                 commit_ms=commit_ms)
+            result = self.sk_run(
+                workload,
+                f"embedded://{logdir}",
+                guarantee,
+                f"{workload.lower()}-out",
+                f"bench-{workload.lower()}",
+                commit_ms=commit_ms,
+            )
             if not result.get("error"):
                 result["check"] = self.verify(
-                    workload, lambda t, logdir=logdir: run(brokers.embedded_read(logdir, t)),
-                    f"{workload.lower()}-out")
+                    workload,
+                    lambda t, logdir=logdir: run(brokers.embedded_read(logdir, t)),
+                    f"{workload.lower()}-out",
+                )
             shutil.rmtree(logdir, ignore_errors=True)
             results.append(result)
             if result.get("error") or result.get("check") != "ok":
@@ -248,8 +294,15 @@ class Bench:
         self.bootstrap = bootstrap
         try:
             say(f"Kafka on {bootstrap}; preloading")
-            names = ["user-actions", "recommendations", "trending", "trending-windows", "item-catalogue",
-                     wl.INPUT_TOPIC, FAUST_INPUT]
+            names = [
+                "user-actions",
+                "recommendations",
+                "trending",
+                "trending-windows",
+                "item-catalogue",
+                wl.INPUT_TOPIC,
+                FAUST_INPUT,
+            ]
             for w in self.workloads:
                 for who in ("sk", "sk-eos", "kstreams-eos", *report.PEER_NAMES):
                     names.append(f"{w.lower()}-out-{who}")
@@ -273,8 +326,12 @@ class Bench:
                     out = f"{workload.lower()}-out-{tag}" if workload != "W4" else "recommendations"
                     group = f"bench-{tag}-{workload.lower()}"
                     say(f"streamz_kit {workload} kafka {guarantee}")
-                    result = self.timed(workload, group, out, self.sk_cmd(
-                        workload, f"kafka://{bootstrap}", guarantee, out, group))
+                    result = self.timed(
+                        workload,
+                        group,
+                        out,
+                        self.sk_cmd(workload, f"kafka://{bootstrap}", guarantee, out, group),
+                    )
                     if not result.get("error"):
                         result["check"] = self.verify(workload, read, out)
                     row = Row(workload, "kafka", guarantee, sk=result)
@@ -286,7 +343,8 @@ class Bench:
                                 row.peers[peer] = "not written"
                                 continue
                             row.peers[peer] = reason or self.peer_run(
-                                peer, workload, bootstrap, read, guarantee)
+                                peer, workload, bootstrap, read, guarantee
+                            )
                     self.rows.append(row)
         finally:
             broker.stop()
@@ -301,17 +359,30 @@ class Bench:
             return self.want_w3
         return None
 
-    def timed(self, workload: str, group: str, out: str, cmd: list[str],
-              prefix: bool = False, timeout: float | None = None) -> dict[str, Any]:
+    def timed(
+        self,
+        workload: str,
+        group: str,
+        out: str,
+        cmd: list[str],
+        prefix: bool = False,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
         """Run one child on Kafka with the outside drain timer beside it (W1-W3)."""
         import drain
 
         want = self.want(workload, prefix)
         timer = None
         if want is not None:
-            timer = drain.DrainTimer(self.bootstrap, group, out, workload, want,
-                                     self.faust_n if prefix else self.n,
-                                     timeout or self.args.run_timeout)
+            timer = drain.DrainTimer(
+                self.bootstrap,
+                group,
+                out,
+                workload,
+                want,
+                self.faust_n if prefix else self.n,
+                timeout or self.args.run_timeout,
+            )
             timer.start()
         result = run_child(cmd, (timeout or self.args.run_timeout) + 60, self.log)
         if timer is not None:
@@ -320,47 +391,98 @@ class Bench:
             timer.join(timeout=5)
             result.update(timer.result())
             result["cross_check"] = drain.cross_check(result)
-        say(f"  in-process {result.get('rate') or 0:,.0f}/s, outside {result.get('outside_rate') or 0:,.0f}/s"
-            f" ({result.get('cross_check')}); {result.get('error') or ''}")
+        say(
+            f"  in-process {result.get('rate') or 0:,.0f}/s, outside {result.get('outside_rate') or 0:,.0f}/s"
+            f" ({result.get('cross_check')}); {result.get('error') or ''}"
+        )
         return result
 
-    def sk_cmd(self, workload: str, broker: str, guarantee: str, out: str, app_id: str) -> list[str]:
-        cmd = [sys.executable, str(HERE / "sk_runner.py"), "--workload", workload, "--broker", broker,
-               "--guarantee", guarantee, "--app-id", app_id, "--out", out,
-               "--state-dir", str(self.work / f"state-{app_id}"), "--target", str(self.target(workload)),
-               "--timeout", str(self.args.run_timeout)]
+    def sk_cmd(
+        self, workload: str, broker: str, guarantee: str, out: str, app_id: str
+    ) -> list[str]:
+        cmd = [
+            sys.executable,
+            str(HERE / "sk_runner.py"),
+            "--workload",
+            workload,
+            "--broker",
+            broker,
+            "--guarantee",
+            guarantee,
+            "--app-id",
+            app_id,
+            "--out",
+            out,
+            "--state-dir",
+            str(self.work / f"state-{app_id}"),
+            "--target",
+            str(self.target(workload)),
+            "--timeout",
+            str(self.args.run_timeout),
+        ]
         if workload == "W4":
             cmd += ["--commit-ms", str(W4_COMMIT_MS)]
         return cmd
 
-    def peer_cmd(self, peer: str, workload: str, bootstrap: str, out: str, group: str,
-                 guarantee: str) -> list[str]:
+    def peer_cmd(
+        self, peer: str, workload: str, bootstrap: str, out: str, group: str, guarantee: str
+    ) -> list[str]:
         target = str(self.faust_n if peer == "faust" else self.n)
-        common = ["--workload", workload, "--bootstrap", bootstrap, "--out", out, "--target", target,
-                  "--state-dir", str(self.work / f"{peer}-{workload}-{guarantee}"), "--group", group]
+        common = [
+            "--workload",
+            workload,
+            "--bootstrap",
+            bootstrap,
+            "--out",
+            out,
+            "--target",
+            target,
+            "--state-dir",
+            str(self.work / f"{peer}-{workload}-{guarantee}"),
+            "--group",
+            group,
+        ]
         if peer == "kstreams":
             from interop.jvm import java_executable, module_classpath
 
-            return [java_executable(), "-Xmx512m", "-cp", module_classpath(KSTREAMS_PEER),
-                    "io.streamzkit.bench.Peer", *common, "--guarantee", guarantee,
-                    "--threads", str(self.args.kstreams_threads)]
+            return [
+                java_executable(),
+                "-Xmx512m",
+                "-cp",
+                module_classpath(KSTREAMS_PEER),
+                "io.streamzkit.bench.Peer",
+                *common,
+                "--guarantee",
+                guarantee,
+                "--threads",
+                str(self.args.kstreams_threads),
+            ]
         import peers_env
 
-        cmd = [str(peers_env.python()), str(HERE / f"peer_{'quix' if peer == 'quixstreams' else peer}.py"),
-               *common]
+        cmd = [
+            str(peers_env.python()),
+            str(HERE / f"peer_{'quix' if peer == 'quixstreams' else peer}.py"),
+            *common,
+        ]
         if peer == "faust":
             cmd += ["--input", FAUST_INPUT]
         return cmd
 
-    def peer_run(self, peer: str, workload: str, bootstrap: str, read: Any,
-                 guarantee: str = ALOS) -> dict[str, Any] | str:
+    def peer_run(
+        self, peer: str, workload: str, bootstrap: str, read: Any, guarantee: str = ALOS
+    ) -> dict[str, Any] | str:
         say(f"{peer} {workload} kafka {guarantee}")
         tag = peer if guarantee == ALOS else f"{peer}-eos"
         out = f"{workload.lower()}-out-{tag}"
         group = f"bench-{tag}-{workload.lower()}"
-        result = self.timed(workload, group, out,
-                            self.peer_cmd(peer, workload, bootstrap, out, group, guarantee),
-                            prefix=peer == "faust", timeout=self.args.peer_timeout)
+        result = self.timed(
+            workload,
+            group,
+            out,
+            self.peer_cmd(peer, workload, bootstrap, out, group, guarantee),
+            prefix=peer == "faust",
+            timeout=self.args.peer_timeout,
+        )
         if result.get("error"):
             return f"failed: {result['error']}"
         result["check"] = self.verify(workload, read, out, prefix=peer == "faust")
@@ -380,52 +502,87 @@ class Bench:
                 # under exactly_once outputs become visible at the commit.
                 cache = None
                 try:
-                    lat = run(latency.measure(
-                        self.work / f"lat-{guarantee}-{commit_ms}", guarantee=guarantee,
-                        rate=self.args.rate, seconds=self.args.latency_seconds,
-                        commit_ms=commit_ms, warmup_s=min(2.0, self.args.latency_seconds / 3),
-                        cache_max_bytes=cache))
+                    lat = run(
+                        latency.measure(
+                            self.work / f"lat-{guarantee}-{commit_ms}",
+                            guarantee=guarantee,
+                            rate=self.args.rate,
+                            seconds=self.args.latency_seconds,
+                            commit_ms=commit_ms,
+                            warmup_s=min(2.0, self.args.latency_seconds / 3),
+                            cache_max_bytes=cache,
+                        )
+                    )
                 except Exception as exc:  # noqa: BLE001
                     lat = {"error": str(exc)}
                 lat["commit_ms"] = commit_ms
                 note = f"{self.args.rate:,}/s, commit {commit_ms} ms"
-                self.rows.append(Row(f"W4 latency ({note})", "embedded", guarantee, latency=lat, note=note))
+                self.rows.append(
+                    Row(f"W4 latency ({note})", "embedded", guarantee, latency=lat, note=note)
+                )
 
 
 def render(bench: Bench, elapsed: float) -> str:
-    lines = [report.markdown(bench.rows), "", "Ceilings (same run, same broker, same input):",
-             *report.ceilings_lines(bench.ceilings), "", "Targets:", *report.targets(bench.rows, bench.ceilings)]
+    lines = [
+        report.markdown(bench.rows),
+        "",
+        "Ceilings (same run, same broker, same input):",
+        *report.ceilings_lines(bench.ceilings),
+        "",
+        "Targets:",
+        *report.targets(bench.rows, bench.ceilings),
+    ]
     if bench.notes:
         lines += ["", "Notes:", *(f"- {n}" for n in bench.notes)]
-    lines += ["", f"{bench.n:,} records, 4 partitions; total harness time {elapsed:.0f} s; "
-              f"load average at start {bench.load_start}, at end {load_average()} (shared 2-core "
-              "machine: ratios taken in one run are what matter)."]
+    lines += [
+        "",
+        f"{bench.n:,} records, 4 partitions; total harness time {elapsed:.0f} s; "
+        f"load average at start {bench.load_start}, at end {load_average()} (shared 2-core "
+        "machine: ratios taken in one run are what matter).",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--records", type=int, default=200_000)
     p.add_argument("--quick", action="store_true", help="tiny N, no peers, minimal matrix")
     p.add_argument("--no-peers", action="store_true")
     p.add_argument("--no-kafka", action="store_true", help="embedded rows only")
     p.add_argument("--no-embedded", action="store_true", help="Kafka rows only")
-    p.add_argument("--peers", default="", help="only these peers (comma separated: kstreams,"
-                   "quixstreams,faust); default all")
-    p.add_argument("--kstreams-threads", type=int, default=1,
-                   help="Kafka Streams' num.stream.threads (1: one streamz_kit worker is one "
-                        "event loop on one core)")
+    p.add_argument(
+        "--peers",
+        default="",
+        help="only these peers (comma separated: kstreams,quixstreams,faust); default all",
+    )
+    p.add_argument(
+        "--kstreams-threads",
+        type=int,
+        default=1,
+        help="Kafka Streams' num.stream.threads (1: one streamz_kit worker is one "
+        "event loop on one core)",
+    )
     p.add_argument("--workloads", default="W1,W2,W3,W4")
     p.add_argument("--rate", type=int, default=5_000, help="W4 latency input rate")
     p.add_argument("--latency-seconds", type=float, default=10.0)
-    p.add_argument("--latency-commit-ms", default="100",
-                   help="commit intervals to measure W4 latency at (comma separated)")
+    p.add_argument(
+        "--latency-commit-ms",
+        default="100",
+        help="commit intervals to measure W4 latency at (comma separated)",
+    )
     p.add_argument("--run-timeout", type=float, default=300.0)
     p.add_argument("--peer-timeout", type=float, default=400.0)
-    p.add_argument("--repeat", type=int, default=3,
-                   help="runs per embedded row; the median rate is reported")
-    p.add_argument("--faust-records", type=int, default=15_000,
-                   help="Faust reads this prefix of the input (it runs at 1-3k records/s)")
+    p.add_argument(
+        "--repeat", type=int, default=3, help="runs per embedded row; the median rate is reported"
+    )
+    p.add_argument(
+        "--faust-records",
+        type=int,
+        default=15_000,
+        help="Faust reads this prefix of the input (it runs at 1-3k records/s)",
+    )
     p.add_argument("--results", type=Path, default=HERE / "results" / "latest.md")
     args = p.parse_args(argv)
     if args.quick:
@@ -464,9 +621,18 @@ def main(argv: list[str] | None = None) -> int:
         print(text.split("\n\n", 1)[1])
         args.results.parent.mkdir(parents=True, exist_ok=True)
         args.results.write_text(text)
-        args.results.with_suffix(".json").write_text(json.dumps(
-            {"rows": [r.__dict__ for r in bench.rows], "ceilings": bench.ceilings,
-             "records": bench.n, "notes": bench.notes}, indent=1, default=str))
+        args.results.with_suffix(".json").write_text(
+            json.dumps(
+                {
+                    "rows": [r.__dict__ for r in bench.rows],
+                    "ceilings": bench.ceilings,
+                    "records": bench.n,
+                    "notes": bench.notes,
+                },
+                indent=1,
+                default=str,
+            )
+        )
         say(f"wrote {args.results}")
     finally:
         bad = [r for r in bench.rows if r.sk is not None and r.sk.get("check") != "ok"]

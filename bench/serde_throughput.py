@@ -20,7 +20,9 @@ from typing import Any
 from streamz_kit import SchemaRegistry, serdes
 
 AVRO = {
-    "type": "record", "name": "UserAction", "namespace": "bench",
+    "type": "record",
+    "name": "UserAction",
+    "namespace": "bench",
     "fields": [
         {"name": "user_id", "type": "string"},
         {"name": "item_id", "type": "string"},
@@ -31,11 +33,14 @@ AVRO = {
     ],
 }
 JSON_SCHEMA = {
-    "$schema": "http://json-schema.org/draft-07/schema#", "title": "UserAction",
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "title": "UserAction",
     "type": "object",
     "properties": {
-        "user_id": {"type": "string"}, "item_id": {"type": "string"},
-        "action": {"type": "string"}, "ts": {"type": "integer"},
+        "user_id": {"type": "string"},
+        "item_id": {"type": "string"},
+        "action": {"type": "string"},
+        "ts": {"type": "integer"},
         "price": {"type": ["number", "null"]},
         "tags": {"type": "array", "items": {"type": "string"}},
     },
@@ -44,21 +49,34 @@ JSON_SCHEMA = {
 
 
 def record(i: int) -> dict[str, Any]:
-    return {"user_id": f"user-{i % 1000}", "item_id": f"item-{i % 5000}", "action": "click",
-            "ts": 1_700_000_000_000 + i, "price": 9.99 if i % 3 else None,
-            "tags": ["home", "mobile"]}
+    return {
+        "user_id": f"user-{i % 1000}",
+        "item_id": f"item-{i % 5000}",
+        "action": "click",
+        "ts": 1_700_000_000_000 + i,
+        "price": 9.99 if i % 3 else None,
+        "tags": ["home", "mobile"],
+    }
 
 
 def proto_class() -> Any:
     from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
     f = descriptor_pb2.FieldDescriptorProto
-    fd = descriptor_pb2.FileDescriptorProto(name="bench/action.proto", package="bench",
-                                            syntax="proto3")
+    fd = descriptor_pb2.FileDescriptorProto(
+        name="bench/action.proto", package="bench", syntax="proto3"
+    )
     m = fd.message_type.add(name="UserAction")
-    for n, (name, kind) in enumerate([("user_id", f.TYPE_STRING), ("item_id", f.TYPE_STRING),
-                                      ("action", f.TYPE_STRING), ("ts", f.TYPE_INT64),
-                                      ("price", f.TYPE_DOUBLE)], 1):
+    for n, (name, kind) in enumerate(
+        [
+            ("user_id", f.TYPE_STRING),
+            ("item_id", f.TYPE_STRING),
+            ("action", f.TYPE_STRING),
+            ("ts", f.TYPE_INT64),
+            ("price", f.TYPE_DOUBLE),
+        ],
+        1,
+    ):
         m.field.add(name=name, number=n, type=kind, label=f.LABEL_OPTIONAL)
     m.field.add(name="tags", number=6, type=f.TYPE_STRING, label=f.LABEL_REPEATED)
     pool = descriptor_pool.DescriptorPool()
@@ -77,8 +95,7 @@ def best(n: int, fn: Callable[[], object]) -> float:
     return max(rates)
 
 
-def measure(name: str, serde: Any, values: list[Any], rows: list[tuple[str, float, float]]
-            ) -> None:
+def measure(name: str, serde: Any, values: list[Any], rows: list[tuple[str, float, float]]) -> None:
     ser, de = serde.serialize, serde.deserialize
     topic = f"actions-{len(rows)}"  # one subject per serde
     encoded = [ser(topic, v) for v in values]
@@ -86,8 +103,10 @@ def measure(name: str, serde: Any, values: list[Any], rows: list[tuple[str, floa
     enc = best(len(values), lambda: [ser(topic, v) for v in values])
     dec = best(len(values), lambda: [de(topic, b) for b in encoded])
     rows.append((name, enc, dec))
-    print(f"{name:<38} encode {enc:>11,.0f}/s   decode {dec:>11,.0f}/s   "
-          f"{len(encoded[0])} bytes", flush=True)
+    print(
+        f"{name:<38} encode {enc:>11,.0f}/s   decode {dec:>11,.0f}/s   {len(encoded[0])} bytes",
+        flush=True,
+    )
 
 
 class _Confluent:
@@ -120,8 +139,12 @@ def main() -> None:
         Action = proto_class()
         messages = [Action(**{k: v for k, v in r.items() if v is not None}) for r in values]
         measure("serdes.protobuf", serdes.protobuf(Action, registry=reg), messages, rows)
-        measure("serdes.json_schema (validating)", serdes.json_schema(JSON_SCHEMA, registry=reg),
-                values, rows)
+        measure(
+            "serdes.json_schema (validating)",
+            serdes.json_schema(JSON_SCHEMA, registry=reg),
+            values,
+            rows,
+        )
         try:
             from confluent_kafka.schema_registry.avro import AvroDeserializer, AvroSerializer
             from confluent_kafka.schema_registry.protobuf import (
@@ -137,12 +160,21 @@ def main() -> None:
 
         with RegistryServer(embedded_registry(tmp), port=0) as server:
             client = SchemaRegistryClient({"url": server.url})
-            measure("confluent-kafka AvroSerializer", _Confluent(
-                AvroSerializer(client, json.dumps(AVRO)), AvroDeserializer(client)), values, rows)
-            measure("confluent-kafka ProtobufSerializer", _Confluent(
-                ProtobufSerializer(Action, client, {"use.deprecated.format": False}),
-                ProtobufDeserializer(Action, {"use.deprecated.format": False}, client)),
-                messages, rows)
+            measure(
+                "confluent-kafka AvroSerializer",
+                _Confluent(AvroSerializer(client, json.dumps(AVRO)), AvroDeserializer(client)),
+                values,
+                rows,
+            )
+            measure(
+                "confluent-kafka ProtobufSerializer",
+                _Confluent(
+                    ProtobufSerializer(Action, client, {"use.deprecated.format": False}),
+                    ProtobufDeserializer(Action, {"use.deprecated.format": False}, client),
+                ),
+                messages,
+                rows,
+            )
 
 
 if __name__ == "__main__":

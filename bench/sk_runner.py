@@ -47,8 +47,14 @@ def peak_rss_kb() -> int:
 class Watcher(threading.Thread):
     """Samples the processed-record counter; sets `done` once it reaches the target."""
 
-    def __init__(self, app: sk.App, target: int, loop: asyncio.AbstractEventLoop,
-                 done: asyncio.Event, timeout_s: float) -> None:
+    def __init__(
+        self,
+        app: sk.App,
+        target: int,
+        loop: asyncio.AbstractEventLoop,
+        done: asyncio.Event,
+        timeout_s: float,
+    ) -> None:
         super().__init__(daemon=True)
         self.app, self.target, self.loop, self.done = app, target, loop, done
         self.timeout_s = timeout_s
@@ -137,9 +143,13 @@ async def serve(args: argparse.Namespace) -> None:
     waiter = asyncio.ensure_future(stop.wait())
     await asyncio.wait({waiter, loop_task}, return_when=asyncio.FIRST_COMPLETED)
     await app.stop()
-    print("BENCH_RESULT " + json.dumps(
-        {"peak_rss_kb": peak_rss_kb(),
-         "error": None if app.error is None else repr(app.error)}), flush=True)
+    print(
+        "BENCH_RESULT "
+        + json.dumps(
+            {"peak_rss_kb": peak_rss_kb(), "error": None if app.error is None else repr(app.error)}
+        ),
+        flush=True,
+    )
 
 
 def main() -> int:
@@ -152,10 +162,18 @@ def main() -> int:
     p.add_argument("--out", default="out")
     p.add_argument("--target", type=int, default=0)
     p.add_argument("--commit-ms", type=int, default=None)
-    p.add_argument("--cache-max-bytes", type=int, default=None,
-                   help="record cache size; 0 sends every table update at once (low latency)")
-    p.add_argument("--purge-ms", type=int, default=None,
-                   help="repartition_purge_interval_ms (default: the App's, 30 s)")
+    p.add_argument(
+        "--cache-max-bytes",
+        type=int,
+        default=None,
+        help="record cache size; 0 sends every table update at once (low latency)",
+    )
+    p.add_argument(
+        "--purge-ms",
+        type=int,
+        default=None,
+        help="repartition_purge_interval_ms (default: the App's, 30 s)",
+    )
     p.add_argument("--timeout", type=float, default=300.0)
     p.add_argument("--serve", action="store_true")
     p.add_argument("--ready-file", default=None)

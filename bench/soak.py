@@ -78,6 +78,7 @@ def file_mb(log_dir: Path, names: tuple[str, ...] = ("log.db", "log.db-wal")) ->
 def database_mb(transport: Any) -> float:
     """The database's size as of its last commit (page count x page size): what log.db
     holds once the WAL is checkpointed, so it does not wait for a checkpoint to show."""
+
     def read(conn: Any) -> int:
         (pages,) = conn.execute("PRAGMA page_count").fetchone()
         (size,) = conn.execute("PRAGMA page_size").fetchone()
@@ -116,8 +117,14 @@ async def _create_topics(broker: str, retention_ms: int) -> None:
 
 
 async def _watch(
-    broker: str, log_dir: Path, worker_pid: int, stop: asyncio.Event, report_s: float,
-    started: float, say: Callable[[str], None], rows: list[dict[str, Any]],
+    broker: str,
+    log_dir: Path,
+    worker_pid: int,
+    stop: asyncio.Event,
+    report_s: float,
+    started: float,
+    say: Callable[[str], None],
+    rows: list[dict[str, Any]],
 ) -> None:
     transport = connect(broker)
     await transport.start()
@@ -171,27 +178,55 @@ async def _watch(
 
 
 async def run_soak(
-    workdir: Path, *, rate: int, seconds: float, retention_s: float, report_s: float,
-    check_s: float, say: Callable[[str], None] = print, log: Any = None,
-    compact_min_dirty: int | None = None, purge_ms: int | None = None,
+    workdir: Path,
+    *,
+    rate: int,
+    seconds: float,
+    retention_s: float,
+    report_s: float,
+    check_s: float,
+    say: Callable[[str], None] = print,
+    log: Any = None,
+    compact_min_dirty: int | None = None,
+    purge_ms: int | None = None,
 ) -> list[dict[str, Any]]:
     """Run the soak; returns one row per report interval (see the module docstring)."""
     workdir.mkdir(parents=True, exist_ok=True)
     log_dir = workdir / "log"
     broker = f"embedded://{log_dir}"
-    env = {**os.environ, "STREAMZ_LOG_RETENTION_CHECK_INTERVAL_MS": str(int(check_s * 1000)),
-           "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "STREAMZ_LOG_RETENTION_CHECK_INTERVAL_MS": str(int(check_s * 1000)),
+        "PYTHONPATH": str(ROOT),
+    }
     if compact_min_dirty is not None:
         env["STREAMZ_LOG_COMPACT_MIN_DIRTY"] = str(compact_min_dirty)
     await _create_topics(broker, int(retention_s * 1000))
     ready = workdir / "ready"
     worker = subprocess.Popen(  # noqa: ASYNC220 - started once, not awaited per record
-        [sys.executable, str(HERE / "sk_runner.py"), "--serve", "--workload", "W4",
-         "--broker", broker, "--guarantee", "at_least_once", "--app-id", "recommendations",
-         "--state-dir", str(workdir / "state"), "--commit-ms", "100",
-         "--ready-file", str(ready)]
+        [
+            sys.executable,
+            str(HERE / "sk_runner.py"),
+            "--serve",
+            "--workload",
+            "W4",
+            "--broker",
+            broker,
+            "--guarantee",
+            "at_least_once",
+            "--app-id",
+            "recommendations",
+            "--state-dir",
+            str(workdir / "state"),
+            "--commit-ms",
+            "100",
+            "--ready-file",
+            str(ready),
+        ]
         + ([] if purge_ms is None else ["--purge-ms", str(purge_ms)]),
-        stdout=subprocess.DEVNULL, stderr=log or subprocess.DEVNULL, env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log or subprocess.DEVNULL,
+        env=env,
     )
     generator: subprocess.Popen[bytes] | None = None
     rows: list[dict[str, Any]] = []
@@ -207,9 +242,19 @@ async def run_soak(
             _watch(broker, log_dir, worker.pid, stop, report_s, started, say, rows)
         )
         generator = subprocess.Popen(  # noqa: ASYNC220
-            [sys.executable, str(ROOT / "examples" / "recommendations" / "generator.py"),
-             "--broker", broker, "--rate", str(rate), "--count", str(int(rate * seconds))],
-            stdout=subprocess.DEVNULL, stderr=log or subprocess.DEVNULL, env=env,
+            [
+                sys.executable,
+                str(ROOT / "examples" / "recommendations" / "generator.py"),
+                "--broker",
+                broker,
+                "--rate",
+                str(rate),
+                "--count",
+                str(int(rate * seconds)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log or subprocess.DEVNULL,
+            env=env,
         )
         while generator.poll() is None:
             if worker.poll() is not None:
@@ -234,20 +279,31 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--retention-s", type=float, default=300)
     parser.add_argument("--report-s", type=float, default=60)
-    parser.add_argument("--check-s", type=float, default=30,
-                        help="retention check interval of every process")
+    parser.add_argument(
+        "--check-s", type=float, default=30, help="retention check interval of every process"
+    )
     parser.add_argument("--workdir", type=Path, help="default: a new temporary directory")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="streamz-soak-"))
-    print(f"# soak in {workdir}: {args.rate}/s for {args.minutes} min, retention "
-          f"{args.retention_s} s, check every {args.check_s} s, cpus={os.cpu_count()}, "
-          f"load={os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"# soak in {workdir}: {args.rate}/s for {args.minutes} min, retention "
+        f"{args.retention_s} s, check every {args.check_s} s, cpus={os.cpu_count()}, "
+        f"load={os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     with open(workdir.parent / f"{workdir.name}.log", "ab") as log:
-        rows = asyncio.run(run_soak(
-            workdir, rate=args.rate, seconds=args.minutes * 60, retention_s=args.retention_s,
-            report_s=args.report_s, check_s=args.check_s,
-            say=lambda line: print(line, flush=True), log=log,
-        ))
+        rows = asyncio.run(
+            run_soak(
+                workdir,
+                rate=args.rate,
+                seconds=args.minutes * 60,
+                retention_s=args.retention_s,
+                report_s=args.report_s,
+                check_s=args.check_s,
+                say=lambda line: print(line, flush=True),
+                log=log,
+            )
+        )
     print(f"# done: {len(rows)} rows, load={os.getloadavg()[0]:.1f}", flush=True)
 
 

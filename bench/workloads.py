@@ -109,7 +109,10 @@ def _final(outputs: Iterable[tuple[bytes | None, bytes | None]], windowed: bool)
 
 
 def verify_counts(
-    outputs: Iterable[tuple[bytes | None, bytes | None]], want: Counter[str], *, windowed: bool = False
+    outputs: Iterable[tuple[bytes | None, bytes | None]],
+    want: Counter[str],
+    *,
+    windowed: bool = False,
 ) -> str:
     """Last update per key (or key@window start) must equal the expected count."""
     final = _final(outputs, windowed)

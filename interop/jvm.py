@@ -83,13 +83,22 @@ def _build(path: Path) -> None:
     # lib/ and shadow its replacement on the `lib/*` classpath.
     shutil.rmtree(path / "target" / "lib", ignore_errors=True)
     cmd = [
-        mvn, "-B", "-q", "-f", str(path / "pom.xml"),
-        "package", "dependency:copy-dependencies",
-        "-DskipTests", "-DincludeScope=runtime", f"-DoutputDirectory={path / 'target' / 'lib'}",
+        mvn,
+        "-B",
+        "-q",
+        "-f",
+        str(path / "pom.xml"),
+        "package",
+        "dependency:copy-dependencies",
+        "-DskipTests",
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={path / 'target' / 'lib'}",
     ]
     with open(log, "wb") as out:
         try:
-            proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, timeout=BUILD_TIMEOUT_S)
+            proc = subprocess.run(
+                cmd, stdout=out, stderr=subprocess.STDOUT, timeout=BUILD_TIMEOUT_S
+            )
         except subprocess.TimeoutExpired as exc:
             raise JvmBuildError(
                 f"Building {path.name} with Maven took over {BUILD_TIMEOUT_S} s (see {log}); "

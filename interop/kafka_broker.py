@@ -46,8 +46,11 @@ READY_LINE = "Kafka Server started"
 # Fast start and a small footprint on 2 cores: serial GC (no GC threads competing with
 # the tests), a modest heap, and no per-thread stack bloat.
 DEFAULT_JVM_FLAGS = (
-    "-XX:+UseSerialGC", "-Xss512k", "-XX:+ExitOnOutOfMemoryError",
-    "-Djava.awt.headless=true", "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
+    "-XX:+UseSerialGC",
+    "-Xss512k",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Djava.awt.headless=true",
+    "-Dorg.slf4j.simpleLogger.defaultLogLevel=info",
     "-Dorg.slf4j.simpleLogger.showDateTime=true",
     "-Dorg.slf4j.simpleLogger.dateTimeFormat=HH:mm:ss.SSS",
     # The broker logs every config and metadata step at INFO; keep what helps a failure.
@@ -99,9 +102,15 @@ def answers_kafka(host: str, port: int, timeout_s: float = 1.0) -> bool:
         return False
 
 
-def broker_config(data_dir: Path, port: int, controller_port: int,
-                  extra: dict[str, str] | None = None, *, sasl_port: int = 0,
-                  sasl_users: dict[str, str] | None = None) -> dict[str, str]:
+def broker_config(
+    data_dir: Path,
+    port: int,
+    controller_port: int,
+    extra: dict[str, str] | None = None,
+    *,
+    sasl_port: int = 0,
+    sasl_users: dict[str, str] | None = None,
+) -> dict[str, str]:
     """server.properties of a one-node KRaft cluster on loopback, sized for tests. With
     `sasl_port`, a second client listener takes SASL/PLAIN logins of `sasl_users`."""
     listeners = f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}"
@@ -115,8 +124,7 @@ def broker_config(data_dir: Path, port: int, controller_port: int,
         users = " ".join(f'user_{u}="{p}"' for u, p in (sasl_users or {}).items())
         sasl = {
             "sasl.enabled.mechanisms": "PLAIN",
-            "listener.name.sasl_plaintext.plain.sasl.jaas.config":
-                f"org.apache.kafka.common.security.plain.PlainLoginModule required {users};",
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config": f"org.apache.kafka.common.security.plain.PlainLoginModule required {users};",
         }
     config = {
         "process.roles": "broker,controller",
@@ -248,25 +256,48 @@ class KafkaBroker:
 
     def _write_config(self) -> None:
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        config = broker_config(self.data_dir, self.port, self.controller_port, self.extra_config,
-                               sasl_port=self.sasl_port, sasl_users=self.sasl_users)
+        config = broker_config(
+            self.data_dir,
+            self.port,
+            self.controller_port,
+            self.extra_config,
+            sasl_port=self.sasl_port,
+            sasl_users=self.sasl_users,
+        )
         self.config_path.write_text("".join(f"{k}={v}\n" for k, v in config.items()))
 
     def _java_cmd(self, main: str, *args: str, heap_mb: int) -> list[str]:
-        return [self._java, f"-Xmx{heap_mb}m", f"-Xms{min(heap_mb, 256)}m", *self.jvm_flags,
-                "-cp", self._classpath, main, *args]
+        return [
+            self._java,
+            f"-Xmx{heap_mb}m",
+            f"-Xms{min(heap_mb, 256)}m",
+            *self.jvm_flags,
+            "-cp",
+            self._classpath,
+            main,
+            *args,
+        ]
 
     def _format(self) -> None:
         """`kafka-storage format --standalone`: a fresh cluster id, this node the only voter."""
         cluster_id = _random_cluster_id()
-        cmd = self._java_cmd("kafka.tools.StorageTool", "format", "-c", str(self.config_path),
-                             "-t", cluster_id, "--standalone", heap_mb=256)
+        cmd = self._java_cmd(
+            "kafka.tools.StorageTool",
+            "format",
+            "-c",
+            str(self.config_path),
+            "-t",
+            cluster_id,
+            "--standalone",
+            heap_mb=256,
+        )
         with open(self.log_path, "ab") as log:
             log.write(f"$ {' '.join(cmd)}\n".encode())
             log.flush()
             try:
-                proc = subprocess.run(cmd, check=False, stdout=log, stderr=subprocess.STDOUT,
-                                      timeout=120)
+                proc = subprocess.run(
+                    cmd, check=False, stdout=log, stderr=subprocess.STDOUT, timeout=120
+                )
             except subprocess.TimeoutExpired:
                 raise KafkaBrokerError(
                     f"Formatting Kafka's storage took over 120 s; see {self.log_path}."
@@ -285,7 +316,10 @@ class KafkaBroker:
             log.write(f"$ {' '.join(cmd)}\n".encode())
             log.flush()
             self._proc = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,  # ^C in a terminal reaches us, and we stop it cleanly
                 preexec_fn=_die_with_parent,  # noqa: PLW1509 - one prctl call, no locks
             )
@@ -443,8 +477,12 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--port", type=int, default=int(os.environ.get("KAFKA_PORT", "0")),
-                        help="listener port (default: a free one)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("KAFKA_PORT", "0")),
+        help="listener port (default: a free one)",
+    )
     parser.add_argument("--heap-mb", type=int, default=768)
     args = parser.parse_args(argv)
     broker = KafkaBroker(port=args.port, heap_mb=args.heap_mb)

@@ -7,10 +7,11 @@ run it with `App`.
 from streamz_kit import serdes, stores
 from streamz_kit.app import App
 from streamz_kit.app_state import AppState
+from streamz_kit.dsl.branched import BranchedKStream
 from streamz_kit.dsl.builder import StreamsBuilder
 from streamz_kit.dsl.cogrouped import CogroupedKStream
 from streamz_kit.dsl.grouped import KGroupedStream, KGroupedTable
-from streamz_kit.dsl.kstream import BranchedKStream, KStream
+from streamz_kit.dsl.kstream import KStream
 from streamz_kit.dsl.ktable import GlobalKTable, KTable
 from streamz_kit.dsl.materialized import Materialized
 from streamz_kit.emit import EmitStrategy

@@ -123,7 +123,9 @@ class App:
             await worker.close(commit=False)
             raise
         observability = Observability(
-            self, metrics_port=self.metrics_port, http_port=self.http_port,
+            self,
+            metrics_port=self.metrics_port,
+            http_port=self.http_port,
             http_host=self.http_host,
         )
         observability.attach(worker)
@@ -140,7 +142,9 @@ class App:
         self._loop_task = asyncio.get_running_loop().create_task(self._run_loop(worker))
         log.info(
             "App %s running on %s (%s)",
-            self.config.application_id, self.config.broker, self.config.processing_guarantee,
+            self.config.application_id,
+            self.config.broker,
+            self.config.processing_guarantee,
         )
 
     async def _run_loop(self, worker: Worker) -> None:
@@ -215,7 +219,8 @@ class App:
             # Share the group through leases in the log instead of one worker's lock.
             client["group_member"] = f"worker-{index}"
         self.config = self.config.replace(
-            workers=None, state_dir=worker_state_dir(self.config.state_dir, index),
+            workers=None,
+            state_dir=worker_state_dir(self.config.state_dir, index),
             client_config=client,
         )
         # Fixed ports: worker i serves on port + i (0 stays "any free port").
@@ -239,9 +244,7 @@ class App:
         await self.start()
         assert self._loop_task is not None
         waiter = loop.create_task(stop.wait())
-        done, _ = await asyncio.wait(
-            {self._loop_task, waiter}, return_when=asyncio.FIRST_COMPLETED
-        )
+        done, _ = await asyncio.wait({self._loop_task, waiter}, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
         if self._loop_task in done and self._loop_task.exception() is not None:
             await self.stop()

@@ -14,11 +14,11 @@ __all__ = ["APP_TRANSITIONS", "AppState"]
 class AppState(enum.Enum):
     """An App's lifecycle:
 
-        CREATED ──> STARTING ──> RUNNING ──> STOPPING ──> STOPPED
-           │           │            │           │  ^
-           │           └────────────┴──> ERROR <┘  │
-           │                               └───────┘ (stop() after an error ends in ERROR)
-           └──> STOPPED (stop() before start())
+    CREATED ──> STARTING ──> RUNNING ──> STOPPING ──> STOPPED
+       │           │            │           │  ^
+       │           └────────────┴──> ERROR <┘  │
+       │                               └───────┘ (stop() after an error ends in ERROR)
+       └──> STOPPED (stop() before start())
     """
 
     CREATED = "CREATED"

@@ -45,9 +45,11 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
             click.echo(f"Error: {exc.strerror}: {exc.filename}", err=True)
             sys.exit(1)
         except UnicodeDecodeError as exc:
-            click.echo(f"Error: The input is not UTF-8 text ({exc.reason}); give lines of text, "
-                       "with binary keys or values as base64 and --key-serde/--value-serde bytes.",
-                       err=True)
+            click.echo(
+                f"Error: The input is not UTF-8 text ({exc.reason}); give lines of text, "
+                "with binary keys or values as base64 and --key-serde/--value-serde bytes.",
+                err=True,
+            )
             sys.exit(1)
         except KeyboardInterrupt:
             sys.exit(130)
@@ -96,13 +98,20 @@ def _runtime_knob_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--application-id", help="Overrides the App's application id.")
 @click.option("--commit-interval-ms", type=int, help="How often to commit.")
 @click.option("--log-level", default="INFO", show_default=True)
-@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @click.option("--metrics-port", type=int, help="Serve Prometheus metrics on this port.")
-@click.option("--http-port", type=int,
-              help="Serve interactive queries (/stores, /topology, /status) on this port.")
+@click.option(
+    "--http-port",
+    type=int,
+    help="Serve interactive queries (/stores, /topology, /status) on this port.",
+)
 @click.option("--http-host", help="Address the HTTP servers bind to (default 127.0.0.1).")
-@click.option("--group-instance-id",
-              help="Kafka: static membership id, so a restarted worker keeps its partitions.")
+@click.option(
+    "--group-instance-id",
+    help="Kafka: static membership id, so a restarted worker keeps its partitions.",
+)
 @_runtime_knob_options
 @friendly
 def run(
@@ -203,18 +212,34 @@ def status(
 
 # -- registry -----------------------------------------------------------------------------
 @main.command()
-@click.option("--broker", default=DEFAULT_BROKER, show_default=True,
-              help="The embedded log whose _schemas topic holds the schemas.")
+@click.option(
+    "--broker",
+    default=DEFAULT_BROKER,
+    show_default=True,
+    help="The embedded log whose _schemas topic holds the schemas.",
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8081, show_default=True, type=int, help="0 picks a free port.")
-@click.option("--basic-auth", envvar="STREAMZ_REGISTRY_BASIC_AUTH",
-              help="USER:PASSWORD every request must present (HTTP basic auth).")
-@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False),
-              help="PEM certificate: serve HTTPS (with --tls-key).")
+@click.option(
+    "--basic-auth",
+    envvar="STREAMZ_REGISTRY_BASIC_AUTH",
+    help="USER:PASSWORD every request must present (HTTP basic auth).",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    help="PEM certificate: serve HTTPS (with --tls-key).",
+)
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="PEM private key.")
 @friendly
-def registry(broker: str, host: str, port: int, basic_auth: str | None,
-             tls_cert: str | None, tls_key: str | None) -> None:
+def registry(
+    broker: str,
+    host: str,
+    port: int,
+    basic_auth: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+) -> None:
     """Serve the embedded schema registry over Confluent's Schema Registry REST API."""
     from streamz_kit.schemas.server import serve_cli
 
@@ -232,9 +257,20 @@ main.add_command(_topics_command)
 @click.option("--broker", default=DEFAULT_BROKER, show_default=True)
 @click.option("--key-serde", type=serde_choice, default="string", show_default=True)
 @click.option("--value-serde", type=serde_choice, default="json", show_default=True)
-@click.option("--file", "file_", type=click.File("r"), default="-", help="Read lines from a file (default stdin).")
-@click.option("--partitions", type=int, default=1, show_default=True,
-              help="Partitions when the topic has to be created.")
+@click.option(
+    "--file",
+    "file_",
+    type=click.File("r"),
+    default="-",
+    help="Read lines from a file (default stdin).",
+)
+@click.option(
+    "--partitions",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Partitions when the topic has to be created.",
+)
 @click.option("--timestamp", type=int, help="Record timestamp in ms (default: now).")
 @friendly
 def produce(
@@ -297,7 +333,9 @@ async def _produce(
                 ) from None
             ts = timestamp if timestamp is not None else int(time.time() * 1000)
             producer.send(
-                ProducerRecord(topic, default_partition(key_bytes, width), key_bytes, value_bytes, ts)
+                ProducerRecord(
+                    topic, default_partition(key_bytes, width), key_bytes, value_bytes, ts
+                )
             )
             pending += 1
             if pending >= 1000:
@@ -322,7 +360,9 @@ async def _produce(
 @click.option("--idle-timeout", type=float, help="Stop after this many seconds without records.")
 @click.option("--key-serde", type=serde_choice, default="string", show_default=True)
 @click.option("--value-serde", type=serde_choice, default="json", show_default=True)
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 @friendly
 def consume(
     topic: str,
@@ -337,8 +377,17 @@ def consume(
 ) -> None:
     """Print committed records as `key<TAB>value` lines (or JSON objects with --format json)."""
     asyncio.run(
-        _consume(topic, broker, group, from_beginning, max_records, idle_timeout, key_serde,
-                 value_serde, fmt)
+        _consume(
+            topic,
+            broker,
+            group,
+            from_beginning,
+            max_records,
+            idle_timeout,
+            key_serde,
+            value_serde,
+            fmt,
+        )
     )
 
 
@@ -392,13 +441,21 @@ async def _consume(
                         key = ks.deserialize(topic, rec.key)
                         value = vs.deserialize(topic, rec.value)
                         if fmt == "json":
-                            line = orjson.dumps({
-                                "topic": rec.topic, "partition": rec.partition,
-                                "offset": rec.offset, "timestamp": rec.timestamp,
-                                "key": json_safe(key), "value": json_safe(value),
-                            }, option=orjson.OPT_NON_STR_KEYS).decode()
+                            line = orjson.dumps(
+                                {
+                                    "topic": rec.topic,
+                                    "partition": rec.partition,
+                                    "offset": rec.offset,
+                                    "timestamp": rec.timestamp,
+                                    "key": json_safe(key),
+                                    "value": json_safe(value),
+                                },
+                                option=orjson.OPT_NON_STR_KEYS,
+                            ).decode()
                         else:
-                            line = f"{render_text(key, key_serde)}\t{render_text(value, value_serde)}"
+                            line = (
+                                f"{render_text(key, key_serde)}\t{render_text(value, value_serde)}"
+                            )
                         out.write(line + "\n")
                 out.flush()
                 if got:

@@ -73,8 +73,12 @@ async def _list(admin: Admin) -> list[str]:
 
 
 async def _run(
-    broker: str, create: str | None, alter: str | None, partitions: int,
-    configs: dict[str, str], removed: tuple[str, ...],
+    broker: str,
+    create: str | None,
+    alter: str | None,
+    partitions: int,
+    configs: dict[str, str],
+    removed: tuple[str, ...],
 ) -> list[str]:
     transport = connect(broker)
     await transport.start()
@@ -93,9 +97,7 @@ async def _run(
                 return [f"Created topic {create} with {partitions} partition(s)."]
             if alter is not None:
                 if not configs and not removed:
-                    raise StreamzError(
-                        "--alter needs --config key=value or --delete-config key."
-                    )
+                    raise StreamzError("--alter needs --config key=value or --delete-config key.")
                 changes: dict[str, str | None] = dict(configs)
                 changes.update({key: None for key in removed})
                 await admin.alter_topic_config(alter, changes)
@@ -111,16 +113,35 @@ async def _run(
 @click.option("--broker", default=DEFAULT_BROKER, show_default=True)
 @click.option("--create", metavar="TOPIC", help="Create this topic.")
 @click.option("--alter", metavar="TOPIC", help="Change this topic's configs.")
-@click.option("--partitions", type=int, default=1, show_default=True,
-              help="Partitions of the topic --create makes.")
-@click.option("--config", "config_items", multiple=True, metavar="KEY=VALUE",
-              help="A topic config (Kafka's names: retention.ms, retention.bytes, "
-                   "cleanup.policy, ...); repeat for several.")
-@click.option("--delete-config", "removed", multiple=True, metavar="KEY",
-              help="With --alter: set this config back to its default.")
+@click.option(
+    "--partitions",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Partitions of the topic --create makes.",
+)
+@click.option(
+    "--config",
+    "config_items",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A topic config (Kafka's names: retention.ms, retention.bytes, "
+    "cleanup.policy, ...); repeat for several.",
+)
+@click.option(
+    "--delete-config",
+    "removed",
+    multiple=True,
+    metavar="KEY",
+    help="With --alter: set this config back to its default.",
+)
 def topics(
-    broker: str, create: str | None, alter: str | None, partitions: int,
-    config_items: tuple[str, ...], removed: tuple[str, ...],
+    broker: str,
+    create: str | None,
+    alter: str | None,
+    partitions: int,
+    config_items: tuple[str, ...],
+    removed: tuple[str, ...],
 ) -> None:
     """List topics (partitions, end and log start offsets, bytes, configs), or create one
     or change its configs."""

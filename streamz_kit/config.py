@@ -52,25 +52,33 @@ class AppConfig:
     # Not given: the guarantee's default (COMMIT_INTERVAL_MS).
     commit_interval_ms: int = COMMIT_INTERVAL_MS[AT_LEAST_ONCE]
     num_standby_replicas: int = _knob(
-        0, "Kafka: warm copies of other workers' stores kept here for fast failover.")
+        0, "Kafka: warm copies of other workers' stores kept here for fast failover."
+    )
     commit_max_records: int = _knob(
-        50_000, "Commit sooner than the interval once this many records await a commit.", 1)
+        50_000, "Commit sooner than the interval once this many records await a commit.", 1
+    )
     poll_timeout_ms: int = _knob(50, "How long one poll waits for records (ms).")
     max_poll_records: int = _knob(5_000, "Most records one poll returns.", 1)
     cache_max_bytes: int = _knob(
         10 * 1024 * 1024,
         "Record cache size across the table nodes (Kafka's statestore.cache.max.bytes); "
-        "0 sends every update downstream at once.")
+        "0 sends every update downstream at once.",
+    )
     state_cleanup_delay_ms: int = _knob(
-        10 * 60 * 1000, "Delete state of tasks no longer run here after this long (ms).")
+        10 * 60 * 1000, "Delete state of tasks no longer run here after this long (ms)."
+    )
     max_record_bytes: int = _knob(
-        1024 * 1024, "Larger output records are production errors (Kafka's max.request.size).",
-        1)
+        1024 * 1024, "Larger output records are production errors (Kafka's max.request.size).", 1
+    )
     repartition_purge_interval_ms: int = _knob(
-        30_000, "How often committed repartition records are deleted (ms; 0: every commit).")
+        30_000, "How often committed repartition records are deleted (ms; 0: every commit)."
+    )
     workers: int = _knob(
-        1, "Worker processes of this application on this machine, supervised, sharing its "
-        "partitions (each keeps its own state directory <state-dir>/worker-<i>).", 1)
+        1,
+        "Worker processes of this application on this machine, supervised, sharing its "
+        "partitions (each keeps its own state directory <state-dir>/worker-<i>).",
+        1,
+    )
     rocksdb_options: Any = None
     deserialization_error_handler: Any = None
     processing_error_handler: Any = None
@@ -106,14 +114,21 @@ class AppConfig:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ConfigError(f"{knob.name} must be a whole number, not {value!r}.")
             if value < knob.metadata["minimum"]:
-                raise ConfigError(f"{knob.name} must be at least {knob.metadata['minimum']}, "
-                                  f"not {value} ({knob.metadata['help']})")
+                raise ConfigError(
+                    f"{knob.name} must be at least {knob.metadata['minimum']}, "
+                    f"not {value} ({knob.metadata['help']})"
+                )
         set_(self, "tracing", self.tracing or None)
         set_(self, "client_config", MappingProxyType(dict(self.client_config)))
-        set_(self, "handlers", ErrorHandlers.build(
-            self.deserialization_error_handler, self.processing_error_handler,
-            self.production_error_handler,
-        ))
+        set_(
+            self,
+            "handlers",
+            ErrorHandlers.build(
+                self.deserialization_error_handler,
+                self.processing_error_handler,
+                self.production_error_handler,
+            ),
+        )
 
     @classmethod
     def from_settings(cls, **settings: Any) -> AppConfig:
@@ -133,7 +148,7 @@ class AppConfig:
         if "state_dir" not in given:
             broker = str(given.get("broker") or DEFAULT_BROKER)
             embedded = broker.startswith("embedded://")
-            root = broker[len("embedded://"):] if embedded else ".streamz"
+            root = broker[len("embedded://") :] if embedded else ".streamz"
             derived["state_dir"] = Path(root) / "state"
         if "commit_interval_ms" not in given:
             guarantee = _guarantee(given.get("processing_guarantee", AT_LEAST_ONCE))

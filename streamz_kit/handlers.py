@@ -86,8 +86,9 @@ class ErrorHandlers:
     production: Handler = FAIL
 
     @classmethod
-    def build(cls, deserialization: Any = None, processing: Any = None, production: Any = None
-              ) -> ErrorHandlers:
+    def build(
+        cls, deserialization: Any = None, processing: Any = None, production: Any = None
+    ) -> ErrorHandlers:
         return cls(
             resolve(deserialization, "deserialization_error_handler"),
             resolve(processing, "processing_error_handler"),
@@ -95,8 +96,13 @@ class ErrorHandlers:
         )
 
     def dead_letter_topics(self) -> list[str]:
-        return sorted({h.topic for h in (self.deserialization, self.processing, self.production)
-                       if isinstance(h, DeadLetter)})
+        return sorted(
+            {
+                h.topic
+                for h in (self.deserialization, self.processing, self.production)
+                if isinstance(h, DeadLetter)
+            }
+        )
 
 
 def ask(handler: HandlerFunction, context: ErrorContext, exc: BaseException) -> str:
@@ -114,7 +120,9 @@ def ask(handler: HandlerFunction, context: ErrorContext, exc: BaseException) -> 
             f"The {context.kind} error handler raised {type(handler_exc).__name__}: "
             f"{handler_exc} while handling the record at {where} (operator "
             f"{context.operator}); fix the handler so it returns 'continue' or 'fail'.",
-            node=context.operator, topic=context.topic, partition=context.partition,
+            node=context.operator,
+            topic=context.topic,
+            partition=context.partition,
             offset=context.offset,
         ) from handler_exc
     normal = answer.lower() if isinstance(answer, str) else answer
@@ -125,6 +133,8 @@ def ask(handler: HandlerFunction, context: ErrorContext, exc: BaseException) -> 
     raise StreamsProcessingError(
         f"The {context.kind} error handler returned {answer!r} for the record at {where}; "
         "it must return 'continue' or 'fail'.",
-        node=context.operator, topic=context.topic, partition=context.partition,
+        node=context.operator,
+        topic=context.topic,
+        partition=context.partition,
         offset=context.offset,
     ) from exc

@@ -28,8 +28,11 @@ async def reset_application(app: Any, *, execute: bool, echo: Callable[[str], An
                 f"A worker of application {config.application_id!r} is running on "
                 f"{config.broker}; stop every worker first, then run reset again."
             )
-        inputs = [t for t in topology.user_source_topics
-                  if t not in {g.topic for g in topology.graph.global_stores.values()}]
+        inputs = [
+            t
+            for t in topology.user_source_topics
+            if t not in {g.topic for g in topology.graph.global_stores.values()}
+        ]
         counts = await admin.partition_counts(inputs)
         tps = [TopicPartition(t, p) for t in inputs if t in counts for p in range(counts[t])]
         earliest = await admin.list_offsets(tps, "earliest") if tps else {}

@@ -267,8 +267,9 @@ def by_name(name: str) -> Serde:
 # imported only when one of these is built: `pip install streamz_kit[schemas]`) -------------
 
 
-def avro(schema: Any, *, registry: Any, key: bool = False, auto_register: bool = True,
-         **options: Any) -> Any:
+def avro(
+    schema: Any, *, registry: Any, key: bool = False, auto_register: bool = True, **options: Any
+) -> Any:
     """Avro in Confluent's wire format; `schema` is Avro JSON text, a dict, or a dataclass /
     pydantic model class (values then come back as instances). Options:
     `use_latest_version`, `subject_name_strategy` ('topic', 'record', 'topic_record')."""
@@ -277,22 +278,31 @@ def avro(schema: Any, *, registry: Any, key: bool = False, auto_register: bool =
     return AvroSerde(schema, registry=registry, key=key, auto_register=auto_register, **options)
 
 
-def json_schema(schema: Any, *, registry: Any, key: bool = False, auto_register: bool = True,
-                **options: Any) -> Any:
+def json_schema(
+    schema: Any, *, registry: Any, key: bool = False, auto_register: bool = True, **options: Any
+) -> Any:
     """JSON validated by a JSON Schema (text, dict or model class), in Confluent's wire format."""
     from streamz_kit.schemas.serde_json import JsonSchemaSerde
 
-    return JsonSchemaSerde(schema, registry=registry, key=key, auto_register=auto_register,
-                           **options)
+    return JsonSchemaSerde(
+        schema, registry=registry, key=key, auto_register=auto_register, **options
+    )
 
 
-def protobuf(message_class: Any, *, registry: Any, key: bool = False,
-             auto_register: bool = True, **options: Any) -> Any:
+def protobuf(
+    message_class: Any,
+    *,
+    registry: Any,
+    key: bool = False,
+    auto_register: bool = True,
+    **options: Any,
+) -> Any:
     """Protobuf messages of `message_class` in Confluent's wire format (with message indexes)."""
     from streamz_kit.schemas.serde_protobuf import ProtobufSerde
 
-    return ProtobufSerde(message_class, registry=registry, key=key,
-                         auto_register=auto_register, **options)
+    return ProtobufSerde(
+        message_class, registry=registry, key=key, auto_register=auto_register, **options
+    )
 
 
 def typed(model: type) -> Any:

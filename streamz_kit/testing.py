@@ -108,7 +108,9 @@ class TestInputTopic:
     def pipe_record_list(self, records: Iterable[Any]) -> None:
         for record in records:
             self.pipe_input(
-                record.key, record.value, getattr(record, "timestamp_ms", None),
+                record.key,
+                record.value,
+                getattr(record, "timestamp_ms", None),
                 getattr(record, "headers", None),
             )
 
@@ -277,8 +279,9 @@ class TopologyTestDriver:
                 f"Topic {topic!r} is not read by this topology; its input topics are "
                 f"{sorted(t for t in self._task_by_topic if t in self.topology.user_source_topics)}."
             )
-        return TestInputTopic(self, topic, key_serde, value_serde, start_timestamp_ms,
-                              auto_advance_ms)
+        return TestInputTopic(
+            self, topic, key_serde, value_serde, start_timestamp_ms, auto_advance_ms
+        )
 
     def create_output_topic(
         self, topic: str, *, key_serde: Any = _serdes.STRING, value_serde: Any = _serdes.JSON
@@ -296,8 +299,9 @@ class TopologyTestDriver:
         self, topic: str, key: bytes | None, value: bytes | None, timestamp: int, headers: Headers
     ) -> None:
         self._check_open()
-        pending: deque[ConsumedRecord] = deque([self._as_consumed(topic, key, value, timestamp,
-                                                                  headers)])
+        pending: deque[ConsumedRecord] = deque(
+            [self._as_consumed(topic, key, value, timestamp, headers)]
+        )
         self._run(pending)
 
     def _as_consumed(
@@ -355,8 +359,7 @@ class TopologyTestDriver:
             for rec in task.drain_output():
                 if rec.topic in self._task_by_topic:
                     pending.append(
-                        self._as_consumed(rec.topic, rec.key, rec.value, rec.timestamp,
-                                          rec.headers)
+                        self._as_consumed(rec.topic, rec.key, rec.value, rec.timestamp, rec.headers)
                     )
                     if rec.topic.startswith(f"{self.application_id}-"):
                         continue  # internal repartition topics are not outputs

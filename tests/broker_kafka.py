@@ -63,8 +63,9 @@ async def _warm_up(bootstrap: str) -> None:
                 await asyncio.sleep(0.1)
     finally:
         await admin.close()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap,
-                                transactional_id=unique_name("streamz-warm-up"))
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, transactional_id=unique_name("streamz-warm-up")
+    )
     await producer.start()  # InitProducerId: the transaction coordinator is loaded
     await producer.stop()
 
@@ -92,7 +93,7 @@ def kafka_broker() -> Iterator[KafkaBroker | None]:
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap(kafka_broker: KafkaBroker | None) -> str:
-    """"127.0.0.1:PORT" of the session's Kafka broker."""
+    """ "127.0.0.1:PORT" of the session's Kafka broker."""
     if kafka_broker is None:
         return os.environ["STREAMZ_KAFKA_BOOTSTRAP"]
     return kafka_broker.bootstrap
@@ -116,7 +117,7 @@ def private_kafka() -> Iterator[KafkaBroker]:
 
 @pytest.fixture(scope="session")
 def kafka_sasl_bootstrap(kafka_broker: KafkaBroker | None) -> str:
-    """"127.0.0.1:PORT" of the session broker's SASL_PLAINTEXT listener (PLAIN, SASL_USERS)."""
+    """ "127.0.0.1:PORT" of the session broker's SASL_PLAINTEXT listener (PLAIN, SASL_USERS)."""
     if kafka_broker is None:
         pytest.skip("STREAMZ_KAFKA_BOOTSTRAP names an external broker; its SASL setup is unknown")
     return kafka_broker.sasl_bootstrap

@@ -82,10 +82,14 @@ class TansuBroker:
         with open(self.log_path, "wb") as log:
             self._proc = subprocess.Popen(
                 [
-                    self.binary, "broker",
-                    "--listener-url", url,
-                    "--advertised-listener-url", url,
-                    "--storage-engine", "memory://tansu/",
+                    self.binary,
+                    "broker",
+                    "--listener-url",
+                    url,
+                    "--advertised-listener-url",
+                    url,
+                    "--storage-engine",
+                    "memory://tansu/",
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -20,7 +20,9 @@ from tests.broker_kafka import (  # noqa: F401
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--runslow", action="store_true", default=False,
+        "--runslow",
+        action="store_true",
+        default=False,
         help="Also run the large tests marked slow (or set STREAMZ_RUNSLOW=1).",
     )
 
@@ -32,7 +34,9 @@ def runslow(config: pytest.Config) -> bool:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if runslow(config):
         return
-    skip = pytest.mark.skip(reason="opt-in run (large, or flaky on the test broker; see the test): pass --runslow or set STREAMZ_RUNSLOW=1")
+    skip = pytest.mark.skip(
+        reason="opt-in run (large, or flaky on the test broker; see the test): pass --runslow or set STREAMZ_RUNSLOW=1"
+    )
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)

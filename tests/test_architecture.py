@@ -18,9 +18,7 @@ MAX_LINES = 500
 GRAMMAR = {f"streamz_kit.dsl.{m}" for m in ("builder", "kstream", "ktable", "grouped")}
 # Still tied into the grammar's cycle (default serdes and join/window facts): issue 15 moves
 # what they share out of the grammar; shrink this set to empty as that lands.
-PENDING = {f"streamz_kit.dsl.{m}" for m in (
-    "fk_join", "joins"
-)}
+PENDING = {f"streamz_kit.dsl.{m}" for m in ("fk_join", "joins")}
 
 
 def _modules() -> dict[str, Path]:

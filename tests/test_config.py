@@ -41,10 +41,17 @@ def test_every_runtime_knob_is_a_run_option() -> None:
 
 
 def test_client_settings_go_to_client_config(tmp_path: Path) -> None:
-    app = sk.App(_topology(), application_id="a", state_dir=tmp_path,
-                 security_protocol="SASL_PLAINTEXT", client_config={"request_timeout_ms": 9})
-    assert dict(app.config.client_config) == {"security_protocol": "SASL_PLAINTEXT",
-                                              "request_timeout_ms": 9}
+    app = sk.App(
+        _topology(),
+        application_id="a",
+        state_dir=tmp_path,
+        security_protocol="SASL_PLAINTEXT",
+        client_config={"request_timeout_ms": 9},
+    )
+    assert dict(app.config.client_config) == {
+        "security_protocol": "SASL_PLAINTEXT",
+        "request_timeout_ms": 9,
+    }
 
 
 def test_the_config_is_frozen_and_validated(tmp_path: Path) -> None:

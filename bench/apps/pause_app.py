@@ -20,7 +20,8 @@ builder = sk.StreamsBuilder()
 ticks = builder.stream(f"{prefix}-ticks", key_serde=serdes.STRING, value_serde=serdes.JSON)
 ticks.map_values(stamp).to(f"{prefix}-stamps")
 ticks.group_by_key().count(materialized=sk.Materialized("counts")).to_stream().to(
-    f"{prefix}-counts", value_serde=serdes.LONG)
+    f"{prefix}-counts", value_serde=serdes.LONG
+)
 
 app = sk.App(
     builder.build(),

@@ -26,8 +26,9 @@ else:  # run as a script, or loaded by path by the CLI
 # SCORING_URL=http://127.0.0.1:PORT/score: every recommendation is re-ranked by that model
 # server (`python examples/recommendations/scoring_service.py` starts one) through an
 # awaited call per record; unset: no scoring step.
-topology = build_topology(registry=registry_from_env(),
-                          scoring_url=os.environ.get("SCORING_URL") or None)
+topology = build_topology(
+    registry=registry_from_env(), scoring_url=os.environ.get("SCORING_URL") or None
+)
 # http_port serves the stores as JSON (curl localhost:8080/stores/user-profiles/user-00042)
 # along with /topology, /status and Prometheus /metrics; `--http-port` overrides it.
 app = sk.App(

@@ -100,8 +100,10 @@ def _status(stats: Stats, elapsed: float, worker: str) -> Text:
     return Text.assemble(
         (f"{elapsed:5.1f} s ", "bold"),
         f"worker: {worker}  actions: {stats.produced}  recommendations: {stats.recommendations}  ",
-        (f"p50 {percentile(stats.latencies_ms, 50)} ms  p99 {percentile(stats.latencies_ms, 99)} ms",
-         "yellow"),
+        (
+            f"p50 {percentile(stats.latencies_ms, 50)} ms  p99 {percentile(stats.latencies_ms, 99)} ms",
+            "yellow",
+        ),
     )
 
 
@@ -114,8 +116,15 @@ def _panel(stats: Stats, elapsed: float, worker: str) -> Group:
 
 
 async def run_demo(
-    *, seconds: float, rate: float, users: int, worker_kind: str, broker: str | None,
-    workdir: Path, console: Console, scoring: ScoringService | None = None,
+    *,
+    seconds: float,
+    rate: float,
+    users: int,
+    worker_kind: str,
+    broker: str | None,
+    workdir: Path,
+    console: Console,
+    scoring: ScoringService | None = None,
 ) -> Stats:
     broker = broker or f"embedded://{workdir / 'broker'}"
     registry = registry_for(broker)
@@ -127,8 +136,13 @@ async def run_demo(
     finally:
         await transport.close()
 
-    worker = make_worker(worker_kind, broker, str(workdir / "state"), registry,
-                         scoring.url if scoring is not None else None)
+    worker = make_worker(
+        worker_kind,
+        broker,
+        str(workdir / "state"),
+        registry,
+        scoring.url if scoring is not None else None,
+    )
     await worker.start()
     finish = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -142,12 +156,23 @@ async def run_demo(
     viewer = loop.create_task(tail(broker, OUTPUT_TOPIC, stats.see, stop=stop_viewer))
     # Half way through, the generator moves to UserAction v2 (a new optional field) while
     # the worker keeps running: the schema evolution step.
-    generator = loop.create_task(produce_actions(
-        broker, rate=rate, users=users, stop=stop_generator, on_flush=produced,
-        evolve_after=max(1, int(rate * seconds / 2)), registry=registry,
-    ))
+    generator = loop.create_task(
+        produce_actions(
+            broker,
+            rate=rate,
+            users=users,
+            stop=stop_generator,
+            on_flush=produced,
+            evolve_after=max(1, int(rate * seconds / 2)),
+            registry=registry,
+        )
+    )
     started = stats.started = time.monotonic()
-    live = Live(console=console, refresh_per_second=4, transient=False) if console.is_terminal else None
+    live = (
+        Live(console=console, refresh_per_second=4, transient=False)
+        if console.is_terminal
+        else None
+    )
     next_line = started
     try:
         if live is not None:
@@ -207,29 +232,49 @@ async def run_demo(
 def _show_profile(console: Console, user: str, profile: Any) -> None:
     if not isinstance(profile, dict):
         return
-    affinity = ", ".join(f"{c} {a}" for c, a in sorted(profile["affinity"].items(),
-                                                     key=lambda kv: -kv[1]))
-    console.print(Text.assemble(
-        ("most active user ", "bold"), (user, "cyan"),
-        f" (from the user-profiles store): {profile['actions']} actions, "
-        f"affinity {affinity}; bought {len(profile['purchased'])} items; "
-        f"recent {', '.join(profile['recent'][:5])}",
-    ))
+    affinity = ", ".join(
+        f"{c} {a}" for c, a in sorted(profile["affinity"].items(), key=lambda kv: -kv[1])
+    )
+    console.print(
+        Text.assemble(
+            ("most active user ", "bold"),
+            (user, "cyan"),
+            f" (from the user-profiles store): {profile['actions']} actions, "
+            f"affinity {affinity}; bought {len(profile['purchased'])} items; "
+            f"recent {', '.join(profile['recent'][:5])}",
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Run the recommendations example end to end.")
-    parser.add_argument("--seconds", type=float, default=20.0, help="how long to generate (%(default)s)")
-    parser.add_argument("--rate", type=float, default=None,
-                        help="actions per second (100 with the scoring step, 300 without)")
+    parser.add_argument(
+        "--seconds", type=float, default=20.0, help="how long to generate (%(default)s)"
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="actions per second (100 with the scoring step, 300 without)",
+    )
     parser.add_argument("--users", type=int, default=500, help="distinct users (%(default)s)")
-    parser.add_argument("--worker", choices=("auto", "app", "driver"), default="auto",
-                        help="sk.App, or the TopologyTestDriver loop (auto: the App if present)")
-    parser.add_argument("--broker", default=None,
-                        help="broker URL (default: a fresh embedded log in a temporary directory)")
+    parser.add_argument(
+        "--worker",
+        choices=("auto", "app", "driver"),
+        default="auto",
+        help="sk.App, or the TopologyTestDriver loop (auto: the App if present)",
+    )
+    parser.add_argument(
+        "--broker",
+        default=None,
+        help="broker URL (default: a fresh embedded log in a temporary directory)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    parser.add_argument("--no-scoring", action="store_true",
-                        help="leave out the async scoring step (and its local model server)")
+    parser.add_argument(
+        "--no-scoring",
+        action="store_true",
+        help="leave out the async scoring step (and its local model server)",
+    )
     args = parser.parse_args(argv)
     if args.rate is None:  # the scoring calls cost the worker CPU: a rate it keeps up with
         args.rate = 300.0 if args.no_scoring else 100.0
@@ -237,20 +282,30 @@ def main(argv: list[str] | None = None) -> int:
     if not console.is_terminal and "COLUMNS" not in os.environ:
         console = Console(highlight=False, soft_wrap=True)  # piped output: keep lines whole
     workdir = Path(tempfile.mkdtemp(prefix="streamz-recs-demo-"))
-    console.print(Text.assemble(
-        ("recommendations demo", "bold"),
-        f": {args.rate:.0f} actions/s from {args.users} users for {args.seconds:.0f} s "
-        f"(Ctrl-C to stop early); state in {workdir}",
-    ))
+    console.print(
+        Text.assemble(
+            ("recommendations demo", "bold"),
+            f": {args.rate:.0f} actions/s from {args.users} users for {args.seconds:.0f} s "
+            f"(Ctrl-C to stop early); state in {workdir}",
+        )
+    )
     # The model server: a local HTTP service answering in 5-50 ms, awaited per record.
     scoring = None if args.no_scoring else ScoringService().start()
     if scoring is not None:
         console.print(f"scoring service (5-50 ms per call) on {scoring.url}")
     try:
-        stats = asyncio.run(run_demo(
-            seconds=args.seconds, rate=args.rate, users=args.users, worker_kind=args.worker,
-            broker=args.broker, workdir=workdir, console=console, scoring=scoring,
-        ))
+        stats = asyncio.run(
+            run_demo(
+                seconds=args.seconds,
+                rate=args.rate,
+                users=args.users,
+                worker_kind=args.worker,
+                broker=args.broker,
+                workdir=workdir,
+                console=console,
+                scoring=scoring,
+            )
+        )
     except Exception as exc:  # noqa: BLE001 -- one clear sentence, not a traceback
         console.print(f"[red]demo failed:[/red] {type(exc).__name__}: {exc}")
         return 1
@@ -260,27 +315,41 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
     lat = stats.latencies_ms
-    latency = (f"p50 {percentile(lat, 50)} ms, p99 {percentile(lat, 99)} ms, "
-               f"max {max(lat, default=0)} ms")
-    console.print(Text.assemble(
-        ("summary: ", "bold"),
-        (f"{stats.produced} actions produced, {stats.recommendations} recommendations seen "
-         f"for {len(stats.users)} users; end-to-end latency "),
-        (latency, "yellow"),
-    ))
+    latency = (
+        f"p50 {percentile(lat, 50)} ms, p99 {percentile(lat, 99)} ms, max {max(lat, default=0)} ms"
+    )
+    console.print(
+        Text.assemble(
+            ("summary: ", "bold"),
+            (
+                f"{stats.produced} actions produced, {stats.recommendations} recommendations seen "
+                f"for {len(stats.users)} users; end-to-end latency "
+            ),
+            (latency, "yellow"),
+        )
+    )
     if scoring is not None:
-        order = ("per-user order held (each user's action count rose from one recommendation "
-                 f"to the next, {len(stats.last_seq)} users)" if not stats.out_of_order else
-                 f"[red]{stats.out_of_order} recommendations out of per-user order[/red]")
-        console.print(f"scoring: {stats.scoring_calls} records went through the scoring service "
-                      f"(async, up to 32 in flight); {order}")
+        order = (
+            "per-user order held (each user's action count rose from one recommendation "
+            f"to the next, {len(stats.last_seq)} users)"
+            if not stats.out_of_order
+            else f"[red]{stats.out_of_order} recommendations out of per-user order[/red]"
+        )
+        console.print(
+            f"scoring: {stats.scoring_calls} records went through the scoring service "
+            f"(async, up to 32 in flight); {order}"
+        )
     if stats.schema_versions:
-        console.print(f"schemas: {INPUT_TOPIC}-value versions {stats.schema_versions} in the "
-                      "embedded registry (v2 added the optional `device` field while the worker "
-                      "ran; the worker reads both)")
+        console.print(
+            f"schemas: {INPUT_TOPIC}-value versions {stats.schema_versions} in the "
+            "embedded registry (v2 added the optional `device` field while the worker "
+            "ran; the worker reads both)"
+        )
     if stats.first_seen is not None:
-        console.print(f"the first recommendation arrived {stats.first_seen - stats.started:.1f} s "
-                      "after the worker started (task creation and restoration included)")
+        console.print(
+            f"the first recommendation arrived {stats.first_seen - stats.started:.1f} s "
+            "after the worker started (task creation and restoration included)"
+        )
     if stats.out_of_order:
         return 1
     if stats.produced and not stats.recommendations:

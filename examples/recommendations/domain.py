@@ -53,7 +53,14 @@ ACTION_KINDS: tuple[str, ...] = tuple(ACTION_WEIGHTS)
 RECENT_LIMIT = 10
 
 CATEGORIES: tuple[str, ...] = (
-    "books", "music", "movies", "games", "garden", "kitchen", "sports", "toys",
+    "books",
+    "music",
+    "movies",
+    "games",
+    "garden",
+    "kitchen",
+    "sports",
+    "toys",
 )
 
 
@@ -287,8 +294,9 @@ def interaction_key(user: str, action: Mapping[str, Any]) -> str:
     return f"{user}|{action['item']}"
 
 
-def update_interaction(key: str, action: Mapping[str, Any], interaction: Mapping[str, Any]
-                       ) -> Interaction:
+def update_interaction(
+    key: str, action: Mapping[str, Any], interaction: Mapping[str, Any]
+) -> Interaction:
     """Fold one action into the user's weight on its item (the same weights as profiles)."""
     item = action["item"]
     return {
@@ -307,8 +315,9 @@ def categorise(interaction: Mapping[str, Any], entry: Mapping[str, Any] | None) 
     return out
 
 
-def add_correction(user: str, interaction: Mapping[str, Any], correction: Mapping[str, Any],
-                   sign: int = 1) -> dict[str, int]:
+def add_correction(
+    user: str, interaction: Mapping[str, Any], correction: Mapping[str, Any], sign: int = 1
+) -> dict[str, int]:
     """Adder (sign 1) and subtractor (sign -1) of the per-user table aggregation: the weight
     of items the catalogue files under another category than the actions said moves there.
     When the catalogue moves an item, the join re-emits every interaction with it, and this
@@ -323,8 +332,13 @@ def add_correction(user: str, interaction: Mapping[str, Any], correction: Mappin
     return {c: w for c, w in out.items() if w}
 
 
-def recommend_live(user: str, profile: Mapping[str, Any], correction: Mapping[str, int] | None,
-                   catalogue: Catalogue, n: int = 5) -> Recommendation:
+def recommend_live(
+    user: str,
+    profile: Mapping[str, Any],
+    correction: Mapping[str, int] | None,
+    catalogue: Catalogue,
+    n: int = 5,
+) -> Recommendation:
     """`recommend`, with the profile's affinities corrected by the live catalogue."""
     if not correction:
         return recommend(user, profile, catalogue, n=n)

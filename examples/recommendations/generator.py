@@ -72,7 +72,11 @@ class ActionSource:
     """A seeded, endless source of actions: the same seed gives the same sequence."""
 
     def __init__(
-        self, catalogue: domain.Catalogue, *, users: int = 1000, seed: int = 1,
+        self,
+        catalogue: domain.Catalogue,
+        *,
+        users: int = 1000,
+        seed: int = 1,
         favourite_share: float = 0.8,
     ) -> None:
         if users < 1:
@@ -84,7 +88,9 @@ class ActionSource:
         self.users = [f"user-{i:05d}" for i in range(users)]
         self._user_cum = _cumulative([1.0 / (i + 1) ** 0.9 for i in range(users)])
         self._favourites = [
-            self._rng.sample(self._categories, k=self._rng.randint(1, min(3, len(self._categories))))
+            self._rng.sample(
+                self._categories, k=self._rng.randint(1, min(3, len(self._categories)))
+            )
             for _ in range(users)
         ]
         self._items_cum: dict[str, tuple[tuple[str, ...], list[float]]] = {}
@@ -111,8 +117,13 @@ class ActionSource:
         item = ids[self._pick(cum)]
         kinds_cum = self._in_cum if category in favourites else self._else_cum
         kind = _KINDS[self._pick(kinds_cum)]
-        return {"user": self.users[u], "item": item, "category": category,
-                "kind": kind, "ts": now_ms}  # type: ignore[typeddict-item]
+        return {
+            "user": self.users[u],
+            "item": item,
+            "category": category,
+            "kind": kind,
+            "ts": now_ms,
+        }  # type: ignore[typeddict-item]
 
 
 async def ensure_topics(transport: Transport, partitions: int = 4) -> dict[str, int]:
@@ -124,21 +135,28 @@ async def ensure_topics(transport: Transport, partitions: int = 4) -> dict[str, 
         topics = (INPUT_TOPIC, OUTPUT_TOPIC, TRENDS_TOPIC, CATALOGUE_TOPIC)
         had_catalogue = CATALOGUE_TOPIC in await admin.partition_counts([CATALOGUE_TOPIC])
         # The catalogue is a table: compacted, so retention never deletes an item still live.
-        await admin.create_topics([
-            TopicSpec(t, partitions, {"cleanup.policy": "compact"} if t == CATALOGUE_TOPIC else {})
-            for t in topics
-        ])
+        await admin.create_topics(
+            [
+                TopicSpec(
+                    t, partitions, {"cleanup.policy": "compact"} if t == CATALOGUE_TOPIC else {}
+                )
+                for t in topics
+            ]
+        )
         counts = await admin.partition_counts(topics)
     finally:
         await admin.close()
     if not had_catalogue:
-        await publish_catalogue(transport, domain.make_catalogue(CATALOGUE_SEED),
-                                counts[CATALOGUE_TOPIC])
+        await publish_catalogue(
+            transport, domain.make_catalogue(CATALOGUE_SEED), counts[CATALOGUE_TOPIC]
+        )
     return counts
 
 
 async def publish_catalogue(
-    transport: Transport, catalogue: domain.Catalogue, partitions: int,
+    transport: Transport,
+    catalogue: domain.Catalogue,
+    partitions: int,
     items: list[str] | None = None,
 ) -> None:
     """Write catalogue entries (all, or `items`) to `item-catalogue`, keyed by item id."""
@@ -147,10 +165,15 @@ async def publish_catalogue(
     for item_id in items if items is not None else sorted(catalogue.items):
         key = item_id.encode()
         entry = domain.catalogue_entry(catalogue.items[item_id])
-        producer.send(ProducerRecord(
-            CATALOGUE_TOPIC, default_partition(key, partitions), key,
-            serdes.JSON.serialize(CATALOGUE_TOPIC, entry), now,
-        ))
+        producer.send(
+            ProducerRecord(
+                CATALOGUE_TOPIC,
+                default_partition(key, partitions),
+                key,
+                serdes.JSON.serialize(CATALOGUE_TOPIC, entry),
+                now,
+            )
+        )
     await producer.flush()
     await producer.close()
 
@@ -212,10 +235,15 @@ async def produce_actions(
                 if evolve_after is not None and sent + i >= evolve_after:
                     action["device"] = devices[(sent + i) % len(devices)]
                     serde = v2
-                producer.send(ProducerRecord(
-                    INPUT_TOPIC, default_partition(key, n_parts), key,
-                    serde.serialize(INPUT_TOPIC, action), now,
-                ))
+                producer.send(
+                    ProducerRecord(
+                        INPUT_TOPIC,
+                        default_partition(key, n_parts),
+                        key,
+                        serde.serialize(INPUT_TOPIC, action),
+                        now,
+                    )
+                )
             await producer.flush()
             sent += batch
             if on_flush is not None:
@@ -230,15 +258,26 @@ async def produce_actions(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write user actions to 'user-actions'.")
     parser.add_argument("--broker", default=DEFAULT_BROKER, help="broker URL (%(default)s)")
-    parser.add_argument("--count", type=int, default=None, help="records to write (default: forever)")
-    parser.add_argument("--rate", type=float, default=200.0,
-                        help="records per second, 0 for as fast as possible (%(default)s)")
+    parser.add_argument(
+        "--count", type=int, default=None, help="records to write (default: forever)"
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=200.0,
+        help="records per second, 0 for as fast as possible (%(default)s)",
+    )
     parser.add_argument("--users", type=int, default=1000, help="distinct users (%(default)s)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (%(default)s)")
-    parser.add_argument("--partitions", type=int, default=4,
-                        help="partitions of topics created here (%(default)s)")
-    parser.add_argument("--evolve-after", type=int, default=None,
-                        help="switch to UserAction v2 (adds `device`) after N actions")
+    parser.add_argument(
+        "--partitions", type=int, default=4, help="partitions of topics created here (%(default)s)"
+    )
+    parser.add_argument(
+        "--evolve-after",
+        type=int,
+        default=None,
+        help="switch to UserAction v2 (adds `device`) after N actions",
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     total = 0
@@ -248,19 +287,30 @@ def main(argv: list[str] | None = None) -> int:
         total = sent
 
     try:
-        asyncio.run(produce_actions(
-            args.broker, count=args.count, rate=args.rate, users=args.users, seed=args.seed,
-            partitions=args.partitions, on_flush=progress, evolve_after=args.evolve_after,
-            registry=schemas.registry_from_env(),
-        ))
+        asyncio.run(
+            produce_actions(
+                args.broker,
+                count=args.count,
+                rate=args.rate,
+                users=args.users,
+                seed=args.seed,
+                partitions=args.partitions,
+                on_flush=progress,
+                evolve_after=args.evolve_after,
+                registry=schemas.registry_from_env(),
+            )
+        )
     except KeyboardInterrupt:
         pass
     except Exception as exc:  # noqa: BLE001 -- one clear sentence, not a traceback
         print(f"generator: {exc}", file=sys.stderr)
         return 1
     elapsed = time.monotonic() - started
-    print(f"wrote {total} actions to {INPUT_TOPIC!r} in {elapsed:.1f} s "
-          f"({total / max(elapsed, 1e-9):.0f}/s)", file=sys.stderr)
+    print(
+        f"wrote {total} actions to {INPUT_TOPIC!r} in {elapsed:.1f} s "
+        f"({total / max(elapsed, 1e-9):.0f}/s)",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -85,8 +85,9 @@ def build_topology(
         # No record cache on the profiles: every profile change yields its recommendations
         # at once (the trend tables below keep theirs, so a hot category is summarised
         # once per commit, not once per action).
-        materialized=sk.Materialized(PROFILE_STORE, key_serde=serdes.STRING,
-                                     value_serde=serdes.JSON, caching=False),
+        materialized=sk.Materialized(
+            PROFILE_STORE, key_serde=serdes.STRING, value_serde=serdes.JSON, caching=False
+        ),
     )
 
     # The live catalogue: a table of the `item-catalogue` topic, keyed by item id. The
@@ -125,45 +126,59 @@ def build_topology(
 
     # One recommendation per profile change, at once (no repartition on this path); the
     # live catalogue's corrections are looked up in their table.
-    recommendations = profiles.to_stream().map_values(with_user, with_key=True).left_join(
-        corrections, to_recommendation
+    recommendations = (
+        profiles.to_stream()
+        .map_values(with_user, with_key=True)
+        .left_join(corrections, to_recommendation)
     )
     if scoring_url is not None:
         # The model server's call, awaited per record: up to 32 in flight, a per-user
         # order kept on output, and a commit that waits for the calls it covers, so
         # exactly_once holds with real awaits. A slow or failed call is retried.
         recommendations = recommendations.map_values_async(
-            Scorer(scoring_url), max_in_flight=32, timeout=5.0, retries=2,
+            Scorer(scoring_url),
+            max_in_flight=32,
+            timeout=5.0,
+            retries=2,
         )
     recommendations.to(OUTPUT_TOPIC, key_serde=serdes.STRING, value_serde=recommendation_values)
     # Kept as a table too, so `GET /stores/user-recommendations/<user>` answers over HTTP.
     recommendations.to_table(
-        materialized=sk.Materialized(RECOMMENDATION_STORE, key_serde=serdes.STRING,
-                                     value_serde=serdes.JSON)
+        materialized=sk.Materialized(
+            RECOMMENDATION_STORE, key_serde=serdes.STRING, value_serde=serdes.JSON
+        )
     )
 
     if with_trends:
         trends = actions.group_by(
             lambda user, action: action["category"],
-            key_serde=serdes.STRING, value_serde=serdes.JSON,
+            key_serde=serdes.STRING,
+            value_serde=serdes.JSON,
         ).aggregate(
             initializer=dict,
             aggregator=lambda category, action, trend: domain.update_trend(trend, action),
-            materialized=sk.Materialized(TRENDS_STORE, key_serde=serdes.STRING,
-                                         value_serde=serdes.JSON),
+            materialized=sk.Materialized(
+                TRENDS_STORE, key_serde=serdes.STRING, value_serde=serdes.JSON
+            ),
         )
         trends.to_stream().map_values(lambda trend: domain.top_trending(trend)).to(
             TRENDS_TOPIC, key_serde=serdes.STRING, value_serde=serdes.JSON
         )
     if with_windowed_trends:
-        windowed = actions.group_by(
-            lambda user, action: action["category"],
-            key_serde=serdes.STRING, value_serde=serdes.JSON,
-        ).windowed_by(TREND_WINDOW).aggregate(
-            initializer=dict,
-            aggregator=lambda category, action, trend: domain.update_trend(trend, action),
-            materialized=sk.Materialized(WINDOWED_TRENDS_STORE, key_serde=serdes.STRING,
-                                         value_serde=serdes.JSON),
+        windowed = (
+            actions.group_by(
+                lambda user, action: action["category"],
+                key_serde=serdes.STRING,
+                value_serde=serdes.JSON,
+            )
+            .windowed_by(TREND_WINDOW)
+            .aggregate(
+                initializer=dict,
+                aggregator=lambda category, action, trend: domain.update_trend(trend, action),
+                materialized=sk.Materialized(
+                    WINDOWED_TRENDS_STORE, key_serde=serdes.STRING, value_serde=serdes.JSON
+                ),
+            )
         )
         windowed.to_stream().map(window_summary).to(
             WINDOWED_TRENDS_TOPIC, key_serde=serdes.STRING, value_serde=serdes.JSON

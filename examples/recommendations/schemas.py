@@ -22,7 +22,9 @@ import streamz_kit as sk
 from streamz_kit import serdes
 
 ACTION_V1: dict[str, Any] = {
-    "type": "record", "name": "UserAction", "namespace": "recommendations",
+    "type": "record",
+    "name": "UserAction",
+    "namespace": "recommendations",
     "fields": [
         {"name": "user", "type": "string"},
         {"name": "item", "type": "string"},
@@ -34,19 +36,32 @@ ACTION_V1: dict[str, Any] = {
 # v2 adds one optional field; readers with v2 read v1 records (device = None).
 ACTION_V2: dict[str, Any] = {
     **ACTION_V1,
-    "fields": [*ACTION_V1["fields"],
-               {"name": "device", "type": ["null", "string"], "default": None}],
+    "fields": [
+        *ACTION_V1["fields"],
+        {"name": "device", "type": ["null", "string"], "default": None},
+    ],
 }
 RECOMMENDATION: dict[str, Any] = {
-    "type": "record", "name": "Recommendation", "namespace": "recommendations",
+    "type": "record",
+    "name": "Recommendation",
+    "namespace": "recommendations",
     "fields": [
         {"name": "user", "type": "string"},
-        {"name": "items", "type": {"type": "array", "items": {
-            "type": "record", "name": "ScoredItem", "fields": [
-                {"name": "item", "type": "string"},
-                {"name": "category", "type": "string"},
-                {"name": "score", "type": "double"},
-            ]}}},
+        {
+            "name": "items",
+            "type": {
+                "type": "array",
+                "items": {
+                    "type": "record",
+                    "name": "ScoredItem",
+                    "fields": [
+                        {"name": "item", "type": "string"},
+                        {"name": "category", "type": "string"},
+                        {"name": "score", "type": "double"},
+                    ],
+                },
+            },
+        },
         {"name": "categories", "type": {"type": "array", "items": "string"}},
         {"name": "actions", "type": "long"},
         {"name": "as_of", "type": "long"},

@@ -47,8 +47,9 @@ def rescore(recommendation: dict[str, Any], scores: list[float]) -> dict[str, An
 def expected(recommendation: dict[str, Any]) -> dict[str, Any]:
     """What the scoring step makes of `recommendation` (for tests and references)."""
     user = recommendation["user"]
-    return rescore(recommendation, [model_score(user, i["item"], i["score"])
-                                    for i in recommendation["items"]])
+    return rescore(
+        recommendation, [model_score(user, i["item"], i["score"]) for i in recommendation["items"]]
+    )
 
 
 class _Server(ThreadingHTTPServer):
@@ -59,8 +60,13 @@ class _Server(ThreadingHTTPServer):
 class ScoringService:
     """The model server: `with ScoringService() as svc: svc.url`. Binds a free loopback port."""
 
-    def __init__(self, *, min_delay: float = MIN_DELAY_S, max_delay: float = MAX_DELAY_S,
-                 seed: int | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        min_delay: float = MIN_DELAY_S,
+        max_delay: float = MAX_DELAY_S,
+        seed: int | None = None,
+    ) -> None:
         self.scored: Counter[tuple[str, int]] = Counter()  # (user, actions) -> calls
         self._lock = threading.Lock()
         rng = random.Random(seed)
@@ -75,8 +81,10 @@ class ScoringService:
                 try:
                     request = json.loads(self.rfile.read(length))
                     user = str(request["user"])
-                    scores = [model_score(user, str(i["item"]), float(i["score"]))
-                              for i in request["items"]]
+                    scores = [
+                        model_score(user, str(i["item"]), float(i["score"]))
+                        for i in request["items"]
+                    ]
                 except (ValueError, KeyError, TypeError) as exc:
                     self._answer(400, {"error": f"bad scoring request: {exc}"})
                     return
@@ -98,8 +106,9 @@ class ScoringService:
                 return  # quiet: the demo prints its own summary
 
         self._server = _Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        name="scoring-service", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="scoring-service", daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -144,13 +153,17 @@ class Scorer:
             for stale in [lp for lp in self._clients if lp.is_closed()]:
                 del self._clients[stale]
             client = self._clients[loop] = httpx.AsyncClient(
-                trust_env=False, limits=httpx.Limits(max_connections=32, max_keepalive_connections=32))
+                trust_env=False,
+                limits=httpx.Limits(max_connections=32, max_keepalive_connections=32),
+            )
         return client
 
     async def __call__(self, recommendation: dict[str, Any]) -> dict[str, Any]:
-        body = {"user": recommendation["user"], "actions": recommendation["actions"],
-                "items": [{"item": i["item"], "score": i["score"]}
-                          for i in recommendation["items"]]}
+        body = {
+            "user": recommendation["user"],
+            "actions": recommendation["actions"],
+            "items": [{"item": i["item"], "score": i["score"]} for i in recommendation["items"]],
+        }
         response = await self._client().post(self.url, json=body)
         if response.status_code != 200:
             raise RuntimeError(

@@ -70,8 +70,10 @@ async def tail(
                 return 0
             await asyncio.sleep(0.1)
         if topic not in counts:
-            raise LookupError(f"Topic {topic!r} does not exist on {broker}; start the generator "
-                              "or the worker first.")
+            raise LookupError(
+                f"Topic {topic!r} does not exist on {broker}; start the generator "
+                "or the worker first."
+            )
         parts = [TopicPartition(topic, p) for p in range(counts[topic])]
         consumer = transport.consumer(group_id=None, read_committed=True)
         consumer.assign(parts)
@@ -109,8 +111,7 @@ def format_recommendation(key: str | None, value: Any, latency_ms: int | None = 
     line.append(f" ♥ {cats:<24}", style="magenta")
     items = value.get("items", [])
     line.append(" → ")
-    line.append("  ".join(f"{i['item']} ({i['score']:.2f})" for i in items) or "—",
-                style="green")
+    line.append("  ".join(f"{i['item']} ({i['score']:.2f})" for i in items) or "—", style="green")
     line.append(f"  [{value.get('actions', 0)} actions]", style="dim")
     if latency_ms is not None:
         line.append(f"  {latency_ms} ms", style="yellow")
@@ -128,13 +129,21 @@ def format_trend(key: str | None, value: Any) -> Text:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Print recommendations as they are produced.")
     parser.add_argument("--broker", default=DEFAULT_BROKER, help="broker URL (%(default)s)")
-    parser.add_argument("--topic", default=OUTPUT_TOPIC,
-                        help=f"{OUTPUT_TOPIC!r} or {TRENDS_TOPIC!r} (%(default)s)")
-    parser.add_argument("--from-beginning", action="store_true",
-                        help="start at the oldest record instead of the newest")
+    parser.add_argument(
+        "--topic", default=OUTPUT_TOPIC, help=f"{OUTPUT_TOPIC!r} or {TRENDS_TOPIC!r} (%(default)s)"
+    )
+    parser.add_argument(
+        "--from-beginning",
+        action="store_true",
+        help="start at the oldest record instead of the newest",
+    )
     parser.add_argument("--max-records", type=int, default=None, help="stop after N records")
-    parser.add_argument("--idle-timeout", type=float, default=None,
-                        help="stop after this many seconds without a new record")
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=None,
+        help="stop after this many seconds without a new record",
+    )
     args = parser.parse_args(argv)
     console = Console(highlight=False)
 
@@ -153,8 +162,16 @@ def main(argv: list[str] | None = None) -> int:
             console.print(format_recommendation(key, value, latency))
 
     try:
-        asyncio.run(tail(args.broker, args.topic, show, from_beginning=args.from_beginning,
-                         max_records=args.max_records, idle_timeout=args.idle_timeout))
+        asyncio.run(
+            tail(
+                args.broker,
+                args.topic,
+                show,
+                from_beginning=args.from_beginning,
+                max_records=args.max_records,
+                idle_timeout=args.idle_timeout,
+            )
+        )
     except KeyboardInterrupt:
         pass
     except Exception as exc:  # noqa: BLE001 -- one clear sentence, not a traceback

@@ -57,12 +57,16 @@ class AppWorker:
 
     name = "sk.App (exactly_once)"
 
-    def __init__(self, broker: str, state_dir: str, registry: Any = None,
-                 scoring_url: str | None = None) -> None:
+    def __init__(
+        self, broker: str, state_dir: str, registry: Any = None, scoring_url: str | None = None
+    ) -> None:
         app_class = sk.App
         self.app = app_class(
-            build_topology(registry=registry, scoring_url=scoring_url), application_id=APPLICATION_ID, broker=broker,
-            state_dir=state_dir, processing_guarantee="exactly_once",
+            build_topology(registry=registry, scoring_url=scoring_url),
+            application_id=APPLICATION_ID,
+            broker=broker,
+            state_dir=state_dir,
+            processing_guarantee="exactly_once",
         )
 
     async def start(self) -> None:
@@ -82,9 +86,10 @@ class DriverWorker:
 
     def __init__(self, broker: str, registry: Any = None, scoring_url: str | None = None) -> None:
         self.broker = broker
-        self._driver = TopologyTestDriver(build_topology(registry=registry,
-                                                         scoring_url=scoring_url),
-                                          config={"application_id": APPLICATION_ID})
+        self._driver = TopologyTestDriver(
+            build_topology(registry=registry, scoring_url=scoring_url),
+            config={"application_id": APPLICATION_ID},
+        )
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -103,8 +108,9 @@ class DriverWorker:
 
     async def _loop(self, transport: Any, consumer: Any) -> None:
         driver = self._driver
-        inp = driver.create_input_topic(INPUT_TOPIC, key_serde=serdes.BYTES,
-                                        value_serde=serdes.BYTES)
+        inp = driver.create_input_topic(
+            INPUT_TOPIC, key_serde=serdes.BYTES, value_serde=serdes.BYTES
+        )
         outputs = [
             driver.create_output_topic(t, key_serde=serdes.BYTES, value_serde=serdes.BYTES)
             for t in (OUTPUT_TOPIC, TRENDS_TOPIC)
@@ -121,9 +127,16 @@ class DriverWorker:
                 for out in outputs:
                     n = partitions.get(out.topic, 1)
                     for rec in out.read_records_to_list():
-                        producer.send(ProducerRecord(out.topic, default_partition(rec.key, n),
-                                                     rec.key, rec.value, rec.timestamp_ms,
-                                                     rec.headers))
+                        producer.send(
+                            ProducerRecord(
+                                out.topic,
+                                default_partition(rec.key, n),
+                                rec.key,
+                                rec.value,
+                                rec.timestamp_ms,
+                                rec.headers,
+                            )
+                        )
                 await producer.flush()
         finally:
             await admin.close()
@@ -141,8 +154,9 @@ class DriverWorker:
         return self._driver.get_key_value_store(PROFILE_STORE).get(user)
 
 
-def make_worker(kind: str, broker: str, state_dir: str, registry: Any = None,
-                scoring_url: str | None = None) -> DemoWorker:
+def make_worker(
+    kind: str, broker: str, state_dir: str, registry: Any = None, scoring_url: str | None = None
+) -> DemoWorker:
     """`kind` is 'app', 'driver', or 'auto' (the App when streamz_kit exports it); with a
     schema `registry`, actions and recommendations are Avro; with a `scoring_url`, each
     recommendation is re-ranked by that scoring service."""

@@ -5,18 +5,64 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, Self, TypeVar
 
 from streamz_kit.errors import TopologyError
 from streamz_kit.processor.async_ops import AsyncValuesNode
 
-__all__ = ["PREFIXES", "async_node_factory"]
+__all__ = ["PREFIXES", "add_async", "async_node_factory"]
 
 PREFIXES = {
     "map": "KSTREAM-MAPVALUES-ASYNC",
     "flat_map": "KSTREAM-FLATMAPVALUES-ASYNC",
     "foreach": "KSTREAM-FOREACH-ASYNC",
 }
+OPERATORS = {
+    "map": "map_values_async",
+    "flat_map": "flat_map_values_async",
+    "foreach": "foreach_async",
+}
+
+
+class _Stream(Protocol):
+    def _add(
+        self,
+        prefix: str,
+        make: Callable[[str], Any],
+        *,
+        name: str | None = ...,
+        value_serde: Any = ...,
+    ) -> Self: ...
+
+
+S = TypeVar("S", bound=_Stream)
+
+
+def add_async(
+    stream: S,
+    mode: str,
+    fn: Any,
+    name: str | None,
+    with_key: bool,
+    max_in_flight: int,
+    timeout: float | None,
+    retries: int,
+    backoff: float,
+) -> S:
+    """Add one async operator's node below `stream` (a KStream, typed structurally so this module
+    needs nothing from the grammar); the new stream's values are the calls' results, so it
+    has no value serde yet."""
+    make = async_node_factory(
+        OPERATORS[mode],
+        mode,
+        fn,
+        with_key=with_key,
+        max_in_flight=max_in_flight,
+        timeout=timeout,
+        retries=retries,
+        backoff=backoff,
+    )
+    return stream._add(PREFIXES[mode], make, name=name, value_serde=None)
 
 
 def async_node_factory(
@@ -52,8 +98,14 @@ def async_node_factory(
 
     def make(name: str) -> AsyncValuesNode:
         return AsyncValuesNode(
-            name, fn, mode, with_key=with_key, max_in_flight=max_in_flight, timeout=timeout,
-            retries=retries, backoff=backoff,
+            name,
+            fn,
+            mode,
+            with_key=with_key,
+            max_in_flight=max_in_flight,
+            timeout=timeout,
+            retries=retries,
+            backoff=backoff,
         )
 
     return make

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from streamz_kit.dsl.ktable import GlobalKTable, KTable
 
 
-
 def _topics(topics: str | list[str]) -> list[str]:
     names = [topics] if isinstance(topics, str) else list(topics)
     if not names or not all(isinstance(t, str) and t for t in names):
@@ -119,8 +118,15 @@ class StreamsBuilder:
         source, node, store, ks, vs = self._table_source(
             topic, key_serde, value_serde, materialized
         )
-        table = KTable(self, node, ks, vs, store_name=store, sources=frozenset([source]),
-                       queryable=materialized is not None and materialized.name is not None)
+        table = KTable(
+            self,
+            node,
+            ks,
+            vs,
+            store_name=store,
+            sources=frozenset([source]),
+            queryable=materialized is not None and materialized.name is not None,
+        )
         table.versioned = materialized is not None and materialized.store == "versioned"
         return table
 

@@ -158,13 +158,20 @@ class TimeWindowedCogroupedKStream:
         size = int(windows.size_ms)
         node: Callable[[str, str, Aggregator], Any]
         if isinstance(windows, SlidingWindows):
+
             def node(n: str, s: str, agg: Aggregator) -> Any:
                 return CogroupSlidingWindowNode(n, s, windows, initializer, agg)
         else:
+
             def node(n: str, s: str, agg: Aggregator) -> Any:
                 return CogroupTimeWindowNode(n, s, windows, initializer, agg)
+
         table = _build(
-            self.cogrouped, materialized, name, _window_store("window", windows, size), node,
+            self.cogrouped,
+            materialized,
+            name,
+            _window_store("window", windows, size),
+            node,
             lambda ks: TimeWindowedSerde(ks, size),
         )
         table.graph.nodes[table.node].windows = windows  # suppress() reads the grace
@@ -196,7 +203,11 @@ class SessionWindowedCogroupedKStream:
             return CogroupSessionWindowNode(n, s, windows, initializer, agg, merger)
 
         table = _build(
-            self.cogrouped, materialized, name, _window_store("session", windows, None), node,
+            self.cogrouped,
+            materialized,
+            name,
+            _window_store("session", windows, None),
+            node,
             SessionWindowedSerde,
         )
         table.graph.nodes[table.node].windows = windows  # suppress() reads the grace
@@ -216,8 +227,10 @@ def _build(
     mat = materialized or Materialized()
     store_name = mat.name or graph.new_name("COGROUPKSTREAM-AGGREGATE-STATE-STORE")
     first = cogrouped.groups[0][0]
-    key_serde = mat.key_serde or first.key_serde or next(
-        (g.key_serde for g, _ in cogrouped.groups if g.key_serde is not None), None
+    key_serde = (
+        mat.key_serde
+        or first.key_serde
+        or next((g.key_serde for g, _ in cogrouped.groups if g.key_serde is not None), None)
     )
     upstreams: list[KStream] = []
     repartitioned = 0
@@ -232,21 +245,27 @@ def _build(
     graph.copartition_groups.append(set(sources))
     agg_names: list[str] = []
     for index, (stream, (_, aggregator)) in enumerate(zip(upstreams, cogrouped.groups)):
-        node_name = f"{name}-cogroup-agg-{index}" if name else graph.new_name(
-            "COGROUPKSTREAM-AGGREGATE"
+        node_name = (
+            f"{name}-cogroup-agg-{index}" if name else graph.new_name("COGROUPKSTREAM-AGGREGATE")
         )
-        graph.add_node(GraphNode(
-            node_name, _factory(make_node, node_name, store_name, aggregator), [stream.node]
-        ))
+        graph.add_node(
+            GraphNode(
+                node_name, _factory(make_node, node_name, store_name, aggregator), [stream.node]
+            )
+        )
         agg_names.append(node_name)
     store_builder = make_store(store_name, mat, key_serde)
     graph.add_store(store_builder, *agg_names)
     merge_name = f"{name}-cogroup-merge" if name else graph.new_name("COGROUPKSTREAM-MERGE")
-    graph.add_node(GraphNode(merge_name, lambda: CogroupMergeNode(merge_name, store_name),
-                             agg_names))
+    graph.add_node(
+        GraphNode(merge_name, lambda: CogroupMergeNode(merge_name, store_name), agg_names)
+    )
     return first._table(
-        merge_name, table_key_serde(store_builder.key_serde), store_builder.value_serde,
-        store_name, sources,
+        merge_name,
+        table_key_serde(store_builder.key_serde),
+        store_builder.value_serde,
+        store_name,
+        sources,
     )
 
 
@@ -269,13 +288,19 @@ def _repartition(stream: KStream, base: str, key_serde: Any, value_serde: Any) -
     for _ in range(3):
         graph.new_name("KSTREAM-REPARTITION")
     filter_name, sink_name = f"{topic}-filter", f"{topic}-sink"
-    graph.add_node(GraphNode(
-        filter_name, lambda: FilterNode(filter_name, _not_null_key, False), [stream.node]
-    ))
-    graph.add_node(GraphNode(
-        sink_name, lambda: SinkNode(sink_name, topic, ks, vs, internal=True), [filter_name],
-        kind="sink", sink_topic=topic, internal=True,
-    ))
+    graph.add_node(
+        GraphNode(filter_name, lambda: FilterNode(filter_name, _not_null_key, False), [stream.node])
+    )
+    graph.add_node(
+        GraphNode(
+            sink_name,
+            lambda: SinkNode(sink_name, topic, ks, vs, internal=True),
+            [filter_name],
+            kind="sink",
+            sink_topic=topic,
+            internal=True,
+        )
+    )
     source = stream.builder.add_source([topic], ks, vs, internal=True, name=f"{topic}-source")
     # A KStream like `stream` (type(stream): this module does not import the grammar).
     return type(stream)(stream.builder, source, ks, vs, sources=frozenset([source]))

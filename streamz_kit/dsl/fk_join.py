@@ -60,13 +60,13 @@ def join_on_foreign_key(
     name: str | None = None,
 ) -> KTable:
     if not isinstance(right, KTable):
-        raise TopologyError(
-            f"A foreign-key join takes another KTable, not {type(right).__name__}."
-        )
+        raise TopologyError(f"A foreign-key join takes another KTable, not {type(right).__name__}.")
     if right.builder is not left.builder:
         raise TopologyError("Both tables of a join must come from the same StreamsBuilder.")
-    for fn, what in ((joiner, "joiner(left_value, right_value)"),
-                     (foreign_key, "foreign_key(value)")):
+    for fn, what in (
+        (joiner, "joiner(left_value, right_value)"),
+        (foreign_key, "foreign_key(value)"),
+    ):
         if not callable(fn):
             raise TopologyError(f"{what} must be a function, not {type(fn).__name__}.")
     graph = left.graph
@@ -88,58 +88,98 @@ def join_on_foreign_key(
     graph.repartition_topics[registration_topic] = RepartitionTopic(registration_topic)
 
     send = named("-subscription-registration-processor", PREFIX + "SUBSCRIPTION-REGISTRATION")
-    graph.add_node(GraphNode(send, lambda: SubscriptionSendNode(
-        send, foreign_key=foreign_key, foreign_key_serde=fk_serde, value_serde=left_vs,
-        left_join=left_join, serde_topic=serde_topic,
-    ), [left.node]))
+    graph.add_node(
+        GraphNode(
+            send,
+            lambda: SubscriptionSendNode(
+                send,
+                foreign_key=foreign_key,
+                foreign_key_serde=fk_serde,
+                value_serde=left_vs,
+                left_join=left_join,
+                serde_topic=serde_topic,
+            ),
+            [left.node],
+        )
+    )
     sink = named("-subscription-registration-sink", "KTABLE-SINK")
-    graph.add_node(GraphNode(
-        sink, lambda: SinkNode(sink, registration_topic, fk_serde, subscription_serde,
-                               internal=True),
-        [send], kind="sink", sink_topic=registration_topic, internal=True,
-    ))
+    graph.add_node(
+        GraphNode(
+            sink,
+            lambda: SinkNode(sink, registration_topic, fk_serde, subscription_serde, internal=True),
+            [send],
+            kind="sink",
+            sink_topic=registration_topic,
+            internal=True,
+        )
+    )
     source = named("-subscription-registration-source", "KTABLE-SOURCE")
-    left.builder.add_source([registration_topic], fk_serde, subscription_serde, internal=True,
-                            name=source)
+    left.builder.add_source(
+        [registration_topic], fk_serde, subscription_serde, internal=True, name=source
+    )
     graph.copartition_groups.append(set(right.sources) | {source})
 
     store = named("-subscription-store", PREFIX + "SUBSCRIPTION-STATE-STORE")
     receive = named("-subscription-receive", PREFIX + "SUBSCRIPTION-PROCESSOR")
-    graph.add_node(GraphNode(receive, lambda: SubscriptionReceiveNode(
-        receive, store, fk_serde, pk_serde, serde_topic), [source]))
-    graph.add_store(StoreBuilder(store, "timestamped_kv", "rocksdb", BYTES, subscription_serde),
-                    receive)
+    graph.add_node(
+        GraphNode(
+            receive,
+            lambda: SubscriptionReceiveNode(receive, store, fk_serde, pk_serde, serde_topic),
+            [source],
+        )
+    )
+    graph.add_store(
+        StoreBuilder(store, "timestamped_kv", "rocksdb", BYTES, subscription_serde), receive
+    )
 
     right_store, right_node = _table_store(right)
     join_foreign = named("-subscription-join-foreign", PREFIX + "SUBSCRIPTION-PROCESSOR")
-    graph.add_node(GraphNode(
-        join_foreign, lambda: SubscriptionJoinNode(join_foreign, right_store), [receive]
-    ))
+    graph.add_node(
+        GraphNode(join_foreign, lambda: SubscriptionJoinNode(join_foreign, right_store), [receive])
+    )
     graph.connect_store(right_store, join_foreign)
 
     foreign_join = named("-foreign-join-subscription", PREFIX + "SUBSCRIPTION-PROCESSOR")
-    graph.add_node(GraphNode(foreign_join, lambda: ForeignTableJoinNode(
-        foreign_join, store, fk_serde, pk_serde, serde_topic), [right_node]))
+    graph.add_node(
+        GraphNode(
+            foreign_join,
+            lambda: ForeignTableJoinNode(foreign_join, store, fk_serde, pk_serde, serde_topic),
+            [right_node],
+        )
+    )
     graph.connect_store(store, foreign_join)
 
     response = named("-subscription-response", PREFIX + "SUBSCRIPTION-RESPONSE")
     response_topic = f"{response}-topic"
     graph.repartition_topics[response_topic] = RepartitionTopic(response_topic)
     response_sink = named("-subscription-response-sink", "KTABLE-SINK")
-    graph.add_node(GraphNode(
-        response_sink,
-        lambda: SinkNode(response_sink, response_topic, pk_serde, response_serde,
-                         partitioner=_response_partition, internal=True),
-        [join_foreign, foreign_join], kind="sink", sink_topic=response_topic, internal=True,
-    ))
+    graph.add_node(
+        GraphNode(
+            response_sink,
+            lambda: SinkNode(
+                response_sink,
+                response_topic,
+                pk_serde,
+                response_serde,
+                partitioner=_response_partition,
+                internal=True,
+            ),
+            [join_foreign, foreign_join],
+            kind="sink",
+            sink_topic=response_topic,
+            internal=True,
+        )
+    )
     response_source = named("-subscription-response-source", "KTABLE-SOURCE")
-    left.builder.add_source([response_topic], pk_serde, response_serde, internal=True,
-                            name=response_source)
+    left.builder.add_source(
+        [response_topic], pk_serde, response_serde, internal=True, name=response_source
+    )
     sources = left.sources | {response_source}
     graph.copartition_groups.append(set(sources))
 
-    resolver = named("-subscription-response-resolver",
-                     PREFIX + "SUBSCRIPTION-RESPONSE-RESOLVER-PROCESSOR")
+    resolver = named(
+        "-subscription-response-resolver", PREFIX + "SUBSCRIPTION-RESPONSE-RESOLVER-PROCESSOR"
+    )
     result = named("-result", PREFIX + "OUTPUT")
     mat = materialized or Materialized()
     store_name = mat.name or graph.new_name(PREFIX + "OUTPUT-STATE-STORE")
@@ -147,14 +187,22 @@ def join_on_foreign_key(
         left, result, mat, store_name if materialized is not None else None, sources
     )
     left_store, _ = _table_store(left)
-    graph.add_node(GraphNode(resolver, lambda: ResponseJoinNode(
-        resolver, left_store, value_serde=left_vs, joiner=joiner, left_join=left_join,
-        serde_topic=serde_topic,
-    ), [response_source]))
+    graph.add_node(
+        GraphNode(
+            resolver,
+            lambda: ResponseJoinNode(
+                resolver,
+                left_store,
+                value_serde=left_vs,
+                joiner=joiner,
+                left_join=left_join,
+                serde_topic=serde_topic,
+            ),
+            [response_source],
+        )
+    )
     graph.connect_store(left_store, resolver)
-    graph.add_node(GraphNode(
-        result, lambda: TableSourceNode(result, table.store_name), [resolver]
-    ))
+    graph.add_node(GraphNode(result, lambda: TableSourceNode(result, table.store_name), [resolver]))
     if materialized is not None:
         table.materialize(store_name)
     else:
@@ -167,12 +215,20 @@ class _ForeignKeyJoinedTable(KTable):
     it) when a downstream operation needs old values, as Kafka's KTableSource does."""
 
     def __init__(
-        self, left: KTable, node: str, mat: Materialized, store_name: str | None,
+        self,
+        left: KTable,
+        node: str,
+        mat: Materialized,
+        store_name: str | None,
         sources: frozenset[str],
     ) -> None:
         super().__init__(
-            left.builder, node, left.key_serde, mat.value_serde,
-            store_name=store_name, sources=sources,
+            left.builder,
+            node,
+            left.key_serde,
+            mat.value_serde,
+            store_name=store_name,
+            sources=sources,
         )
         self.mat = mat
         self.pending_store: str | None = None

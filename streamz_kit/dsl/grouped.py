@@ -58,8 +58,15 @@ class KGroupedStream:
         return node_name, store_name, upstream, builder, key_serde, mat.value_serde or value_serde
 
     def _finish(
-        self, node_name: str, store_name: str, upstream: KStream, builder: Any,
-        key_serde: Any, value_serde: Any, factory: Callable[[], Any], windows: Any = None,
+        self,
+        node_name: str,
+        store_name: str,
+        upstream: KStream,
+        builder: Any,
+        key_serde: Any,
+        value_serde: Any,
+        factory: Callable[[], Any],
+        windows: Any = None,
     ) -> KTable:
         """Add the aggregation node and its store, and wrap the node in the KTable returned
         (also for dsl/windowed.py, which passes its `windows` to keep on the node)."""
@@ -69,7 +76,11 @@ class KGroupedStream:
         return self._table(node_name, key_serde, value_serde, store_name, upstream.sources)
 
     def _table(
-        self, node_name: str, key_serde: Any, value_serde: Any, store_name: str,
+        self,
+        node_name: str,
+        key_serde: Any,
+        value_serde: Any,
+        store_name: str,
         sources: frozenset[str],
     ) -> KTable:
         """The KTable of an aggregation node the helpers (dsl/windowed.py, dsl/cogrouped.py)
@@ -77,14 +88,23 @@ class KGroupedStream:
         from streamz_kit.dsl.ktable import KTable
 
         return KTable(
-            self.stream.builder, node_name, key_serde, value_serde,
-            store_name=store_name, sources=sources,
+            self.stream.builder,
+            node_name,
+            key_serde,
+            value_serde,
+            store_name=store_name,
+            sources=sources,
         )
 
     def count(self, *, materialized: Materialized | None = None) -> KTable:
         """Count records per key (values in the store and downstream are serdes.LONG)."""
-        return self.aggregate(_zero, lambda k, v, agg: agg + 1, materialized=materialized,
-                              _value_serde=serdes.LONG, _prefix="KSTREAM-AGGREGATE")
+        return self.aggregate(
+            _zero,
+            lambda k, v, agg: agg + 1,
+            materialized=materialized,
+            _value_serde=serdes.LONG,
+            _prefix="KSTREAM-AGGREGATE",
+        )
 
     def reduce(
         self, reducer: Callable[[Any, Any], Any], *, materialized: Materialized | None = None
@@ -96,7 +116,12 @@ class KGroupedStream:
             "KSTREAM-REDUCE", materialized, self.value_serde
         )
         return self._finish(
-            node_name, store_name, upstream, builder, ks, vs,
+            node_name,
+            store_name,
+            upstream,
+            builder,
+            ks,
+            vs,
             lambda: StreamReduceNode(node_name, store_name, reducer),
         )
 
@@ -118,7 +143,12 @@ class KGroupedStream:
             _prefix, materialized, _value_serde
         )
         return self._finish(
-            node_name, store_name, upstream, builder, ks, vs,
+            node_name,
+            store_name,
+            upstream,
+            builder,
+            ks,
+            vs,
             lambda: StreamAggregateNode(node_name, store_name, initializer, aggregator),
         )
 
@@ -147,7 +177,10 @@ class KGroupedTable:
         self.value_serde = value_serde
 
     def _add(
-        self, prefix: str, materialized: Materialized | None, value_serde: Any,
+        self,
+        prefix: str,
+        materialized: Materialized | None,
+        value_serde: Any,
         make: Callable[[str, str], Any],
     ) -> KTable:
         from streamz_kit.dsl.ktable import KTable
@@ -167,13 +200,19 @@ class KGroupedTable:
         graph.add_node(GraphNode(node_name, lambda: make(node_name, store_name), [upstream.node]))
         graph.add_store(builder, node_name)
         return KTable(
-            self.stream.builder, node_name, key_serde, vs,
-            store_name=store_name, sources=upstream.sources,
+            self.stream.builder,
+            node_name,
+            key_serde,
+            vs,
+            store_name=store_name,
+            sources=upstream.sources,
         )
 
     def count(self, *, materialized: Materialized | None = None) -> KTable:
         return self._add(
-            "KTABLE-AGGREGATE", materialized, serdes.LONG,
+            "KTABLE-AGGREGATE",
+            materialized,
+            serdes.LONG,
             lambda n, s: TableAggregateNode(n, s, _zero, _count_adder, _count_subtractor),
         )
 
@@ -187,7 +226,9 @@ class KGroupedTable:
         if not callable(adder) or not callable(subtractor):
             raise TopologyError("reduce() needs adder(agg, value) and subtractor(agg, value).")
         return self._add(
-            "KTABLE-REDUCE", materialized, self.value_serde,
+            "KTABLE-REDUCE",
+            materialized,
+            self.value_serde,
             lambda n, s: TableReduceNode(n, s, adder, subtractor),
         )
 
@@ -205,6 +246,8 @@ class KGroupedTable:
                 "subtractor(key, value, agg)."
             )
         return self._add(
-            "KTABLE-AGGREGATE", materialized, None,
+            "KTABLE-AGGREGATE",
+            materialized,
+            None,
             lambda n, s: TableAggregateNode(n, s, initializer, adder, subtractor),
         )

@@ -75,7 +75,9 @@ def _table_store(table: KTable) -> tuple[str, str]:
     node = graph.new_name("KTABLE-MATERIALIZE")
     store = f"{node}-STATE-STORE"
     graph.add_node(GraphNode(node, lambda: TableMaterializeNode(node, store), [table.node]))
-    graph.add_store(kv_store_builder(store, Materialized(), table.key_serde, table.value_serde), node)
+    graph.add_store(
+        kv_store_builder(store, Materialized(), table.key_serde, table.value_serde), node
+    )
     table._join_materialized = (store, node)  # type: ignore[attr-defined]
     return store, node
 
@@ -174,7 +176,8 @@ def _stream_stream(
     left, right = _repartitioned(left), _repartitioned(right)
     graph = left.graph
     this_prefix, other_prefix = (
-        ("KSTREAM-OUTERTHIS", "KSTREAM-OUTEROTHER") if kind == "outer"
+        ("KSTREAM-OUTERTHIS", "KSTREAM-OUTEROTHER")
+        if kind == "outer"
         else ("KSTREAM-JOINTHIS", "KSTREAM-JOINOTHER")
     )
     left_window = graph.new_name("KSTREAM-WINDOWED")
@@ -185,8 +188,10 @@ def _stream_stream(
     left_store, right_store = f"{this_name}-store", f"{other_name}-store"
     shared = None
     if kind != "inner":
-        shared = f"{name}-outer-shared-join-store" if name else (
-            f"KSTREAM-OUTERSHARED-{this_name.rsplit('-', 1)[1]}-store"
+        shared = (
+            f"{name}-outer-shared-join-store"
+            if name
+            else (f"KSTREAM-OUTERSHARED-{this_name.rsplit('-', 1)[1]}-store")
         )
     lks, lvs = resolve_serdes(left.key_serde or right.key_serde, left.value_serde)
     _, rvs = resolve_serdes(None, right.value_serde)
@@ -196,32 +201,52 @@ def _stream_stream(
     # joins nothing, not even equal timestamps. Kept for Kafka's results (docs/semantics.md).
     retention = windows.before_ms + windows.after_ms + windows.grace_ms
     for store, vs in ((left_store, lvs), (right_store, rvs)):
-        graph.add_store(StoreBuilder(
-            store, "window", "rocksdb", lks, vs, retention_ms=retention, window_size_ms=size,
-            retain_duplicates=True,
-        ))
+        graph.add_store(
+            StoreBuilder(
+                store,
+                "window",
+                "rocksdb",
+                lks,
+                vs,
+                retention_ms=retention,
+                window_size_ms=size,
+                retain_duplicates=True,
+            )
+        )
     if shared is not None:
-        graph.add_store(StoreBuilder(shared, "kv", "rocksdb", BYTES, LeftOrRightListSerde(lvs, rvs)))
+        graph.add_store(
+            StoreBuilder(shared, "kv", "rocksdb", BYTES, LeftOrRightListSerde(lvs, rvs))
+        )
     trackers = TimeTrackers()
 
     def side(is_left: bool) -> Callable[[], StreamStreamJoinNode]:
         node = this_name if is_left else other_name
         outer = kind == "outer" or (kind == "left" and is_left)
         return lambda: StreamStreamJoinNode(
-            node, is_left=is_left, other_store=right_store if is_left else left_store,
-            outer_store=shared, outer=outer, before_ms=windows.before_ms,
-            after_ms=windows.after_ms, grace_ms=windows.grace_ms, joiner=joiner,
-            key_serde=lks, trackers=trackers,
+            node,
+            is_left=is_left,
+            other_store=right_store if is_left else left_store,
+            outer_store=shared,
+            outer=outer,
+            before_ms=windows.before_ms,
+            after_ms=windows.after_ms,
+            grace_ms=windows.grace_ms,
+            joiner=joiner,
+            key_serde=lks,
+            trackers=trackers,
         )
 
-    graph.add_node(GraphNode(left_window, lambda: JoinWindowNode(left_window, left_store),
-                             [left.node]))
-    graph.add_node(GraphNode(right_window, lambda: JoinWindowNode(right_window, right_store),
-                             [right.node]))
+    graph.add_node(
+        GraphNode(left_window, lambda: JoinWindowNode(left_window, left_store), [left.node])
+    )
+    graph.add_node(
+        GraphNode(right_window, lambda: JoinWindowNode(right_window, right_store), [right.node])
+    )
     graph.add_node(GraphNode(this_name, side(True), [left_window]))
     graph.add_node(GraphNode(other_name, side(False), [right_window]))
-    merge = graph.add_node(GraphNode(merge_name, lambda: PassThroughNode(merge_name),
-                                     [this_name, other_name]))
+    merge = graph.add_node(
+        GraphNode(merge_name, lambda: PassThroughNode(merge_name), [this_name, other_name])
+    )
     if kind != "inner":
         merge.labels.add(NULL_KEY_RELAXED_JOIN)  # null keys of an outer side are emitted
     graph.connect_store(left_store, left_window)
@@ -249,9 +274,9 @@ def _stream_table(
     graph = stream.graph
     store, _ = _table_store(table)
     node = name or graph.new_name("KSTREAM-LEFTJOIN" if left else "KSTREAM-JOIN")
-    joined = graph.add_node(GraphNode(
-        node, lambda: StreamTableJoinNode(node, store, joiner, left), [stream.node]
-    ))
+    joined = graph.add_node(
+        GraphNode(node, lambda: StreamTableJoinNode(node, store, joiner, left), [stream.node])
+    )
     if left:
         joined.labels.add(NULL_KEY_RELAXED_JOIN)
     graph.connect_store(store, node)
@@ -276,14 +301,22 @@ def _stream_global(
     graph = stream.graph
     store = table.store_name
     node = name or graph.new_name("KSTREAM-LEFTJOIN" if left else "KSTREAM-JOIN")
-    joined = graph.add_node(GraphNode(
-        node, lambda: StreamGlobalTableJoinNode(node, store, key_fn, joiner, left), [stream.node]
-    ))
+    joined = graph.add_node(
+        GraphNode(
+            node,
+            lambda: StreamGlobalTableJoinNode(node, store, key_fn, joiner, left),
+            [stream.node],
+        )
+    )
     if left:
         joined.labels.add(NULL_KEY_RELAXED_JOIN)
     return KStream(
-        stream.builder, node, stream.key_serde, None,
-        repartition_required=stream.repartition_required, sources=stream.sources,
+        stream.builder,
+        node,
+        stream.key_serde,
+        None,
+        repartition_required=stream.repartition_required,
+        sources=stream.sources,
     )
 
 
@@ -329,22 +362,47 @@ def join_tables(
     def old_values() -> bool:
         return result.send_old_values
 
-    graph.add_node(GraphNode(this_name, lambda: TableTableJoinNode(
-        this_name, right_store, is_left=True, mode=this_mode, joiner=joiner,
-        send_old_values=old_values,
-    ), [left_node]))
-    graph.add_node(GraphNode(other_name, lambda: TableTableJoinNode(
-        other_name, left_store, is_left=False, mode=other_mode, joiner=joiner,
-        send_old_values=old_values,
-    ), [right_node]))
-    graph.add_node(GraphNode(merge_name, lambda: TableJoinMergeNode(
-        merge_name, store_name, old_values
-    ), [this_name, other_name]))
+    graph.add_node(
+        GraphNode(
+            this_name,
+            lambda: TableTableJoinNode(
+                this_name,
+                right_store,
+                is_left=True,
+                mode=this_mode,
+                joiner=joiner,
+                send_old_values=old_values,
+            ),
+            [left_node],
+        )
+    )
+    graph.add_node(
+        GraphNode(
+            other_name,
+            lambda: TableTableJoinNode(
+                other_name,
+                left_store,
+                is_left=False,
+                mode=other_mode,
+                joiner=joiner,
+                send_old_values=old_values,
+            ),
+            [right_node],
+        )
+    )
+    graph.add_node(
+        GraphNode(
+            merge_name,
+            lambda: TableJoinMergeNode(merge_name, store_name, old_values),
+            [this_name, other_name],
+        )
+    )
     graph.connect_store(right_store, this_name)
     graph.connect_store(left_store, other_name)
     if materialized is not None and store_name is not None:
-        graph.add_store(kv_store_builder(store_name, materialized, left.key_serde, value_serde),
-                        merge_name)
+        graph.add_store(
+            kv_store_builder(store_name, materialized, left.key_serde, value_serde), merge_name
+        )
     graph.copartition_groups.append(set(sources))
     return result
 
@@ -353,12 +411,21 @@ class _JoinedKTable(KTable):
     """A join result: asking it for old values asks both joined tables for theirs."""
 
     def __init__(
-        self, left: KTable, right: KTable, node: str, value_serde: Any,
-        store_name: str | None, sources: frozenset[str],
+        self,
+        left: KTable,
+        right: KTable,
+        node: str,
+        value_serde: Any,
+        store_name: str | None,
+        sources: frozenset[str],
     ) -> None:
         super().__init__(
-            left.builder, node, left.key_serde, value_serde,
-            store_name=store_name, sources=sources,
+            left.builder,
+            node,
+            left.key_serde,
+            value_serde,
+            store_name=store_name,
+            sources=sources,
         )
         self.joined = (left, right)
 

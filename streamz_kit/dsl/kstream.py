@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from streamz_kit.dsl.async_ops import PREFIXES, async_node_factory
+from streamz_kit.dsl.async_ops import add_async
+from streamz_kit.dsl.branched import BranchedKStream, check_callable
 from streamz_kit.dsl.materialized import Materialized
 from streamz_kit.dsl.store_factory import kv_store_builder
 from streamz_kit.errors import TopologyError
 from streamz_kit.processor.io import SinkNode
 from streamz_kit.processor.stateless import (
-    BranchNode,
     FilterNode,
     FlatMapNode,
     FlatMapValuesNode,
@@ -30,11 +30,6 @@ if TYPE_CHECKING:
     from streamz_kit.dsl.builder import StreamsBuilder
     from streamz_kit.dsl.grouped import KGroupedStream
     from streamz_kit.dsl.ktable import KTable
-
-
-def _check_callable(fn: Any, what: str) -> None:
-    if not callable(fn):
-        raise TopologyError(f"{what} needs a function, but got {type(fn).__name__} {fn!r:.60}.")
 
 
 class KStream:
@@ -87,24 +82,28 @@ class KStream:
     # -- stateless -------------------------------------------------------------------
     def filter(self, predicate: Callable[[Any, Any], bool], *, name: str | None = None) -> KStream:
         """Keep records for which `predicate(key, value)` is true."""
-        _check_callable(predicate, "filter")
+        check_callable(predicate, "filter")
         return self._add("KSTREAM-FILTER", lambda n: FilterNode(n, predicate, False), name=name)
 
     def filter_not(
         self, predicate: Callable[[Any, Any], bool], *, name: str | None = None
     ) -> KStream:
         """Drop records for which `predicate(key, value)` is true."""
-        _check_callable(predicate, "filter_not")
+        check_callable(predicate, "filter_not")
         return self._add("KSTREAM-FILTER", lambda n: FilterNode(n, predicate, True), name=name)
 
     def map(
         self, mapper: Callable[[Any, Any], tuple[Any, Any]], *, name: str | None = None
     ) -> KStream:
         """Replace each record by `mapper(key, value) -> (new_key, new_value)`."""
-        _check_callable(mapper, "map")
+        check_callable(mapper, "map")
         return self._add(
-            "KSTREAM-MAP", lambda n: MapNode(n, mapper), name=name,
-            key_serde=None, value_serde=None, key_changed=True,
+            "KSTREAM-MAP",
+            lambda n: MapNode(n, mapper),
+            name=name,
+            key_serde=None,
+            value_serde=None,
+            key_changed=True,
         )
 
     def map_values(
@@ -112,9 +111,11 @@ class KStream:
     ) -> KStream:
         """Replace each value by `mapper(value)` (or `mapper(key, value)` with `with_key=True`,
         Kafka's ValueMapperWithKey); the key, and so the partitioning, stays."""
-        _check_callable(mapper, "map_values")
+        check_callable(mapper, "map_values")
         return self._add(
-            "KSTREAM-MAPVALUES", lambda n: MapValuesNode(n, mapper, with_key), name=name,
+            "KSTREAM-MAPVALUES",
+            lambda n: MapValuesNode(n, mapper, with_key),
+            name=name,
             value_serde=None,
         )
 
@@ -122,70 +123,95 @@ class KStream:
         self, mapper: Callable[[Any, Any], Iterable[tuple[Any, Any]]], *, name: str | None = None
     ) -> KStream:
         """Replace each record by zero or more `(key, value)` pairs."""
-        _check_callable(mapper, "flat_map")
+        check_callable(mapper, "flat_map")
         return self._add(
-            "KSTREAM-FLATMAP", lambda n: FlatMapNode(n, mapper), name=name,
-            key_serde=None, value_serde=None, key_changed=True,
+            "KSTREAM-FLATMAP",
+            lambda n: FlatMapNode(n, mapper),
+            name=name,
+            key_serde=None,
+            value_serde=None,
+            key_changed=True,
         )
 
     def flat_map_values(
         self, mapper: Callable[[Any], Iterable[Any]], *, name: str | None = None
     ) -> KStream:
         """Replace each value by zero or more values, keeping the key."""
-        _check_callable(mapper, "flat_map_values")
+        check_callable(mapper, "flat_map_values")
         return self._add(
-            "KSTREAM-FLATMAPVALUES", lambda n: FlatMapValuesNode(n, mapper, False), name=name,
+            "KSTREAM-FLATMAPVALUES",
+            lambda n: FlatMapValuesNode(n, mapper, False),
+            name=name,
             value_serde=None,
         )
 
     def select_key(self, key_fn: Callable[[Any, Any], Any], *, name: str | None = None) -> KStream:
         """Set a new key `key_fn(key, value)`; a later grouping or join repartitions."""
-        _check_callable(key_fn, "select_key")
+        check_callable(key_fn, "select_key")
         return self._add(
-            "KSTREAM-KEY-SELECT", lambda n: SelectKeyNode(n, key_fn), name=name,
-            key_serde=None, key_changed=True,
+            "KSTREAM-KEY-SELECT",
+            lambda n: SelectKeyNode(n, key_fn),
+            name=name,
+            key_serde=None,
+            key_changed=True,
         )
 
     def peek(self, action: Callable[[Any, Any], Any], *, name: str | None = None) -> KStream:
         """Call `action(key, value)` for its side effect and pass the record on unchanged."""
-        _check_callable(action, "peek")
+        check_callable(action, "peek")
         return self._add("KSTREAM-PEEK", lambda n: PeekNode(n, action), name=name)
 
     def foreach(self, action: Callable[[Any, Any], Any], *, name: str | None = None) -> None:
         """Call `action(key, value)` for every record; ends the stream."""
-        _check_callable(action, "foreach")
+        check_callable(action, "foreach")
         self._add("KSTREAM-FOREACH", lambda n: PeekNode(n, action), name=name)
 
-    def map_values_async(self, fn: Callable[..., Any], *, max_in_flight: int = 64,
-                         timeout: float | None = None, retries: int = 0, backoff: float = 0.1,
-                         with_key: bool = False, name: str | None = None) -> KStream:
+    def map_values_async(
+        self,
+        fn: Callable[..., Any],
+        *,
+        max_in_flight: int = 64,
+        timeout: float | None = None,
+        retries: int = 0,
+        backoff: float = 0.1,
+        with_key: bool = False,
+        name: str | None = None,
+    ) -> KStream:
         """`await fn(value)` (or `fn(key, value)`) per record; the result is the new value.
         A key's records complete in input order; up to `max_in_flight` calls overlap;
         `timeout` (s) per call; `retries` with exponential `backoff` (s). processor/async_ops.py."""
-        make = async_node_factory("map_values_async", "map", fn, with_key=with_key,
-                                  max_in_flight=max_in_flight, timeout=timeout, retries=retries,
-                                  backoff=backoff)
-        return self._add(PREFIXES["map"], make, name=name, value_serde=None)
+        return add_async(self, "map", fn, name, with_key, max_in_flight, timeout, retries, backoff)
 
-    def flat_map_values_async(self, fn: Callable[..., Any], *, max_in_flight: int = 64,
-                              timeout: float | None = None, retries: int = 0,
-                              backoff: float = 0.1, with_key: bool = False,
-                              name: str | None = None) -> KStream:
+    def flat_map_values_async(
+        self,
+        fn: Callable[..., Any],
+        *,
+        max_in_flight: int = 64,
+        timeout: float | None = None,
+        retries: int = 0,
+        backoff: float = 0.1,
+        with_key: bool = False,
+        name: str | None = None,
+    ) -> KStream:
         """As map_values_async, but `fn` returns an iterable of new values (None: none)."""
-        make = async_node_factory("flat_map_values_async", "flat_map", fn, with_key=with_key,
-                                  max_in_flight=max_in_flight, timeout=timeout, retries=retries,
-                                  backoff=backoff)
-        return self._add(PREFIXES["flat_map"], make, name=name, value_serde=None)
+        return add_async(
+            self, "flat_map", fn, name, with_key, max_in_flight, timeout, retries, backoff
+        )
 
-    def foreach_async(self, fn: Callable[..., Any], *, max_in_flight: int = 64,
-                      timeout: float | None = None, retries: int = 0, backoff: float = 0.1,
-                      with_key: bool = False, name: str | None = None) -> None:
+    def foreach_async(
+        self,
+        fn: Callable[..., Any],
+        *,
+        max_in_flight: int = 64,
+        timeout: float | None = None,
+        retries: int = 0,
+        backoff: float = 0.1,
+        with_key: bool = False,
+        name: str | None = None,
+    ) -> None:
         """`await fn(value)` (or `fn(key, value)`) per record for its effect; ends the
         stream. A commit happens only after the calls of its records completed."""
-        make = async_node_factory("foreach_async", "foreach", fn, with_key=with_key,
-                                  max_in_flight=max_in_flight, timeout=timeout, retries=retries,
-                                  backoff=backoff)
-        self._add(PREFIXES["foreach"], make, name=name)
+        add_async(self, "foreach", fn, name, with_key, max_in_flight, timeout, retries, backoff)
 
     def merge(self, other: KStream, *, name: str | None = None) -> KStream:
         """One stream holding the records of both, in the order they are processed."""
@@ -302,8 +328,14 @@ class KStream:
         )
         source = self.builder.add_source([topic], ks, vs, internal=True)
         self.graph.repartition_topics[topic] = RepartitionTopic(
-            topic, num_partitions, mergeable=implicit, entry=entry, sink=sink_name,
-            source=source, key_serde=ks, value_serde=vs,
+            topic,
+            num_partitions,
+            mergeable=implicit,
+            entry=entry,
+            sink=sink_name,
+            source=source,
+            key_serde=ks,
+            value_serde=vs,
         )
         return KStream(self.builder, source, ks, vs, sources=frozenset([source]))
 
@@ -312,9 +344,7 @@ class KStream:
         """Group by the current key (repartitioning first if an earlier step changed it)."""
         from streamz_kit.dsl.grouped import KGroupedStream
 
-        return KGroupedStream(
-            self, key_serde or self.key_serde, value_serde or self.value_serde
-        )
+        return KGroupedStream(self, key_serde or self.key_serde, value_serde or self.value_serde)
 
     def group_by(
         self,
@@ -327,7 +357,9 @@ class KStream:
         selected = self.select_key(key_fn)
         return selected.group_by_key(key_serde=key_serde, value_serde=value_serde)
 
-    def to_table(self, *, materialized: Materialized | None = None, name: str | None = None) -> KTable:
+    def to_table(
+        self, *, materialized: Materialized | None = None, name: str | None = None
+    ) -> KTable:
         """Read the stream as a table: each record upserts its key; a None value deletes it."""
         from streamz_kit.dsl.ktable import KTable
 
@@ -337,23 +369,34 @@ class KStream:
         value_serde = mat.value_serde or self.value_serde
         if self.repartition_required:
             stream = self._through_repartition(
-                self.graph.new_name("KSTREAM-TOTABLE"), key_serde, value_serde,
+                self.graph.new_name("KSTREAM-TOTABLE"),
+                key_serde,
+                value_serde,
                 implicit=True,
             )
         node_name = name or self.graph.new_name("KSTREAM-TOTABLE")
         store_name = mat.name or f"{node_name}-STATE-STORE"
         builder = kv_store_builder(store_name, mat, key_serde, value_serde)
         versioned = mat.store == "versioned"
-        self.graph.add_node(GraphNode(
-            node_name,
-            lambda: VersionedTableSourceNode(node_name, store_name) if versioned
-            else TableSourceNode(node_name, store_name),
-            [stream.node],
-        ))
+        self.graph.add_node(
+            GraphNode(
+                node_name,
+                lambda: (
+                    VersionedTableSourceNode(node_name, store_name)
+                    if versioned
+                    else TableSourceNode(node_name, store_name)
+                ),
+                [stream.node],
+            )
+        )
         self.graph.add_store(builder, node_name)
         table = KTable(
-            self.builder, node_name, key_serde, value_serde,
-            store_name=store_name, sources=stream.sources,
+            self.builder,
+            node_name,
+            key_serde,
+            value_serde,
+            store_name=store_name,
+            sources=stream.sources,
             queryable=materialized is not None and materialized.name is not None,
         )
         table.versioned = versioned
@@ -370,7 +413,7 @@ class KStream:
         """Run a user `Processor` (a fresh one per task from `processor_factory()`)."""
         from streamz_kit.processor.user import UserProcessorNode
 
-        _check_callable(processor_factory, "process")
+        check_callable(processor_factory, "process")
         store_names = list(stores)
         result = self._add(
             "KSTREAM-PROCESSOR",
@@ -400,8 +443,9 @@ class KStream:
         table updates are seen (KIP-923)."""
         from streamz_kit.dsl.joins import join_stream
 
-        return join_stream(self, other, (joiner, *rest), windows=windows, kind="inner", name=name,
-                           grace=grace)
+        return join_stream(
+            self, other, (joiner, *rest), windows=windows, kind="inner", name=name, grace=grace
+        )
 
     def left_join(
         self,
@@ -415,8 +459,9 @@ class KStream:
         """Like `join`, but every left record yields a result (None for a missing right side)."""
         from streamz_kit.dsl.joins import join_stream
 
-        return join_stream(self, other, (joiner, *rest), windows=windows, kind="left", name=name,
-                           grace=grace)
+        return join_stream(
+            self, other, (joiner, *rest), windows=windows, kind="left", name=name, grace=grace
+        )
 
     def outer_join(
         self,
@@ -430,61 +475,3 @@ class KStream:
         from streamz_kit.dsl.joins import join_stream
 
         return join_stream(self, other, (joiner,), windows=windows, kind="outer", name=name)
-
-
-class BranchedKStream:
-    """The result of `split()`: add branches, then end with a default (or none)."""
-
-    def __init__(self, stream: KStream, prefix: str) -> None:
-        self.stream = stream
-        self.prefix = prefix
-        self.node = stream.graph.new_name("KSTREAM-BRANCH")
-        self._predicates: list[Callable[[Any, Any], bool]] = []
-        self._names: list[str] = []
-        self._children: list[str] = []
-        self._default: str | None = None
-        self._branches: dict[str, KStream] = {}
-        self._ended = False
-        predicates, children = self._predicates, self._children
-        stream.graph.add_node(
-            GraphNode(
-                self.node,
-                lambda: BranchNode(self.node, predicates, children[: len(predicates)],
-                                   self._default),
-                [stream.node],
-            )
-        )
-
-    def _child(self, branch_name: str) -> KStream:
-        child = self.stream.graph.new_name("KSTREAM-BRANCHCHILD")
-        self.stream.graph.add_node(GraphNode(child, lambda: PassThroughNode(child), [self.node]))
-        self._children.append(child)
-        return KStream(
-            self.stream.builder, child, self.stream.key_serde, self.stream.value_serde,
-            repartition_required=self.stream.repartition_required, sources=self.stream.sources,
-        )
-
-    def branch(self, predicate: Callable[[Any, Any], bool], *, name: str | None = None) -> BranchedKStream:
-        if self._ended:
-            raise TopologyError("This split() already ended with default_branch()/no_default_branch().")
-        _check_callable(predicate, "branch")
-        branch_name = self.prefix + (name if name is not None else str(len(self._predicates) + 1))
-        if branch_name in self._names:
-            raise TopologyError(f"Branch name {branch_name!r} is used twice in this split().")
-        self._predicates.append(predicate)
-        self._names.append(branch_name)
-        self._branches[branch_name] = self._child(branch_name)
-        return self
-
-    def default_branch(self, *, name: str | None = None) -> dict[str, KStream]:
-        branches = dict(self._branches)
-        branch_name = self.prefix + (name if name is not None else "0")
-        stream = self._child(branch_name)
-        self._default = self._children[-1]
-        branches[branch_name] = stream
-        self._ended = True
-        return branches
-
-    def no_default_branch(self) -> dict[str, KStream]:
-        self._ended = True
-        return dict(self._branches)

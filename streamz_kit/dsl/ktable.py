@@ -97,15 +97,22 @@ class KTable:
             store_name = materialized.name or f"{node_name}-STATE-STORE"
             vs = materialized.value_serde or value_serde
         child = KTable(
-            self.builder, node_name, self.key_serde, vs,
-            store_name=store_name, sources=self.sources, parent=self,
+            self.builder,
+            node_name,
+            self.key_serde,
+            vs,
+            store_name=store_name,
+            sources=self.sources,
+            parent=self,
             queryable=materialized is not None and materialized.name is not None,
         )
         child.versioned = materialized is not None and materialized.store == "versioned"
         self.graph.add_node(
-            GraphNode(node_name, lambda: make(node_name, store_name,
-                                              lambda: unforced or child.send_old_values),
-                      [self.node])
+            GraphNode(
+                node_name,
+                lambda: make(node_name, store_name, lambda: unforced or child.send_old_values),
+                [self.node],
+            )
         )
         if materialized is not None:
             assert store_name is not None
@@ -126,7 +133,9 @@ class KTable:
         return self._derive(
             "KTABLE-FILTER",
             lambda n, s, old: TableFilterNode(n, predicate, False, s, old),
-            materialized, self.value_serde, name,
+            materialized,
+            self.value_serde,
+            name,
         )
 
     def filter_not(
@@ -141,7 +150,9 @@ class KTable:
         return self._derive(
             "KTABLE-FILTER",
             lambda n, s, old: TableFilterNode(n, predicate, True, s, old),
-            materialized, self.value_serde, name,
+            materialized,
+            self.value_serde,
+            name,
         )
 
     def map_values(
@@ -157,7 +168,9 @@ class KTable:
         return self._derive(
             "KTABLE-MAPVALUES",
             lambda n, s, old: TableMapValuesNode(n, mapper, False, s, old),
-            materialized, None, name,
+            materialized,
+            None,
+            name,
         )
 
     def to_stream(
@@ -194,8 +207,9 @@ class KTable:
         self.enable_send_old_values()
         select_name = self.graph.new_name("KTABLE-SELECT")
         self.graph.add_node(
-            GraphNode(select_name, lambda: TableRepartitionMapNode(select_name, selector),
-                      [self.node])
+            GraphNode(
+                select_name, lambda: TableRepartitionMapNode(select_name, selector), [self.node]
+            )
         )
         selected = KStream(self.builder, select_name, key_serde, value_serde, sources=self.sources)
         return KGroupedTable(selected, key_serde, value_serde)
@@ -205,12 +219,15 @@ class KTable:
         from streamz_kit.dsl.suppress import add_suppress_node
 
         children: list[KTable] = []  # the node's factory asks the table made below
-        node_name = add_suppress_node(
-            self, suppressed, name, lambda: children[0].send_old_values
-        )
+        node_name = add_suppress_node(self, suppressed, name, lambda: children[0].send_old_values)
         child = KTable(
-            self.builder, node_name, self.key_serde, self.value_serde,
-            store_name=None, sources=self.sources, parent=self,
+            self.builder,
+            node_name,
+            self.key_serde,
+            self.value_serde,
+            store_name=None,
+            sources=self.sources,
+            parent=self,
         )
         children.append(child)
         return child
@@ -234,8 +251,13 @@ class KTable:
             from streamz_kit.dsl.fk_join import join_on_foreign_key
 
             return join_on_foreign_key(
-                self, other, joiner, foreign_key, left_join=False,
-                materialized=materialized, name=name,
+                self,
+                other,
+                joiner,
+                foreign_key,
+                left_join=False,
+                materialized=materialized,
+                name=name,
             )
         return join_tables(self, other, joiner, kind="inner", materialized=materialized, name=name)
 
@@ -257,8 +279,13 @@ class KTable:
             from streamz_kit.dsl.fk_join import join_on_foreign_key
 
             return join_on_foreign_key(
-                self, other, joiner, foreign_key, left_join=True,
-                materialized=materialized, name=name,
+                self,
+                other,
+                joiner,
+                foreign_key,
+                left_join=True,
+                materialized=materialized,
+                name=name,
             )
         return join_tables(self, other, joiner, kind="left", materialized=materialized, name=name)
 

@@ -40,9 +40,7 @@ class Materialized:
         history_retention: Any = None,
     ) -> None:
         if store not in STORE_TYPES:
-            raise TopologyError(
-                f"Materialized store must be one of {STORE_TYPES}, not {store!r}."
-            )
+            raise TopologyError(f"Materialized store must be one of {STORE_TYPES}, not {store!r}.")
         if store == "versioned" and history_retention is None:
             raise TopologyError(
                 "Materialized(store='versioned') needs history_retention=, e.g. "

@@ -28,7 +28,9 @@ def kv_store_builder(
     logging: bool | None = None,
 ) -> StoreBuilder:
     """The timestamped key-value store behind a KTable (or a versioned one, KIP-889)."""
-    ks, vs = resolve_serdes(materialized.key_serde or key_serde, materialized.value_serde or value_serde)
+    ks, vs = resolve_serdes(
+        materialized.key_serde or key_serde, materialized.value_serde or value_serde
+    )
     if materialized.store == "versioned":
         return StoreBuilder(
             name,

@@ -83,23 +83,52 @@ def add_suppress_node(
     store_name = f"{name}-store" if name else graph.new_name("KTABLE-SUPPRESS-STATE-STORE")
     key_serde, value_serde = resolve_serdes(table.key_serde, table.value_serde)
     # In memory with a changelog, as Kafka's suppression buffer: restored on restart.
-    buffer_serde = (BufferValueSerde(value_serde) if suppressed.time_limit_ms is None
-                    else HeaderedBufferSerde(value_serde))
+    buffer_serde = (
+        BufferValueSerde(value_serde)
+        if suppressed.time_limit_ms is None
+        else HeaderedBufferSerde(value_serde)
+    )
     builder = StoreBuilder(
-        store_name, "kv", "memory", BYTES, buffer_serde, logging=True, caching=False,
+        store_name,
+        "kv",
+        "memory",
+        BYTES,
+        buffer_serde,
+        logging=True,
+        caching=False,
     )
     max_records = suppressed.max_records
     time_limit = suppressed.time_limit_ms
     if time_limit is not None:
-        graph.add_node(GraphNode(node_name, lambda: TimeLimitSuppressNode(
-            node_name, store_name, time_limit_ms=time_limit, key_serde=key_serde,
-            max_records=max_records, send_old_values=send_old_values,
-        ), [table.node]))
+        graph.add_node(
+            GraphNode(
+                node_name,
+                lambda: TimeLimitSuppressNode(
+                    node_name,
+                    store_name,
+                    time_limit_ms=time_limit,
+                    key_serde=key_serde,
+                    max_records=max_records,
+                    send_old_values=send_old_values,
+                ),
+                [table.node],
+            )
+        )
         graph.add_store(builder, node_name)
         return node_name
-    graph.add_node(GraphNode(node_name, lambda: SuppressNode(
-        node_name, store_name, suppress_ms=suppress_ms, key_serde=key_serde,
-        max_records=max_records, send_old_values=send_old_values,
-    ), [table.node]))
+    graph.add_node(
+        GraphNode(
+            node_name,
+            lambda: SuppressNode(
+                node_name,
+                store_name,
+                suppress_ms=suppress_ms,
+                key_serde=key_serde,
+                max_records=max_records,
+                send_old_values=send_old_values,
+            ),
+            [table.node],
+        )
+    )
     graph.add_store(builder, node_name)
     return node_name

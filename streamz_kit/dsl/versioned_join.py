@@ -71,10 +71,22 @@ def add_grace_join_node(
     node = name or graph.new_name("KSTREAM-LEFTJOIN" if left else "KSTREAM-JOIN")
     buffer_store = f"{node}-Buffer"
     key_serde, value_serde = resolve_serdes(stream.key_serde, stream.value_serde)
-    graph.add_node(GraphNode(node, lambda: StreamTableJoinGraceNode(
-        node, table_store, buffer_store, joiner=joiner, left=left, grace_ms=grace_ms,
-        key_serde=key_serde, value_serde=value_serde,
-    ), [stream.node]))
+    graph.add_node(
+        GraphNode(
+            node,
+            lambda: StreamTableJoinGraceNode(
+                node,
+                table_store,
+                buffer_store,
+                joiner=joiner,
+                left=left,
+                grace_ms=grace_ms,
+                key_serde=key_serde,
+                value_serde=value_serde,
+            ),
+            [stream.node],
+        )
+    )
     graph.add_store(StoreBuilder(buffer_store, "kv", "rocksdb", BYTES, BYTES, caching=False), node)
     graph.connect_store(table_store, node)
     return str(node)

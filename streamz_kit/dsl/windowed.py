@@ -130,8 +130,15 @@ class _Windowed:
 
             def factory() -> Any:
                 return make(node_name, store_name)
+
         return self.grouped._finish(
-            node_name, store_name, upstream, builder, self._key_serde(ks), vs, factory,
+            node_name,
+            store_name,
+            upstream,
+            builder,
+            self._key_serde(ks),
+            vs,
+            factory,
             windows=self.windows,
         )
 
@@ -154,7 +161,9 @@ class TimeWindowedKStream(_Windowed):
     def count(self, *, materialized: Materialized | None = None) -> KTable:
         """Records per key and window (values are serdes.LONG)."""
         return self._build(
-            "KSTREAM-AGGREGATE", materialized, serdes.LONG,
+            "KSTREAM-AGGREGATE",
+            materialized,
+            serdes.LONG,
             self._node(count_initializer, count_aggregator),
         )
 
@@ -164,7 +173,9 @@ class TimeWindowedKStream(_Windowed):
         """Combine values per key and window with `reducer(agg, value)`."""
         _check(reducer, "reduce()'s reducer(agg, value)")
         return self._build(
-            "KSTREAM-REDUCE", materialized, self.grouped.value_serde,
+            "KSTREAM-REDUCE",
+            materialized,
+            self.grouped.value_serde,
             self._node(NO_INITIAL, reduce_as_aggregator(reducer)),
         )
 
@@ -198,7 +209,9 @@ class SessionWindowedKStream(_Windowed):
 
     def count(self, *, materialized: Materialized | None = None) -> KTable:
         return self._build(
-            "KSTREAM-AGGREGATE", materialized, serdes.LONG,
+            "KSTREAM-AGGREGATE",
+            materialized,
+            serdes.LONG,
             self._node(count_initializer, count_aggregator, count_merger),
         )
 
@@ -207,7 +220,9 @@ class SessionWindowedKStream(_Windowed):
     ) -> KTable:
         _check(reducer, "reduce()'s reducer(agg, value)")
         return self._build(
-            "KSTREAM-REDUCE", materialized, self.grouped.value_serde,
+            "KSTREAM-REDUCE",
+            materialized,
+            self.grouped.value_serde,
             self._node(NO_INITIAL, reduce_as_aggregator(reducer), reduce_merger(reducer)),
         )
 

@@ -16,8 +16,14 @@ log = logging.getLogger("streamz_kit.http")
 # (method, path parts, query) -> (status, content type, body)
 Handler = Callable[[str, list[str], dict[str, str]], Awaitable[tuple[int, str, bytes]]]
 
-_REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
-            500: "Internal Server Error", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 class HttpServer:
@@ -50,8 +56,12 @@ class HttpServer:
                 status, ctype, body = 405, "application/json", b'{"error":"use GET"}'
             else:
                 status, ctype, body = await self._handler(method, parts, params)
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, TimeoutError,
-                ConnectionError):
+        except (
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+            TimeoutError,
+            ConnectionError,
+        ):
             writer.close()
             return
         except ValueError:

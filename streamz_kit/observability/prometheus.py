@@ -47,25 +47,32 @@ def families(snap: dict[str, Any], observer: BatchObserver) -> Iterator[Metric]:
     total = _counter("streamz_records_processed", "Records processed by this worker.", ["app"])
     total.add_metric([app], snap["records_processed"])
     yield total
-    rate = _gauge("streamz_records_per_second", "Records processed per second, recently.",
-                  ["app"])
+    rate = _gauge("streamz_records_per_second", "Records processed per second, recently.", ["app"])
     rate.add_metric([app], snap["records_per_second"])
     yield rate
-    per_task = _counter("streamz_task_records_processed", "Records processed per task.",
-                        ["app", "task"])
-    per_rate = _gauge("streamz_task_records_per_second", "Records per second per task.",
-                      ["app", "task"])
+    per_task = _counter(
+        "streamz_task_records_processed", "Records processed per task.", ["app", "task"]
+    )
+    per_rate = _gauge(
+        "streamz_task_records_per_second", "Records per second per task.", ["app", "task"]
+    )
     for t in tasks:
         per_task.add_metric([app, t["task_id"]], t["processed"])
         per_rate.add_metric([app, t["task_id"]], t["records_per_second"])
     yield per_task
     yield per_rate
 
-    yield _histogram("streamz_batch_processing_seconds",
-                     "Time to process one poll batch through the tasks.", observer.processing)
-    yield _histogram("streamz_e2e_latency_seconds",
-                     "Wall clock minus record timestamp, sampled from the last record of each "
-                     "partition in each batch.", observer.e2e)
+    yield _histogram(
+        "streamz_batch_processing_seconds",
+        "Time to process one poll batch through the tasks.",
+        observer.processing,
+    )
+    yield _histogram(
+        "streamz_e2e_latency_seconds",
+        "Wall clock minus record timestamp, sampled from the last record of each "
+        "partition in each batch.",
+        observer.e2e,
+    )
 
     commits = _counter("streamz_commits", "Commits completed.", ["app"])
     commits.add_metric([app], snap["commits"])
@@ -77,27 +84,34 @@ def families(snap: dict[str, Any], observer: BatchObserver) -> Iterator[Metric]:
     last_commit.add_metric([app], snap["last_commit_ms"] / 1000.0)
     yield last_commit
 
-    lag = _gauge("streamz_consumer_lag", "Records between the worker's position and the end "
-                 "of each input partition.", ["app", "partition"])
+    lag = _gauge(
+        "streamz_consumer_lag",
+        "Records between the worker's position and the end of each input partition.",
+        ["app", "partition"],
+    )
     for partition, n in snap["lag"].items():
         lag.add_metric([app, partition], n)
     yield lag
-    lag_total = _gauge("streamz_consumer_lag_total", "Sum of consumer lag over partitions.",
-                       ["app"])
+    lag_total = _gauge(
+        "streamz_consumer_lag_total", "Sum of consumer lag over partitions.", ["app"]
+    )
     lag_total.add_metric([app], snap["total_lag"])
     yield lag_total
 
     restoration = snap["restoration"]
-    restoring = _gauge("streamz_restoring_tasks", "Tasks restoring state from changelogs.",
-                       ["app"])
+    restoring = _gauge("streamz_restoring_tasks", "Tasks restoring state from changelogs.", ["app"])
     restoring.add_metric([app], len(restoration["restoring"]))
     yield restoring
-    remaining = _gauge("streamz_restore_remaining_records",
-                       "Changelog records left to restore, per restoring task.", ["app", "task"])
+    remaining = _gauge(
+        "streamz_restore_remaining_records",
+        "Changelog records left to restore, per restoring task.",
+        ["app", "task"],
+    )
     for task_id, progress in restoration["restoring"].items():
         if progress["total"] is not None:
-            remaining.add_metric([app, task_id],
-                                 max(progress["total"] - (progress["restored"] or 0), 0))
+            remaining.add_metric(
+                [app, task_id], max(progress["total"] - (progress["restored"] or 0), 0)
+            )
     yield remaining
     restored = _counter("streamz_restored_records", "Changelog records restored.", ["app"])
     restored.add_metric([app], restoration["restored_records"])
@@ -106,19 +120,25 @@ def families(snap: dict[str, Any], observer: BatchObserver) -> Iterator[Metric]:
     restore_time.add_metric([app], restoration["restore_seconds"])
     yield restore_time
 
-    skipped = _counter("streamz_records_skipped", "Records skipped, by reason.",
-                       ["app", "task", "reason"])
-    late = _counter("streamz_late_records_dropped", "Records dropped as later than the grace.",
-                    ["app", "task"])
-    dead = _counter("streamz_records_dead_lettered", "Records sent to a dead-letter topic.",
-                    ["app", "task"])
-    entries = _gauge("streamz_store_entries", "Approximate entries per store instance.",
-                     ["app", "task", "store"])
+    skipped = _counter(
+        "streamz_records_skipped", "Records skipped, by reason.", ["app", "task", "reason"]
+    )
+    late = _counter(
+        "streamz_late_records_dropped", "Records dropped as later than the grace.", ["app", "task"]
+    )
+    dead = _counter(
+        "streamz_records_dead_lettered", "Records sent to a dead-letter topic.", ["app", "task"]
+    )
+    entries = _gauge(
+        "streamz_store_entries", "Approximate entries per store instance.", ["app", "task", "store"]
+    )
     puts = _counter("streamz_record_cache_puts", "Updates put in record caches.", ["app", "task"])
-    hits = _counter("streamz_record_cache_hits", "Updates that replaced a cached one.",
-                    ["app", "task"])
-    ratio = _gauge("streamz_record_cache_hit_ratio", "Record-cache hits over puts.",
-                   ["app", "task"])
+    hits = _counter(
+        "streamz_record_cache_hits", "Updates that replaced a cached one.", ["app", "task"]
+    )
+    ratio = _gauge(
+        "streamz_record_cache_hit_ratio", "Record-cache hits over puts.", ["app", "task"]
+    )
     for t in tasks:
         tid = t["task_id"]
         for reason, n in t["skipped"].items():
@@ -146,13 +166,16 @@ def _async_families(app: str, tasks: list[dict[str, Any]]) -> Iterator[Metric]:
     in_flight = _gauge("streamz_async_in_flight", "Async calls running now.", labels)
     counters = {
         key: _counter(f"streamz_async_{key}", doc, labels)
-        for key, doc in (("calls", "Async call attempts started."),
-                         ("timeouts", "Async call attempts that timed out."),
-                         ("retries", "Async call attempts retried after a failure."),
-                         ("failures", "Async calls that failed after their retries."))
+        for key, doc in (
+            ("calls", "Async call attempts started."),
+            ("timeouts", "Async call attempts that timed out."),
+            ("retries", "Async call attempts retried after a failure."),
+            ("failures", "Async calls that failed after their retries."),
+        )
     }
-    latency = HistogramMetricFamily("streamz_async_call_seconds",
-                                    "Latency of successful async call attempts.", labels=labels)
+    latency = HistogramMetricFamily(
+        "streamz_async_call_seconds", "Latency of successful async call attempts.", labels=labels
+    )
     for t in tasks:
         for operator, m in t.get("async_calls", {}).items():
             key = [app, t["task_id"], operator]
@@ -169,12 +192,18 @@ def _log_families(app: str, facts: dict[str, Any] | None) -> Iterator[Metric]:
     """The embedded log's size on disk and what its topics retain (absent on Kafka)."""
     if not facts:
         return
-    size = _gauge("streamz_log_file_bytes",
-                  "Bytes the embedded log takes on disk (database and write-ahead log).", ["app"])
+    size = _gauge(
+        "streamz_log_file_bytes",
+        "Bytes the embedded log takes on disk (database and write-ahead log).",
+        ["app"],
+    )
     size.add_metric([app], facts["file_bytes"])
     yield size
-    retained = _gauge("streamz_log_retained_bytes",
-                      "Record bytes each topic of the embedded log retains.", ["app", "topic"])
+    retained = _gauge(
+        "streamz_log_retained_bytes",
+        "Record bytes each topic of the embedded log retains.",
+        ["app", "topic"],
+    )
     for topic, n in facts["retained_bytes_by_topic"].items():
         retained.add_metric([app, topic], n)
     yield retained

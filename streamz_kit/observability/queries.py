@@ -62,10 +62,13 @@ class _Refused(Exception):
 def _open(app: Any, name: str) -> tuple[Any, Any]:
     """(read-only view, store builder), or _Refused with a 404 or a 503 "not ready"."""
     if name not in app.topology.store_names:
-        raise _Refused(404, {
-            "error": "no such store",
-            "message": f"No state store named {name!r}; stores: {app.topology.store_names}.",
-        })
+        raise _Refused(
+            404,
+            {
+                "error": "no such store",
+                "message": f"No state store named {name!r}; stores: {app.topology.store_names}.",
+            },
+        )
     try:
         view = app.store(name)
     except InvalidStateStoreError as exc:
@@ -87,26 +90,42 @@ def get_key(app: Any, name: str, key_text: str, params: dict[str, str] | None = 
         return 400, {
             "error": "window store",
             "message": f"{name!r} is a {builder.kind} store; ask "
-                       f"/stores/{name}/<key>/windows?from=MS&to=MS.",
+            f"/stores/{name}/<key>/windows?from=MS&to=MS.",
         }
     as_of = _int_param(params or {}, "as_of", None)
     if builder.kind == "versioned":
         record = view.get_versioned(key, as_of)
         if record is None:
             when = "now" if as_of is None else f"as of {as_of}"
-            return 404, {"error": "not found", "store": name, "key": key, "as_of": as_of,
-                         "message": f"Store {name!r} holds no value for key {key!r} {when} "
-                                    "on this worker (or that time is older than its history)."}
-        return 200, {"store": name, "key": key, "value": record.value,
-                     "timestamp": record.timestamp, "valid_to": record.valid_to}
+            return 404, {
+                "error": "not found",
+                "store": name,
+                "key": key,
+                "as_of": as_of,
+                "message": f"Store {name!r} holds no value for key {key!r} {when} "
+                "on this worker (or that time is older than its history).",
+            }
+        return 200, {
+            "store": name,
+            "key": key,
+            "value": record.value,
+            "timestamp": record.timestamp,
+            "valid_to": record.valid_to,
+        }
     if as_of is not None:
-        return 400, {"error": "not a versioned store",
-                     "message": f"{name!r} keeps only the latest values; as_of= needs a "
-                                "store materialized with store='versioned'."}
+        return 400, {
+            "error": "not a versioned store",
+            "message": f"{name!r} keeps only the latest values; as_of= needs a "
+            "store materialized with store='versioned'.",
+        }
     value = view.get(key)
     if value is None:
-        return 404, {"error": "not found", "store": name, "key": key,
-                     "message": f"Store {name!r} holds no value for key {key!r} on this worker."}
+        return 404, {
+            "error": "not found",
+            "store": name,
+            "key": key,
+            "message": f"Store {name!r} holds no value for key {key!r} on this worker.",
+        }
     return 200, {"store": name, "key": key, "value": value}
 
 
@@ -127,8 +146,9 @@ def get_range(app: Any, name: str, params: dict[str, str]) -> Answer:
             it = view.all()
         else:
             ks = builder.key_serde
-            it = view.range(None if lo is None else parse_key(lo, ks),
-                            None if hi is None else parse_key(hi, ks))
+            it = view.range(
+                None if lo is None else parse_key(lo, ks), None if hi is None else parse_key(hi, ks)
+            )
         items = []
         for k, v in it:
             if len(items) >= limit:
@@ -154,8 +174,10 @@ def get_windows(app: Any, name: str, key_text: str, params: dict[str, str]) -> A
             if w.end >= t_from and w.start <= t_to
         ]
     else:
-        return 400, {"error": "not a window store",
-                     "message": f"{name!r} is a key-value store; ask /stores/{name}/<key>."}
+        return 400, {
+            "error": "not a window store",
+            "message": f"{name!r} is a key-value store; ask /stores/{name}/<key>.",
+        }
     return 200, {"store": name, "key": key, "windows": windows}
 
 
@@ -171,10 +193,15 @@ def answer_store(app: Any, parts: list[str], params: dict[str, str]) -> Answer:
     except _Refused as refused:
         return refused.answer
     except ValueError as exc:
-        return 400, {"error": "bad request", "message": f"{exc}; keys and times must match "
-                     "the store's key serde, times are integers in ms."}
+        return 400, {
+            "error": "bad request",
+            "message": f"{exc}; keys and times must match "
+            "the store's key serde, times are integers in ms.",
+        }
     except StreamzError as exc:
         return 503, {"error": "not ready", "message": str(exc)}
-    return 404, {"error": "no such route",
-                 "message": "Ask /stores/<store>, /stores/<store>/<key> or "
-                            "/stores/<store>/<key>/windows?from=MS&to=MS."}
+    return 404, {
+        "error": "no such route",
+        "message": "Ask /stores/<store>, /stores/<store>/<key> or "
+        "/stores/<store>/<key>/windows?from=MS&to=MS.",
+    }

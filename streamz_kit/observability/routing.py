@@ -64,8 +64,10 @@ async def fetch_remote(endpoint: str, path: str, timeout_s: float = 5.0) -> tupl
         return status, body
     except (TimeoutError, OSError, ValueError, IndexError) as exc:
         log.warning("Forwarding %s to %s failed: %s", path, endpoint, exc)
-        return 502, orjson.dumps({
-            "error": "host unreachable",
-            "message": f"The worker hosting this key ({endpoint}) did not answer ({exc}); "
-                       "try again, or ask that worker directly.",
-        })
+        return 502, orjson.dumps(
+            {
+                "error": "host unreachable",
+                "message": f"The worker hosting this key ({endpoint}) did not answer ({exc}); "
+                "try again, or ask that worker directly.",
+            }
+        )

@@ -66,8 +66,7 @@ class Observability:
         return {
             "http": f"http://{host}:{self.http.port}" if self.http else None,
             "metrics": (
-                f"http://{host}:{self.metrics_server.port}/metrics"
-                if self.metrics_server else None
+                f"http://{host}:{self.metrics_server.port}/metrics" if self.metrics_server else None
             ),
         }
 
@@ -87,14 +86,21 @@ class Observability:
         if http_port is not None:
             self.http = HttpServer(self._handle, self.http_host, http_port)
             await self.http.start()
-            log.info("Serving queries on http://%s:%d (stores, topology, status, metrics)",
-                     self.http_host, self.http.port)
-        if metrics_port is not None and (self.http is None or metrics_port != http_port
-                                         or metrics_port == 0):
+            log.info(
+                "Serving queries on http://%s:%d (stores, topology, status, metrics)",
+                self.http_host,
+                self.http.port,
+            )
+        if metrics_port is not None and (
+            self.http is None or metrics_port != http_port or metrics_port == 0
+        ):
             self.metrics_server = HttpServer(self._handle_metrics, self.http_host, metrics_port)
             await self.metrics_server.start()
-            log.info("Serving Prometheus metrics on http://%s:%d/metrics",
-                     self.http_host, self.metrics_server.port)
+            log.info(
+                "Serving Prometheus metrics on http://%s:%d/metrics",
+                self.http_host,
+                self.metrics_server.port,
+            )
         elif metrics_port is not None:
             self.metrics_server = self.http
         assignor = getattr(getattr(self.app, "_worker", None), "assignor", None)
@@ -169,11 +175,17 @@ class Observability:
                     return forwarded
             status, body = queries.answer_store(self.app, parts[1:], params)
             return status, JSON, queries.dumps(body)
-        return 404, JSON, orjson.dumps({
-            "error": "no such route",
-            "message": "Routes: /stores/<store>[/<key>[/windows]], /topology, /status, "
-                       "/metrics, /health.",
-        })
+        return (
+            404,
+            JSON,
+            orjson.dumps(
+                {
+                    "error": "no such route",
+                    "message": "Routes: /stores/<store>[/<key>[/windows]], /topology, /status, "
+                    "/metrics, /health.",
+                }
+            ),
+        )
 
     async def _forward_key(self, store: str, key_text: str) -> tuple[int, str, bytes] | None:
         """Ask the worker hosting this key, when it is another one (Kafka only)."""

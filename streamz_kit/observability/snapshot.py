@@ -89,7 +89,10 @@ def _restoration(manager: Any) -> dict[str, Any]:
 
 
 def build_snapshot(
-    app: Any, observer: BatchObserver, lag: LagTracker, rates: RateMeter,
+    app: Any,
+    observer: BatchObserver,
+    lag: LagTracker,
+    rates: RateMeter,
     endpoints: dict[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """Everything an operator asks about one worker, as JSON-ready values."""
@@ -124,8 +127,9 @@ def build_snapshot(
         )
     for task_id, task in sorted(manager.tasks.items()):
         if task_id not in running:  # restoring or suspended: no figures of its own yet
-            tasks.append({"task_id": task_id, "state": task.state.value, "partitions": [],
-                          "stores": {}})
+            tasks.append(
+                {"task_id": task_id, "state": task.state.value, "partitions": [], "stores": {}}
+            )
     snap.update(
         uptime_seconds=round(uptime, 3),
         records_processed=worker.records_processed,

@@ -70,11 +70,15 @@ async def group_lag(
         for tp in tps:
             end = ends.get(tp, 0)
             done = committed.get(tp)
-            rows.append({
-                "partition": f"{tp.topic}-{tp.partition}", "end_offset": end,
-                "committed": done, "lag": end - (done or 0) if end >= (done or 0) else 0,
-                "owner": owners.get(f"{tp.topic}-{tp.partition}"),
-            })
+            rows.append(
+                {
+                    "partition": f"{tp.topic}-{tp.partition}",
+                    "end_offset": end,
+                    "committed": done,
+                    "lag": end - (done or 0) if end >= (done or 0) else 0,
+                    "owner": owners.get(f"{tp.topic}-{tp.partition}"),
+                }
+            )
         return active, rows
 
     try:
@@ -88,8 +92,7 @@ def gather(app: Any, *, broker: str | None, http: str | None) -> dict[str, Any]:
     state_dir, app_id = Path(app.config.state_dir), app.config.application_id
     # Workers under `run --workers N` keep their state in <state_dir>/worker-<i>.
     workers = read_statuses(state_dir / app_id) + [
-        snap for d in sorted(state_dir.glob("worker-*"))
-        for snap in read_statuses(d / app_id)
+        snap for d in sorted(state_dir.glob("worker-*")) for snap in read_statuses(d / app_id)
     ]
     errors: list[str] = []
     if http:
@@ -101,7 +104,7 @@ def gather(app: Any, *, broker: str | None, http: str | None) -> dict[str, Any]:
     partitions: list[dict[str, Any]] | None = None
     group_active: bool | None = None
     url = broker or app.config.broker
-    if url.startswith("embedded://") and not Path(url[len("embedded://"):]).exists():
+    if url.startswith("embedded://") and not Path(url[len("embedded://") :]).exists():
         errors.append(f"The embedded log {url} does not exist yet: nothing has run there.")
     else:
         try:
@@ -159,8 +162,17 @@ def render(report: dict[str, Any], console: Console) -> None:
         )
     if live:
         table = Table(title="Tasks", show_lines=False)
-        for col in ("worker", "task", "state", "partitions", "processed", "rec/s", "lag",
-                    "stores (entries)", "restore"):
+        for col in (
+            "worker",
+            "task",
+            "state",
+            "partitions",
+            "processed",
+            "rec/s",
+            "lag",
+            "stores (entries)",
+            "restore",
+        ):
             numeric = col in ("processed", "rec/s", "lag")
             table.add_column(col, justify="right" if numeric else "left")
         for w in live:
@@ -170,20 +182,29 @@ def render(report: dict[str, Any], console: Console) -> None:
                 tid = t["task_id"]
                 if tid in restoring:
                     p = restoring[tid]
-                    restore = (f"{p['restored']:,}/{p['total']:,}"
-                               if p.get("total") is not None else "restoring")
+                    restore = (
+                        f"{p['restored']:,}/{p['total']:,}"
+                        if p.get("total") is not None
+                        else "restoring"
+                    )
                 else:
                     restore = f"{restored.get(tid, 0):,} restored"
                 table.add_row(
-                    _who(w), tid, t.get("state", "?"), " ".join(t.get("partitions", [])),
-                    f"{t.get('processed', 0):,}", f"{t.get('records_per_second', 0):,.1f}",
-                    f"{t.get('lag', 0):,}", _stores(t.get("stores", {})), restore,
+                    _who(w),
+                    tid,
+                    t.get("state", "?"),
+                    " ".join(t.get("partitions", [])),
+                    f"{t.get('processed', 0):,}",
+                    f"{t.get('records_per_second', 0):,.1f}",
+                    f"{t.get('lag', 0):,}",
+                    _stores(t.get("stores", {})),
+                    restore,
                 )
         console.print(table)
     if report["partitions"]:
         table = Table(title=f"Input partitions (group {app_id} on {report['broker']})")
         owned = any(row.get("owner") for row in report["partitions"])
-        for col in ("partition", "end offset", "committed", "lag", "owner")[:5 if owned else 4]:
+        for col in ("partition", "end offset", "committed", "lag", "owner")[: 5 if owned else 4]:
             table.add_column(col, justify="left" if col in ("partition", "owner") else "right")
         for row in report["partitions"]:
             committed = "-" if row["committed"] is None else f"{row['committed']:,}"

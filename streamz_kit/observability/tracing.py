@@ -66,8 +66,12 @@ class Tracing:
         """`tracing=True` uses the global tracer provider; a TracerProvider is used as is."""
         return cls(None if setting is True else setting, application_id=application_id)
 
-    def process(self, batch: dict[Any, list[Any]], tasks: Any,
-                run: Callable[[dict[Any, list[Any]], Any], None]) -> None:
+    def process(
+        self,
+        batch: dict[Any, list[Any]],
+        tasks: Any,
+        run: Callable[[dict[Any, list[Any]], Any], None],
+    ) -> None:
         links: list[Link] = []
         seen: set[int] = set()
         count = 0
@@ -114,8 +118,12 @@ class Tracing:
         links = [Link(ctx) for ctx in self._uncommitted]
         self._uncommitted = []
         with self.tracer.start_as_current_span(
-            "streamz.commit", kind=SpanKind.INTERNAL, links=links,
-            attributes={"streamz.application_id": self.application_id,
-                        "streamz.batches": len(links)},
+            "streamz.commit",
+            kind=SpanKind.INTERNAL,
+            links=links,
+            attributes={
+                "streamz.application_id": self.application_id,
+                "streamz.batches": len(links),
+            },
         ):
             return await commit()

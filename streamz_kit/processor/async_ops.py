@@ -31,7 +31,20 @@ from streamz_kit.processor.types import Headers
 __all__ = ["CALL_LATENCY_BUCKETS", "AsyncCall", "AsyncValuesNode", "wait_for_a_call"]
 
 CALL_LATENCY_BUCKETS = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
 )
 
 
@@ -40,8 +53,9 @@ class AsyncCall:
 
     __slots__ = ("headers", "key", "record", "slot", "task", "timestamp", "value")
 
-    def __init__(self, key: Any, value: Any, timestamp: int, headers: Headers, record: Any,
-                 slot: Any) -> None:
+    def __init__(
+        self, key: Any, value: Any, timestamp: int, headers: Headers, record: Any, slot: Any
+    ) -> None:
         self.key = key
         self.value = value
         self.timestamp = timestamp

@@ -143,4 +143,3 @@ class FinalResultsNode(Node):
     def _emitted(self, close_time: int) -> None:
         self.last_emit = close_time
         write_meta(self.inner.store.buffer, self._meta, close_time)
-

@@ -101,8 +101,13 @@ class SubscriptionSendNode(StatefulNode):
             self._inner(key, new, old, digest, timestamp, headers)
 
     def _send(
-        self, fk: Any, key: Any, digest: bytes | None, instruction: Instruction,
-        timestamp: int, headers: Headers,
+        self,
+        fk: Any,
+        key: Any,
+        digest: bytes | None,
+        instruction: Instruction,
+        timestamp: int,
+        headers: Headers,
     ) -> None:
         wrapper = SubscriptionWrapper(digest, instruction, key, self.partition)
         self.forward(fk, wrapper, timestamp, headers)
@@ -142,7 +147,11 @@ class SubscriptionSendNode(StatefulNode):
         elif self._fk_bytes(new_fk) != self._fk_bytes(old_fk):
             self._send(old_fk, key, digest, Instruction.DELETE_KEY_NO_PROPAGATE, ts, headers)
             self._send(
-                new_fk, key, digest, Instruction.PROPAGATE_NULL_IF_NO_FK_VAL_AVAILABLE, ts,
+                new_fk,
+                key,
+                digest,
+                Instruction.PROPAGATE_NULL_IF_NO_FK_VAL_AVAILABLE,
+                ts,
                 headers,
             )
         else:
@@ -156,7 +165,11 @@ class SubscriptionReceiveNode(StatefulNode):
     under [foreign key][primary key], then pass it on to be answered."""
 
     def __init__(
-        self, name: str, store_name: str, foreign_key_serde: Serde, primary_key_serde: Serde,
+        self,
+        name: str,
+        store_name: str,
+        foreign_key_serde: Serde,
+        primary_key_serde: Serde,
         serde_topic: str,
     ) -> None:
         super().__init__(name, store_name)
@@ -185,7 +198,8 @@ class SubscriptionReceiveNode(StatefulNode):
                 self.primary_key_serde.serialize(topic, wrapper.primary_key) or b"",
             )
             if wrapper.instruction in (
-                Instruction.DELETE_KEY_AND_PROPAGATE, Instruction.DELETE_KEY_NO_PROPAGATE
+                Instruction.DELETE_KEY_AND_PROPAGATE,
+                Instruction.DELETE_KEY_NO_PROPAGATE,
             ):
                 self.store.delete(store_key)
             else:
@@ -222,7 +236,11 @@ class ForeignTableJoinNode(StatefulNode):
     subscribed to it (a prefix scan of the subscription store)."""
 
     def __init__(
-        self, name: str, store_name: str, foreign_key_serde: Serde, primary_key_serde: Serde,
+        self,
+        name: str,
+        store_name: str,
+        foreign_key_serde: Serde,
+        primary_key_serde: Serde,
         serde_topic: str,
     ) -> None:
         super().__init__(name, store_name)
@@ -280,7 +298,9 @@ class ResponseJoinNode(StatefulNode):
         super().init(context)
         self.emit = self.forward
 
-    def process(self, key: Any, response: ResponseWrapper, timestamp: int, headers: Headers) -> None:
+    def process(
+        self, key: Any, response: ResponseWrapper, timestamp: int, headers: Headers
+    ) -> None:
         if response is None:
             self.skip("null response", key)
             return

@@ -138,8 +138,10 @@ class ResponseWrapperSerde:
         digest = wrapper.hash
         flags = (1 if digest is not None else 0) | (2 if value is not None else 0)
         return (
-            _HEAD.pack(VERSION, 0, flags) + (digest or b"")
-            + _PARTITION.pack(wrapper.primary_partition) + (value or b"")
+            _HEAD.pack(VERSION, 0, flags)
+            + (digest or b"")
+            + _PARTITION.pack(wrapper.primary_partition)
+            + (value or b"")
         )
 
     def deserialize(self, topic: str, data: bytes | None) -> ResponseWrapper | None:

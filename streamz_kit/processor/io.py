@@ -106,8 +106,10 @@ class SinkNode(Node):
         self._width = 0
         self._partition_of: dict[bytes, int] = {}
         if (
-            topic is not None and partitioner is None
-            and self._key_dumps is not None and self._value_dumps is not None
+            topic is not None
+            and partitioner is None
+            and self._key_dumps is not None
+            and self._value_dumps is not None
         ):
             # Bound now, before the parent nodes capture `process` at wiring.
             self.process = self._process_fixed  # type: ignore[method-assign]
@@ -167,10 +169,9 @@ class SinkNode(Node):
             SinkNode.process(self, key, value, timestamp, headers)
             return
         context = self.context
-        if (
-            (len(key_bytes) if key_bytes else 0) + (len(value_bytes) if value_bytes else 0)
-            > context.max_record_bytes
-        ):
+        if (len(key_bytes) if key_bytes else 0) + (
+            len(value_bytes) if value_bytes else 0
+        ) > context.max_record_bytes:
             SinkNode.process(self, key, value, timestamp, headers)
             return
         if key_bytes is None:
@@ -183,8 +184,10 @@ class SinkNode(Node):
                     self._partition_of.clear()
                 self._partition_of[key_bytes] = partition
         context.collector.append(
-            _new_tuple(ProducerRecord, (self._resolved_topic, partition, key_bytes, value_bytes,
-                                        timestamp, headers))
+            _new_tuple(
+                ProducerRecord,
+                (self._resolved_topic, partition, key_bytes, value_bytes, timestamp, headers),
+            )
         )
 
     def _resolve_width(self) -> int:

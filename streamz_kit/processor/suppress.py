@@ -99,10 +99,12 @@ class SuppressNode(StatefulNode):
             return
         window = getattr(key, "window", None)
         if window is None:
-            raise self.fail(TypeError(
-                f"suppress(until_window_closes()) needs Windowed keys, got {key!r:.60}; "
-                "apply it to the result of a windowed aggregation."
-            ))
+            raise self.fail(
+                TypeError(
+                    f"suppress(until_window_closes()) needs Windowed keys, got {key!r:.60}; "
+                    "apply it to the result of a windowed aggregation."
+                )
+            )
         store_key = _END.pack(window.end + _BIAS) + (
             self.key_serde.serialize(self.store_name, key) or b""
         )

@@ -64,7 +64,12 @@ class _MaterializingNode(Node):
             self.store = context.get_store(self.store_name)
 
     def store_and_forward(
-        self, key: Any, new: Any, old: Any, timestamp: int, headers: Headers,
+        self,
+        key: Any,
+        new: Any,
+        old: Any,
+        timestamp: int,
+        headers: Headers,
         like: Change | None = None,
     ) -> None:
         store = self.store

@@ -123,8 +123,12 @@ class StreamTableJoinGraceNode(StatefulNode):
                 break
             done.append(store_key)
             kb, vb, headers = _unpack(raw)
-            self._join(self.key_serde.deserialize(topic, kb),
-                       self.value_serde.deserialize(topic, vb), ts, headers)
+            self._join(
+                self.key_serde.deserialize(topic, kb),
+                self.value_serde.deserialize(topic, vb),
+                ts,
+                headers,
+            )
         for store_key in done:
             self.buffer.put(store_key, None)
 

@@ -80,8 +80,9 @@ def plan_assignment(
     for index in valid:
         if index in owner:
             continue
-        holders = sorted((m for m in order if index in members[m].warm),
-                         key=lambda m: len(plans[m].active))
+        holders = sorted(
+            (m for m in order if index in members[m].warm), key=lambda m: len(plans[m].active)
+        )
         for m in holders:
             if take(m, index):
                 break
@@ -104,11 +105,13 @@ def plan_assignment(
         for index in valid:
             active = owner.get(index)
             candidates = [m for m in order if m != active]
-            candidates.sort(key=lambda m: (
-                shared.get((m, active), 0),
-                index not in members[m].warm and index not in members[m].owned,
-                len(plans[m].standby),
-            ))
+            candidates.sort(
+                key=lambda m: (
+                    shared.get((m, active), 0),
+                    index not in members[m].warm and index not in members[m].owned,
+                    len(plans[m].standby),
+                )
+            )
             for m in candidates[:replicas]:
                 plans[m].standby.append(index)
                 shared[(m, active)] = shared.get((m, active), 0) + 1
@@ -185,7 +188,8 @@ class CopartitionAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
         plans = plan_assignment(n, infos, self.num_standbys)
         hosts = {
             str(index): endpoints[member]
-            for member, plan in plans.items() if member in endpoints
+            for member, plan in plans.items()
+            if member in endpoints
             for index in plan.active
         }
         out = {}

@@ -36,9 +36,7 @@ class CompositeView:
         if not self._stores:
             return
         serde = self._stores[0].key_serde
-        keyed = [
-            ((serde.serialize(self.name, k), k, v) for k, v in it) for it in iters
-        ]
+        keyed = [((serde.serialize(self.name, k), k, v) for k, v in it) for it in iters]
         for _, k, v in heapq.merge(*keyed, key=lambda t: t[0]):
             yield k, v
 

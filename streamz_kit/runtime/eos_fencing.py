@@ -25,7 +25,9 @@ def transactional_id(application_id: str, task_id: str) -> str:
 
 
 async def fence_previous_owners(
-    transport: Transport, application_id: str, producers: dict[str, Producer],
+    transport: Transport,
+    application_id: str,
+    producers: dict[str, Producer],
     task_ids: Iterable[str],
 ) -> None:
     """Create (into `producers`) and register each task's transactional producer."""

@@ -30,7 +30,9 @@ ENV_SEED = "STREAMZ_FAULT_SEED"
 MARKER = "streamz_kit.faults: killing the worker at "
 
 
-def parse_points(spec: str, default_prob: float = 1.0) -> tuple[dict[str, float], list[tuple[str, float]]]:
+def parse_points(
+    spec: str, default_prob: float = 1.0
+) -> tuple[dict[str, float], list[tuple[str, float]]]:
     """Exact points and `prefix*` patterns with their kill probabilities."""
     exact: dict[str, float] = {}
     prefixes: list[tuple[str, float]] = []

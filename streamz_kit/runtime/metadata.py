@@ -73,8 +73,11 @@ async def resolve_metadata(topology: Topology, config: AppConfig, admin: Admin) 
         meta.internal_specs.append(
             # Kafka Streams' repartition topic configs: kept until purged (runtime/purge.py),
             # never by age, so a stopped application loses nothing it has not processed.
-            TopicSpec(config.internal_topic(topic), count,
-                      {"cleanup.policy": "delete", "retention.ms": "-1"})
+            TopicSpec(
+                config.internal_topic(topic),
+                count,
+                {"cleanup.policy": "delete", "retention.ms": "-1"},
+            )
         )
     sink_topics = [t for t in topology.user_sink_topics if t not in counts]
     sink_counts = await admin.partition_counts(sink_topics) if sink_topics else {}

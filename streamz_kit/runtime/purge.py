@@ -66,8 +66,12 @@ class RepartitionPurge:
                 self._pending.setdefault(tp, offset)
             level = logging.DEBUG if self._failing else logging.WARNING
             self._failing = True
-            log.log(level, "Purging committed repartition records failed (%s); they stay "
-                    "until a later purge succeeds.", exc)
+            log.log(
+                level,
+                "Purging committed repartition records failed (%s); they stay "
+                "until a later purge succeeds.",
+                exc,
+            )
 
     async def close(self) -> None:
         admin, self._admin = self._admin, None

@@ -70,7 +70,11 @@ class _Progress:
             left = max(self.total - self.done, 0) / rate if rate else 0
             log.info(
                 "%s: restored %d of ~%d records (%.0f records/s, ~%.0f s left)",
-                self.label, self.done, self.total, rate, left,
+                self.label,
+                self.done,
+                self.total,
+                rate,
+                left,
             )
             self._last_log = now
 
@@ -110,7 +114,10 @@ async def restore(
             # recreated (a reset) while this state directory survived. The changelog wins.
             log.warning(
                 "Store %s is ahead of its changelog %s (offset %d > end %d); wiping it and "
-                "restoring from the changelog.", target.name, tp.topic, stored,
+                "restoring from the changelog.",
+                target.name,
+                tp.topic,
+                stored,
                 latest.get(tp, 0),
             )
             target.wipe()
@@ -166,6 +173,9 @@ async def restore(
     if restored:
         log.info(
             "%s: restored %d records in %.2f s (%.0f records/s)",
-            label, restored, seconds, restored / max(seconds, 1e-9),
+            label,
+            restored,
+            seconds,
+            restored / max(seconds, 1e-9),
         )
     return RestoreResult(restored, seconds, per_partition)

@@ -117,12 +117,16 @@ class Supervisor:
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         if self.stopping:
             self.kill_requested = True
-            self.echo("second stop signal: killing the workers now (uncommitted work is "
-                      "redone on the next run).")
+            self.echo(
+                "second stop signal: killing the workers now (uncommitted work is "
+                "redone on the next run)."
+            )
             self._signal_all(signal.SIGKILL)
             return
-        self.echo(f"{signal.Signals(signum).name}: stopping every worker (each commits and "
-                  "closes); press Ctrl-C again to kill them at once.")
+        self.echo(
+            f"{signal.Signals(signum).name}: stopping every worker (each commits and "
+            "closes); press Ctrl-C again to kill them at once."
+        )
         self.stop()
 
     def stop(self) -> None:
@@ -145,13 +149,19 @@ class Supervisor:
         try:
             for slot in self.slots:
                 self._spawn(slot)
-            while any(s.pid is not None or (s.restart_at is not None and not self.stopping)
-                      for s in self.slots):
+            while any(
+                s.pid is not None or (s.restart_at is not None and not self.stopping)
+                for s in self.slots
+            ):
                 self._reap()
                 now = time.monotonic()
                 for slot in self.slots:
-                    if (slot.pid is None and slot.restart_at is not None
-                            and now >= slot.restart_at and not self.stopping):
+                    if (
+                        slot.pid is None
+                        and slot.restart_at is not None
+                        and now >= slot.restart_at
+                        and not self.stopping
+                    ):
                         self._spawn(slot)
                 time.sleep(0.05)
         finally:
@@ -198,8 +208,8 @@ class Supervisor:
             )
             self.stop()
             return
-        delay = min(self.max_backoff_seconds,
-                    self.backoff_seconds * 2 ** (slot.fast_crashes - 1))
+        delay = min(self.max_backoff_seconds, self.backoff_seconds * 2 ** (slot.fast_crashes - 1))
         slot.restart_at = time.monotonic() + delay
-        self.echo(f"worker {slot.index} died ({how}) after {uptime:.1f} s; restarting it in "
-                  f"{delay:g} s.")
+        self.echo(
+            f"worker {slot.index} died ({how}) after {uptime:.1f} s; restarting it in {delay:g} s."
+        )

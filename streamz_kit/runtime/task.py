@@ -202,8 +202,9 @@ class Task:
         finally:
             self.consumed_offsets[(record.topic, record.partition)] = record.offset + 1
 
-    def _process_object(self, source: SourceNode, record: ConsumedRecord, key: Any,
-                        value: Any) -> None:
+    def _process_object(
+        self, source: SourceNode, record: ConsumedRecord, key: Any, value: Any
+    ) -> None:
         timestamp = source.extract_timestamp(key, value, record.timestamp)
         if timestamp < 0:
             self._skip_negative_timestamp(record, timestamp)
@@ -322,20 +323,39 @@ class Task:
             )
             width = self.partition_count(handler.topic)
             collector.append(
-                ProducerRecord(handler.topic, default_partition(record.key, width), record.key,
-                               record.value, record.timestamp, headers)
+                ProducerRecord(
+                    handler.topic,
+                    default_partition(record.key, width),
+                    record.key,
+                    record.value,
+                    record.timestamp,
+                    headers,
+                )
             )
-            log.warning("Dead-lettered the record at %s to %s (%s error): %s",
-                        where, handler.topic, kind, cause)
+            log.warning(
+                "Dead-lettered the record at %s to %s (%s error): %s",
+                where,
+                handler.topic,
+                kind,
+                cause,
+            )
         else:
-            log.warning("Skipped the record at %s (%s error, %s): %s",
-                        where, kind, policy, cause)
+            log.warning("Skipped the record at %s (%s error, %s): %s", where, kind, policy, cause)
 
-    def _error_context(self, kind: str, record: ConsumedRecord, error: StreamzError) -> ErrorContext:
+    def _error_context(
+        self, kind: str, record: ConsumedRecord, error: StreamzError
+    ) -> ErrorContext:
         return ErrorContext(
-            kind=kind, topic=record.topic, partition=record.partition, offset=record.offset,
-            operator=getattr(error, "node", None), key=record.key, value=record.value,
-            timestamp=record.timestamp, headers=tuple(record.headers), task_id=self.task_id,
+            kind=kind,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            operator=getattr(error, "node", None),
+            key=record.key,
+            value=record.value,
+            timestamp=record.timestamp,
+            headers=tuple(record.headers),
+            task_id=self.task_id,
         )
 
     def _skip_negative_timestamp(self, record: ConsumedRecord, timestamp: int) -> None:
@@ -343,7 +363,10 @@ class Task:
         log.warning(
             "Skipping the record at %s-%s@%s: its timestamp %s is negative. Set a "
             "timestamp_extractor on builder.stream() that returns a valid event time.",
-            record.topic, record.partition, record.offset, timestamp,
+            record.topic,
+            record.partition,
+            record.offset,
+            timestamp,
         )
 
     def _processing_error(self, exc: UserCodeError, record: ConsumedRecord | None) -> StreamzError:

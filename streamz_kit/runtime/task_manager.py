@@ -88,7 +88,9 @@ class TaskManager:
         return {i: t for i, t in self.tasks.items() if t.state is TaskState.SUSPENDED}
 
     # -- assignment --------------------------------------------------------------------------
-    def _task_partitions(self, tps: set[TopicPartition]) -> dict[tuple[int, int], list[TopicPartition]]:
+    def _task_partitions(
+        self, tps: set[TopicPartition]
+    ) -> dict[tuple[int, int], list[TopicPartition]]:
         wanted: dict[tuple[int, int], list[TopicPartition]] = {}
         prefix = f"{self.config.application_id}-"
         for tp in tps:
@@ -127,7 +129,9 @@ class TaskManager:
                 log.warning(
                     "Task %s got only part of its input partitions (missing %s); joins "
                     "across them will miss records until the group is rebalanced with "
-                    "streamz_kit's assignor.", task_id, sorted(missing),
+                    "streamz_kit's assignor.",
+                    task_id,
+                    sorted(missing),
                 )
             task = self.tasks.get(task_id)
             if task is None:
@@ -173,7 +177,9 @@ class TaskManager:
         sub = self.topology.subtopologies[sub_id]
         task_id = task_id_of(sub_id, partition)
         state = StateManager(
-            task_id, partition, self.config.changelog_topic,
+            task_id,
+            partition,
+            self.config.changelog_topic,
             source_changelogs=self.topology.graph.source_changelogs,
         )
         warm = self.standby.take(task_id) if self.standby is not None else None
@@ -202,7 +208,8 @@ class TaskManager:
         try:
             if self.config.exactly_once:  # before anything of the tasks is read
                 await fence_previous_owners(
-                    self.transport, self.config.application_id, self.producers, ids)
+                    self.transport, self.config.application_id, self.producers, ids
+                )
             for sub_id, partition in new:
                 task = self._new_task(sub_id, partition, self._build_state(sub_id, partition))
                 created.append(task)
@@ -213,8 +220,11 @@ class TaskManager:
             for task in created:
                 task.initialize()
             result = await restore(
-                self.transport, targets, f"tasks {', '.join(ids)}",
-                registry=self.restore_progress, keys=tuple(ids),
+                self.transport,
+                targets,
+                f"tasks {', '.join(ids)}",
+                registry=self.restore_progress,
+                keys=tuple(ids),
             )
             for task in created:
                 task.complete_restoration()
@@ -235,15 +245,19 @@ class TaskManager:
             self.stats.per_task_restored[owner[tp]] += count
         log.info(
             "Restored tasks %s: %d changelog records in %.2f s",
-            ids, result.records, result.seconds,
+            ids,
+            result.records,
+            result.seconds,
         )
         if self.config.exactly_once:
             for task_id in ids:
                 if task_id not in self.producers:
                     self.producers[task_id] = self.transport.producer(
-                        transactional_id=transactional_id(self.config.application_id, task_id))
+                        transactional_id=transactional_id(self.config.application_id, task_id)
+                    )
             await seek_to_committed(
-                self.consumer, [tp for s, p in new for tp in self._source_partitions(s, p)])
+                self.consumer, [tp for s, p in new for tp in self._source_partitions(s, p)]
+            )
 
     def _new_task(self, sub_id: int, partition: int, state: StateManager) -> Task:
         """A CREATED task over its own stores and the global ones, in the task map."""
@@ -342,11 +356,16 @@ class TaskManager:
         for task_id in task_ids:
             await self._close_task(task_id)
         self.consumer.request_rejoin()
-        why = ("were fenced: another worker took them over while this one was stalled, so "
-               "their open transactions are aborted;" if fenced else
-               "moved to another worker before their commit;")
-        raise TaskMigratedError(f"Tasks {sorted(task_ids)} {why} they were closed without "
-                                "committing and this worker rejoins the group.")
+        why = (
+            "were fenced: another worker took them over while this one was stalled, so "
+            "their open transactions are aborted;"
+            if fenced
+            else "moved to another worker before their commit;"
+        )
+        raise TaskMigratedError(
+            f"Tasks {sorted(task_ids)} {why} they were closed without "
+            "committing and this worker rejoins the group."
+        )
 
     async def close(self, commit: bool = True) -> None:
         if commit:

@@ -79,9 +79,7 @@ class Worker:
                 "directory with free space."
             ) from None
         await self._start_global_stores()
-        self.consumer = self.transport.consumer(
-            group_id=config.application_id, read_committed=True
-        )
+        self.consumer = self.transport.consumer(group_id=config.application_id, read_committed=True)
         self.tasks = TaskManager(
             self.topology, config, self.transport, self.consumer, meta, self.global_stores
         )
@@ -93,9 +91,7 @@ class Worker:
         topics: list[str] = []
         for sub in self.topology.subtopologies:
             for topic in sub.source_topics:
-                resolved = (
-                    config.internal_topic(topic) if topic in sub.internal_sources else topic
-                )
+                resolved = config.internal_topic(topic) if topic in sub.internal_sources else topic
                 if resolved not in topics:
                     topics.append(resolved)
         await self.consumer.subscribe(
@@ -124,9 +120,7 @@ class Worker:
         admin = self.transport.admin()
         gdir = self.config.app_state_dir / "global"
         # A global store's changelog is its source topic (as in Kafka Streams).
-        self.global_state = StateManager(
-            "global", 0, lambda name: graph.global_stores[name].topic
-        )
+        self.global_state = StateManager("global", 0, lambda name: graph.global_stores[name].topic)
         for name in graph.global_stores:
             builder = self.topology.store_builder(name)
             self.global_stores[name] = self.global_state.register(
@@ -194,8 +188,11 @@ class Worker:
             calling = async_tasks(tasks.running().values())
             if calling:  # async operators: forward finished calls, pause while at the limit
                 in_flight = await drive(calling)
-                poll_ms = min(config.poll_timeout_ms, IN_FLIGHT_POLL_MS) if in_flight else (
-                    config.poll_timeout_ms)
+                poll_ms = (
+                    min(config.poll_timeout_ms, IN_FLIGHT_POLL_MS)
+                    if in_flight
+                    else (config.poll_timeout_ms)
+                )
             if (batch or calling) and not config.exactly_once:
                 await tasks.send_outputs()
             await self._poll_global()
@@ -226,7 +223,9 @@ class Worker:
                 tasks.clean_stale_state()
                 last_cleanup = now
 
-    def _process(self, batch: dict[TopicPartition, list[ConsumedRecord]], tasks: TaskManager) -> None:
+    def _process(
+        self, batch: dict[TopicPartition, list[ConsumedRecord]], tasks: TaskManager
+    ) -> None:
         task_by_tp = tasks.task_by_tp
         by_task: dict[Task, list[list[ConsumedRecord]]] = {}
         for tp, records in batch.items():

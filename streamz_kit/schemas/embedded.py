@@ -129,8 +129,9 @@ class EmbeddedRegistry:
                 now = int(time.time() * 1000)
                 records = [ProducerRecord(TOPIC, 0, k, v, now, ()) for k, v in entries]
 
-                def append(conn: Any, expected: int = expected,
-                           records: list[ProducerRecord] = records) -> bool:
+                def append(
+                    conn: Any, expected: int = expected, records: list[ProducerRecord] = records
+                ) -> bool:
                     if self.log.end_offset(conn, _TP) != expected:
                         return False
                     self.log.append(conn, records, {}, None)
@@ -142,11 +143,13 @@ class EmbeddedRegistry:
 
     # -- lookups ---------------------------------------------------------------------------
     def _versions(self, subject: str, deleted: bool = False) -> dict[int, _Version]:
-        versions = {n: v for n, v in self.subjects.get(subject, {}).items()
-                    if deleted or not v.deleted}
+        versions = {
+            n: v for n, v in self.subjects.get(subject, {}).items() if deleted or not v.deleted
+        }
         if not versions:
-            raise SubjectNotFoundError(f"Subject '{subject}' not found.", status=404,
-                                       error_code=40401)
+            raise SubjectNotFoundError(
+                f"Subject '{subject}' not found.", status=404, error_code=40401
+            )
         return versions
 
     def schema_by_id(self, schema_id: int) -> Schema:
@@ -155,14 +158,16 @@ class EmbeddedRegistry:
             self.catch_up()
             schema = self.schemas.get(schema_id)
         if schema is None:
-            raise SchemaNotFoundError(f"Schema {schema_id} not found", status=404,
-                                      error_code=40403)
+            raise SchemaNotFoundError(f"Schema {schema_id} not found", status=404, error_code=40403)
         return schema
 
     def list_subjects(self, deleted: bool = False) -> list[str]:
         self.catch_up()
-        return sorted(s for s, vs in self.subjects.items()
-                      if any(deleted or not v.deleted for v in vs.values()))
+        return sorted(
+            s
+            for s, vs in self.subjects.items()
+            if any(deleted or not v.deleted for v in vs.values())
+        )
 
     def list_versions(self, subject: str, deleted: bool = False) -> list[int]:
         self.catch_up()
@@ -176,8 +181,9 @@ class EmbeddedRegistry:
         else:
             number = int(version)
             if number not in versions:
-                raise VersionNotFoundError(f"Version {number} not found.", status=404,
-                                           error_code=40402)
+                raise VersionNotFoundError(
+                    f"Version {number} not found.", status=404, error_code=40402
+                )
         sid = versions[number].schema_id
         return RegisteredSchema(sid, subject, number, self.schemas[sid])
 
@@ -192,14 +198,22 @@ class EmbeddedRegistry:
 
     def ids_usage(self, schema_id: int) -> list[tuple[str, int]]:
         self.schema_by_id(schema_id)
-        return sorted((s, n) for s, vs in self.subjects.items() for n, v in vs.items()
-                      if v.schema_id == schema_id and not v.deleted)
+        return sorted(
+            (s, n)
+            for s, vs in self.subjects.items()
+            for n, v in vs.items()
+            if v.schema_id == schema_id and not v.deleted
+        )
 
     def referenced_by(self, subject: str, version: int | str) -> list[int]:
         target = self.version(subject, version)
-        return sorted({sid for sid, s in self.schemas.items()
-                       if any(r.subject == subject and r.version == target.version
-                              for r in s.references)})
+        return sorted(
+            {
+                sid
+                for sid, s in self.schemas.items()
+                if any(r.subject == subject and r.version == target.version for r in s.references)
+            }
+        )
 
     def compatibility(self, subject: str | None, *, fallback: bool = True) -> str | None:
         self.catch_up()
@@ -218,31 +232,36 @@ class EmbeddedRegistry:
     # -- checks ----------------------------------------------------------------------------
     def _validate(self, schema: Schema) -> None:
         if schema.schema_type not in ("AVRO", "JSON", "PROTOBUF"):
-            raise InvalidSchemaError(f"Unknown schema type {schema.schema_type}", status=422,
-                                     error_code=42201)
+            raise InvalidSchemaError(
+                f"Unknown schema type {schema.schema_type}", status=422, error_code=42201
+            )
         for ref in schema.references:
             versions = self.subjects.get(ref.subject, {})
             if ref.version not in versions and not (ref.version == -1 and versions):
                 raise InvalidSchemaError(
                     f"Invalid schema: the reference {ref.name} names {ref.subject} version "
                     f"{ref.version}, which is not registered; register it first.",
-                    status=422, error_code=42201,
+                    status=422,
+                    error_code=42201,
                 )
         if schema.schema_type == "AVRO" and not schema.references:
             try:
                 compat.parse(schema)
             except ValueError as exc:
-                raise InvalidSchemaError(f"Invalid schema {schema.schema_str[:200]}: {exc}",
-                                         status=422, error_code=42201) from exc
+                raise InvalidSchemaError(
+                    f"Invalid schema {schema.schema_str[:200]}: {exc}", status=422, error_code=42201
+                ) from exc
         elif schema.schema_type == "JSON":
             try:
                 compat.parse(schema)
             except ValueError as exc:
-                raise InvalidSchemaError(f"Invalid schema: {exc}", status=422,
-                                         error_code=42201) from exc
+                raise InvalidSchemaError(
+                    f"Invalid schema: {exc}", status=422, error_code=42201
+                ) from exc
 
-    def compatibility_errors(self, subject: str, schema: Schema,
-                             version: int | str | None = None) -> list[str]:
+    def compatibility_errors(
+        self, subject: str, schema: Schema, version: int | str | None = None
+    ) -> list[str]:
         """Why `schema` may not join `subject` (against `version`, or as the level says)."""
         self.catch_up()
         versions = {n: v for n, v in self.subjects.get(subject, {}).items() if not v.deleted}
@@ -261,13 +280,20 @@ class EmbeddedRegistry:
             raise InvalidSchemaError(str(exc), status=422, error_code=42201) from exc
 
     # -- writes ----------------------------------------------------------------------------
-    def register(self, subject: str, schema: Schema, *, schema_id: int | None = None,
-                 version: int | None = None) -> RegisteredSchema:
+    def register(
+        self,
+        subject: str,
+        schema: Schema,
+        *,
+        schema_id: int | None = None,
+        version: int | None = None,
+    ) -> RegisteredSchema:
         def plan() -> tuple[list[Entry], RegisteredSchema]:
             self._validate(schema)
             if self.get_mode(subject) == "READONLY":
-                raise RegistryError(f"Subject {subject} is in read-only mode", status=422,
-                                    error_code=42205)
+                raise RegistryError(
+                    f"Subject {subject} is in read-only mode", status=422, error_code=42205
+                )
             versions = self.subjects.get(subject, {})
             sid = self._ids.get(schema.identity())
             for number in sorted(versions, reverse=True):
@@ -278,21 +304,29 @@ class EmbeddedRegistry:
             if problems:
                 raise IncompatibleSchemaError(
                     f"Schema being registered is incompatible with an earlier schema for "
-                    f"subject \"{subject}\", details: [{', '.join(problems)}]",
+                    f'subject "{subject}", details: [{", ".join(problems)}]',
                     messages=problems,
                 )
             if sid is None:
                 sid = schema_id if schema_id is not None else max(self.schemas, default=0) + 1
             number = version if version is not None else max(versions, default=0) + 1
-            value = {"subject": subject, "version": number, "id": sid, **schema.to_dict(),
-                     "deleted": False}
+            value = {
+                "subject": subject,
+                "version": number,
+                "id": sid,
+                **schema.to_dict(),
+                "deleted": False,
+            }
             key = _key(keytype="SCHEMA", subject=subject, version=number, magic=1)
             stored = Schema(schema.schema_str, schema.schema_type, schema.references)
-            return [(key, json.dumps(value).encode())], RegisteredSchema(sid, subject, number, stored)
+            return [(key, json.dumps(value).encode())], RegisteredSchema(
+                sid, subject, number, stored
+            )
 
         result: RegisteredSchema = self._write(plan)
-        return RegisteredSchema(result.schema_id, subject, result.version,
-                                self.schemas[result.schema_id])
+        return RegisteredSchema(
+            result.schema_id, subject, result.version, self.schemas[result.schema_id]
+        )
 
     def delete_version(self, subject: str, version: int | str, permanent: bool) -> int:
         def plan() -> tuple[list[Entry], int]:
@@ -304,10 +338,18 @@ class EmbeddedRegistry:
                 if not v.deleted:
                     raise RegistryError(
                         f"Subject '{subject}' Version {number} was not deleted first before "
-                        "being permanently deleted", status=404, error_code=40407)
+                        "being permanently deleted",
+                        status=404,
+                        error_code=40407,
+                    )
                 return [(key, None)], number
-            value = {"subject": subject, "version": number, "id": v.schema_id,
-                     **self.schemas[v.schema_id].to_dict(), "deleted": True}
+            value = {
+                "subject": subject,
+                "version": number,
+                "id": v.schema_id,
+                **self.schemas[v.schema_id].to_dict(),
+                "deleted": True,
+            }
             return [(key, json.dumps(value).encode())], number
 
         result: int = self._write(plan)
@@ -318,16 +360,23 @@ class EmbeddedRegistry:
             versions = self._versions(subject, deleted=permanent)
             if permanent and any(not v.deleted for v in versions.values()):
                 raise RegistryError(
-                    f"Subject '{subject}' was not deleted first before being permanently "
-                    "deleted", status=404, error_code=40405)
+                    f"Subject '{subject}' was not deleted first before being permanently deleted",
+                    status=404,
+                    error_code=40405,
+                )
             entries: list[Entry] = []
             for number, v in sorted(versions.items()):
                 key = _key(keytype="SCHEMA", subject=subject, version=number, magic=1)
                 if permanent:
                     entries.append((key, None))
                 else:
-                    value = {"subject": subject, "version": number, "id": v.schema_id,
-                             **self.schemas[v.schema_id].to_dict(), "deleted": True}
+                    value = {
+                        "subject": subject,
+                        "version": number,
+                        "id": v.schema_id,
+                        **self.schemas[v.schema_id].to_dict(),
+                        "deleted": True,
+                    }
                     entries.append((key, json.dumps(value).encode()))
             return entries, sorted(versions)
 
@@ -338,15 +387,22 @@ class EmbeddedRegistry:
         if level is not None and level.upper() not in compat.LEVELS:
             raise RegistryError(
                 f"Invalid compatibility level {level!r}; use one of {', '.join(compat.LEVELS)}",
-                status=422, error_code=42203)
+                status=422,
+                error_code=42203,
+            )
         key = _key(keytype="CONFIG", subject=subject, magic=0)
-        value = None if level is None else json.dumps({"compatibilityLevel": level.upper()}).encode()
+        value = (
+            None if level is None else json.dumps({"compatibilityLevel": level.upper()}).encode()
+        )
         self._write(lambda: ([(key, value)], None))
 
     def set_mode(self, subject: str | None, mode: str | None) -> None:
         if mode is not None and mode.upper() not in MODES:
-            raise RegistryError(f"Invalid mode {mode!r}; use one of {', '.join(MODES)}",
-                                status=422, error_code=42204)
+            raise RegistryError(
+                f"Invalid mode {mode!r}; use one of {', '.join(MODES)}",
+                status=422,
+                error_code=42204,
+            )
         key = _key(keytype="MODE", subject=subject, magic=0)
         value = None if mode is None else json.dumps({"mode": mode.upper()}).encode()
         self._write(lambda: ([(key, value)], None))

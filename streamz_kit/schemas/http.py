@@ -62,14 +62,16 @@ class HttpTransport:
 
     def _delay(self, attempt: int) -> float:
         """Exponential backoff with full jitter, capped."""
-        cap = min(self.max_backoff_ms, self.backoff_ms * (2 ** attempt))
+        cap = min(self.max_backoff_ms, self.backoff_ms * (2**attempt))
         return random.uniform(cap / 2, cap) / 1000.0
 
     def _unavailable(self, method: str, path: str, cause: str) -> RegistryUnavailableError:
         return RegistryUnavailableError(
             f"The schema registry at {self.url} did not answer {method} {path} after "
             f"{self.max_retries + 1} attempts ({cause}); check that it is running and "
-            "reachable, or raise max_retries.", status=503, error_code=50003,
+            "reachable, or raise max_retries.",
+            status=503,
+            error_code=50003,
         )
 
     def request(self, method: str, path: str, query: dict[str, str], body: Any) -> tuple[int, Any]:
@@ -78,8 +80,9 @@ class HttpTransport:
         cause = ""
         for attempt in range(self.max_retries + 1):
             try:
-                resp = self._sync.request(method, path, params=query or None,
-                                          json=body if body is not None else None)
+                resp = self._sync.request(
+                    method, path, params=query or None, json=body if body is not None else None
+                )
             except self._httpx.TransportError as exc:
                 cause = f"{type(exc).__name__}: {exc}"
             else:
@@ -90,15 +93,17 @@ class HttpTransport:
                 time.sleep(self._delay(attempt))
         raise self._unavailable(method, path, cause)
 
-    async def arequest(self, method: str, path: str, query: dict[str, str], body: Any
-                       ) -> tuple[int, Any]:
+    async def arequest(
+        self, method: str, path: str, query: dict[str, str], body: Any
+    ) -> tuple[int, Any]:
         if self._async is None:
             self._async = self._httpx.AsyncClient(**self._settings)
         cause = ""
         for attempt in range(self.max_retries + 1):
             try:
-                resp = await self._async.request(method, path, params=query or None,
-                                                 json=body if body is not None else None)
+                resp = await self._async.request(
+                    method, path, params=query or None, json=body if body is not None else None
+                )
             except self._httpx.TransportError as exc:
                 cause = f"{type(exc).__name__}: {exc}"
             else:

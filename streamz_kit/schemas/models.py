@@ -18,8 +18,13 @@ from typing import Any
 
 from streamz_kit.errors import ConfigError
 
-_AVRO_PRIMS: dict[Any, str] = {str: "string", int: "long", float: "double", bool: "boolean",
-                               bytes: "bytes"}
+_AVRO_PRIMS: dict[Any, str] = {
+    str: "string",
+    int: "long",
+    float: "double",
+    bool: "boolean",
+    bytes: "bytes",
+}
 _JSON_PRIMS: dict[Any, str] = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
 
@@ -148,8 +153,7 @@ def json_schema(model: type) -> dict[str, Any]:
             props[name] = js(tp)
             if not has_default:
                 required.append(name)
-        return {"title": cls.__name__, "type": "object", "properties": props,
-                "required": required}
+        return {"title": cls.__name__, "type": "object", "properties": props, "required": required}
 
     return {"$schema": "http://json-schema.org/draft-07/schema#", **obj(model)}
 
@@ -191,8 +195,11 @@ def from_dict(model: type) -> Callable[[Any], Any]:
         if origin in (list, tuple, set, frozenset) and args:
             conv = converter(args[0])
             make = origin
-            return None if conv is None and make is list else (
-                lambda v: make(conv(x) for x in v) if conv else make(v))
+            return (
+                None
+                if conv is None and make is list
+                else (lambda v: make(conv(x) for x in v) if conv else make(v))
+            )
         if origin is dict and len(args) == 2:
             conv = converter(args[1])
             return None if conv is None else (lambda v: {k: conv(x) for k, x in v.items()})

@@ -61,8 +61,9 @@ class _InProcess:
         result: tuple[int, Any] = self._api.handle(method, path, query, body)
         return result
 
-    async def arequest(self, method: str, path: str, query: dict[str, str], body: Any
-                       ) -> tuple[int, Any]:
+    async def arequest(
+        self, method: str, path: str, query: dict[str, str], body: Any
+    ) -> tuple[int, Any]:
         return self.request(method, path, query, body)
 
     def close(self) -> None:
@@ -132,8 +133,13 @@ class SchemaRegistry:
                 basic_auth = (user, password)
                 url = f"{scheme}://{host}"
             self._transport = HttpTransport(
-                url, basic_auth=basic_auth, verify=verify, cert=cert, timeout=timeout,
-                max_retries=max_retries, retry_backoff_ms=retry_backoff_ms,
+                url,
+                basic_auth=basic_auth,
+                verify=verify,
+                cert=cert,
+                timeout=timeout,
+                max_retries=max_retries,
+                retry_backoff_ms=retry_backoff_ms,
                 retry_max_backoff_ms=retry_max_backoff_ms,
             )
         else:
@@ -178,26 +184,45 @@ class SchemaRegistry:
                 self._registered[(subject, schema.identity())] = r
                 self._by_id.setdefault(r.schema_id, schema)
             return r
+
         return parse
 
     def _register_req(self, subject: str, schema: Schema, normalize: bool) -> _Req:
-        return _Req("POST", f"/subjects/{_s(subject)}/versions",
-                    {"normalize": str(normalize).lower()}, schema.to_dict(),
-                    f"Registering a schema under subject {subject!r}",
-                    self._remember(subject, schema))
+        return _Req(
+            "POST",
+            f"/subjects/{_s(subject)}/versions",
+            {"normalize": str(normalize).lower()},
+            schema.to_dict(),
+            f"Registering a schema under subject {subject!r}",
+            self._remember(subject, schema),
+        )
 
     def _compat_req(self, subject: str, schema: Schema, version: int | str | None) -> _Req:
         path = f"/compatibility/subjects/{_s(subject)}/versions"
         if version is not None:
             path += f"/{version}"
-        return _Req("POST", path, {"verbose": "true"}, schema.to_dict(),
-                    f"Checking compatibility with subject {subject!r}",
-                    lambda b: [] if b.get("is_compatible") else list(b.get("messages") or [
-                        "the registry gave no reason"]))
+        return _Req(
+            "POST",
+            path,
+            {"verbose": "true"},
+            schema.to_dict(),
+            f"Checking compatibility with subject {subject!r}",
+            lambda b: (
+                []
+                if b.get("is_compatible")
+                else list(b.get("messages") or ["the registry gave no reason"])
+            ),
+        )
 
     def _lookup_req(self, subject: str, schema: Schema) -> _Req:
-        return _Req("POST", f"/subjects/{_s(subject)}", {}, schema.to_dict(),
-                    f"Looking up a schema in subject {subject!r}", self._remember(subject, schema))
+        return _Req(
+            "POST",
+            f"/subjects/{_s(subject)}",
+            {},
+            schema.to_dict(),
+            f"Looking up a schema in subject {subject!r}",
+            self._remember(subject, schema),
+        )
 
     def _by_id_req(self, schema_id: int) -> _Req:
         def parse(body: Any) -> Schema:
@@ -205,14 +230,22 @@ class SchemaRegistry:
             with self._lock:
                 self._by_id[schema_id] = schema
             return schema
-        return _Req("GET", f"/schemas/ids/{schema_id}", {}, None,
-                    f"Fetching schema id {schema_id}", parse)
+
+        return _Req(
+            "GET", f"/schemas/ids/{schema_id}", {}, None, f"Fetching schema id {schema_id}", parse
+        )
 
     def _version_req(self, subject: str, version: int | str) -> _Req:
-        return _Req("GET", f"/subjects/{_s(subject)}/versions/{version}", {}, None,
-                    f"Fetching version {version} of subject {subject!r}",
-                    lambda b: RegisteredSchema(int(b["id"]), str(b.get("subject", subject)),
-                                               int(b["version"]), Schema.from_dict(b)))
+        return _Req(
+            "GET",
+            f"/subjects/{_s(subject)}/versions/{version}",
+            {},
+            None,
+            f"Fetching version {version} of subject {subject!r}",
+            lambda b: RegisteredSchema(
+                int(b["id"]), str(b.get("subject", subject)), int(b["version"]), Schema.from_dict(b)
+            ),
+        )
 
     def _incompatible(self, subject: str, problems: list[str]) -> IncompatibleSchemaError:
         return IncompatibleSchemaError(
@@ -235,8 +268,9 @@ class SchemaRegistry:
         if it is new there."""
         return self.register_full(subject, schema, normalize=normalize).schema_id
 
-    def register_full(self, subject: str, schema: SchemaLike, *, normalize: bool = False
-                      ) -> RegisteredSchema:
+    def register_full(
+        self, subject: str, schema: SchemaLike, *, normalize: bool = False
+    ) -> RegisteredSchema:
         s = as_schema(schema)
         cached = self._registered.get((subject, s.identity()))
         if cached is not None:
@@ -285,18 +319,38 @@ class SchemaRegistry:
         return list(self._run(_Req("GET", "/subjects", {}, None, "Listing subjects", list)))
 
     def get_versions(self, subject: str) -> list[int]:
-        return list(self._run(_Req("GET", f"/subjects/{_s(subject)}/versions", {}, None,
-                                   f"Listing versions of subject {subject!r}", list)))
+        return list(
+            self._run(
+                _Req(
+                    "GET",
+                    f"/subjects/{_s(subject)}/versions",
+                    {},
+                    None,
+                    f"Listing versions of subject {subject!r}",
+                    list,
+                )
+            )
+        )
 
     def delete_subject(self, subject: str, *, permanent: bool = False) -> list[int]:
         with self._lock:
             self._registered = {k: v for k, v in self._registered.items() if k[0] != subject}
-        return list(self._run(_Req("DELETE", f"/subjects/{_s(subject)}",
-                                   {"permanent": str(permanent).lower()}, None,
-                                   f"Deleting subject {subject!r}", list)))
+        return list(
+            self._run(
+                _Req(
+                    "DELETE",
+                    f"/subjects/{_s(subject)}",
+                    {"permanent": str(permanent).lower()},
+                    None,
+                    f"Deleting subject {subject!r}",
+                    list,
+                )
+            )
+        )
 
-    def test_compatibility(self, subject: str, schema: SchemaLike,
-                           version: int | str | None = "latest") -> list[str]:
+    def test_compatibility(
+        self, subject: str, schema: SchemaLike, version: int | str | None = "latest"
+    ) -> list[str]:
         """Why `schema` would break `subject` (empty list: compatible). `version=None`
         checks as the subject's level says (all versions for transitive levels)."""
         result: list[str] = self._run(self._compat_req(subject, as_schema(schema), version))
@@ -305,18 +359,39 @@ class SchemaRegistry:
     def get_compatibility(self, subject: str | None = None) -> str:
         path = "/config" if subject is None else f"/config/{_s(subject)}"
         query = {} if subject is None else {"defaultToGlobal": "true"}
-        return str(self._run(_Req("GET", path, query, None, "Reading compatibility",
-                                  lambda b: b["compatibilityLevel"])))
+        return str(
+            self._run(
+                _Req(
+                    "GET",
+                    path,
+                    query,
+                    None,
+                    "Reading compatibility",
+                    lambda b: b["compatibilityLevel"],
+                )
+            )
+        )
 
     def set_compatibility(self, level: str, subject: str | None = None) -> str:
         """Set the level for `subject`, or the global default when subject is None."""
         path = "/config" if subject is None else f"/config/{_s(subject)}"
-        return str(self._run(_Req("PUT", path, {}, {"compatibility": level.upper()},
-                                  "Setting compatibility", lambda b: b["compatibility"])))
+        return str(
+            self._run(
+                _Req(
+                    "PUT",
+                    path,
+                    {},
+                    {"compatibility": level.upper()},
+                    "Setting compatibility",
+                    lambda b: b["compatibility"],
+                )
+            )
+        )
 
     # -- the API, async ---------------------------------------------------------------------
-    async def register_async(self, subject: str, schema: SchemaLike, *, normalize: bool = False
-                             ) -> int:
+    async def register_async(
+        self, subject: str, schema: SchemaLike, *, normalize: bool = False
+    ) -> int:
         s = as_schema(schema)
         cached = self._registered.get((subject, s.identity()))
         if cached is not None:
@@ -352,7 +427,8 @@ class SchemaRegistry:
         result: RegisteredSchema = await self._arun(self._version_req(subject, "latest"))
         return result
 
-    async def test_compatibility_async(self, subject: str, schema: SchemaLike,
-                                       version: int | str | None = "latest") -> list[str]:
+    async def test_compatibility_async(
+        self, subject: str, schema: SchemaLike, version: int | str | None = "latest"
+    ) -> list[str]:
         result: list[str] = await self._arun(self._compat_req(subject, as_schema(schema), version))
         return result

@@ -32,8 +32,9 @@ def _registered(r: RegisteredSchema) -> dict[str, Any]:
 
 def _schema_body(body: Any) -> Schema:
     if not isinstance(body, dict) or not isinstance(body.get("schema"), str):
-        raise RegistryError("Invalid schema: the body needs a \"schema\" string", status=422,
-                            error_code=42201)
+        raise RegistryError(
+            'Invalid schema: the body needs a "schema" string', status=422, error_code=42201
+        )
     return Schema.from_dict(body)
 
 
@@ -47,7 +48,10 @@ def _version(text: str) -> int | str:
     if number < 1 and number != -1:
         raise RegistryError(
             f"The specified version '{text}' is not a valid version id. Allowed values are "
-            "between [1, 2^31-1] and the string \"latest\"", status=422, error_code=42202)
+            'between [1, 2^31-1] and the string "latest"',
+            status=422,
+            error_code=42202,
+        )
     return "latest" if number == -1 else number
 
 
@@ -66,7 +70,11 @@ class RestApi:
             ("DELETE", re.compile(r"/subjects/([^/]+)/versions/([^/]+)"), r.delete_version),
             ("POST", re.compile(r"/subjects/([^/]+)"), r.lookup),
             ("DELETE", re.compile(r"/subjects/([^/]+)"), r.delete_subject),
-            ("GET", re.compile(r"/schemas/types"), lambda q, b: (200, ["JSON", "PROTOBUF", "AVRO"])),
+            (
+                "GET",
+                re.compile(r"/schemas/types"),
+                lambda q, b: (200, ["JSON", "PROTOBUF", "AVRO"]),
+            ),
             ("GET", re.compile(r"/schemas/ids/(\d+)/schema"), r.id_schema_text),
             ("GET", re.compile(r"/schemas/ids/(\d+)/subjects"), r.id_subjects),
             ("GET", re.compile(r"/schemas/ids/(\d+)/versions"), r.id_versions),
@@ -112,8 +120,12 @@ class RestApi:
         schema = _schema_body(b)
         wanted_id = b.get("id") if isinstance(b, dict) else None
         r = self.registry.register(subject, schema, schema_id=wanted_id)
-        return 200, {"id": r.schema_id, "version": r.version, "subject": subject,
-                     **r.schema.to_dict()}
+        return 200, {
+            "id": r.schema_id,
+            "version": r.version,
+            "subject": subject,
+            **r.schema.to_dict(),
+        }
 
     def version(self, q: dict[str, str], b: Any, subject: str, version: str) -> Reply:
         r = self.registry.version(subject, _version(version), _flag(q, "deleted"))
@@ -126,12 +138,10 @@ class RestApi:
         return 200, self.registry.referenced_by(subject, _version(version))
 
     def delete_version(self, q: dict[str, str], b: Any, subject: str, version: str) -> Reply:
-        return 200, self.registry.delete_version(subject, _version(version),
-                                                 _flag(q, "permanent"))
+        return 200, self.registry.delete_version(subject, _version(version), _flag(q, "permanent"))
 
     def lookup(self, q: dict[str, str], b: Any, subject: str) -> Reply:
-        return 200, _registered(self.registry.lookup(subject, _schema_body(b),
-                                                     _flag(q, "deleted")))
+        return 200, _registered(self.registry.lookup(subject, _schema_body(b), _flag(q, "deleted")))
 
     def delete_subject(self, q: dict[str, str], b: Any, subject: str) -> Reply:
         return 200, self.registry.delete_subject(subject, _flag(q, "permanent"))
@@ -166,15 +176,19 @@ class RestApi:
         fallback = subject is None or _flag(q, "defaultToGlobal")
         level = self.registry.compatibility(subject, fallback=fallback)
         if level is None:
-            raise RegistryError(f"Subject '{subject}' does not have subject-level "
-                                "compatibility configured", status=404, error_code=40408)
+            raise RegistryError(
+                f"Subject '{subject}' does not have subject-level compatibility configured",
+                status=404,
+                error_code=40408,
+            )
         return 200, {"compatibilityLevel": level}
 
     def put_config(self, q: dict[str, str], b: Any, subject: str | None) -> Reply:
         level = b.get("compatibility") if isinstance(b, dict) else None
         if not isinstance(level, str):
-            raise RegistryError("The body needs {\"compatibility\": LEVEL}", status=422,
-                                error_code=42203)
+            raise RegistryError(
+                'The body needs {"compatibility": LEVEL}', status=422, error_code=42203
+            )
         self.registry.set_compatibility(subject, level)
         return 200, {"compatibility": level.upper()}
 
@@ -187,14 +201,17 @@ class RestApi:
         fallback = subject is None or _flag(q, "defaultToGlobal")
         mode = self.registry.get_mode(subject, fallback=fallback)
         if mode is None:
-            raise RegistryError(f"Subject '{subject}' does not have subject-level mode "
-                                "configured", status=404, error_code=40409)
+            raise RegistryError(
+                f"Subject '{subject}' does not have subject-level mode configured",
+                status=404,
+                error_code=40409,
+            )
         return 200, {"mode": mode}
 
     def put_mode(self, q: dict[str, str], b: Any, subject: str | None) -> Reply:
         mode = b.get("mode") if isinstance(b, dict) else None
         if not isinstance(mode, str):
-            raise RegistryError("The body needs {\"mode\": MODE}", status=422, error_code=42204)
+            raise RegistryError('The body needs {"mode": MODE}', status=422, error_code=42204)
         self.registry.set_mode(subject, mode)
         return 200, {"mode": mode.upper()}
 

@@ -38,9 +38,13 @@ class AvroSerde(RegistrySerde):
     ) -> None:
         import fastavro
 
-        super().__init__(registry, key=key, auto_register=auto_register,
-                         use_latest_version=use_latest_version,
-                         subject_name_strategy=subject_name_strategy)
+        super().__init__(
+            registry,
+            key=key,
+            auto_register=auto_register,
+            use_latest_version=use_latest_version,
+            subject_name_strategy=subject_name_strategy,
+        )
         self._fastavro = fastavro
         self.model = schema if models.is_model(schema) else None
         if self.model is not None:
@@ -100,8 +104,7 @@ class AvroSerde(RegistrySerde):
         buf.seek(wire.HEADER_SIZE)
         try:
             # Without a reader schema, leave the argument out: fastavro's fast path.
-            value = (self._read(buf, writer) if reader is None
-                     else self._read(buf, writer, reader))
+            value = self._read(buf, writer) if reader is None else self._read(buf, writer, reader)
             if buf.tell() != len(data):
                 raise ValueError(f"{len(data) - buf.tell()} bytes left over after the record")
         except Exception as exc:

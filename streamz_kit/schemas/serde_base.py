@@ -75,10 +75,18 @@ class RegistrySerde:
             elif self.auto_register:
                 schema_id, schema = self.registry.register(subject, self.schema), self.schema
             else:
-                schema_id, schema = self.registry.lookup(subject, self.schema).schema_id, self.schema
+                schema_id, schema = (
+                    self.registry.lookup(subject, self.schema).schema_id,
+                    self.schema,
+                )
         except RegistryError as exc:
-            how = ("reading its latest version" if self.use_latest_version else
-                   "registering it" if self.auto_register else "looking it up")
+            how = (
+                "reading its latest version"
+                if self.use_latest_version
+                else "registering it"
+                if self.auto_register
+                else "looking it up"
+            )
             raise type(exc)(
                 f"The {self.kind} {'key' if self.is_key else 'value'} schema for topic "
                 f"{topic!r} (subject {subject!r}) could not be used: {how} failed: {exc}",

@@ -39,9 +39,13 @@ class JsonSchemaSerde(RegistrySerde):
     ) -> None:
         import fastjsonschema
 
-        super().__init__(registry, key=key, auto_register=auto_register,
-                         use_latest_version=use_latest_version,
-                         subject_name_strategy=subject_name_strategy)
+        super().__init__(
+            registry,
+            key=key,
+            auto_register=auto_register,
+            use_latest_version=use_latest_version,
+            subject_name_strategy=subject_name_strategy,
+        )
         self._compile = fastjsonschema.compile
         self.validate = validate
         self.model = schema if models.is_model(schema) else None
@@ -94,7 +98,7 @@ class JsonSchemaSerde(RegistrySerde):
         else:
             validator = self._reader(topic, schema_id)
         try:
-            doc = orjson.loads(memoryview(data)[wire.HEADER_SIZE:])
+            doc = orjson.loads(memoryview(data)[wire.HEADER_SIZE :])
             if validator is not None:
                 validator(doc)
         except Exception as exc:

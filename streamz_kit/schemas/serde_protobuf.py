@@ -59,19 +59,28 @@ class ProtobufSerde(RegistrySerde):
         use_latest_version: bool = False,
         subject_name_strategy: str | Strategy = "topic",
     ) -> None:
-        super().__init__(registry, key=key, auto_register=auto_register,
-                         use_latest_version=use_latest_version,
-                         subject_name_strategy=subject_name_strategy)
+        super().__init__(
+            registry,
+            key=key,
+            auto_register=auto_register,
+            use_latest_version=use_latest_version,
+            subject_name_strategy=subject_name_strategy,
+        )
         descriptor = getattr(message_class, "DESCRIPTOR", None)
         if descriptor is None or not hasattr(descriptor, "full_name"):
-            raise TypeError(f"serdes.protobuf needs a generated message class, not {message_class!r}")
+            raise TypeError(
+                f"serdes.protobuf needs a generated message class, not {message_class!r}"
+            )
         self.message_class = message_class
         self.record_name = descriptor.full_name
         self._indexes = message_indexes(descriptor)
         self._index_bytes = wire.encode_indexes(self._indexes)
         self._refs_done = False
-        self.schema = Schema(_file_schema(descriptor.file), "PROTOBUF",
-                             self._references(descriptor.file, register=False))
+        self.schema = Schema(
+            _file_schema(descriptor.file),
+            "PROTOBUF",
+            self._references(descriptor.file, register=False),
+        )
 
     def _references(self, file_descriptor: Any, *, register: bool) -> tuple[Reference, ...]:
         refs = []
@@ -82,18 +91,24 @@ class ProtobufSerde(RegistrySerde):
             version = -1
             if register:
                 reg = self.registry.register_full(
-                    dep.name, Schema(_file_schema(dep), "PROTOBUF", dep_refs))
+                    dep.name, Schema(_file_schema(dep), "PROTOBUF", dep_refs)
+                )
                 version = reg.version
             refs.append(Reference(dep.name, dep.name, version))
         return tuple(refs)
 
     def _writer(self, topic: str) -> tuple[bytes, Any]:
         if not self._refs_done and self.schema.references:
-            refs = (self._references(self.message_class.DESCRIPTOR.file, register=True)
-                    if self.auto_register else
-                    tuple(Reference(r.name, r.subject,
-                                    self.registry.get_latest_version(r.subject).version)
-                          for r in self.schema.references))
+            refs = (
+                self._references(self.message_class.DESCRIPTOR.file, register=True)
+                if self.auto_register
+                else tuple(
+                    Reference(
+                        r.name, r.subject, self.registry.get_latest_version(r.subject).version
+                    )
+                    for r in self.schema.references
+                )
+            )
             self.schema = Schema(self.schema.schema_str, "PROTOBUF", refs)
             self._refs_done = True
         return super()._writer(topic)
@@ -108,7 +123,8 @@ class ProtobufSerde(RegistrySerde):
         names: dict[tuple[int, ...], str] = {}
         try:
             proto = descriptor_pb2.FileDescriptorProto.FromString(
-                base64.b64decode(schema.schema_str, validate=True))
+                base64.b64decode(schema.schema_str, validate=True)
+            )
         except Exception:  # noqa: BLE001 - not base64 descriptor bytes
             return names  # a .proto text schema: nothing to check against
         prefix = f"{proto.package}." if proto.package else ""

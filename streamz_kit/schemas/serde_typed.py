@@ -18,7 +18,9 @@ from streamz_kit.schemas.errors import describe_bytes
 class TypedSerde:
     def __init__(self, model: type) -> None:
         if not models.is_model(model):
-            raise TypeError(f"serdes.typed needs a dataclass or pydantic model class, not {model!r}")
+            raise TypeError(
+                f"serdes.typed needs a dataclass or pydantic model class, not {model!r}"
+            )
         self.model = model
         self._pydantic = models.is_pydantic(model)
         self._from_dict = models.from_dict(model)

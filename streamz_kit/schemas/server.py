@@ -27,8 +27,12 @@ def _handler_class(api: RestApi, auth: str | None) -> type[BaseHTTPRequestHandle
 
         def _serve(self, method: str) -> None:
             if auth is not None and self.headers.get("Authorization") != auth:
-                self._reply(401, {"error_code": 401, "message": "Unauthorized"}, CONTENT_TYPE,
-                            {"WWW-Authenticate": 'Basic realm="schema-registry"'})
+                self._reply(
+                    401,
+                    {"error_code": 401, "message": "Unauthorized"},
+                    CONTENT_TYPE,
+                    {"WWW-Authenticate": 'Basic realm="schema-registry"'},
+                )
                 return
             parts = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
@@ -45,8 +49,9 @@ def _handler_class(api: RestApi, auth: str | None) -> type[BaseHTTPRequestHandle
                 data, ctype = json.dumps(reply).encode(), CONTENT_TYPE
             self._reply(status, data, ctype)
 
-        def _reply(self, status: int, data: Any, ctype: str,
-                   extra: dict[str, str] | None = None) -> None:
+        def _reply(
+            self, status: int, data: Any, ctype: str, extra: dict[str, str] | None = None
+        ) -> None:
             if not isinstance(data, bytes):
                 data = json.dumps(data).encode()
             self.send_response(status)
@@ -75,9 +80,15 @@ def _handler_class(api: RestApi, auth: str | None) -> type[BaseHTTPRequestHandle
 class RegistryServer:
     """Serves `registry` on host:port (port 0 picks a free one; see `.port` and `.url`)."""
 
-    def __init__(self, registry: EmbeddedRegistry, host: str = "127.0.0.1", port: int = 8081,
-                 *, basic_auth: tuple[str, str] | None = None,
-                 tls: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        registry: EmbeddedRegistry,
+        host: str = "127.0.0.1",
+        port: int = 8081,
+        *,
+        basic_auth: tuple[str, str] | None = None,
+        tls: tuple[str, str] | None = None,
+    ) -> None:
         """`tls=(certfile, keyfile)` serves HTTPS; `basic_auth=(user, password)` is then
         required of every request."""
         self.registry = registry
@@ -87,8 +98,7 @@ class RegistryServer:
 
             token = base64.b64encode(f"{basic_auth[0]}:{basic_auth[1]}".encode()).decode()
             auth = f"Basic {token}"
-        self.httpd = ThreadingHTTPServer((host, port),
-                                         _handler_class(RestApi(registry), auth))
+        self.httpd = ThreadingHTTPServer((host, port), _handler_class(RestApi(registry), auth))
         self.scheme = "http"
         if tls is not None:
             import ssl
@@ -113,8 +123,9 @@ class RegistryServer:
 
     def start(self) -> Self:
         """Serve on a background thread (tests, and Apps that host the registry)."""
-        self._thread = threading.Thread(target=self.serve_forever, name="schema-registry",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, name="schema-registry", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -131,8 +142,14 @@ class RegistryServer:
         self.stop()
 
 
-def serve_cli(broker: str, host: str, port: int, echo: Any, basic_auth: str | None = None,
-              tls: tuple[str, str] | None = None) -> None:
+def serve_cli(
+    broker: str,
+    host: str,
+    port: int,
+    echo: Any,
+    basic_auth: str | None = None,
+    tls: tuple[str, str] | None = None,
+) -> None:
     """`streamz-kit registry`: serve until interrupted; prints the URL (port 0 resolved)."""
     from streamz_kit.errors import ConfigError
 

@@ -21,8 +21,10 @@ def topic_name(topic: str, is_key: bool, record_name: str | None) -> str:
 
 def record_name(topic: str, is_key: bool, record_name: str | None) -> str:
     if not record_name:
-        raise ConfigError("The record name strategy needs a named schema (an Avro record, a "
-                          "JSON Schema with a title, or a Protobuf message).")
+        raise ConfigError(
+            "The record name strategy needs a named schema (an Avro record, a "
+            "JSON Schema with a title, or a Protobuf message)."
+        )
     return record_name
 
 
@@ -45,6 +47,8 @@ def resolve(strategy: str | Strategy) -> Strategy:
         return strategy
     found = _BY_NAME.get(str(strategy).lower().replace("strategy", "").rstrip("_"))
     if found is None:
-        raise ConfigError(f"Unknown subject name strategy {strategy!r}; use 'topic', 'record', "
-                          "'topic_record' or a function (topic, is_key, record_name) -> subject.")
+        raise ConfigError(
+            f"Unknown subject name strategy {strategy!r}; use 'topic', 'record', "
+            "'topic_record' or a function (topic, is_key, record_name) -> subject."
+        )
     return found

@@ -68,8 +68,10 @@ def _avro_short(node: Any) -> Any:
     if isinstance(node, dict):
         if set(node) == {"type"} and isinstance(node["type"], str):
             return node["type"]
-        return {k: _avro_short(v) if k in ("type", "items", "values", "fields") else v
-                for k, v in node.items()}
+        return {
+            k: _avro_short(v) if k in ("type", "items", "values", "fields") else v
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         return [_avro_short(v) for v in node]
     return node
@@ -87,6 +89,8 @@ class RegisteredSchema:
     @classmethod
     def from_dict(cls, body: dict[str, Any]) -> RegisteredSchema:
         return cls(
-            int(body["id"]), str(body.get("subject", "")), int(body.get("version", 0)),
+            int(body["id"]),
+            str(body.get("subject", "")),
+            int(body.get("version", 0)),
             Schema.from_dict(body),
         )

@@ -157,8 +157,11 @@ class SessionStore(TypedStore):
         return self.find_sessions(key, MIN_TIME, MAX_TIME)
 
     def fetch_all(
-        self, earliest_session_end: int = MIN_TIME, latest_session_start: int = MAX_TIME,
-        *, include_expired: bool = False,
+        self,
+        earliest_session_end: int = MIN_TIME,
+        latest_session_start: int = MAX_TIME,
+        *,
+        include_expired: bool = False,
     ) -> list[tuple[Windowed[Any], Any]]:
         """Sessions of every key with end >= earliest_session_end and start <= latest_session_start.
 

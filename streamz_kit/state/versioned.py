@@ -87,8 +87,9 @@ class VersionedKeyValueStore(TypedStore):
             self._generation = self.buffer.generation
         return self._observed
 
-    def _versions(self, prefix: bytes, lo: int, hi: int, *, reverse: bool = False
-                  ) -> Iterator[tuple[int, bytes]]:
+    def _versions(
+        self, prefix: bytes, lo: int, hi: int, *, reverse: bool = False
+    ) -> Iterator[tuple[int, bytes]]:
         at = len(prefix)
         for k, v in self.buffer.range(
             prefix + _TS.pack(lo + _BIAS), prefix + _TS.pack(hi + _BIAS), reverse=reverse
@@ -109,8 +110,9 @@ class VersionedKeyValueStore(TypedStore):
             self.buffer.put(_OBSERVED, _I64.pack(timestamp))
         prefix = self._prefix(key)
         vb = None if value is None else self.value_serde.serialize(self._topic, value)
-        self.buffer.put(prefix + _TS.pack(timestamp + _BIAS),
-                        _TOMBSTONE if vb is None else _VALUE + vb)
+        self.buffer.put(
+            prefix + _TS.pack(timestamp + _BIAS), _TOMBSTONE if vb is None else _VALUE + vb
+        )
         self._expire(prefix, observed - self.history_retention_ms)
         nxt = next(self._versions(prefix, timestamp + 1, (1 << 63) - 1), None)
         return IS_LATEST if nxt is None else nxt[0]
@@ -174,7 +176,9 @@ class VersionedKeyValueStore(TypedStore):
         for k, v in self.buffer.range(_DATA, None):
             kb = k[5 : 5 + _KLEN.unpack_from(k, 1)[0]]
             if (
-                last_kb is not None and kb != last_kb and last_raw is not None
+                last_kb is not None
+                and kb != last_kb
+                and last_raw is not None
                 and last_raw[:1] != _TOMBSTONE
             ):
                 yield kdes(topic, last_kb), self._decode(last_raw)

@@ -72,7 +72,7 @@ def to_mermaid(topology: Topology) -> str:
     lines = ["flowchart TD"]
     topics: set[str] = set()
     for sub in topology.subtopologies:
-        lines.append(f"  subgraph sub{sub.id}[\"Sub-topology {sub.id}\"]")
+        lines.append(f'  subgraph sub{sub.id}["Sub-topology {sub.id}"]')
         for name in sub.nodes:
             node = graph.nodes[name]
             shape = f'{_mermaid_id(name)}["{name}"]'
@@ -91,7 +91,7 @@ def to_mermaid(topology: Topology) -> str:
         for store in node.stores:
             lines.append(f"  {_mermaid_id(node.name)} -.- s_{_mermaid_id(store)}")
     for topic in sorted(topics):
-        lines.append(f"  t_{_mermaid_id(topic)}[/\"{topic}\"/]")
+        lines.append(f'  t_{_mermaid_id(topic)}[/"{topic}"/]')
     for store in graph.store_builders:
-        lines.append(f"  s_{_mermaid_id(store)}[(\"{store}\")]")
+        lines.append(f'  s_{_mermaid_id(store)}[("{store}")]')
     return "\n".join(lines) + "\n"

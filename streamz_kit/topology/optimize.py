@@ -58,8 +58,12 @@ def merge_repartition_topics(graph: LogicalGraph) -> list[str]:
         if entry is None or len(entry.parents) != 1:
             continue
         changed_by = entry.parents[0]
-        group = (changed_by, _serde_key(topic.key_serde), _serde_key(topic.value_serde),
-                 topic.num_partitions)
+        group = (
+            changed_by,
+            _serde_key(topic.key_serde),
+            _serde_key(topic.value_serde),
+            topic.num_partitions,
+        )
         groups.setdefault(group, []).append(topic)
     removed: list[str] = []
     for members in groups.values():

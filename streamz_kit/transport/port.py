@@ -81,6 +81,7 @@ class PartitionState(NamedTuple):
     end_offset: int
     bytes: int | None
 
+
 # Called by the consumer during a group rebalance, from inside poll(): revoked partitions
 # first (the runtime commits and closes their tasks), then assigned ones.
 RebalanceCallback = Callable[[set[TopicPartition]], Awaitable[None]]
@@ -114,9 +115,7 @@ class Admin(abc.ABC):
         """Committed next-offset-to-read of the group; partitions without one are absent."""
 
     @abc.abstractmethod
-    async def alter_group_offsets(
-        self, group_id: str, offsets: dict[TopicPartition, int]
-    ) -> None:
+    async def alter_group_offsets(self, group_id: str, offsets: dict[TopicPartition, int]) -> None:
         """Set a group's committed offsets (used by `reset`); the group must be inactive."""
 
     @abc.abstractmethod
@@ -126,9 +125,7 @@ class Admin(abc.ABC):
     async def group_is_active(self, group_id: str) -> bool:
         """True while a worker of the group is alive (reset refuses then)."""
 
-    async def delete_records(
-        self, offsets: dict[TopicPartition, int]
-    ) -> dict[TopicPartition, int]:
+    async def delete_records(self, offsets: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
         """Delete every record before each offset (Kafka's DeleteRecords; -1 = the end
         offset); returns each partition's new log start offset. Kafka Streams calls it on
         repartition topics once their records are committed."""
@@ -209,7 +206,9 @@ class Consumer(abc.ABC):
         """Commit next-offset-to-read for the group, outside a transaction (at_least_once)."""
 
     @abc.abstractmethod
-    async def committed(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]: ...
+    async def committed(
+        self, partitions: Iterable[TopicPartition]
+    ) -> dict[TopicPartition, int]: ...
 
     @abc.abstractmethod
     async def close(self) -> None: ...
@@ -245,18 +244,26 @@ class Producer(abc.ABC):
 
     async def begin(self) -> None:
         """Start a transaction (transactional producers only)."""
-        raise BrokerError("begin() was called on a producer that is not transactional; create it with a transactional_id (processing_guarantee='exactly_once').")
+        raise BrokerError(
+            "begin() was called on a producer that is not transactional; create it with a transactional_id (processing_guarantee='exactly_once')."
+        )
 
     async def send_offsets(self, group_id: str, offsets: dict[TopicPartition, int]) -> None:
         """Commit these consumer offsets atomically with the transaction's records."""
-        raise BrokerError("send_offsets() was called on a producer that is not transactional; create it with a transactional_id (processing_guarantee='exactly_once').")
+        raise BrokerError(
+            "send_offsets() was called on a producer that is not transactional; create it with a transactional_id (processing_guarantee='exactly_once')."
+        )
 
     async def commit(self) -> dict[TopicPartition, int]:
         """Commit the transaction; returns the last offset written per partition."""
-        raise BrokerError("commit() was called on a producer that is not transactional; create it with a transactional_id (processing_guarantee='exactly_once').")
+        raise BrokerError(
+            "commit() was called on a producer that is not transactional; create it with a transactional_id (processing_guarantee='exactly_once')."
+        )
 
     async def abort(self) -> None:
-        raise BrokerError("abort() was called on a producer that is not transactional; create it with a transactional_id (processing_guarantee='exactly_once').")
+        raise BrokerError(
+            "abort() was called on a producer that is not transactional; create it with a transactional_id (processing_guarantee='exactly_once')."
+        )
 
     @abc.abstractmethod
     async def close(self) -> None: ...

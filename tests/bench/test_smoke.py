@@ -24,7 +24,10 @@ def test_quick_run_prints_the_table_and_every_check_passes(tmp_path: Path) -> No
     results = tmp_path / "latest.md"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--results", str(results)],
-        capture_output=True, text=True, timeout=120, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     table = results.read_text()
@@ -42,8 +45,11 @@ def test_quick_run_prints_the_table_and_every_check_passes(tmp_path: Path) -> No
 def test_checks_reject_wrong_answers() -> None:
     records = wl.make_input(500, end_ms=10_000_000)
     want1 = wl.expected_w1(records)
-    good = [(k, orjson.dumps(wl.w1_map(orjson.loads(v)))) for k, v, _ in records
-            if wl.w1_keep(orjson.loads(v))]
+    good = [
+        (k, orjson.dumps(wl.w1_map(orjson.loads(v))))
+        for k, v, _ in records
+        if wl.w1_keep(orjson.loads(v))
+    ]
     assert wl.verify_w1(good, want1) == "ok"
     assert wl.verify_w1(good[:-1], want1).startswith("WRONG")
     assert wl.verify_w1(good + good[:1], want1).startswith("WRONG")
@@ -65,6 +71,11 @@ def test_hopping_window_expectation_matches_brute_force() -> None:
                 brute[f"{key.decode()}@{start}"] += 1
     assert wl.expected_w3(records) == brute
     # Quix Streams' window results ({"start", "end", "value"} under the plain key) verify too.
-    quix = [(k.split("@")[0].encode(), orjson.dumps({"start": int(k.split("@")[1]), "end": 0,
-                                                      "value": c})) for k, c in brute.items()]
+    quix = [
+        (
+            k.split("@")[0].encode(),
+            orjson.dumps({"start": int(k.split("@")[1]), "end": 0, "value": c}),
+        )
+        for k, c in brute.items()
+    ]
     assert wl.verify_counts(quix, brute, windowed=True) == "ok"

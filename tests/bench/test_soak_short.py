@@ -24,14 +24,23 @@ CHECK_S = 1
 
 def test_the_log_stops_growing_under_retention(tmp_path: Path) -> None:
     lines: list[str] = []
-    rows = asyncio.run(soak.run_soak(
-        tmp_path / "soak", rate=RATE, seconds=54, retention_s=RETENTION_S, report_s=4.5,
-        check_s=CHECK_S, compact_min_dirty=300, purge_ms=1000, say=lines.append,
-    ))
+    rows = asyncio.run(
+        soak.run_soak(
+            tmp_path / "soak",
+            rate=RATE,
+            seconds=54,
+            retention_s=RETENTION_S,
+            report_s=4.5,
+            check_s=CHECK_S,
+            compact_min_dirty=300,
+            purge_ms=1000,
+            say=lines.append,
+        )
+    )
     report = "\n".join(lines)
     assert len(rows) >= 9, report
     third = len(rows) // 3
-    middle, last = rows[third:2 * third], rows[2 * third:]
+    middle, last = rows[third : 2 * third], rows[2 * third :]
     # 0.5 MB of slack: a worker slowed by a busy machine holds a few seconds more of
     # uncommitted repartition records and writes outputs in bursts. Without retention and
     # the purge these grow by half from the middle third to the last, far past the slack.

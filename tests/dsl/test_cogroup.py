@@ -65,22 +65,41 @@ def test_two_streams_shared_keys_one_output_per_input(
     b = driver.create_input_topic("two", value_serde=S)
     for key, ts in (("k1", 0), ("k2", 1), ("k1", 10), ("k2", 100)):
         a.pipe_input(key, "A", timestamp_ms=ts)
-    for key, ts in (("k2", 100), ("k2", 200), ("k1", 1), ("k2", 500), ("k1", 500), ("k2", 500),
-                    ("k3", 500), ("k2", 100)):
+    for key, ts in (
+        ("k2", 100),
+        ("k2", 200),
+        ("k1", 1),
+        ("k2", 500),
+        ("k1", 500),
+        ("k2", 500),
+        ("k3", 500),
+        ("k2", 100),
+    ):
         b.pipe_input(key, "B", timestamp_ms=ts)
     out = driver.create_output_topic("out", value_serde=S)
     assert records(out) == [
-        ("k1", "A", 0), ("k2", "A", 1), ("k1", "AA", 10), ("k2", "AA", 100),
-        ("k2", "AAB", 100), ("k2", "AABB", 200), ("k1", "AAB", 10), ("k2", "AABBB", 500),
-        ("k1", "AABB", 500), ("k2", "AABBBB", 500), ("k3", "B", 500), ("k2", "AABBBBB", 500),
+        ("k1", "A", 0),
+        ("k2", "A", 1),
+        ("k1", "AA", 10),
+        ("k2", "AA", 100),
+        ("k2", "AAB", 100),
+        ("k2", "AABB", 200),
+        ("k1", "AAB", 10),
+        ("k2", "AABBB", 500),
+        ("k1", "AABB", 500),
+        ("k2", "AABBBB", 500),
+        ("k3", "B", 500),
+        ("k2", "AABBBBB", 500),
     ]
 
 
 def test_different_input_types_into_one_store(builder: sk.StreamsBuilder, make_driver: Any) -> None:
     """shouldCoGroupStreamsWithDifferentInputTypes: strings and ints into one int sum."""
     one, two = two_streams(builder, serdes.INT)
-    table = one.cogroup(strsum).cogroup(two, lambda k, v, agg: agg + v).aggregate(
-        int, materialized=sk.Materialized("store1", value_serde=serdes.INT)
+    table = (
+        one.cogroup(strsum)
+        .cogroup(two, lambda k, v, agg: agg + v)
+        .aggregate(int, materialized=sk.Materialized("store1", value_serde=serdes.INT))
     )
     table.to_stream().to("out", value_serde=serdes.INT)
     driver = make_driver(builder)
@@ -88,13 +107,29 @@ def test_different_input_types_into_one_store(builder: sk.StreamsBuilder, make_d
     b = driver.create_input_topic("two", value_serde=serdes.INT)
     for key, ts in (("k1", 0), ("k2", 1), ("k1", 10), ("k2", 100)):
         a.pipe_input(key, "1", timestamp_ms=ts)
-    for key, value, ts in (("k2", 2, 100), ("k2", 2, 200), ("k1", 2, 1), ("k2", 2, 500),
-                           ("k1", 2, 500), ("k2", 3, 500), ("k3", 2, 500), ("k2", 2, 100)):
+    for key, value, ts in (
+        ("k2", 2, 100),
+        ("k2", 2, 200),
+        ("k1", 2, 1),
+        ("k2", 2, 500),
+        ("k1", 2, 500),
+        ("k2", 3, 500),
+        ("k3", 2, 500),
+        ("k2", 2, 100),
+    ):
         b.pipe_input(key, value, timestamp_ms=ts)
     out = driver.create_output_topic("out", value_serde=serdes.INT)
     assert records(out)[:10] == [
-        ("k1", 1, 0), ("k2", 1, 1), ("k1", 2, 10), ("k2", 2, 100), ("k2", 4, 100),
-        ("k2", 6, 200), ("k1", 4, 10), ("k2", 8, 500), ("k1", 6, 500), ("k2", 11, 500),
+        ("k1", 1, 0),
+        ("k2", 1, 1),
+        ("k1", 2, 10),
+        ("k2", 2, 100),
+        ("k2", 4, 100),
+        ("k2", 6, 200),
+        ("k1", 4, 10),
+        ("k2", 8, 500),
+        ("k1", 6, 500),
+        ("k2", 11, 500),
     ]
     store = driver.get_key_value_store("store1")
     assert (store.get("k1"), store.get("k2"), store.get("k3")) == (6, 13, 2)
@@ -115,8 +150,13 @@ def test_mixed_aggregators(builder: sk.StreamsBuilder, make_driver: Any) -> None
         b.pipe_input(key, "2", timestamp_ms=ts)
     out = driver.create_output_topic("out", value_serde=S)
     assert records(out) == [
-        ("k1", "0-1", 0), ("k2", "0-1", 1), ("k1", "0-1-1", 10), ("k2", "0-1-1", 100),
-        ("k1", "0-1-1+2", 500), ("k2", "0-1-1+2", 500), ("k1", "0-1-1+2+2", 500),
+        ("k1", "0-1", 0),
+        ("k2", "0-1", 1),
+        ("k1", "0-1-1", 10),
+        ("k2", "0-1-1", 100),
+        ("k1", "0-1-1+2", 500),
+        ("k2", "0-1-1+2", 500),
+        ("k1", "0-1-1+2+2", 500),
         ("k2", "0-1-1+2+2", 500),
     ]
 
@@ -156,7 +196,9 @@ def test_repartitioned_cogroup_aggregates_by_the_new_key(
     a.pipe_input("y", "k2", timestamp_ms=3)
     out = driver.create_output_topic("out")
     assert out.read_key_values_to_list() == [
-        ("k1", ["one:k1"]), ("k1", ["one:k1", "two:v"]), ("k2", ["one:k2"])
+        ("k1", ["one:k1"]),
+        ("k1", ["one:k1", "two:v"]),
+        ("k2", ["one:k2"]),
     ]
 
 
@@ -186,8 +228,14 @@ def test_time_windowed_mixed_aggregators_many_windows(
         b.pipe_input(key, "B", timestamp_ms=ts)
     out = driver.create_output_topic("out", key_serde=table.key_serde, value_serde=S)
     assert windowed_records(out) == [
-        ("k1", "0+A", 0), ("k2", "0+A", 0), ("k2", "0+A+A", 1), ("k1", "0+A+A", 2),
-        ("k1", "0+A+A-B", 3), ("k2", "0+A+A-B", 3), ("k2", "0-B", 501), ("k1", "0-B", 501),
+        ("k1", "0+A", 0),
+        ("k2", "0+A", 0),
+        ("k2", "0+A+A", 1),
+        ("k1", "0+A+A", 2),
+        ("k1", "0+A+A-B", 3),
+        ("k2", "0+A+A-B", 3),
+        ("k2", "0-B", 501),
+        ("k1", "0-B", 501),
     ]
 
 
@@ -200,13 +248,27 @@ def test_hopping_windows(builder: sk.StreamsBuilder, make_driver: Any) -> None:
     ).to_stream().to("out", value_serde=S)
     driver = make_driver(builder)
     a = driver.create_input_topic("one", value_serde=S)
-    for key, value, ts in (("k1", "A", 0), ("k2", "A", 0), ("k1", "B", 250), ("k2", "B", 250),
-                           ("k2", "A", 500), ("k1", "A", 500)):
+    for key, value, ts in (
+        ("k1", "A", 0),
+        ("k2", "A", 0),
+        ("k1", "B", 250),
+        ("k2", "B", 250),
+        ("k2", "A", 500),
+        ("k1", "A", 500),
+    ):
         a.pipe_input(key, value, timestamp_ms=ts)
     out = driver.create_output_topic("out", key_serde=serdes.BYTES, value_serde=S)
     assert [(r.value, r.timestamp_ms) for r in out.read_records_to_list()] == [
-        ("0+A", 0), ("0+A", 0), ("0+A+B", 250), ("0+B", 250), ("0+A+B", 250), ("0+B", 250),
-        ("0+B+A", 500), ("0+A", 500), ("0+B+A", 500), ("0+A", 500),
+        ("0+A", 0),
+        ("0+A", 0),
+        ("0+A+B", 250),
+        ("0+B", 250),
+        ("0+A+B", 250),
+        ("0+B", 250),
+        ("0+B+A", 500),
+        ("0+A", 500),
+        ("0+B+A", 500),
+        ("0+A", 500),
     ]
 
 
@@ -246,8 +308,13 @@ def test_sliding_windows(builder: sk.StreamsBuilder, make_driver: Any) -> None:
     other.stream("one", key_serde=S, value_serde=S).group_by_key().windowed_by(windows).aggregate(
         lambda: "0", adder, materialized=sk.Materialized(value_serde=S)
     ).to_stream().to("out", value_serde=S)
-    inputs = [("one", "k", "a", 10), ("two", "k", "b", 50), ("one", "k", "c", 120),
-              ("two", "k", "d", 90), ("one", "k", "e", 400)]
+    inputs = [
+        ("one", "k", "a", 10),
+        ("two", "k", "b", 50),
+        ("one", "k", "c", 120),
+        ("two", "k", "d", 90),
+        ("one", "k", "e", 400),
+    ]
     driver, ref = make_driver(builder), make_driver(other)
     for topic, key, value, ts in inputs:
         driver.create_input_topic(topic, value_serde=S).pipe_input(key, value, timestamp_ms=ts)
@@ -287,5 +354,6 @@ def test_each_input_keeps_its_own_stream_time(builder: sk.StreamsBuilder, make_d
     a.pipe_input("k", "A", timestamp_ms=6)  # late for stream one: its window closed at 100
     out = driver.create_output_topic("out", key_serde=table.key_serde, value_serde=S)
     assert [(r.key.window.start, r.value) for r in out.read_records_to_list()] == [
-        (100, "0+A"), (0, "0-B")
+        (100, "0+A"),
+        (0, "0-B"),
     ]

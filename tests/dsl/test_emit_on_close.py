@@ -17,15 +17,31 @@ from streamz_kit.errors import TopologyError
 from streamz_kit.serdes_windowed import session_windowed, time_windowed
 from streamz_kit.testing import TopologyTestDriver
 
-INPUT = [("A", 1), ("B", 3), ("A", 12), ("B", 9), ("A", 15), ("A", 4), ("B", 25), ("A", 26),
-         ("B", 8), ("A", 33)]
+INPUT = [
+    ("A", 1),
+    ("B", 3),
+    ("A", 12),
+    ("B", 9),
+    ("A", 15),
+    ("A", 4),
+    ("B", 25),
+    ("A", 26),
+    ("B", 8),
+    ("A", 33),
+]
 
 
 def _run(windows: Any, *, session: bool = False) -> list[tuple[str, tuple[Any, ...]]]:
     builder = sk.StreamsBuilder()
     stream = builder.stream("in", key_serde=serdes.STRING, value_serde=serdes.STRING)
-    (stream.group_by_key().windowed_by(windows).emit_strategy(EmitStrategy.on_window_close())
-     .count().to_stream().to("out", value_serde=serdes.LONG))
+    (
+        stream.group_by_key()
+        .windowed_by(windows)
+        .emit_strategy(EmitStrategy.on_window_close())
+        .count()
+        .to_stream()
+        .to("out", value_serde=serdes.LONG)
+    )
     key_serde = session_windowed(serdes.STRING) if session else time_windowed(serdes.STRING, 10)
     seen: list[tuple[str, tuple[Any, ...]]] = []
     with TopologyTestDriver(builder.build()) as driver:
@@ -69,10 +85,14 @@ def test_a_jump_in_stream_time_past_retention_loses_closed_windows_as_in_kafka()
         INPUT[-1] = last
     assert [row for row in tumbling if row[0] == "A@40"] == []  # [20, 30) expired first
     assert [row for row in sliding if row[0] == "A@40"] == [
-        ("A@40", ("A", 13, 23, 1, 15)), ("A@40", ("B", 15, 25, 1, 25)),
-        ("A@40", ("A", 16, 26, 1, 26))]
+        ("A@40", ("A", 13, 23, 1, 15)),
+        ("A@40", ("B", 15, 25, 1, 25)),
+        ("A@40", ("A", 16, 26, 1, 26)),
+    ]
     assert [row for row in session if row[0] == "A@40"] == [
-        ("A@40", ("B", 25, 25, 1, 25)), ("A@40", ("A", 26, 26, 1, 26))]
+        ("A@40", ("B", 25, 25, 1, 25)),
+        ("A@40", ("A", 26, 26, 1, 26)),
+    ]
 
 
 def test_sliding_windows_emit_once_when_closed() -> None:
@@ -100,13 +120,17 @@ def test_session_windows_emit_once_when_closed() -> None:
 
 def test_on_window_update_is_the_default_and_emits_every_change() -> None:
     builder = sk.StreamsBuilder()
-    windowed = builder.stream("in").group_by_key().windowed_by(sk.TimeWindows.of_size_with_no_grace(10))
+    windowed = (
+        builder.stream("in").group_by_key().windowed_by(sk.TimeWindows.of_size_with_no_grace(10))
+    )
     assert windowed.emit.type == EmitStrategy.on_window_update().type
     assert windowed.emit_strategy(EmitStrategy.on_window_update()) is windowed
 
 
 def test_emit_strategy_rejects_other_objects() -> None:
     builder = sk.StreamsBuilder()
-    windowed = builder.stream("in").group_by_key().windowed_by(sk.TimeWindows.of_size_with_no_grace(10))
+    windowed = (
+        builder.stream("in").group_by_key().windowed_by(sk.TimeWindows.of_size_with_no_grace(10))
+    )
     with pytest.raises(TopologyError, match=r"EmitStrategy.on_window_close"):
         windowed.emit_strategy("close")

@@ -37,9 +37,7 @@ def topology(left_join: bool, materialized: bool) -> sk.Topology:
     right = builder.table("right_table", key_serde=S, value_serde=S)
     mat = sk.Materialized("store", value_serde=S, caching=False) if materialized else None
     join = left.left_join if left_join else left.join
-    join(right, joiner, foreign_key=fk_of, materialized=mat).to_stream().to(
-        "output", value_serde=S
-    )
+    join(right, joiner, foreign_key=fk_of, materialized=mat).to_stream().to("output", value_serde=S)
     return builder.build()
 
 
@@ -73,8 +71,11 @@ def fx(request: Any) -> Any:
 
 
 def test_join_from_left_then_delete_left_entity(fx: Any) -> None:
-    for key, value, ts in (("rhs1", "rhsValue1", 0), ("rhs2", "rhsValue2", 1),
-                           ("rhs3", "rhsValue3", 2)):
+    for key, value, ts in (
+        ("rhs1", "rhsValue1", 0),
+        ("rhs2", "rhsValue2", 1),
+        ("rhs3", "rhsValue3", 2),
+    ):
         fx.right.pipe_input(key, value, timestamp_ms=ts)
     assert fx.out.read_key_values_to_list() == []
     fx.check_store({})
@@ -108,8 +109,11 @@ def test_join_from_right_then_delete_right_entity(fx: Any) -> None:
     fx.left.pipe_input("lhs1", "lhsValue1|rhs1", timestamp_ms=0)
     fx.left.pipe_input("lhs2", "lhsValue2|rhs2", timestamp_ms=1)
     fx.left.pipe_input("lhs3", "lhsValue3|rhs1", timestamp_ms=2)
-    half = {"lhs1": "(lhsValue1|rhs1,None)", "lhs2": "(lhsValue2|rhs2,None)",
-            "lhs3": "(lhsValue3|rhs1,None)"}
+    half = {
+        "lhs1": "(lhsValue1|rhs1,None)",
+        "lhs2": "(lhsValue2|rhs2,None)",
+        "lhs3": "(lhsValue3|rhs1,None)",
+    }
     assert fx.output() == (half if lj else {})
     fx.right.pipe_input("rhs1", "rhsValue1", timestamp_ms=3)
     joined1 = {"lhs1": "(lhsValue1|rhs1,rhsValue1)", "lhs3": "(lhsValue3|rhs1,rhsValue1)"}
@@ -201,8 +205,10 @@ def test_stale_responses_are_dropped_by_the_hash_check() -> None:
         right.pipe_input("rhs1", "rhsValue1", timestamp_ms=0)
         left.pipe_input("lhs1", "lhsValue1|rhs1", timestamp_ms=1)
         left.pipe_input("lhs1", "lhsValue1|rhs2", timestamp_ms=2)
-        assert out.read_key_values_to_list() == [("lhs1", "(lhsValue1|rhs1,rhsValue1)"),
-                                                 ("lhs1", None)]
+        assert out.read_key_values_to_list() == [
+            ("lhs1", "(lhsValue1|rhs1,rhsValue1)"),
+            ("lhs1", None),
+        ]
         topic = next(t for t in driver._task_by_topic if "SUBSCRIPTION-RESPONSE" in t)
         responses = driver.create_input_topic(topic, value_serde=ResponseWrapperSerde(S))
         stale = value_hash(b"lhsValue1|rhs1")
@@ -232,12 +238,12 @@ def test_unmaterialized_result_gets_a_store_when_old_values_are_needed() -> None
     builder = sk.StreamsBuilder()
     orders = builder.table("orders")
     products = builder.table("products")
-    enriched = orders.join(products, lambda o, p: {**o, "cat": p["cat"]},
-                           foreign_key=lambda o: o["product"])
-    enriched.group_by(lambda k, v: (v["cat"], v["qty"]), key_serde=S,
-                      value_serde=serdes.JSON).reduce(
-        lambda a, v: a + v, lambda a, v: a - v, materialized=sk.Materialized("per-cat")
+    enriched = orders.join(
+        products, lambda o, p: {**o, "cat": p["cat"]}, foreign_key=lambda o: o["product"]
     )
+    enriched.group_by(
+        lambda k, v: (v["cat"], v["qty"]), key_serde=S, value_serde=serdes.JSON
+    ).reduce(lambda a, v: a + v, lambda a, v: a - v, materialized=sk.Materialized("per-cat"))
     with TopologyTestDriver(builder.build()) as driver:
         o = driver.create_input_topic("orders")
         p = driver.create_input_topic("products")
@@ -265,10 +271,12 @@ def test_out_of_order_versions_of_versioned_tables_are_ignored() -> None:
     latest version) changes no join result, as in Kafka's FK join processors."""
     builder = sk.StreamsBuilder()
     versioned = {"store": "versioned", "history_retention": 60_000, "value_serde": S}
-    left = builder.table("left_table", key_serde=S, value_serde=S,
-                         materialized=sk.Materialized("l", **versioned))
-    right = builder.table("right_table", key_serde=S, value_serde=S,
-                          materialized=sk.Materialized("r", **versioned))
+    left = builder.table(
+        "left_table", key_serde=S, value_serde=S, materialized=sk.Materialized("l", **versioned)
+    )
+    right = builder.table(
+        "right_table", key_serde=S, value_serde=S, materialized=sk.Materialized("r", **versioned)
+    )
     left.join(right, joiner, foreign_key=fk_of).to_stream().to("output", value_serde=S)
     with TopologyTestDriver(builder.build()) as driver:
         lt = driver.create_input_topic("left_table", value_serde=S)
@@ -289,7 +297,8 @@ def test_derived_tables_on_both_sides() -> None:
     materializes what it must read, and the filter's retractions flow through."""
     builder = sk.StreamsBuilder()
     left = builder.table("left_table", key_serde=S, value_serde=S).filter(
-        lambda k, v: not v.startswith("hidden"))
+        lambda k, v: not v.startswith("hidden")
+    )
     right = builder.table("right_table", key_serde=S, value_serde=S).map_values(str.upper)
     left.join(right, joiner, foreign_key=fk_of).to_stream().to("output", value_serde=S)
     with TopologyTestDriver(builder.build()) as driver:
@@ -313,10 +322,12 @@ def test_chained_foreign_key_joins() -> None:
     orders = builder.table("orders")
     products = builder.table("products")
     makers = builder.table("makers")
-    enriched = orders.join(products, lambda o, p: {**o, "maker": p["maker"]},
-                           foreign_key=lambda o: o["product"])
-    enriched.join(makers, lambda o, m: {**o, "country": m["country"]},
-                  foreign_key=lambda o: o["maker"]).to_stream().to("out")
+    enriched = orders.join(
+        products, lambda o, p: {**o, "maker": p["maker"]}, foreign_key=lambda o: o["product"]
+    )
+    enriched.join(
+        makers, lambda o, m: {**o, "country": m["country"]}, foreign_key=lambda o: o["maker"]
+    ).to_stream().to("out")
     with TopologyTestDriver(builder.build()) as driver:
         o = driver.create_input_topic("orders")
         p = driver.create_input_topic("products")
@@ -326,10 +337,12 @@ def test_chained_foreign_key_joins() -> None:
         p.pipe_input("p1", {"maker": "m1"}, timestamp_ms=0)
         o.pipe_input("o1", {"product": "p1"}, timestamp_ms=1)
         assert out.read_key_values_to_list() == [
-            ("o1", {"product": "p1", "maker": "m1", "country": "NL"})]
+            ("o1", {"product": "p1", "maker": "m1", "country": "NL"})
+        ]
         m.pipe_input("m2", {"country": "PT"}, timestamp_ms=2)
         p.pipe_input("p1", {"maker": "m2"}, timestamp_ms=3)  # moves every p1 order
         assert out.read_key_values_to_list() == [
-            ("o1", {"product": "p1", "maker": "m2", "country": "PT"})]
+            ("o1", {"product": "p1", "maker": "m2", "country": "PT"})
+        ]
         m.pipe_input("m2", None, timestamp_ms=4)
         assert out.read_key_values_to_list() == [("o1", None)]

@@ -25,7 +25,8 @@ def joiner(left: Any, right: Any) -> str:
 
 
 def _replay(
-    topology: sk.Topology, extra: list[tuple[str, int, Any]] = ()  # type: ignore[assignment]
+    topology: sk.Topology,
+    extra: list[tuple[str, int, Any]] = (),  # type: ignore[assignment]
 ) -> dict[int, list[Any]]:
     """Pipe the scenario; return the output records produced by each input timestamp."""
     script = sorted(
@@ -34,7 +35,9 @@ def _replay(
     ) + list(extra)
     with TopologyTestDriver(topology) as driver:
         inputs = {
-            side: driver.create_input_topic(side, key_serde=serdes.STRING, value_serde=serdes.STRING)
+            side: driver.create_input_topic(
+                side, key_serde=serdes.STRING, value_serde=serdes.STRING
+            )
             for side in ("left", "right")
         }
         out = driver.create_output_topic("out", key_serde=serdes.STRING, value_serde=serdes.STRING)
@@ -88,7 +91,9 @@ def test_stream_stream_left_result_waits_for_grace() -> None:
     topology = _stream_stream("left", sk.JoinWindows.of_time_difference_and_grace(10, 5))
     with TopologyTestDriver(topology) as driver:
         left = driver.create_input_topic("left", key_serde=serdes.STRING, value_serde=serdes.STRING)
-        right = driver.create_input_topic("right", key_serde=serdes.STRING, value_serde=serdes.STRING)
+        right = driver.create_input_topic(
+            "right", key_serde=serdes.STRING, value_serde=serdes.STRING
+        )
         out = driver.create_output_topic("out", key_serde=serdes.STRING, value_serde=serdes.STRING)
         left.pipe_input("k", "A", 100)
         right.pipe_input("x", "z", 115)  # window end 110 + grace 5 = 115: not yet closed
@@ -106,7 +111,9 @@ def test_stream_stream_window_bounds_are_inclusive_and_asymmetric() -> None:
     topology = _stream_stream("inner", windows)
     with TopologyTestDriver(topology) as driver:
         left = driver.create_input_topic("left", key_serde=serdes.STRING, value_serde=serdes.STRING)
-        right = driver.create_input_topic("right", key_serde=serdes.STRING, value_serde=serdes.STRING)
+        right = driver.create_input_topic(
+            "right", key_serde=serdes.STRING, value_serde=serdes.STRING
+        )
         out = driver.create_output_topic("out", key_serde=serdes.STRING, value_serde=serdes.STRING)
         left.pipe_input("k", "L", 100)
         for ts in (94, 95, 102, 103):
@@ -122,9 +129,9 @@ def test_stream_stream_join_after_key_change_repartitions_and_copartitions() -> 
     left = builder.stream("left", key_serde=serdes.STRING, value_serde=serdes.STRING)
     right = builder.stream("right", key_serde=serdes.STRING, value_serde=serdes.STRING)
     rekeyed = left.select_key(lambda k, v: v.split(":")[0])
-    rekeyed.join(
-        right, joiner, windows=sk.JoinWindows.of_time_difference_without_grace(10)
-    ).to("out", value_serde=serdes.STRING)
+    rekeyed.join(right, joiner, windows=sk.JoinWindows.of_time_difference_without_grace(10)).to(
+        "out", value_serde=serdes.STRING
+    )
     topology = builder.build()
     assert len(topology.repartition_topics) == 1
     assert any(len(g) == 2 for sub in topology.subtopologies for g in sub.copartition_groups)
@@ -198,9 +205,13 @@ def test_stream_global_table_join() -> None:
     )
     with TopologyTestDriver(builder.build()) as driver:
         oin = driver.create_input_topic("orders", key_serde=serdes.STRING, value_serde=serdes.JSON)
-        pin = driver.create_input_topic("products", key_serde=serdes.STRING, value_serde=serdes.STRING)
+        pin = driver.create_input_topic(
+            "products", key_serde=serdes.STRING, value_serde=serdes.STRING
+        )
         out = driver.create_output_topic("out", key_serde=serdes.STRING, value_serde=serdes.STRING)
-        out_left = driver.create_output_topic("out-left", key_serde=serdes.STRING, value_serde=serdes.STRING)
+        out_left = driver.create_output_topic(
+            "out-left", key_serde=serdes.STRING, value_serde=serdes.STRING
+        )
         pin.pipe_input("p1", "apple", 1)
         oin.pipe_input("c1", {"id": 1, "product": "p1"}, 2)
         oin.pipe_input("c1", {"id": 2, "product": "p9"}, 3)
@@ -208,7 +219,9 @@ def test_stream_global_table_join() -> None:
         pin.pipe_input("p9", "pear", 5)  # table updates alone emit nothing
         assert out.read_key_values_to_list() == [("c1", "1:apple")]
         assert out_left.read_key_values_to_list() == [
-            ("c1", "1:apple"), ("c1", "2:None"), ("c1", "3:None"),
+            ("c1", "1:apple"),
+            ("c1", "2:None"),
+            ("c1", "3:None"),
         ]
 
 
@@ -217,18 +230,39 @@ def test_stream_global_table_join() -> None:
 # join result (e.g. row 1): KTableKTable*Join returns early there.
 
 INNER_TT = {
-    4: [("A-a", 4)], 5: [("B-a", 5)], 6: [("B-b", 6)], 7: [(None, 7)],
-    10: [("C-c", 10)], 11: [(None, 11)], 15: [("D-d", 15)],
+    4: [("A-a", 4)],
+    5: [("B-a", 5)],
+    6: [("B-b", 6)],
+    7: [(None, 7)],
+    10: [("C-c", 10)],
+    11: [(None, 11)],
+    15: [("D-d", 15)],
 }
 LEFT_TT = {
-    3: [("A-null", 3)], 4: [("A-a", 4)], 5: [("B-a", 5)], 6: [("B-b", 6)], 7: [(None, 7)],
-    9: [("C-null", 9)], 10: [("C-c", 10)], 11: [("C-null", 11)], 12: [(None, 12)],
+    3: [("A-null", 3)],
+    4: [("A-a", 4)],
+    5: [("B-a", 5)],
+    6: [("B-b", 6)],
+    7: [(None, 7)],
+    9: [("C-null", 9)],
+    10: [("C-c", 10)],
+    11: [("C-null", 11)],
+    12: [(None, 12)],
     15: [("D-d", 15)],
 }
 OUTER_TT = {
-    3: [("A-null", 3)], 4: [("A-a", 4)], 5: [("B-a", 5)], 6: [("B-b", 6)], 7: [("null-b", 7)],
-    8: [(None, 8)], 9: [("C-null", 9)], 10: [("C-c", 10)], 11: [("C-null", 11)],
-    12: [(None, 12)], 14: [("null-d", 14)], 15: [("D-d", 15)],
+    3: [("A-null", 3)],
+    4: [("A-a", 4)],
+    5: [("B-a", 5)],
+    6: [("B-b", 6)],
+    7: [("null-b", 7)],
+    8: [(None, 8)],
+    9: [("C-null", 9)],
+    10: [("C-c", 10)],
+    11: [("C-null", 11)],
+    12: [(None, 12)],
+    14: [("null-d", 14)],
+    15: [("D-d", 15)],
 }
 
 

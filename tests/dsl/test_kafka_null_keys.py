@@ -45,8 +45,12 @@ def _run(build: Callable[[sk.StreamsBuilder, Any], Any], steps: list[Step]) -> T
         if topic not in topics:
             topics[topic] = driver.create_input_topic(topic, key_serde=S, value_serde=S)
         topics[topic].pipe_input(key, value, ts)
-        got.append([f"{_text(r.key)} {_text(r.value)} {r.timestamp_ms}"
-                    for r in out.read_records_to_list()])
+        got.append(
+            [
+                f"{_text(r.key)} {_text(r.value)} {r.timestamp_ms}"
+                for r in out.read_records_to_list()
+            ]
+        )
     assert got == [expected for _, expected in steps]
     return driver
 
@@ -59,14 +63,17 @@ def test_stream_table_left_join_emits_a_null_key_record_joined_with_null() -> No
     def build(b: sk.StreamsBuilder, stream: Any) -> Any:
         return stream.left_join(b.table("right", key_serde=S, value_serde=S), _joiner)
 
-    driver = _run(build, [
-        (("right", "a", "t", 0), []),
-        (("right", None, "t2", 0), []),
-        (("in", None, "x", 1), ["null x+null 1"]),
-        (("in", "a", None, 2), []),  # a null value is still skipped
-        (("in", "a", "v", 3), ["a v+t 3"]),
-        (("in", "b", "v", 4), ["b v+null 4"]),
-    ])
+    driver = _run(
+        build,
+        [
+            (("right", "a", "t", 0), []),
+            (("right", None, "t2", 0), []),
+            (("in", None, "x", 1), ["null x+null 1"]),
+            (("in", "a", None, 2), []),  # a null value is still skipped
+            (("in", "a", "v", 3), ["a v+t 3"]),
+            (("in", "b", "v", 4), ["b v+null 4"]),
+        ],
+    )
     with driver:
         assert _skipped(driver) == 2  # the table's null key, the stream's null value
 
@@ -75,12 +82,15 @@ def test_stream_table_inner_join_skips_null_keys() -> None:
     def build(b: sk.StreamsBuilder, stream: Any) -> Any:
         return stream.join(b.table("right", key_serde=S, value_serde=S), _joiner)
 
-    with _run(build, [
-        (("right", "a", "t", 0), []),
-        (("in", None, "x", 1), []),
-        (("in", "a", "v", 3), ["a v+t 3"]),
-        (("in", "b", "v", 4), []),
-    ]):
+    with _run(
+        build,
+        [
+            (("right", "a", "t", 0), []),
+            (("in", None, "x", 1), []),
+            (("in", "a", "v", 3), ["a v+t 3"]),
+            (("in", "b", "v", 4), []),
+        ],
+    ):
         pass
 
 
@@ -92,12 +102,15 @@ def test_a_repartition_before_a_left_join_keeps_null_keys() -> None:
         table = b.table("right", key_serde=S, value_serde=S)
         return stream.select_key(_rekey).left_join(table, _joiner)
 
-    with _run(build, [
-        (("right", "a", "t", 0), []),
-        (("in", "a", "n1", 1), ["null n1+null 1"]),
-        (("in", "a", "v", 3), ["a v+t 3"]),
-        (("in", None, "v", 4), ["null v+null 4"]),
-    ]):
+    with _run(
+        build,
+        [
+            (("right", "a", "t", 0), []),
+            (("in", "a", "n1", 1), ["null n1+null 1"]),
+            (("in", "a", "v", 3), ["a v+t 3"]),
+            (("in", None, "v", 4), ["null v+null 4"]),
+        ],
+    ):
         pass
 
 
@@ -105,13 +118,16 @@ def test_a_repartition_without_a_left_join_drops_null_keys_silently() -> None:
     def build(b: sk.StreamsBuilder, stream: Any) -> Any:
         return stream.select_key(_rekey).repartition(key_serde=S, value_serde=S)
 
-    driver = _run(build, [
-        (("in", "a", "n1", 1), []),
-        (("in", "a", "x", 2), ["a x 2"]),
-        (("in", None, "x", 3), []),
-        (("in", "b", None, 5), []),
-        (("in", "a", "x", 6), ["a x 6"]),
-    ])
+    driver = _run(
+        build,
+        [
+            (("in", "a", "n1", 1), []),
+            (("in", "a", "x", 2), ["a x 2"]),
+            (("in", None, "x", 3), []),
+            (("in", "b", None, 5), []),
+            (("in", "a", "x", 6), ["a x 6"]),
+        ],
+    )
     with driver:
         assert _skipped(driver) == 0  # Kafka's filter counts no dropped record
 
@@ -120,15 +136,19 @@ def test_group_by_to_a_null_key_is_filtered_before_the_repartition_topic() -> No
     def build(b: sk.StreamsBuilder, stream: Any) -> Any:
         grouped = stream.group_by(
             lambda k, v: None if v is None or v.startswith("n") else v,
-            key_serde=S, value_serde=S,
+            key_serde=S,
+            value_serde=S,
         )
         return grouped.count().to_stream().map_values(str)
 
-    driver = _run(build, [
-        (("in", "a", "n1", 1), []),
-        (("in", "a", "x", 2), ["x 1 2"]),
-        (("in", None, "x", 3), ["x 2 3"]),
-    ])
+    driver = _run(
+        build,
+        [
+            (("in", "a", "n1", 1), []),
+            (("in", "a", "x", 2), ["x 1 2"]),
+            (("in", None, "x", 3), ["x 2 3"]),
+        ],
+    )
     with driver:
         assert _skipped(driver) == 0
 
@@ -140,12 +160,15 @@ def test_stream_stream_outer_join_after_a_key_change_emits_null_keys_at_once() -
         right = b.stream("right", key_serde=S, value_serde=S)
         return stream.select_key(_rekey).outer_join(right, _joiner, windows=windows)
 
-    with _run(build, [
-        (("right", "a", "w", 0), []),
-        (("in", "a", "n1", 1), ["null n1+null 1"]),
-        (("in", "a", "x", 2), ["a x+w 2"]),
-        (("in", "b", "n2", 3), ["null n2+null 3"]),
-    ]):
+    with _run(
+        build,
+        [
+            (("right", "a", "w", 0), []),
+            (("in", "a", "n1", 1), ["null n1+null 1"]),
+            (("in", "a", "x", 2), ["a x+w 2"]),
+            (("in", "b", "n2", 3), ["null n2+null 3"]),
+        ],
+    ):
         pass
 
 
@@ -154,8 +177,12 @@ def test_stream_stream_joins_handle_null_keys_per_side() -> None:
     join: both emitted; inner join: neither."""
     windows = sk.JoinWindows.of_time_difference_and_grace(5, 0)
     steps_in: list[tuple[str, str | None, str | None, int]] = [
-        ("in", None, "x", 0), ("right", None, "y", 0), ("in", "a", None, 1),
-        ("right", "a", None, 1), ("in", "a", "v", 2), ("right", "a", "w", 3),
+        ("in", None, "x", 0),
+        ("right", None, "y", 0),
+        ("in", "a", None, 1),
+        ("right", "a", None, 1),
+        ("in", "a", "v", 2),
+        ("right", "a", "w", 3),
     ]
     expected = {
         "join": [[], [], [], [], [], ["a v+w 3"]],
@@ -163,6 +190,7 @@ def test_stream_stream_joins_handle_null_keys_per_side() -> None:
         "outer_join": [["null x+null 0"], ["null null+y 0"], [], [], [], ["a v+w 3"]],
     }
     for method, outputs in expected.items():
+
         def build(b: sk.StreamsBuilder, stream: Any, method: str = method) -> Any:
             right = b.stream("right", key_serde=S, value_serde=S)
             return getattr(stream, method)(right, _joiner, windows=windows)
@@ -182,12 +210,15 @@ def test_global_table_left_join_with_a_null_lookup_key_joins_with_null() -> None
         table = b.global_table("right", key_serde=S, value_serde=S)
         return stream.left_join(table, key_fn, _joiner)
 
-    with _run(build, [
-        (("right", "a", "t", 0), []),
-        (("in", "a", "n1", 1), ["a n1+null 1"]),
-        (("in", "a", "a", 3), ["a a+t 3"]),
-        (("in", None, "a", 4), ["null a+t 4"]),  # the stream's own key plays no part
-        (("in", "q", None, 5), []),  # a null value is skipped, after key_fn saw it
-        (("in", "b", "b", 6), ["b b+null 6"]),
-    ]):
+    with _run(
+        build,
+        [
+            (("right", "a", "t", 0), []),
+            (("in", "a", "n1", 1), ["a n1+null 1"]),
+            (("in", "a", "a", 3), ["a a+t 3"]),
+            (("in", None, "a", 4), ["null a+t 4"]),  # the stream's own key plays no part
+            (("in", "q", None, 5), []),  # a null value is skipped, after key_fn saw it
+            (("in", "b", "b", 6), ["b b+null 6"]),
+        ],
+    ):
         assert ("q", None) in calls

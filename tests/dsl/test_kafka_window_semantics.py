@@ -50,9 +50,9 @@ def _run(windows: Any, steps: list[Step], *, suppress: bool = False) -> list[lis
         )
     if suppress:
         table = table.suppress(sk.Suppressed.until_window_closes())
-    table.to_stream().map(
-        lambda k, v: (f"{k.key}@{k.window.start}/{k.window.end}", v)
-    ).to("out", key_serde=S, value_serde=S)
+    table.to_stream().map(lambda k, v: (f"{k.key}@{k.window.start}/{k.window.end}", v)).to(
+        "out", key_serde=S, value_serde=S
+    )
     got: list[list[str]] = []
     with TopologyTestDriver(builder.build(), config={"cache_max_bytes": 0}) as driver:
         inp = driver.create_input_topic("in", key_serde=S, value_serde=S)
@@ -89,11 +89,16 @@ def test_a_record_removed_by_an_upstream_filter_does_not_make_later_records_late
 ) -> None:
     first = {"time": "a@0/10 x 0", "session": "a@0/0 x 0", "sliding": "a@0/10 x 0"}
     kind = (
-        "session" if isinstance(windows, sk.SessionWindows)
-        else "sliding" if isinstance(windows, sk.SlidingWindows) else "time"
+        "session"
+        if isinstance(windows, sk.SessionWindows)
+        else "sliding"
+        if isinstance(windows, sk.SlidingWindows)
+        else "time"
     )
-    _check(windows, [(("a", "x", 0), [first[kind]]), (("a", "D", 100), []),
-                     (("a", "y", 5), late_update)])
+    _check(
+        windows,
+        [(("a", "x", 0), [first[kind]]), (("a", "D", 100), []), (("a", "y", 5), late_update)],
+    )
 
 
 def test_suppress_observes_only_the_updates_that_reach_it() -> None:
@@ -184,8 +189,11 @@ def test_null_values_reach_time_and_session_aggregators() -> None:
     )
     _check(
         sk.TimeWindows.of_size_with_no_grace(10),
-        [(("a", None, 0), ["a@0/10 null 0"]), (("a", "x", 1), ["a@0/10 nullx 1"]),
-         ((None, "y", 2), [])],
+        [
+            (("a", None, 0), ["a@0/10 null 0"]),
+            (("a", "x", 1), ["a@0/10 nullx 1"]),
+            ((None, "y", 2), []),
+        ],
     )
 
 
@@ -211,8 +219,13 @@ def test_sliding_windows_update_existing_windows_newest_first() -> None:
             (("a", "z", 15), ["a@11/16 yz 15", "a@13/18 z 15", "a@10/15 xyz 15"]),
             (
                 ("a", "w", 11),
-                ["a@11/16 yzw 15", "a@10/15 xyzw 15", "a@7/12 xyw 12", "a@6/11 xw 11",
-                 "a@12/17 yz 15"],
+                [
+                    "a@11/16 yzw 15",
+                    "a@10/15 xyzw 15",
+                    "a@7/12 xyw 12",
+                    "a@6/11 xw 11",
+                    "a@12/17 yz 15",
+                ],
             ),
         ],
     )

@@ -13,23 +13,41 @@ from streamz_kit import serdes
 from streamz_kit.testing import TopologyTestDriver
 from streamz_kit.windows import Window, Windowed
 
-INPUT = [("A", 0), ("B", 2), ("A", 5), ("C", 8), ("A", 11), ("B", 13), ("D", 30), ("E", 31),
-         ("F", 31), ("A", 20), ("G", 32)]
+INPUT = [
+    ("A", 0),
+    ("B", 2),
+    ("A", 5),
+    ("C", 8),
+    ("A", 11),
+    ("B", 13),
+    ("D", 30),
+    ("E", 31),
+    ("F", 31),
+    ("A", 20),
+    ("G", 32),
+]
 
 
 def _suppressed(suppressed: sk.Suppressed) -> list[tuple[str, tuple[Any, ...]]]:
     builder = sk.StreamsBuilder()
-    (builder.stream("in", key_serde=serdes.STRING, value_serde=serdes.STRING)
-     .group_by_key().count().suppress(suppressed).to_stream()
-     .to("out", key_serde=serdes.STRING, value_serde=serdes.LONG))
+    (
+        builder.stream("in", key_serde=serdes.STRING, value_serde=serdes.STRING)
+        .group_by_key()
+        .count()
+        .suppress(suppressed)
+        .to_stream()
+        .to("out", key_serde=serdes.STRING, value_serde=serdes.LONG)
+    )
     seen = []
     with TopologyTestDriver(builder.build()) as driver:
         inp = driver.create_input_topic("in", key_serde=serdes.STRING, value_serde=serdes.STRING)
         out = driver.create_output_topic("out", key_serde=serdes.STRING, value_serde=serdes.LONG)
         for key, ts in INPUT:
             inp.pipe_input(key, "v", ts)
-            seen += [(f"{key}@{ts}", (r.key, r.value, r.timestamp_ms))
-                     for r in out.read_records_to_list()]
+            seen += [
+                (f"{key}@{ts}", (r.key, r.value, r.timestamp_ms))
+                for r in out.read_records_to_list()
+            ]
     return seen
 
 
@@ -58,8 +76,13 @@ def test_until_time_limit_with_max_records_emits_the_oldest_early() -> None:
 def test_to_stream_key_mapper_rekeys_and_a_grouping_repartitions() -> None:
     builder = sk.StreamsBuilder()
     table = builder.table("in", key_serde=serdes.STRING, value_serde=serdes.JSON)
-    (table.to_stream(lambda k, v: v["team"]).group_by_key(key_serde=serdes.STRING).count()
-     .to_stream().to("out", key_serde=serdes.STRING, value_serde=serdes.LONG))
+    (
+        table.to_stream(lambda k, v: v["team"])
+        .group_by_key(key_serde=serdes.STRING)
+        .count()
+        .to_stream()
+        .to("out", key_serde=serdes.STRING, value_serde=serdes.LONG)
+    )
     topology = builder.build()
     assert "KSTREAM-KEY-SELECT" in topology.describe()
     assert topology.repartition_topics  # the new key is partitioned again
@@ -74,8 +97,12 @@ def test_to_stream_key_mapper_rekeys_and_a_grouping_repartitions() -> None:
 
 def test_window_store_backward_fetch_returns_newest_first() -> None:
     builder = sk.StreamsBuilder()
-    (builder.stream("in", key_serde=serdes.STRING, value_serde=serdes.STRING).group_by_key()
-     .windowed_by(sk.TimeWindows.of_size_with_no_grace(10)).count(materialized=sk.Materialized("w", retention=1000)))
+    (
+        builder.stream("in", key_serde=serdes.STRING, value_serde=serdes.STRING)
+        .group_by_key()
+        .windowed_by(sk.TimeWindows.of_size_with_no_grace(10))
+        .count(materialized=sk.Materialized("w", retention=1000))
+    )
     with TopologyTestDriver(builder.build()) as driver:
         inp = driver.create_input_topic("in", key_serde=serdes.STRING, value_serde=serdes.STRING)
         for key, ts in [("a", 1), ("a", 12), ("b", 14), ("a", 25), ("a", 26)]:

@@ -23,7 +23,9 @@ def _driver(
     build(stream.group_by_key()).to_stream().to("out", value_serde=value_serde)
     driver = TopologyTestDriver(builder.build())
     inp = driver.create_input_topic("in", key_serde=serdes.STRING, value_serde=serdes.STRING)
-    key_serde = session_windowed(serdes.STRING) if session else time_windowed(serdes.STRING, size or 0)
+    key_serde = (
+        session_windowed(serdes.STRING) if session else time_windowed(serdes.STRING, size or 0)
+    )
     out = driver.create_output_topic("out", key_serde=key_serde, value_serde=value_serde)
     return driver, inp, out
 

@@ -22,9 +22,7 @@ records = st.lists(
     min_size=1,
     max_size=40,
 )
-SETTINGS = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _run(windows: Any, recs: list[tuple[str, int]], session: bool) -> list[Any]:
@@ -39,8 +37,10 @@ def _run(windows: Any, recs: list[tuple[str, int]], session: bool) -> list[Any]:
     )
     with TopologyTestDriver(builder.build()) as driver:
         inp = driver.create_input_topic("in", key_serde=serdes.STRING, value_serde=serdes.STRING)
-        ks = session_windowed(serdes.STRING) if session else time_windowed(
-            serdes.STRING, windows.size_ms
+        ks = (
+            session_windowed(serdes.STRING)
+            if session
+            else time_windowed(serdes.STRING, windows.size_ms)
         )
         out = driver.create_output_topic("out", key_serde=ks, value_serde=serdes.LONG)
         for key, ts in recs:

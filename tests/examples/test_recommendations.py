@@ -25,17 +25,21 @@ from streamz_kit.testing import TopologyTestDriver
 CATALOGUE = domain.make_catalogue(pipeline.CATALOGUE_SEED)
 
 
-def action(item: str, kind: str, ts: int = 1, user: str = "u1",
-           category: str | None = None) -> dict[str, Any]:
+def action(
+    item: str, kind: str, ts: int = 1, user: str = "u1", category: str | None = None
+) -> dict[str, Any]:
     cat = category if category is not None else CATALOGUE.items[item].category
     return {"user": user, "item": item, "category": cat, "kind": kind, "ts": ts}
 
 
 def small_catalogue() -> domain.Catalogue:
     items = {
-        "a1": domain.Item("a1", "a", 1.0), "a2": domain.Item("a2", "a", 0.5),
-        "a3": domain.Item("a3", "a", 0.5), "b1": domain.Item("b1", "b", 0.8),
-        "b2": domain.Item("b2", "b", 0.1), "c1": domain.Item("c1", "c", 0.9),
+        "a1": domain.Item("a1", "a", 1.0),
+        "a2": domain.Item("a2", "a", 0.5),
+        "a3": domain.Item("a3", "a", 0.5),
+        "b1": domain.Item("b1", "b", 0.8),
+        "b2": domain.Item("b2", "b", 0.1),
+        "c1": domain.Item("c1", "c", 0.9),
     }
     by_cat = {"a": ("a1", "a2", "a3"), "b": ("b1", "b2"), "c": ("c1",)}
     return domain.Catalogue(items=items, by_category=by_cat)
@@ -128,8 +132,7 @@ def brute_force(profile: dict[str, Any], cat: domain.Catalogue, n: int) -> list[
 
 
 actions_strategy = st.lists(
-    st.tuples(st.sampled_from(sorted(CATALOGUE.items)[:60]),
-              st.sampled_from(domain.ACTION_KINDS)),
+    st.tuples(st.sampled_from(sorted(CATALOGUE.items)[:60]), st.sampled_from(domain.ACTION_KINDS)),
     max_size=60,
 )
 
@@ -160,8 +163,13 @@ def test_recommendations_are_unbought_top_category_items_at_most_n(
 
 def test_trends_keep_weighted_counts_and_rank_with_id_tie_break() -> None:
     trend: dict[str, int] = {}
-    for item, kind in [("b", "view"), ("a", "like"), ("c", "purchase"), ("b", "view"),
-                       ("d", "skip")]:
+    for item, kind in [
+        ("b", "view"),
+        ("a", "like"),
+        ("c", "purchase"),
+        ("b", "view"),
+        ("d", "skip"),
+    ]:
         trend = domain.update_trend(trend, {"item": item, "kind": kind})
     assert trend == {"a": 2, "b": 2, "c": 4}
     assert domain.top_trending(trend, 2) == [["c", 4], ["a", 2]]
@@ -224,8 +232,9 @@ def test_topology_matches_a_plain_python_reference_model() -> None:
         trends[a["category"]] = domain.update_trend(trends.get(a["category"], {}), a)
 
     with TopologyTestDriver(pipeline.build_topology()) as driver:
-        inp = driver.create_input_topic(pipeline.INPUT_TOPIC, key_serde=serdes.STRING,
-                                        value_serde=serdes.JSON)
+        inp = driver.create_input_topic(
+            pipeline.INPUT_TOPIC, key_serde=serdes.STRING, value_serde=serdes.JSON
+        )
         recs = driver.create_output_topic(pipeline.OUTPUT_TOPIC)
         trending = driver.create_output_topic(pipeline.TRENDS_TOPIC)
         for ts, (user, a) in enumerate(inputs):
@@ -257,23 +266,31 @@ def test_generator_worker_and_viewer_on_the_embedded_broker(tmp_path: Path) -> N
         worker = make_worker("auto", broker, str(tmp_path / "state"), registry)
         await worker.start()
         try:
-            written = await produce_actions(broker, count=300, rate=0, users=50, seed=5,
-                                            registry=registry)
-            written += await produce_actions(broker, count=300, rate=0, users=50, seed=6,
-                                             evolve_after=0, registry=registry)
+            written = await produce_actions(
+                broker, count=300, rate=0, users=50, seed=5, registry=registry
+            )
+            written += await produce_actions(
+                broker, count=300, rate=0, users=50, seed=6, evolve_after=0, registry=registry
+            )
             assert written == 600
             assert registry.get_versions(f"{pipeline.INPUT_TOPIC}-value") == [1, 2]
             actions: list[Any] = []
             reader = schemas.action_serde(registry)  # v2 reads v1 and v2 records
-            await tail(broker, pipeline.INPUT_TOPIC,
-                       lambda r: actions.append(reader.deserialize("", r.value)),
-                       from_beginning=True, max_records=600, idle_timeout=5)
+            await tail(
+                broker,
+                pipeline.INPUT_TOPIC,
+                lambda r: actions.append(reader.deserialize("", r.value)),
+                from_beginning=True,
+                max_records=600,
+                idle_timeout=5,
+            )
             assert len(actions) == 600
             assert sum(a["device"] is None for a in actions) == 300
             reference: dict[str, Any] = {}
             for a in actions:
                 reference[a["user"]] = domain.update_profile(
-                    reference.get(a["user"], domain.new_profile()), a)
+                    reference.get(a["user"], domain.new_profile()), a
+                )
 
             latest: dict[str, Any] = {}
             raw: list[bytes] = []
@@ -281,10 +298,12 @@ def test_generator_worker_and_viewer_on_the_embedded_broker(tmp_path: Path) -> N
 
             def see(record: Any) -> None:
                 latest[serdes.STRING.deserialize("", record.key)] = recs_avro.deserialize(
-                    "", record.value)
+                    "", record.value
+                )
                 raw.append(record.value)
-                if all(latest.get(u, {}).get("actions") == p["actions"]
-                       for u, p in reference.items()):
+                if all(
+                    latest.get(u, {}).get("actions") == p["actions"] for u, p in reference.items()
+                ):
                     done.set()
 
             await asyncio.wait_for(
@@ -371,12 +390,16 @@ def test_latest_recommendation_per_user_is_queryable_from_its_store() -> None:
     from examples.recommendations import pipeline as pl
     from streamz_kit.testing import TopologyTestDriver
 
-    with TopologyTestDriver(pl.build_topology(with_trends=False,
-                                              with_windowed_trends=False)) as driver:
+    with TopologyTestDriver(
+        pl.build_topology(with_trends=False, with_windowed_trends=False)
+    ) as driver:
         inp = driver.create_input_topic(pl.INPUT_TOPIC)
         for i, kind in enumerate(["view", "like", "purchase"]):
-            inp.pipe_input("u1", {"kind": kind, "item": "item-0001", "category": "books",
-                                  "ts": 1000 + i}, timestamp_ms=1000 + i)
+            inp.pipe_input(
+                "u1",
+                {"kind": kind, "item": "item-0001", "category": "books", "ts": 1000 + i},
+                timestamp_ms=1000 + i,
+            )
         out = driver.create_output_topic(pl.OUTPUT_TOPIC).read_key_values_to_list()
         store = driver.get_key_value_store(pl.RECOMMENDATION_STORE)
         assert [k for k, _ in out] == ["u1"] * 3
@@ -392,14 +415,16 @@ def test_live_catalogue_moves_affinity_through_the_foreign_key_join() -> None:
 
     item = CATALOGUE.by_category["books"][0]
     other = CATALOGUE.by_category["garden"][0]
-    with TopologyTestDriver(pl.build_topology(with_trends=False,
-                                              with_windowed_trends=False)) as driver:
+    with TopologyTestDriver(
+        pl.build_topology(with_trends=False, with_windowed_trends=False)
+    ) as driver:
         catalogue = driver.create_input_topic(pl.CATALOGUE_TOPIC)
         inp = driver.create_input_topic(pl.INPUT_TOPIC)
         recs = driver.create_output_topic(pl.OUTPUT_TOPIC)
         for item_id in (item, other):
-            catalogue.pipe_input(item_id, domain.catalogue_entry(CATALOGUE.items[item_id]),
-                                 timestamp_ms=0)
+            catalogue.pipe_input(
+                item_id, domain.catalogue_entry(CATALOGUE.items[item_id]), timestamp_ms=0
+            )
         for ts in (1, 2, 3):
             inp.pipe_input("u1", action(item, "like", ts=ts), timestamp_ms=ts)
         inp.pipe_input("u2", action(other, "view", ts=4, user="u2"), timestamp_ms=4)
@@ -418,6 +443,5 @@ def test_live_catalogue_moves_affinity_through_the_foreign_key_join() -> None:
         assert [r.value for r in got] == [domain.recommend("u1", corrected, CATALOGUE)]
         assert got[0].value["categories"] == ["toys", "garden"]
 
-        catalogue.pipe_input(item, domain.catalogue_entry(CATALOGUE.items[item]),
-                             timestamp_ms=7)
+        catalogue.pipe_input(item, domain.catalogue_entry(CATALOGUE.items[item]), timestamp_ms=7)
         assert corrections.get("u1") == {}

@@ -29,18 +29,26 @@ def test_async_scoring_keeps_per_user_order_and_scores_each_recommendation_once(
     async def scenario(service: ScoringService) -> None:
         await produce_actions(broker, count=0)  # creates the topics
         app = sk.App(
-            pipeline.build_topology(with_trends=False, with_windowed_trends=False,
-                                    scoring_url=service.url),
-            application_id=pipeline.APPLICATION_ID, broker=broker,
-            state_dir=str(tmp_path / "state"), processing_guarantee="exactly_once",
+            pipeline.build_topology(
+                with_trends=False, with_windowed_trends=False, scoring_url=service.url
+            ),
+            application_id=pipeline.APPLICATION_ID,
+            broker=broker,
+            state_dir=str(tmp_path / "state"),
+            processing_guarantee="exactly_once",
         )
         await app.start()
         try:
             assert await produce_actions(broker, count=400, rate=0, users=40, seed=9) == 400
             actions: list[Any] = []
-            await tail(broker, pipeline.INPUT_TOPIC,
-                       lambda r: actions.append(serdes.JSON.deserialize("", r.value)),
-                       from_beginning=True, max_records=400, idle_timeout=5)
+            await tail(
+                broker,
+                pipeline.INPUT_TOPIC,
+                lambda r: actions.append(serdes.JSON.deserialize("", r.value)),
+                from_beginning=True,
+                max_records=400,
+                idle_timeout=5,
+            )
             # The reference: one recommendation per valid action (the profiles have no
             # record cache), scored by the model, in the order of that user's actions.
             reference: dict[str, list[Any]] = {}
@@ -51,7 +59,8 @@ def test_async_scoring_keeps_per_user_order_and_scores_each_recommendation_once(
                 user = a["user"]
                 profiles[user] = domain.update_profile(profiles.get(user, domain.new_profile()), a)
                 reference.setdefault(user, []).append(
-                    expected(dict(domain.recommend(user, profiles[user], CATALOGUE))))
+                    expected(dict(domain.recommend(user, profiles[user], CATALOGUE)))
+                )
             total = sum(len(v) for v in reference.values())
 
             seen: dict[str, list[Any]] = {}
@@ -63,8 +72,9 @@ def test_async_scoring_keeps_per_user_order_and_scores_each_recommendation_once(
                 if sum(len(v) for v in seen.values()) >= total:
                     done.set()
 
-            await asyncio.wait_for(tail(broker, pipeline.OUTPUT_TOPIC, see,
-                                        from_beginning=True, stop=done), timeout=20)
+            await asyncio.wait_for(
+                tail(broker, pipeline.OUTPUT_TOPIC, see, from_beginning=True, stop=done), timeout=20
+            )
         finally:
             await app.stop()
         # Everything committed, read again after the worker stopped: a duplicate would show.
@@ -77,8 +87,7 @@ def test_async_scoring_keeps_per_user_order_and_scores_each_recommendation_once(
             assert got == recs, user  # each one scored (re-ranked by the model's scores)
         assert set(seen) == set(reference)
         # Every output went through the service; no call for anything that did not come out.
-        assert set(service.scored) == {(u, r["actions"]) for u, recs in seen.items()
-                                       for r in recs}
+        assert set(service.scored) == {(u, r["actions"]) for u, recs in seen.items() for r in recs}
         assert service.calls >= total
 
     with ScoringService(seed=1) as service:

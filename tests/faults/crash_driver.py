@@ -82,9 +82,7 @@ class CrashReport:
 
 
 class CrashDriver:
-    def __init__(
-        self, tmp: Path, guarantee: str, *, records: int, kills: int, seed: int
-    ) -> None:
+    def __init__(self, tmp: Path, guarantee: str, *, records: int, kills: int, seed: int) -> None:
         self.tmp = tmp
         self.guarantee = guarantee
         self.records = records
@@ -105,19 +103,29 @@ class CrashDriver:
     def produce_upto(self, target: int) -> None:
         target = min(target, self.records)
         if target > self.produced:
-            run(produce(self.broker, "orders", model.orders(self.produced, target - self.produced),
-                        partitions=PARTITIONS))
+            run(
+                produce(
+                    self.broker,
+                    "orders",
+                    model.orders(self.produced, target - self.produced),
+                    partitions=PARTITIONS,
+                )
+            )
             self.produced = target
 
     # -- one killed run --------------------------------------------------------------------
     def _fault_env(self, mode: str, cycle: int) -> dict[str, str]:
         if mode == "commit":
             point = self.rng.choice(COMMIT_POINTS)
-            return {"STREAMZ_FAULT_KILL_POINT": f"{point}@0.08",
-                    "STREAMZ_FAULT_SEED": str(self.rng.getrandbits(32))}
+            return {
+                "STREAMZ_FAULT_KILL_POINT": f"{point}@0.08",
+                "STREAMZ_FAULT_SEED": str(self.rng.getrandbits(32)),
+            }
         if mode == "restore":
-            return {"STREAMZ_FAULT_KILL_POINT": self.rng.choice(RESTORE_POINTS),
-                    "STREAMZ_FAULT_SEED": str(self.rng.getrandbits(32))}
+            return {
+                "STREAMZ_FAULT_KILL_POINT": self.rng.choice(RESTORE_POINTS),
+                "STREAMZ_FAULT_SEED": str(self.rng.getrandbits(32)),
+            }
         return {}
 
     def killed_run(self, cycle: int) -> None:
@@ -143,7 +151,9 @@ class CrashDriver:
         # their clock when the worker has its tasks (or died at a restore hook), not at spawn.
         if mode != "external":
             started = time.monotonic() + STARTUP_WAIT_S
-            while time.monotonic() < started and worker.alive() and "Assigned" not in worker.output():
+            while (
+                time.monotonic() < started and worker.alive() and "Assigned" not in worker.output()
+            ):
                 time.sleep(0.05)
         deadline = time.monotonic() + delay
         while time.monotonic() < deadline and worker.alive():
@@ -155,12 +165,14 @@ class CrashDriver:
         code = worker.stop(signal.SIGKILL)
         output = worker.output()
         if code != -signal.SIGKILL:
-            raise AssertionError(f"run {cycle} ({mode}) ended with {code}, not by SIGKILL:\n"
-                                 f"{output[-3000:]}")
+            raise AssertionError(
+                f"run {cycle} ({mode}) ended with {code}, not by SIGKILL:\n{output[-3000:]}"
+            )
         self.report.kills += 1
         self.report.modes[mode] += 1
-        hooked = [line[len(MARKER):].strip() for line in output.splitlines()
-                  if line.startswith(MARKER)]
+        hooked = [
+            line[len(MARKER) :].strip() for line in output.splitlines() if line.startswith(MARKER)
+        ]
         for point in hooked:
             self.report.hook_points[point] += 1
         if "Assigned" not in output:
@@ -202,8 +214,12 @@ async def _lag(broker: str) -> int:
     await transport.start()
     try:
         admin = transport.admin()
-        names = [t for t in await admin.list_topics()
-                 if t in ("orders", "profiles") or (t.startswith(f"{APPLICATION_ID}-") and t.endswith("-repartition"))]
+        names = [
+            t
+            for t in await admin.list_topics()
+            if t in ("orders", "profiles")
+            or (t.startswith(f"{APPLICATION_ID}-") and t.endswith("-repartition"))
+        ]
         counts = await admin.partition_counts(names)
         tps = [TopicPartition(t, p) for t in names for p in range(counts[t])]
         ends = await admin.list_offsets(tps, "latest")
@@ -229,8 +245,10 @@ def wait_caught_up(broker: str, worker: Worker, timeout: float) -> None:
         if quiet >= 2:
             return
         time.sleep(0.2)
-    raise AssertionError(f"final worker did not catch up in {timeout:.0f} s (lag "
-                         f"{run(_lag(broker))}):\n{worker.output()[-3000:]}")
+    raise AssertionError(
+        f"final worker did not catch up in {timeout:.0f} s (lag "
+        f"{run(_lag(broker))}):\n{worker.output()[-3000:]}"
+    )
 
 
 def enriched(broker: str) -> Counter[tuple[Any, ...]]:

@@ -26,7 +26,12 @@ def region_of(user: str) -> str:
 
 
 def enrich(v: dict[str, Any]) -> dict[str, Any]:
-    return {"seq": v["seq"], "user": v["user"], "region": region_of(v["user"]), "amount": v["amount"]}
+    return {
+        "seq": v["seq"],
+        "user": v["user"],
+        "region": region_of(v["user"]),
+        "amount": v["amount"],
+    }
 
 
 TIERS = ("gold", "silver", "bronze")
@@ -77,4 +82,3 @@ class Reference:
             self.region_totals[region] = plus_totals(
                 region, totals, self.region_totals.get(region, empty_totals())
             )
-

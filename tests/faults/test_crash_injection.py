@@ -49,8 +49,9 @@ CI = {"records": 24_000, "kills": 21}
 SLOW = {"records": 300_000, "kills": 40}
 
 
-def _drive(tmp: Path, guarantee: str, size: dict[str, int], seed: int,
-           monkeypatch: pytest.MonkeyPatch) -> tuple[CrashDriver, CrashReport]:
+def _drive(
+    tmp: Path, guarantee: str, size: dict[str, int], seed: int, monkeypatch: pytest.MonkeyPatch
+) -> tuple[CrashDriver, CrashReport]:
     driver = CrashDriver(tmp, guarantee, records=size["records"], kills=size["kills"], seed=seed)
     monkeypatch.setenv("CRASH_BROKER", driver.broker)
     monkeypatch.setenv("CRASH_GUARANTEE", guarantee)
@@ -100,12 +101,17 @@ def _check_at_least_once(driver: CrashDriver, report: CrashReport) -> None:
     assert set(got) == set(want) and set(got_joined) == set(ref.joined)
     # A replayed record is counted again by the aggregation, so each total is at least
     # the reference (never less: that would be loss), and the tables cover every key.
-    for name, reference in (("user-totals-out", ref.user_totals),
-                            ("region-totals-out", ref.region_totals)):
+    for name, reference in (
+        ("user-totals-out", ref.user_totals),
+        ("region-totals-out", ref.region_totals),
+    ):
         table = last_values(driver.broker, name)
         assert set(table) == set(reference), name
-        short = {k: (table[k], v) for k, v in reference.items()
-                 if table[k]["n"] < v["n"] or table[k]["sum"] < v["sum"]}
+        short = {
+            k: (table[k], v)
+            for k, v in reference.items()
+            if table[k]["n"] < v["n"] or table[k]["sum"] < v["sum"]
+        }
         assert not short, f"{name} lost updates: {short}"
 
 

@@ -16,9 +16,14 @@ SCRIPT = "from streamz_kit.runtime.faults import maybe_crash\nfor p in {points!r
 
 def _call(points: list[str], **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("STREAMZ_FAULT_")}
-    return subprocess.run([sys.executable, "-c", SCRIPT.format(points=points)],
-                          env={**clean, **env}, capture_output=True, text=True, timeout=30,
-                          check=False)
+    return subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(points=points)],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
 
 
 def test_no_op_without_the_environment() -> None:
@@ -27,8 +32,10 @@ def test_no_op_without_the_environment() -> None:
 
 
 def test_kills_itself_at_the_named_point_and_says_where() -> None:
-    done = _call(["commit:after_drain", "commit:after_produce", "never:reached"],
-                 **{ENV_POINTS: "commit:after_produce"})
+    done = _call(
+        ["commit:after_drain", "commit:after_produce", "never:reached"],
+        **{ENV_POINTS: "commit:after_produce"},
+    )
     assert done.returncode == -signal.SIGKILL
     assert done.stderr.strip() == f"{MARKER}commit:after_produce"
 

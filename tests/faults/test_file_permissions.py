@@ -50,8 +50,11 @@ def _readable_by_others(path: Path, root: Path) -> bool:
 
 
 def _exposed(root: Path) -> list[str]:
-    return [f"{p} {oct(_mode(p))}" for p in sorted(root.rglob("*"))
-            if p.is_file() and _readable_by_others(p, root)]
+    return [
+        f"{p} {oct(_mode(p))}"
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and _readable_by_others(p, root)
+    ]
 
 
 def _loose(paths: list[Path]) -> list[str]:
@@ -64,9 +67,14 @@ def _app(broker: str, state_dir: Path) -> sk.App:
     events.group_by(lambda k, v: v["user"]).count(
         materialized=sk.Materialized("counts", store="rocksdb")
     ).to_stream().to("counts", value_serde=serdes.LONG)
-    return sk.App(builder.build(), application_id="perm", broker=broker,
-                  processing_guarantee="exactly_once", state_dir=str(state_dir),
-                  commit_interval_ms=20)
+    return sk.App(
+        builder.build(),
+        application_id="perm",
+        broker=broker,
+        processing_guarantee="exactly_once",
+        state_dir=str(state_dir),
+        commit_interval_ms=20,
+    )
 
 
 async def _run_and_inspect(broker_dir: Path, state_dir: Path) -> dict[str, list[str]]:
@@ -93,8 +101,9 @@ async def _run_and_inspect(broker_dir: Path, state_dir: Path) -> dict[str, list[
     stores = [p for p in state_dir.rglob("*") if "counts" in p.parts]
     assert stores, f"no RocksDB files under {state_dir}"
     found["store files after stop"] = _loose(stores)
-    found["broker files after stop"] = _loose([broker_dir, *broker_dir.glob("log.db*"),
-                                               *broker_dir.glob("groups/*")])
+    found["broker files after stop"] = _loose(
+        [broker_dir, *broker_dir.glob("log.db*"), *broker_dir.glob("groups/*")]
+    )
     found["exposed under the state dir after stop"] = _exposed(state_dir)
     return found
 

@@ -34,8 +34,11 @@ from streamz_kit.transport import connect
 from streamz_kit.transport.port import ProducerRecord, TopicPartition, TopicSpec
 
 FILES = ("log.db", "log.db-wal", "log.db-shm")
-FUZZ = settings(max_examples=int(os.environ.get("STREAMZ_FUZZ_EXAMPLES", "250")), deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=int(os.environ.get("STREAMZ_FUZZ_EXAMPLES", "250")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 Records = dict[tuple[str, int], list[tuple[int, Any, Any, Any]]]
 
 
@@ -48,10 +51,16 @@ async def _write_sample(path: Path, snapshot: Path | None) -> None:
     for batch in range(6):  # one write transaction each, so the WAL holds several commits
         for i in range(50):
             n = batch * 50 + i
-            producer.send(ProducerRecord("a", n % 2, f"k{n}".encode(), b"v" * (n % 300), n,
-                                         (("h", f"{n}".encode()),)))
-            producer.send(ProducerRecord("b", 0, f"k{n % 7}".encode(), None if n % 11 == 0
-                                         else str(n).encode(), n))
+            producer.send(
+                ProducerRecord(
+                    "a", n % 2, f"k{n}".encode(), b"v" * (n % 300), n, (("h", f"{n}".encode()),)
+                )
+            )
+            producer.send(
+                ProducerRecord(
+                    "b", 0, f"k{n % 7}".encode(), None if n % 11 == 0 else str(n).encode(), n
+                )
+            )
         await producer.flush()
     consumer = transport.consumer(group_id="g")
     await consumer.commit({TopicPartition("a", 0): 10, TopicPartition("a", 1): 20})
@@ -122,15 +131,19 @@ def templates() -> Iterator[dict[str, Path]]:
 damage = st.one_of(
     st.fixed_dictionaries({"start": st.just("crashed"), "file": st.sampled_from(FILES)}),
     st.fixed_dictionaries({"start": st.just("clean"), "file": st.just("log.db")}),
-).flatmap(lambda where: st.fixed_dictionaries({
-    "start": st.just(where["start"]),
-    "file": st.just(where["file"]),
-    "op": st.sampled_from(["truncate", "overwrite", "flip", "zero", "extend", "delete"]),
-    "where": st.floats(0, 1),
-    "bytes": st.binary(min_size=1, max_size=64),
-    "bit": st.integers(0, 7),
-    "length": st.integers(1, 40_000),
-}))
+).flatmap(
+    lambda where: st.fixed_dictionaries(
+        {
+            "start": st.just(where["start"]),
+            "file": st.just(where["file"]),
+            "op": st.sampled_from(["truncate", "overwrite", "flip", "zero", "extend", "delete"]),
+            "where": st.floats(0, 1),
+            "bytes": st.binary(min_size=1, max_size=64),
+            "bit": st.integers(0, 7),
+            "length": st.integers(1, 40_000),
+        }
+    )
+)
 
 
 def _apply(path: Path, d: dict[str, Any]) -> bool:
@@ -165,7 +178,7 @@ def _apply(path: Path, d: dict[str, Any]) -> bool:
 
 
 def _is_prefix(got: Records, want: Records) -> bool:
-    return all(records == want.get(tp, [])[:len(records)] for tp, records in got.items())
+    return all(records == want.get(tp, [])[: len(records)] for tp, records in got.items())
 
 
 def _sqlite_says_intact(path: Path) -> bool:
@@ -188,7 +201,9 @@ def _sqlite_says_intact(path: Path) -> bool:
 
 @FUZZ
 @given(d=damage)
-def test_damaged_files_open_or_raise_broker_error(templates: dict[str, Path], d: dict[str, Any]) -> None:
+def test_damaged_files_open_or_raise_broker_error(
+    templates: dict[str, Path], d: dict[str, Any]
+) -> None:
     work = Path(tempfile.mkdtemp(dir=templates["root"]))
     try:
         shutil.copytree(templates[d["start"]], work / "log")
@@ -220,8 +235,15 @@ def test_damaged_files_open_or_raise_broker_error(templates: dict[str, Path], d:
 # quick_check at open it silently served a partition without half of its records (found by
 # the fuzz test, at where=0.707 of the one-row-per-record layout). The layout has changed
 # since, so the test looks for a page whose overwritten header SQLite finds malformed.
-MALFORMING = {"start": "clean", "file": "log.db", "op": "overwrite", "where": 0.0,
-              "bytes": b"\0" * 45 + b":", "bit": 0, "length": 1}
+MALFORMING = {
+    "start": "clean",
+    "file": "log.db",
+    "op": "overwrite",
+    "where": 0.0,
+    "bytes": b"\0" * 45 + b":",
+    "bit": 0,
+    "length": 1,
+}
 
 
 def test_malformed_database_is_refused_at_open(templates: dict[str, Path]) -> None:

@@ -18,14 +18,39 @@ from hypothesis import strategies as st
 from streamz_kit.cli import main
 from streamz_kit.cli_records import SERDE_NAMES
 
-FUZZ = settings(max_examples=120, deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 fields = st.one_of(
     st.text(max_size=30),
-    st.sampled_from(["", "1", "-1", "1.5", "nan", "inf", "1e999", "99999999999999999999999",
-                     "-9223372036854775809", "2147483648", "null", "true", "{}", "[1,",
-                     '{"a": 1}', '"x"', "aGVsbG8=", "aGVsbG8", "\x00", "\ud800x", "é"]),
+    st.sampled_from(
+        [
+            "",
+            "1",
+            "-1",
+            "1.5",
+            "nan",
+            "inf",
+            "1e999",
+            "99999999999999999999999",
+            "-9223372036854775809",
+            "2147483648",
+            "null",
+            "true",
+            "{}",
+            "[1,",
+            '{"a": 1}',
+            '"x"',
+            "aGVsbG8=",
+            "aGVsbG8",
+            "\x00",
+            "\ud800x",
+            "é",
+        ]
+    ),
     st.integers().map(str),
     st.floats().map(repr),
 )
@@ -66,8 +91,16 @@ def test_produce_arbitrary_lines(broker: str, key_serde: str, value_serde: str, 
     encoded = text.encode("utf-8", "surrogatepass")
     result = runner.invoke(
         main,
-        ["produce", "fuzz", "--broker", broker, "--key-serde", key_serde,
-         "--value-serde", value_serde],
+        [
+            "produce",
+            "fuzz",
+            "--broker",
+            broker,
+            "--key-serde",
+            key_serde,
+            "--value-serde",
+            value_serde,
+        ],
         input=encoded,
     )
     _check(result, repr(text))
@@ -84,7 +117,8 @@ def test_produce_arbitrary_bytes_on_stdin(broker: str, data: bytes) -> None:
 @given(topic=st.text(max_size=20), partitions=st.integers(-3, 3))
 def test_produce_arbitrary_topic_and_partitions(broker: str, topic: str, partitions: int) -> None:
     result = CliRunner().invoke(
-        main, ["produce", "--broker", broker, "--partitions", str(partitions), "--", topic],
+        main,
+        ["produce", "--broker", broker, "--partitions", str(partitions), "--", topic],
         input="k\t1\n",
     )
     _check(result, repr((topic, partitions)))

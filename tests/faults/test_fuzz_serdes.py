@@ -39,19 +39,31 @@ near_misses = st.one_of(
     st.binary(min_size=8, max_size=8),
     st.binary(min_size=16, max_size=24),
     st.text(max_size=40).map(str.encode),
-    st.builds(lambda b, t: b"{" + b + t, st.binary(max_size=20), st.sampled_from([b"}", b"", b"]"])),
-    st.builds(lambda f, n, body: bytes([f]) + n.to_bytes(4, "big") + body,
-              st.integers(0, 255), st.integers(0, 2**32 - 1), st.binary(max_size=20)),
+    st.builds(
+        lambda b, t: b"{" + b + t, st.binary(max_size=20), st.sampled_from([b"}", b"", b"]"])
+    ),
+    st.builds(
+        lambda f, n, body: bytes([f]) + n.to_bytes(4, "big") + body,
+        st.integers(0, 255),
+        st.integers(0, 2**32 - 1),
+        st.binary(max_size=20),
+    ),
 )
 
-objects = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.binary(),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=5) | st.integers(), inner, max_size=4)
-    | st.tuples(inner, inner)
-    | st.frozensets(st.integers(), max_size=3),
-    max_leaves=12,
-) | st.builds(object) | st.builds(complex, st.floats(), st.floats())
+objects = (
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text() | st.binary(),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(st.text(max_size=5) | st.integers(), inner, max_size=4)
+            | st.tuples(inner, inner)
+            | st.frozensets(st.integers(), max_size=3)
+        ),
+        max_leaves=12,
+    )
+    | st.builds(object)
+    | st.builds(complex, st.floats(), st.floats())
+)
 
 
 def _name(serde: Any) -> str:

@@ -19,8 +19,9 @@ def _events(n: int) -> list[tuple[str, dict[str, object]]]:
     return [(f"k{i % 5}", {"seq": i, "user": f"u{i % 7}", "pad": "x" * 400}) for i in range(n)]
 
 
-def _worker(env: dict[str, str], log: Path, max_file_bytes: int | None = None,
-            state_dir: Path | None = None) -> subprocess.Popen[bytes]:
+def _worker(
+    env: dict[str, str], log: Path, max_file_bytes: int | None = None, state_dir: Path | None = None
+) -> subprocess.Popen[bytes]:
     def limit() -> None:  # runs in the child: every file it writes is capped (a full disk)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         assert max_file_bytes is not None
@@ -30,7 +31,10 @@ def _worker(env: dict[str, str], log: Path, max_file_bytes: int | None = None,
     if state_dir is not None:
         args += ["--state-dir", str(state_dir), "--broker", env["E2E_BROKER"]]
     return subprocess.Popen(
-        args, env={**os.environ, **env}, stdout=open(log, "wb"), stderr=subprocess.STDOUT,
+        args,
+        env={**os.environ, **env},
+        stdout=open(log, "wb"),
+        stderr=subprocess.STDOUT,
         preexec_fn=limit if max_file_bytes is not None else None,
     )
 
@@ -52,8 +56,12 @@ def test_disk_full_stops_cleanly_and_a_restart_loses_nothing(tmp_path: Path) -> 
     broker = f"embedded://{tmp_path / 'log'}"
     total = 3000
     run(produce(broker, "events", _events(total), partitions=2))
-    env = {"E2E_BROKER": broker, "E2E_GUARANTEE": "exactly_once", "E2E_COMMIT_MS": "50",
-           "E2E_CACHE_BYTES": "0"}
+    env = {
+        "E2E_BROKER": broker,
+        "E2E_GUARANTEE": "exactly_once",
+        "E2E_COMMIT_MS": "50",
+        "E2E_CACHE_BYTES": "0",
+    }
     # 1 MiB per file: the worker's writes (log WAL, RocksDB files) hit it mid-stream.
     proc = _worker(env, tmp_path / "full.log", max_file_bytes=1 << 20)
     code = proc.wait(120)

@@ -32,10 +32,12 @@ def test_create_topics_with_partitions_and_configs(kafka: str) -> None:
         transport = KafkaTransport(kafka)
         admin = transport.admin()
         try:
-            await admin.create_topics([
-                TopicSpec(events, 4),
-                TopicSpec(changelog, 2, {"cleanup.policy": "compact"}),
-            ])
+            await admin.create_topics(
+                [
+                    TopicSpec(events, 4),
+                    TopicSpec(changelog, 2, {"cleanup.policy": "compact"}),
+                ]
+            )
             # creating again is fine, and leaves the topic as it was
             await admin.create_topics([TopicSpec(events, 8)])
             counts = await admin.partition_counts([events, changelog, unique("missing")])

@@ -102,6 +102,7 @@ def test_bad_client_config_is_a_config_error() -> None:
         KafkaTransport("127.0.0.1:9092", enable_auto_commit=True)
     with pytest.raises(ConfigError, match="bootstrap"):
         KafkaTransport("")
-    transport = KafkaTransport("kafka://127.0.0.1:9092", group_instance_id="w1",
-                               security_protocol="PLAINTEXT")
+    transport = KafkaTransport(
+        "kafka://127.0.0.1:9092", group_instance_id="w1", security_protocol="PLAINTEXT"
+    )
     assert transport.url == "kafka://127.0.0.1:9092"

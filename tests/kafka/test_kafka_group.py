@@ -42,7 +42,9 @@ class Member:
             self.seen.update((tp, r.offset) for r in records)
 
 
-async def poll_until(members: list[tuple[Member, KafkaConsumer]], done, timeout_s: float = 20.0) -> None:
+async def poll_until(
+    members: list[tuple[Member, KafkaConsumer]], done, timeout_s: float = 20.0
+) -> None:
     deadline = time.monotonic() + timeout_s
     while not done():
         assert time.monotonic() < deadline, "group did not settle in time"

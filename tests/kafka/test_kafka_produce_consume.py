@@ -18,7 +18,9 @@ from streamz_kit.transport.port import (
 pytestmark = pytest.mark.kafka
 
 
-async def drain(consumer: Consumer, idle_polls: int = 2) -> dict[TopicPartition, list[ConsumedRecord]]:
+async def drain(
+    consumer: Consumer, idle_polls: int = 2
+) -> dict[TopicPartition, list[ConsumedRecord]]:
     """Read until a few polls in a row return nothing (end offsets alone are unreliable)."""
     out: dict[TopicPartition, list[ConsumedRecord]] = {}
     empty = 0
@@ -94,7 +96,7 @@ def test_seek_position_pause_and_resume(kafka: str) -> None:
             consumer = transport.consumer(group_id=None)
             consumer.assign([tp0, tp1])
             assert consumer.assignment() == {tp0, tp1}
-            consumer.seek(tp0, 40)   # before the client started: remembered
+            consumer.seek(tp0, 40)  # before the client started: remembered
             assert consumer.position(tp0) == 40
             consumer.seek(tp1, 0)
             consumer.pause([tp1])
@@ -102,7 +104,7 @@ def test_seek_position_pause_and_resume(kafka: str) -> None:
             assert set(got) == {tp0}
             assert [r.offset for r in got[tp0]] == list(range(40, 50))
             consumer.resume([tp1])
-            consumer.seek(tp0, 45)   # on the running client
+            consumer.seek(tp0, 45)  # on the running client
             got = await drain(consumer)
             assert [r.offset for r in got[tp0]] == list(range(45, 50))
             assert [r.offset for r in got[tp1]] == list(range(50))
@@ -129,8 +131,7 @@ def test_consumer_commit_and_committed_round_trip(kafka: str) -> None:
             await consumer.commit({tp1: 4})
             assert await consumer.committed([tp0, tp1]) == {tp0: 12, tp1: 4}
             await consumer.close()
-            assert await transport.admin().committed_offsets(group, [tp0, tp1]) == {
-                tp0: 12, tp1: 4}
+            assert await transport.admin().committed_offsets(group, [tp0, tp1]) == {tp0: 12, tp1: 4}
         finally:
             await transport.close()
 
@@ -150,8 +151,9 @@ def test_subscribe_to_missing_topics_names_them(kafka: str) -> None:
                 pass
 
             with pytest.raises(UnknownTopicError) as info:
-                await consumer.subscribe([present, missing_a, missing_b],
-                                         on_assigned=ignore, on_revoked=ignore)
+                await consumer.subscribe(
+                    [present, missing_a, missing_b], on_assigned=ignore, on_revoked=ignore
+                )
             assert missing_a in str(info.value) and missing_b in str(info.value)
             assert present not in str(info.value)
             assert missing_a not in await transport.admin().list_topics()
@@ -188,12 +190,16 @@ def test_dispatched_records_are_confirmed_and_counted_by_the_next_flush(kafka: s
             producer = transport.producer()
             for round_ in range(5):
                 for i in range(100):
-                    producer.send(ProducerRecord(topic, i % 2, b"k%d" % i, b"r%d-%d" % (round_, i),
-                                                 1_700_000_000_000 + i))
+                    producer.send(
+                        ProducerRecord(
+                            topic, i % 2, b"k%d" % i, b"r%d-%d" % (round_, i), 1_700_000_000_000 + i
+                        )
+                    )
                 await producer.dispatch()
             producer.send(ProducerRecord(topic, 0, b"last", b"x", 1_700_000_000_500))
             assert await producer.flush() == {
-                TopicPartition(topic, 0): 250, TopicPartition(topic, 1): 249
+                TopicPartition(topic, 0): 250,
+                TopicPartition(topic, 1): 249,
             }
             assert await producer.flush() == {}
             consumer = transport.consumer(group_id=None)

@@ -23,8 +23,14 @@ USER, PASSWORD = next(iter(SASL_USERS.items()))
 
 
 def _sasl(bootstrap: str, password: str, **extra: object) -> KafkaTransport:
-    return KafkaTransport(bootstrap, security_protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN",
-                          sasl_plain_username=USER, sasl_plain_password=password, **extra)
+    return KafkaTransport(
+        bootstrap,
+        security_protocol="SASL_PLAINTEXT",
+        sasl_mechanism="PLAIN",
+        sasl_plain_username=USER,
+        sasl_plain_password=password,
+        **extra,
+    )
 
 
 def test_sasl_plain_login_produces_and_reads(kafka_sasl_bootstrap: str) -> None:
@@ -79,15 +85,26 @@ def test_wrong_sasl_password_is_a_broker_error_without_the_password(
 def test_tls_and_sasl_settings_reach_every_aiokafka_client() -> None:
     context = ssl.create_default_context()
     transport = KafkaTransport(
-        "127.0.0.1:9093", security_protocol="SASL_SSL", sasl_mechanism="SCRAM-SHA-512",
-        sasl_plain_username="app", sasl_plain_password="pw", ssl_context=context,
+        "127.0.0.1:9093",
+        security_protocol="SASL_SSL",
+        sasl_mechanism="SCRAM-SHA-512",
+        sasl_plain_username="app",
+        sasl_plain_password="pw",
+        ssl_context=context,
         client_id="my-app",
     )
     settings = transport._settings
-    wanted = {"security_protocol": "SASL_SSL", "sasl_mechanism": "SCRAM-SHA-512",
-              "sasl_plain_username": "app", "sasl_plain_password": "pw",
-              "ssl_context": context}
-    for kwargs in (settings.admin_kwargs(), settings.consumer_kwargs(group_id="g"),
-                   settings.producer_kwargs(transactional_id="t")):
+    wanted = {
+        "security_protocol": "SASL_SSL",
+        "sasl_mechanism": "SCRAM-SHA-512",
+        "sasl_plain_username": "app",
+        "sasl_plain_password": "pw",
+        "ssl_context": context,
+    }
+    for kwargs in (
+        settings.admin_kwargs(),
+        settings.consumer_kwargs(group_id="g"),
+        settings.producer_kwargs(transactional_id="t"),
+    ):
         assert {k: kwargs.get(k) for k in wanted} == wanted, kwargs
     assert "pw" not in repr(transport)

@@ -19,8 +19,14 @@ APPS = Path(__file__).parent / "apps"
 class Worker(E2EWorker):
     """`python -m streamz_kit run APP --broker kafka://...` in a subprocess."""
 
-    def __init__(self, app: str, broker: str, env: dict[str, str], log_path: Path,
-                 extra_args: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: str,
+        broker: str,
+        env: dict[str, str],
+        log_path: Path,
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
         app_path = app if "/" in app else str(APPS / app)
         if "KR_STATE_DIR" in env:
             # --broker on the command line resets the App's state_dir to the default, so
@@ -36,17 +42,21 @@ class Worker(E2EWorker):
         return [t.strip().strip("'") for t in found[-1].split(",") if t.strip()]
 
     def restored_counts(self) -> list[int]:
-        return [int(n) for n in re.findall(r"Restored tasks .*?: (\d+) changelog records",
-                                           self.output())]
+        return [
+            int(n)
+            for n in re.findall(r"Restored tasks .*?: (\d+) changelog records", self.output())
+        ]
 
 
 def events(start: int, n: int, users: int = 7) -> list[tuple[str, dict[str, Any]]]:
-    return [(f"k{i % 10}", {"seq": i, "user": f"u{(i * 3) % users}"})
-            for i in range(start, start + n)]
+    return [
+        (f"k{i % 10}", {"seq": i, "user": f"u{(i * 3) % users}"}) for i in range(start, start + n)
+    ]
 
 
-def produce_events(broker: str, topic: str, start: int, n: int, partitions: int,
-                   users: int = 7) -> None:
+def produce_events(
+    broker: str, topic: str, start: int, n: int, partitions: int, users: int = 7
+) -> None:
     run(produce(broker, topic, events(start, n, users), partitions))
 
 

@@ -40,8 +40,12 @@ from tests.runtime.e2e import produce
 APP = str(Path(__file__).parent / "apps" / "eos_app.py")
 REPO = Path(__file__).resolve().parents[2]
 PARTITIONS = 4
-COMMIT_POINTS = ("commit:after_drain", "commit:after_produce", "commit:after_commit",
-                 "commit:after_apply")
+COMMIT_POINTS = (
+    "commit:after_drain",
+    "commit:after_produce",
+    "commit:after_commit",
+    "commit:after_apply",
+)
 
 
 @dataclass
@@ -76,8 +80,18 @@ class KafkaCrashReport:
 
 
 class KafkaCrashDriver:
-    def __init__(self, broker: str, tmp: Path, *, guarantee: str, records: int, kills: int,
-                 workers: int, seed: int, static_slots: int = 1) -> None:
+    def __init__(
+        self,
+        broker: str,
+        tmp: Path,
+        *,
+        guarantee: str,
+        records: int,
+        kills: int,
+        workers: int,
+        seed: int,
+        static_slots: int = 1,
+    ) -> None:
         self.broker = broker
         self.tmp = tmp
         self.guarantee = guarantee
@@ -100,9 +114,13 @@ class KafkaCrashDriver:
 
     def _start(self, slot: int, fault: dict[str, str] | None = None) -> None:
         env = {
-            "KE_PREFIX": self.prefix, "KE_BROKER": self.broker, "KE_GUARANTEE": self.guarantee,
-            "KR_STATE_DIR": str(self._state(slot)), "PYTHONPATH": str(REPO),
-            **self.slot_env.get(slot, {}), **(fault or {}),
+            "KE_PREFIX": self.prefix,
+            "KE_BROKER": self.broker,
+            "KE_GUARANTEE": self.guarantee,
+            "KR_STATE_DIR": str(self._state(slot)),
+            "PYTHONPATH": str(REPO),
+            **self.slot_env.get(slot, {}),
+            **(fault or {}),
         }
         if slot < self.static_slots:
             env["KE_INSTANCE_ID"] = f"{self.prefix}-w{slot}"
@@ -119,8 +137,10 @@ class KafkaCrashDriver:
         seed = str(self.rng.getrandbits(32))
         if mode == "commit":
             point = self.rng.choice(COMMIT_POINTS)
-            return {"STREAMZ_FAULT_KILL_POINT": f"{point}@{self.rng.uniform(0.03, 0.15):.3f}",
-                    "STREAMZ_FAULT_SEED": seed}
+            return {
+                "STREAMZ_FAULT_KILL_POINT": f"{point}@{self.rng.uniform(0.03, 0.15):.3f}",
+                "STREAMZ_FAULT_SEED": seed,
+            }
         if mode == "wipe":
             return {"STREAMZ_FAULT_KILL_POINT": "restore:batch@0.3", "STREAMZ_FAULT_SEED": seed}
         return {}
@@ -132,11 +152,13 @@ class KafkaCrashDriver:
                 continue
             code = worker.stop(signal.SIGKILL, timeout=5)
             out = worker.output()
-            points = [line[len(MARKER):].strip() for line in out.splitlines()
-                      if line.startswith(MARKER)]
+            points = [
+                line[len(MARKER) :].strip() for line in out.splitlines() if line.startswith(MARKER)
+            ]
             if code != -signal.SIGKILL:
-                raise AssertionError(f"worker {slot} exited with {code}, not by a kill:\n"
-                                     f"{out[-3000:]}")
+                raise AssertionError(
+                    f"worker {slot} exited with {code}, not by a kill:\n{out[-3000:]}"
+                )
             self.report.kills += 1
             self.report.modes["hook"] += 1
             for point in points:
@@ -154,8 +176,9 @@ class KafkaCrashDriver:
         assert worker is not None
         code = worker.stop(signal.SIGKILL, timeout=10)
         if code != -signal.SIGKILL:
-            raise AssertionError(f"worker {slot} had exited with {code} before its kill:\n"
-                                 f"{worker.output()[-3000:]}")
+            raise AssertionError(
+                f"worker {slot} had exited with {code} before its kill:\n{worker.output()[-3000:]}"
+            )
         self.report.kills += 1
         self.report.modes[mode] += 1
         if mode == "wipe":
@@ -167,19 +190,26 @@ class KafkaCrashDriver:
     def produce_upto(self, target: int) -> None:
         target = min(target, self.records)
         if target > self.produced:
-            asyncio.run(produce(self.broker, f"{self.prefix}-orders",
-                                model.orders(self.produced, target - self.produced),
-                                PARTITIONS))
+            asyncio.run(
+                produce(
+                    self.broker,
+                    f"{self.prefix}-orders",
+                    model.orders(self.produced, target - self.produced),
+                    PARTITIONS,
+                )
+            )
             self.produced = target
 
     async def _create_inputs(self) -> None:
         transport = connect(self.broker)
         await transport.start()
         try:
-            await transport.admin().create_topics([
-                TopicSpec(f"{self.prefix}-orders", PARTITIONS),
-                TopicSpec(f"{self.prefix}-profiles", PARTITIONS),
-            ])
+            await transport.admin().create_topics(
+                [
+                    TopicSpec(f"{self.prefix}-orders", PARTITIONS),
+                    TopicSpec(f"{self.prefix}-profiles", PARTITIONS),
+                ]
+            )
         finally:
             await transport.close()
 
@@ -219,8 +249,7 @@ class KafkaCrashDriver:
     def setup(self) -> None:
         """Create the inputs, start every slot, and wait until the profiles are loaded."""
         asyncio.run(self._create_inputs())
-        asyncio.run(produce(self.broker, f"{self.prefix}-profiles", model.profiles(),
-                            PARTITIONS))
+        asyncio.run(produce(self.broker, f"{self.prefix}-profiles", model.profiles(), PARTITIONS))
         for slot in range(len(self.slots)):
             self._start(slot)
         # The join's table side is processed before any order, so every order joins the same
@@ -248,8 +277,10 @@ class KafkaCrashDriver:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._reap()
-            if self.last_values("user-totals-out") == ref.user_totals and self.last_values(
-                    "region-totals-out") == ref.region_totals:
+            if (
+                self.last_values("user-totals-out") == ref.user_totals
+                and self.last_values("region-totals-out") == ref.region_totals
+            ):
                 break
             time.sleep(1.0)
         self.stop()
@@ -260,8 +291,9 @@ class KafkaCrashDriver:
                 worker.stop(signal.SIGTERM, timeout=60)
 
     def tail_logs(self, n: int = 3) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-2500:]}"
-                         for p in self.logs[-n:])
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-2500:]}" for p in self.logs[-n:]
+        )
 
     # -- reading ---------------------------------------------------------------------------
     def read(self, name: str) -> list[tuple[bytes | None, bytes | None]]:
@@ -306,8 +338,9 @@ class KafkaCrashDriver:
             and self.last_values("user-totals-changelog", 8) == ref.user_totals
             and self.last_values("region-totals-changelog", 8) == ref.region_totals
         )
-        report.fenced_lines = sum(p.read_text(errors="replace").count("fenced")
-                                  for p in self.logs if p.exists())
+        report.fenced_lines = sum(
+            p.read_text(errors="replace").count("fenced") for p in self.logs if p.exists()
+        )
         return report
 
 

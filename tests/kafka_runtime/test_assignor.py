@@ -41,9 +41,14 @@ def test_survivors_keep_theirs_and_split_the_dead_members_indices() -> None:
 
 
 def test_free_indices_go_to_a_member_with_warm_state() -> None:
-    plans = plan_assignment(4, {
-        "a": MemberInfo(owned={0}), "b": MemberInfo(owned={1}), "z": MemberInfo(warm={2, 3}),
-    })
+    plans = plan_assignment(
+        4,
+        {
+            "a": MemberInfo(owned={0}),
+            "b": MemberInfo(owned={1}),
+            "z": MemberInfo(warm={2, 3}),
+        },
+    )
     assert plans["z"].active == [2, 3] or set(plans["z"].active) <= {2, 3}
     assert len(plans["z"].active) >= 1
 
@@ -69,7 +74,9 @@ def test_standbys_never_on_the_owner_and_prefer_warm_members() -> None:
 
 
 def _cluster(counts: dict[str, int]) -> SimpleNamespace:
-    return SimpleNamespace(partitions_for_topic=lambda t: set(range(counts[t])) if t in counts else None)
+    return SimpleNamespace(
+        partitions_for_topic=lambda t: set(range(counts[t])) if t in counts else None
+    )
 
 
 def test_aiokafka_assignor_puts_partition_p_of_every_topic_on_one_member() -> None:
@@ -77,8 +84,9 @@ def test_aiokafka_assignor_puts_partition_p_of_every_topic_on_one_member() -> No
     meta = a.metadata(["left", "right", "app-rep-repartition"])
     assert json.loads(meta.user_data) == {"owned": [], "warm": [3], "endpoint": None}
     other = ConsumerProtocolMemberMetadata(1, ["left", "right", "app-rep-repartition"], b"")
-    result = a.assign(_cluster({"left": 4, "right": 4, "app-rep-repartition": 4}),
-                      {"m1": meta, "m2": other})
+    result = a.assign(
+        _cluster({"left": 4, "right": 4, "app-rep-repartition": 4}), {"m1": meta, "m2": other}
+    )
     seen: dict[int, str] = {}
     for member, assignment in result.items():
         topics = dict(assignment.assignment)

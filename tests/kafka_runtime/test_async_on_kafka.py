@@ -35,9 +35,12 @@ def test_sigkill_one_of_two_workers_with_calls_in_flight_exactly_once(
     prefix = _new_app(broker, partitions)
     logs = [tmp_path / f"calls{i}.log" for i in range(2)]
     workers = [
-        Worker("async_app.py", broker,
-               _env(broker, prefix, tmp_path / f"s{i}", ASYNC_CALL_LOG=str(logs[i])),
-               tmp_path / f"w{i}.log")
+        Worker(
+            "async_app.py",
+            broker,
+            _env(broker, prefix, tmp_path / f"s{i}", ASYNC_CALL_LOG=str(logs[i])),
+            tmp_path / f"w{i}.log",
+        )
         for i in range(2)
     ]
     try:
@@ -46,8 +49,12 @@ def test_sigkill_one_of_two_workers_with_calls_in_flight_exactly_once(
         wait_for(lambda: ended_calls(logs[1]) >= 150, 60, workers, "calls on worker 1")
         workers[1].stop(signal.SIGKILL)
         assert unfinished_calls(logs[1]), "no call was in flight on the killed worker"
-        wait_for(lambda: len({s for _, s in enriched(broker, prefix)}) >= total, 120,
-                 workers[:1], "every record enriched")
+        wait_for(
+            lambda: len({s for _, s in enriched(broker, prefix)}) >= total,
+            120,
+            workers[:1],
+            "every record enriched",
+        )
         out = enriched(broker, prefix)
         assert sorted(s for _, s in out) == list(range(total)), "lost or duplicated output"
         per_key: dict[str, list[int]] = defaultdict(list)

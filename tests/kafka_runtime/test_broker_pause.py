@@ -36,7 +36,8 @@ def test_worker_survives_a_frozen_broker(fault_kafka: KafkaBroker, tmp_path: Pat
     try:
         prefix = _new_app(broker, partitions)
         worker = Worker(
-            "seq_app.py", broker,
+            "seq_app.py",
+            broker,
             # Short client timeouts so the pause outlasts them within a fast test.
             _env(broker, prefix, tmp_path / "state", KR_REQUEST_TIMEOUT_MS="4000"),
             tmp_path / "w.log",
@@ -50,8 +51,9 @@ def test_worker_survives_a_frozen_broker(fault_kafka: KafkaBroker, tmp_path: Pat
             assert worker.alive(), worker.output()[-3000:]
             kafka.resume()
             produce_events(broker, f"{prefix}-events", total // 2, total // 2, partitions)
-            wait_for(lambda: complete(broker, prefix, total), 90, [worker],
-                     "every input after the pause")
+            wait_for(
+                lambda: complete(broker, prefix, total), 90, [worker], "every input after the pause"
+            )
             assert worker.alive()
         finally:
             if worker.alive():
@@ -68,8 +70,12 @@ def test_workers_ride_out_a_broker_restart(fault_kafka: KafkaBroker, tmp_path: P
     partitions, total = 4, 2000
     prefix = _new_app(broker, partitions)
     workers = [
-        Worker("seq_app.py", broker, _env(broker, prefix, tmp_path / f"state{i}"),
-               tmp_path / f"w{i}.log")
+        Worker(
+            "seq_app.py",
+            broker,
+            _env(broker, prefix, tmp_path / f"state{i}"),
+            tmp_path / f"w{i}.log",
+        )
         for i in range(2)
     ]
     try:
@@ -78,8 +84,9 @@ def test_workers_ride_out_a_broker_restart(fault_kafka: KafkaBroker, tmp_path: P
         wait_for(lambda: complete(broker, prefix, total // 2), 60, workers, "first half")
         kafka.restart(hard=True)
         produce_events(broker, f"{prefix}-events", total // 2, total // 2, partitions)
-        wait_for(lambda: complete(broker, prefix, total), 120, workers,
-                 "every input after the restart")
+        wait_for(
+            lambda: complete(broker, prefix, total), 120, workers, "every input after the restart"
+        )
         assert all(w.alive() for w in workers), [w.output()[-2000:] for w in workers]
     finally:
         for w in workers:

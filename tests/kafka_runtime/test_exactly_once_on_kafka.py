@@ -21,14 +21,20 @@ from tests.kafka_runtime.test_workers_on_kafka import _env, _new_app
 pytestmark = pytest.mark.kafka
 
 
-def test_sigkill_one_of_two_workers_no_loss_no_duplicate(kafka_runtime: str, tmp_path: Path) -> None:
+def test_sigkill_one_of_two_workers_no_loss_no_duplicate(
+    kafka_runtime: str, tmp_path: Path
+) -> None:
     broker, partitions, total = kafka_runtime, 4, 4000
     prefix = _new_app(broker, partitions)
     workers = [
-        Worker("seq_app.py", broker,
-               _env(broker, prefix, tmp_path / f"s{i}", KR_GUARANTEE="exactly_once",
-                    KR_COMMIT_MS="100"),
-               tmp_path / f"w{i}.log")
+        Worker(
+            "seq_app.py",
+            broker,
+            _env(
+                broker, prefix, tmp_path / f"s{i}", KR_GUARANTEE="exactly_once", KR_COMMIT_MS="100"
+            ),
+            tmp_path / f"w{i}.log",
+        )
         for i in range(2)
     ]
     try:

@@ -24,10 +24,26 @@ pytestmark = pytest.mark.kafka
 SEED = int(os.environ.get("STREAMZ_CRASH_SEED", "13"))
 
 
-def _run(kafka_url: str, tmp: Path, *, records: int, kills: int, workers: int,
-         guarantee: str = "exactly_once", seed: int = SEED) -> KafkaCrashDriver:
-    driver = KafkaCrashDriver(kafka_url, tmp, guarantee=guarantee, records=records, kills=kills,
-                              workers=workers, seed=seed, static_slots=1)
+def _run(
+    kafka_url: str,
+    tmp: Path,
+    *,
+    records: int,
+    kills: int,
+    workers: int,
+    guarantee: str = "exactly_once",
+    seed: int = SEED,
+) -> KafkaCrashDriver:
+    driver = KafkaCrashDriver(
+        kafka_url,
+        tmp,
+        guarantee=guarantee,
+        records=records,
+        kills=kills,
+        workers=workers,
+        seed=seed,
+        static_slots=1,
+    )
     try:
         driver.run()
         driver.finish()
@@ -54,8 +70,7 @@ def test_exactly_once_survives_sigkills_of_three_workers(kafka_url: str, tmp_pat
 def test_exactly_once_survives_sigkills_of_three_workers_large(
     kafka_url: str, tmp_path: Path
 ) -> None:
-    _assert_exact(_run(kafka_url, tmp_path, records=60_000, kills=80, workers=3,
-                       seed=SEED + 1))
+    _assert_exact(_run(kafka_url, tmp_path, records=60_000, kills=80, workers=3, seed=SEED + 1))
 
 
 def _tasks_of(worker_log: str) -> list[str] | None:
@@ -72,8 +87,16 @@ def test_zombie_frozen_past_its_session_timeout_is_fenced_and_rejoins(
     tasks to the other worker, whose producers fence it. Resumed, its commit fails, it says
     so in one line, rejoins and gets tasks again; outputs stay exact."""
     records = 3_000
-    driver = KafkaCrashDriver(kafka_url, tmp_path, guarantee="exactly_once", records=records,
-                              kills=0, workers=2, seed=SEED, static_slots=0)
+    driver = KafkaCrashDriver(
+        kafka_url,
+        tmp_path,
+        guarantee="exactly_once",
+        records=records,
+        kills=0,
+        workers=2,
+        seed=SEED,
+        static_slots=0,
+    )
     # The zombie commits rarely, so whenever it is frozen it holds processed, uncommitted
     # records: an open transaction's worth of work that must never reach the outputs.
     driver.slot_env[0] = {"KE_COMMIT_MS": "5000"}
@@ -104,14 +127,14 @@ def test_zombie_frozen_past_its_session_timeout_is_fenced_and_rejoins(
         zombie.proc.send_signal(signal.SIGCONT)
         deadline = time.monotonic() + 60
         while True:
-            after = zombie.output()[len(before):]
+            after = zombie.output()[len(before) :]
             if "were fenced" in after and _tasks_of(after.rsplit("were fenced", 1)[-1]):
                 break  # it said so, rejoined, and runs tasks again
             assert time.monotonic() < deadline and zombie.alive(), driver.tail_logs(2)
             driver.produce_upto(driver.produced + 20)
             time.sleep(0.1)
         time.sleep(1.0)
-        after = zombie.output()[len(before):]
+        after = zombie.output()[len(before) :]
         fenced_lines = [line for line in after.splitlines() if "fenced" in line]
         assert len(fenced_lines) == 1, fenced_lines
         assert "Traceback" not in after, after[-3000:]

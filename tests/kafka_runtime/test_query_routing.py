@@ -42,13 +42,24 @@ def test_a_key_hosted_by_one_worker_is_answered_through_the_other(
     broker, partitions, total = kafka_runtime, 4, 800
     prefix = _new_app(broker, partitions)
     workers = [
-        Worker("seq_app.py", broker, _env(broker, prefix, tmp_path / f"s{i}", KR_HTTP_PORT="0"),
-               tmp_path / f"w{i}.log")
+        Worker(
+            "seq_app.py",
+            broker,
+            _env(broker, prefix, tmp_path / f"s{i}", KR_HTTP_PORT="0"),
+            tmp_path / f"w{i}.log",
+        )
         for i in range(2)
     ]
     try:
-        wait_for(lambda: _owned(workers) == _all_tasks(partitions)
-                 and all(w.running_tasks() for w in workers), 60, workers, "two owners")
+        wait_for(
+            lambda: (
+                _owned(workers) == _all_tasks(partitions)
+                and all(w.running_tasks() for w in workers)
+            ),
+            60,
+            workers,
+            "two owners",
+        )
         produce_events(broker, f"{prefix}-events", 0, total, partitions)
         wait_for(lambda: complete(broker, prefix, total), 60, workers, "every input")
         want = expected_seqs(total)

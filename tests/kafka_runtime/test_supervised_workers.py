@@ -39,9 +39,22 @@ def _pids(sup: Worker) -> dict[int, list[int]]:
 def _status(broker: str, env: dict[str, str], state: Path) -> str:
     """What `streamz-kit status` prints about the app right now."""
     done = subprocess.run(
-        [sys.executable, "-m", "streamz_kit", "status", str(APPS / "seq_app.py"),
-         "--broker", broker, "--state-dir", str(state)],
-        env={**os.environ, **env}, capture_output=True, text=True, timeout=60, check=False,
+        [
+            sys.executable,
+            "-m",
+            "streamz_kit",
+            "status",
+            str(APPS / "seq_app.py"),
+            "--broker",
+            broker,
+            "--state-dir",
+            str(state),
+        ],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     return done.stdout + done.stderr
 
@@ -59,12 +72,15 @@ def test_two_supervised_workers_survive_a_sigkill_exactly_once(
 ) -> None:
     broker, partitions, total = kafka_runtime, 4, 4000
     prefix = _new_app(broker, partitions)
-    env = _env(broker, prefix, tmp_path / "state", KR_GUARANTEE="exactly_once",
-               KR_COMMIT_MS="100")
+    env = _env(broker, prefix, tmp_path / "state", KR_GUARANTEE="exactly_once", KR_COMMIT_MS="100")
     sup = Worker("seq_app.py", broker, env, tmp_path / "supervisor.log", ("--workers", "2"))
     try:
-        wait_for(lambda: len(re.findall(r"running tasks \[[^\]]+\]", sup.output())) >= 2,
-                 60, [sup], "both workers to run tasks")
+        wait_for(
+            lambda: len(re.findall(r"running tasks \[[^\]]+\]", sup.output())) >= 2,
+            60,
+            [sup],
+            "both workers to run tasks",
+        )
         produce_events(broker, f"{prefix}-events", 0, total // 2, partitions)
         wait_for(lambda: len(copies(broker, prefix)) >= total // 4, 60, [sup], "progress")
         first = _pids(sup)
@@ -76,7 +92,8 @@ def test_two_supervised_workers_survive_a_sigkill_exactly_once(
             nonlocal shown
             shown = _status(broker, env, tmp_path / "state")
             return "2 worker(s) running" in shown and all(
-                f"worker {i} (pid {first[i][0]})" in shown for i in (0, 1))
+                f"worker {i} (pid {first[i][0]})" in shown for i in (0, 1)
+            )
 
         wait_for(status_shows_both, 30, [sup], "status to show both workers")
         assert re.search(r"worker 1 \(pid \d+\)\s+│\s+\d_\d", shown), shown
@@ -92,7 +109,9 @@ def test_two_supervised_workers_survive_a_sigkill_exactly_once(
             assert agg["n"] == len(want[user]), (user, agg["n"])  # no update counted twice
         # Each worker kept its own state directory; the restarted one reused worker-1.
         assert sorted(p.name for p in (tmp_path / "state").glob("worker-*")) == [
-            "worker-0", "worker-1"]
+            "worker-0",
+            "worker-1",
+        ]
         pids = [p[-1] for p in _pids(sup).values()]
         assert sup.stop(signal.SIGTERM, timeout=60) == 0, sup.output()[-3000:]
         out = sup.output()

@@ -53,8 +53,12 @@ def _env(broker: str, prefix: str, state: Path, **extra: str) -> dict[str, str]:
 
 def _start(n: int, broker: str, prefix: str, tmp: Path, **extra: str) -> list[Worker]:
     return [
-        Worker("seq_app.py", broker, _env(broker, prefix, tmp / f"state{i}", **extra),
-               tmp / f"w{i}.log")
+        Worker(
+            "seq_app.py",
+            broker,
+            _env(broker, prefix, tmp / f"state{i}", **extra),
+            tmp / f"w{i}.log",
+        )
         for i in range(n)
     ]
 
@@ -98,17 +102,31 @@ def test_two_workers_share_partitions_and_survive_a_sigkill(
     workers = _start(2, broker, prefix, tmp_path)
     try:
         # The first worker to join holds everything until the second one's join rebalances.
-        wait_for(lambda: _owned(workers) == _all_tasks(partitions)
-                 and all(w.running_tasks() for w in workers), 60, workers,
-                 "both workers to share all tasks")
+        wait_for(
+            lambda: (
+                _owned(workers) == _all_tasks(partitions)
+                and all(w.running_tasks() for w in workers)
+            ),
+            60,
+            workers,
+            "both workers to share all tasks",
+        )
         _co_located(workers)
         produce_events(broker, f"{prefix}-events", 0, total // 2, partitions)
-        wait_for(lambda: len(set(copies(broker, prefix))) >= total // 4, 60, workers,
-                 "processing to start")
+        wait_for(
+            lambda: len(set(copies(broker, prefix))) >= total // 4,
+            60,
+            workers,
+            "processing to start",
+        )
         workers[1].stop(signal.SIGKILL)
         produce_events(broker, f"{prefix}-events", total // 2, total // 2, partitions)
-        wait_for(lambda: complete(broker, prefix, total), 90, workers,
-                 "the survivor to finish every input")
+        wait_for(
+            lambda: complete(broker, prefix, total),
+            90,
+            workers,
+            "the survivor to finish every input",
+        )
         assert workers[0].running_tasks() == _all_tasks(partitions)
         _check_aggregates(broker, prefix, total)
         assert workers[0].alive()
@@ -123,13 +141,18 @@ def test_three_workers_with_standbys_fail_over_restoring_only_the_tail(
     prefix = _new_app(broker, partitions)
     workers = _start(3, broker, prefix, tmp_path, KR_STANDBYS="1")
     try:
-        wait_for(lambda: _owned(workers) == _all_tasks(partitions)
-                 and all(w.running_tasks() for w in workers), 60, workers,
-                 "three workers to share all tasks")
+        wait_for(
+            lambda: (
+                _owned(workers) == _all_tasks(partitions)
+                and all(w.running_tasks() for w in workers)
+            ),
+            60,
+            workers,
+            "three workers to share all tasks",
+        )
         _co_located(workers)
         produce_events(broker, f"{prefix}-events", 0, total // 2, partitions, users)
-        wait_for(lambda: complete(broker, prefix, total // 2, users), 60, workers,
-                 "the first half")
+        wait_for(lambda: complete(broker, prefix, total // 2, users), 60, workers, "the first half")
         time.sleep(1.0)  # standbys tail the changelogs continuously; let them catch up
         victim = workers[2]
         victim_tasks = [t for t in victim.running_tasks() or [] if t.startswith("1_")]
@@ -137,18 +160,23 @@ def test_three_workers_with_standbys_fail_over_restoring_only_the_tail(
         victim.stop(signal.SIGKILL)
         produce_events(broker, f"{prefix}-events", total // 2, total // 2, partitions, users)
         survivors = workers[:2]
-        wait_for(lambda: complete(broker, prefix, total, users), 90, survivors,
-                 "the survivors to finish every input")
+        wait_for(
+            lambda: complete(broker, prefix, total, users),
+            90,
+            survivors,
+            "the survivors to finish every input",
+        )
         assert _owned(survivors) == _all_tasks(partitions)
         _check_aggregates(broker, prefix, total, users)
         # The victim's stateful tasks were promoted from standbys: only the tail restored.
-        took_over = sum(w.output().count("takes over the stores of its standby")
-                        for w in survivors)
+        took_over = sum(w.output().count("takes over the stores of its standby") for w in survivors)
         assert took_over >= len(victim_tasks), [w.output()[-2000:] for w in survivors]
         after = [n for w, b in zip(survivors, before) for n in w.restored_counts()[b:]]
         changelog = len(run(read_all(broker, f"{prefix}-per-user-changelog")))
-        print(f"\nstandby failover: {took_over} tasks promoted, restored {sum(after)} of "
-              f"{changelog} changelog records")
+        print(
+            f"\nstandby failover: {took_over} tasks promoted, restored {sum(after)} of "
+            f"{changelog} changelog records"
+        )
         assert changelog > 1000, changelog  # a full restore would be large
         assert sum(after) < changelog // 20, (after, changelog)
     finally:
@@ -164,29 +192,39 @@ def test_group_instance_id_reaches_the_kafka_consumer() -> None:
     assert consumer._kwargs["group_id"] == "g"
 
 
-def test_static_member_restart_gets_its_partitions_back(
-    kafka_runtime: str, tmp_path: Path
-) -> None:
+def test_static_member_restart_gets_its_partitions_back(kafka_runtime: str, tmp_path: Path) -> None:
     broker, partitions, total = kafka_runtime, 4, 2000
     prefix = _new_app(broker, partitions)
     workers = [
-        Worker("seq_app.py", broker,
-               _env(broker, prefix, tmp_path / f"state{i}", KR_INSTANCE_ID=f"{prefix}-w{i}"),
-               tmp_path / f"w{i}.log")
+        Worker(
+            "seq_app.py",
+            broker,
+            _env(broker, prefix, tmp_path / f"state{i}", KR_INSTANCE_ID=f"{prefix}-w{i}"),
+            tmp_path / f"w{i}.log",
+        )
         for i in range(2)
     ]
     try:
-        wait_for(lambda: _owned(workers) == _all_tasks(partitions)
-                 and all(w.running_tasks() for w in workers), 60, workers, "assignment")
+        wait_for(
+            lambda: (
+                _owned(workers) == _all_tasks(partitions)
+                and all(w.running_tasks() for w in workers)
+            ),
+            60,
+            workers,
+            "assignment",
+        )
         produce_events(broker, f"{prefix}-events", 0, total // 2, partitions)
         wait_for(lambda: complete(broker, prefix, total // 2), 60, workers, "the first half")
         mine = workers[1].running_tasks()
         revokes_before = workers[0].output().count("Revoked")
         assert workers[1].stop(signal.SIGTERM) == 0
-        workers[1] = Worker("seq_app.py", broker,
-                            _env(broker, prefix, tmp_path / "state1",
-                                 KR_INSTANCE_ID=f"{prefix}-w1"),
-                            tmp_path / "w1-restarted.log")
+        workers[1] = Worker(
+            "seq_app.py",
+            broker,
+            _env(broker, prefix, tmp_path / "state1", KR_INSTANCE_ID=f"{prefix}-w1"),
+            tmp_path / "w1-restarted.log",
+        )
         wait_for(lambda: workers[1].running_tasks() is not None, 30, workers, "the rejoin")
         assert workers[1].running_tasks() == mine
         # Its state directory survived: the stores restore only the tail (nothing here).
@@ -204,8 +242,9 @@ def test_static_member_restart_gets_its_partitions_back(
 
 def test_missing_input_topic_is_a_clear_error(kafka_runtime: str, tmp_path: Path) -> None:
     prefix = f"kr{uuid.uuid4().hex[:8]}"
-    worker = Worker("seq_app.py", kafka_runtime, _env(kafka_runtime, prefix, tmp_path / "s"),
-                    tmp_path / "w.log")
+    worker = Worker(
+        "seq_app.py", kafka_runtime, _env(kafka_runtime, prefix, tmp_path / "s"), tmp_path / "w.log"
+    )
     code = worker.proc.wait(60)
     out = worker.output()
     assert code != 0
@@ -221,9 +260,12 @@ def test_unreachable_broker_is_a_clear_error_within_the_timeout(tmp_path: Path) 
         port = s.getsockname()[1]
     broker = f"kafka://127.0.0.1:{port}"
     started = time.monotonic()
-    worker = Worker("seq_app.py", broker,
-                    _env(broker, "krdown", tmp_path / "s", KR_CONNECT_TIMEOUT="3"),
-                    tmp_path / "w.log")
+    worker = Worker(
+        "seq_app.py",
+        broker,
+        _env(broker, "krdown", tmp_path / "s", KR_CONNECT_TIMEOUT="3"),
+        tmp_path / "w.log",
+    )
     code = worker.proc.wait(30)
     elapsed = time.monotonic() - started
     out = worker.output()
@@ -247,9 +289,20 @@ def test_recommendations_example_on_kafka_with_two_workers(
     actions = [source.next_action(0) for _ in range(count)]
     want = {a["user"] for a in actions if domain.is_valid_action(a)}
     workers = [
-        Worker(app, broker, {"KR_STATE_DIR": str(tmp_path / f"state{i}")}, tmp_path / f"r{i}.log",
-               ("--processing-guarantee", "at_least_once", "--commit-interval-ms", "200",
-                "--http-port", "0"))
+        Worker(
+            app,
+            broker,
+            {"KR_STATE_DIR": str(tmp_path / f"state{i}")},
+            tmp_path / f"r{i}.log",
+            (
+                "--processing-guarantee",
+                "at_least_once",
+                "--commit-interval-ms",
+                "200",
+                "--http-port",
+                "0",
+            ),
+        )
         for i in range(2)
     ]
 
@@ -257,6 +310,7 @@ def test_recommendations_example_on_kafka_with_two_workers(
         return {k.decode() for k, _ in run(read_all(broker, "recommendations")) if k}
 
     try:
+
         def shared_by_both() -> bool:
             owned = _owned(workers)
             subs = {t.split("_")[0] for t in owned}  # however many sub-topologies it has
@@ -266,7 +320,11 @@ def test_recommendations_example_on_kafka_with_two_workers(
         wait_for(shared_by_both, 60, workers, "both workers to run tasks")
         _co_located(workers)
         run(produce_actions(broker, count=count, rate=0, users=users, seed=3, partitions=4))
-        wait_for(lambda: users_with_recommendations() == want, 90, workers,
-                 "recommendations for every user")
+        wait_for(
+            lambda: users_with_recommendations() == want,
+            90,
+            workers,
+            "recommendations for every user",
+        )
     finally:
         _stop_all(workers)

@@ -32,8 +32,15 @@ EVENTS = [(f"k{i}", {"user": f"u{i % 4}"}) for i in range(40)]
 
 
 def make_app(tmp_path: Path, **kw: Any) -> sk.App:
-    return sk.App(topology(), application_id="queries", broker=f"embedded://{tmp_path / 'log'}",
-                  state_dir=tmp_path / "state", commit_interval_ms=20, http_port=0, **kw)
+    return sk.App(
+        topology(),
+        application_id="queries",
+        broker=f"embedded://{tmp_path / 'log'}",
+        state_dir=tmp_path / "state",
+        commit_interval_ms=20,
+        http_port=0,
+        **kw,
+    )
 
 
 def counted(app: sk.App) -> int:
@@ -54,7 +61,9 @@ async def queries(tmp_path: Path) -> None:
         await wait_until(lambda: counted(app) == 40, what="40 counted events")
 
         assert await get_json(f"{base}/stores/counts/u1") == (
-            200, {"store": "counts", "key": "u1", "value": 10})
+            200,
+            {"store": "counts", "key": "u1", "value": 10},
+        )
         status, body = await get_json(f"{base}/stores/counts/nobody")
         assert status == 404 and body["error"] == "not found"
         status, body = await get_json(f"{base}/stores/nosuch/u1")
@@ -123,8 +132,12 @@ async def restoring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert app.observability is not None
         base = app.observability.endpoints["http"]
         worker = app._worker
-        await wait_until(lambda: worker is not None and worker.tasks is not None
-                         and bool(worker.tasks.restoring), what="a restoring task")
+        await wait_until(
+            lambda: (
+                worker is not None and worker.tasks is not None and bool(worker.tasks.restoring)
+            ),
+            what="a restoring task",
+        )
         status, body = await get_json(f"{base}/stores/counts/u1")
         assert status == 503 and body["error"] == "not ready"
         assert "restoring" in body["message"]
@@ -139,7 +152,9 @@ async def restoring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         release.set()
         await wait_until(lambda: counted(app) == 40, what="restored counts")
         assert await get_json(f"{base}/stores/counts/u1") == (
-            200, {"store": "counts", "key": "u1", "value": 10})
+            200,
+            {"store": "counts", "key": "u1", "value": 10},
+        )
         assert app.metrics()["restored_records"] > 0
     finally:
         release.set()

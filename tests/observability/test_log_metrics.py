@@ -16,10 +16,17 @@ from tests.runtime.e2e import produce
 def test_log_size_and_retained_bytes_are_exported(tmp_path: Path) -> None:
     async def go() -> None:
         broker = f"embedded://{tmp_path / 'log'}"
-        await produce(broker, "events", [(f"k{i}", {"user": f"u{i % 5}"}) for i in range(50)],
-                      partitions=2)
-        app = sk.App(counts_topology(), application_id="sizes", broker=broker,
-                     state_dir=tmp_path / "state", commit_interval_ms=30, metrics_port=0)
+        await produce(
+            broker, "events", [(f"k{i}", {"user": f"u{i % 5}"}) for i in range(50)], partitions=2
+        )
+        app = sk.App(
+            counts_topology(),
+            application_id="sizes",
+            broker=broker,
+            state_dir=tmp_path / "state",
+            commit_interval_ms=30,
+            metrics_port=0,
+        )
         await app.start()
         try:
             assert app.observability is not None

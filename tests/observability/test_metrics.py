@@ -17,8 +17,14 @@ def events(start: int, n: int) -> list[tuple[str, dict[str, str]]]:
 async def scenario(tmp_path: Path) -> None:
     broker = f"embedded://{tmp_path / 'log'}"
     await produce(broker, "events", events(0, 100), partitions=2)
-    app = sk.App(counts_topology(), application_id="obs", broker=broker,
-                 state_dir=tmp_path / "state", commit_interval_ms=30, metrics_port=0)
+    app = sk.App(
+        counts_topology(),
+        application_id="obs",
+        broker=broker,
+        state_dir=tmp_path / "state",
+        commit_interval_ms=30,
+        metrics_port=0,
+    )
     await app.start()
     try:
         assert app.observability is not None
@@ -30,8 +36,10 @@ async def scenario(tmp_path: Path) -> None:
         assert status == 200 and ctype.startswith("text/plain")
         text = body.decode()
         assert metric(text, "streamz_records_processed_total", app="obs") == 200
-        per_task = [metric(text, "streamz_task_records_processed_total", task=t)
-                    for t in ("0_0", "0_1", "1_0", "1_1")]
+        per_task = [
+            metric(text, "streamz_task_records_processed_total", task=t)
+            for t in ("0_0", "0_1", "1_0", "1_1")
+        ]
         assert sum(n or 0 for n in per_task) == 200
         assert metric(text, "streamz_app_state", state="RUNNING") == 1
         first_batches = metric(text, "streamz_batch_processing_seconds_count")
@@ -51,8 +59,9 @@ async def scenario(tmp_path: Path) -> None:
         assert (metric(text, "streamz_batch_processing_seconds_count") or 0) > first_batches
         assert (metric(text, "streamz_commits_total", app="obs") or 0) >= 1
         # The record cache collapses repeated updates of the 5 users between commits.
-        puts = sum(metric(text, "streamz_record_cache_puts_total", task=t) or 0
-                   for t in ("1_0", "1_1"))
+        puts = sum(
+            metric(text, "streamz_record_cache_puts_total", task=t) or 0 for t in ("1_0", "1_1")
+        )
         assert puts == 160
 
         # Lag per input partition, refreshed off the hot path, reaches zero once caught up.
@@ -62,8 +71,14 @@ async def scenario(tmp_path: Path) -> None:
         assert metric(text, "streamz_consumer_lag_total") == 0
 
         snap = app.metrics()
-        for key in ("state", "records_processed", "commits", "last_commit_ms",
-                    "restored_records", "tasks"):
+        for key in (
+            "state",
+            "records_processed",
+            "commits",
+            "last_commit_ms",
+            "restored_records",
+            "tasks",
+        ):
             assert key in snap
         assert snap["tasks"] == ["0_0", "0_1", "1_0", "1_1"]
         assert snap["late_records_dropped"] == 0 and snap["dead_lettered"] == 0
@@ -80,8 +95,9 @@ def test_no_servers_unless_asked(tmp_path: Path) -> None:
     async def go() -> None:
         broker = f"embedded://{tmp_path / 'log'}"
         await produce(broker, "events", events(0, 1), partitions=1)
-        app = sk.App(counts_topology(), application_id="quiet", broker=broker,
-                     state_dir=tmp_path / "state")
+        app = sk.App(
+            counts_topology(), application_id="quiet", broker=broker, state_dir=tmp_path / "state"
+        )
         await app.start()
         try:
             assert app.observability is not None
@@ -102,12 +118,15 @@ def test_restoration_progress_and_rates_from_counters() -> None:
     from streamz_kit.runtime.task_manager import CommitStats
 
     manager = SimpleNamespace(
-        stats=CommitStats(restored_records=10), restoring={"0_1", "0_2"},
+        stats=CommitStats(restored_records=10),
+        restoring={"0_1", "0_2"},
         restore_progress={"0_1": SimpleNamespace(done=250, total=1000)},
     )
     got = _restoration(manager)
-    assert got["restoring"] == {"0_1": {"restored": 250, "total": 1000},
-                                "0_2": {"restored": None, "total": None}}
+    assert got["restoring"] == {
+        "0_1": {"restored": 250, "total": 1000},
+        "0_2": {"restored": None, "total": None},
+    }
     assert got["restored_records"] == 10
 
     meter = RateMeter()

@@ -16,7 +16,7 @@ from streamz_kit.loader import load_app
 from tests.observability.helpers import wait_until
 from tests.runtime.e2e import produce
 
-APP_SOURCE = '''
+APP_SOURCE = """
 import streamz_kit as sk
 from streamz_kit import serdes
 
@@ -26,7 +26,7 @@ builder = sk.StreamsBuilder()
     .count(materialized=sk.Materialized("counts")))
 app = sk.App(builder.build(), application_id="statusapp", broker={broker!r},
              state_dir={state!r}, commit_interval_ms=20, http_port=0)
-'''
+"""
 
 
 def write_app(tmp_path: Path) -> tuple[str, str]:
@@ -43,8 +43,9 @@ def invoke(*args: str) -> tuple[int, str]:
 
 async def running(tmp_path: Path) -> None:
     spec, broker = write_app(tmp_path)
-    await produce(broker, "events", [(f"k{i}", {"user": f"u{i % 3}"}) for i in range(30)],
-                  partitions=2)
+    await produce(
+        broker, "events", [(f"k{i}", {"user": f"u{i % 3}"}) for i in range(30)], partitions=2
+    )
     app = load_app(spec)
     await app.start()
     try:
@@ -97,10 +98,17 @@ def test_status_reports_a_dead_worker_as_stale(tmp_path: Path) -> None:
     spec, _ = write_app(tmp_path)
     status_dir = tmp_path / "state" / "statusapp"
     status_dir.mkdir(parents=True)
-    (status_dir / "status-999999.json").write_bytes(orjson.dumps({
-        "application_id": "statusapp", "state": "RUNNING", "pid": 999_999, "host": "h",
-        "updated_at": 0.0,
-    }))
+    (status_dir / "status-999999.json").write_bytes(
+        orjson.dumps(
+            {
+                "application_id": "statusapp",
+                "state": "RUNNING",
+                "pid": 999_999,
+                "host": "h",
+                "updated_at": 0.0,
+            }
+        )
+    )
     code, out = invoke("status", spec)
     assert code == 0, out
     assert "no worker is running" in out and "stale: pid 999999" in out

@@ -30,7 +30,8 @@ N = 20
 def topology() -> sk.Topology:
     builder = sk.StreamsBuilder()
     builder.stream("in", value_serde=serdes.JSON).map_values(lambda v: v * 2).to(
-        "out", value_serde=serdes.JSON)
+        "out", value_serde=serdes.JSON
+    )
     return builder.build()
 
 
@@ -41,11 +42,13 @@ async def run_app(tmp: Path, tracing: Any, headers: list[Any]) -> list[Any]:
     await transport.admin().create_topics([TopicSpec("in", 1), TopicSpec("out", 1)])
     producer = transport.producer()
     for i in range(N):
-        producer.send(ProducerRecord("in", 0, f"k{i}".encode(), str(i).encode(), 1000 + i,
-                                     headers[i]))
+        producer.send(
+            ProducerRecord("in", 0, f"k{i}".encode(), str(i).encode(), 1000 + i, headers[i])
+        )
     await producer.flush()
-    app = sk.App(topology(), application_id="traced", broker=broker, commit_interval_ms=20,
-                 tracing=tracing)
+    app = sk.App(
+        topology(), application_id="traced", broker=broker, commit_interval_ms=20, tracing=tracing
+    )
     await app.start()
     consumer = transport.consumer(group_id=None)
     consumer.assign([TopicPartition("out", 0)])

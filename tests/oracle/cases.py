@@ -42,8 +42,7 @@ def _steps(raw: list[Any], start: int, topics: list[str]) -> list[dict[str, Any]
             ts = t
         else:
             ts = max(0, t - amount)
-        step: dict[str, Any] = {"t": topics[topic_i % len(topics)], "k": key, "v": value,
-                                "ts": ts}
+        step: dict[str, Any] = {"t": topics[topic_i % len(topics)], "k": key, "v": value, "ts": ts}
         if header:
             step["h"] = [["h", str(value)]]
         steps.append(step)
@@ -52,11 +51,19 @@ def _steps(raw: list[Any], start: int, topics: list[str]) -> list[dict[str, Any]
 
 def case_for(sc: Scenario, max_steps: int = 25) -> st.SearchStrategy[dict[str, Any]]:
     """Cases of scenario SC, in the JSON shape both sides read."""
-    advance = (st.integers(0, 9).flatmap(
-        lambda r: st.integers(0, 60) if r == 0 else st.none()) if sc.wall_clock
-        else st.none())
-    step = st.tuples(st.integers(0, len(sc.inputs) - 1), KEYS, VALUES, MOVES,
-                     st.integers(0, 7).map(lambda h: h == 7), advance)
+    advance = (
+        st.integers(0, 9).flatmap(lambda r: st.integers(0, 60) if r == 0 else st.none())
+        if sc.wall_clock
+        else st.none()
+    )
+    step = st.tuples(
+        st.integers(0, len(sc.inputs) - 1),
+        KEYS,
+        VALUES,
+        MOVES,
+        st.integers(0, 7).map(lambda h: h == 7),
+        advance,
+    )
     params = st.fixed_dictionaries(dict(sc.params))
     topics = list(sc.inputs)
 
@@ -67,9 +74,19 @@ def case_for(sc: Scenario, max_steps: int = 25) -> st.SearchStrategy[dict[str, A
     return st.tuples(params, st.integers(0, 100), st.lists(step, max_size=max_steps)).map(make)
 
 
-def case_dict(sc: Scenario, params: dict[str, Any], steps: list[dict[str, Any]],
-              **extra: Any) -> dict[str, Any]:
-    case = {"id": next(_ids), "scenario": sc.name, "params": params, "inputs": sc.inputs,
-            "outputs": sc.outputs, "stores": sc.stores, "store": sc.store or STORE, "cache_bytes": sc.cache_bytes, "steps": steps}
+def case_dict(
+    sc: Scenario, params: dict[str, Any], steps: list[dict[str, Any]], **extra: Any
+) -> dict[str, Any]:
+    case = {
+        "id": next(_ids),
+        "scenario": sc.name,
+        "params": params,
+        "inputs": sc.inputs,
+        "outputs": sc.outputs,
+        "stores": sc.stores,
+        "store": sc.store or STORE,
+        "cache_bytes": sc.cache_bytes,
+        "steps": steps,
+    }
     case.update(extra)
     return case

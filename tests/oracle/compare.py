@@ -22,8 +22,10 @@ def normalize(result: dict[str, Any], order: str, headers: bool = True) -> dict[
     outputs = [list(row) if headers else list(row[:5]) for row in result.get("outputs", [])]
     if order == "per_key":
         outputs = sorted(outputs, key=lambda r: (r[0], r[1], _sort_key(r[2])))
-    stores = {name: sorted((list(r) for r in rows), key=_sort_key)
-              for name, rows in result.get("stores", {}).items()}
+    stores = {
+        name: sorted((list(r) for r in rows), key=_sort_key)
+        for name, rows in result.get("stores", {}).items()
+    }
     error = result.get("error")
     where = None if error is None else error.split(":", 1)[0]
     return {"outputs": outputs, "stores": stores, "error_at": where}
@@ -37,26 +39,33 @@ def differences(case: dict[str, Any], kafka: dict[str, Any], ours: dict[str, Any
     if k["error_at"] != o["error_at"]:
         diffs.append(f"error: Kafka {kafka.get('error')!r}, streamz_kit {ours.get('error')!r}")
     if k["outputs"] != o["outputs"]:
-        first = next((i for i, (a, b) in enumerate(zip(k["outputs"], o["outputs"])) if a != b),
-                     min(len(k["outputs"]), len(o["outputs"])))
+        first = next(
+            (i for i, (a, b) in enumerate(zip(k["outputs"], o["outputs"])) if a != b),
+            min(len(k["outputs"]), len(o["outputs"])),
+        )
         diffs.append(
             f"outputs differ from row {first} (rows are [step, topic, key, value, ts, headers]):"
-            f"\n  Kafka:      {k['outputs'][first:first + 4]}"
-            f"\n  streamz_kit: {o['outputs'][first:first + 4]}"
+            f"\n  Kafka:      {k['outputs'][first : first + 4]}"
+            f"\n  streamz_kit: {o['outputs'][first : first + 4]}"
             f"\n  ({len(k['outputs'])} rows from Kafka, {len(o['outputs'])} from streamz_kit)"
         )
     for name in sorted(set(k["stores"]) | set(o["stores"])):
         if k["stores"].get(name) != o["stores"].get(name):
-            diffs.append(f"store {name!r}: Kafka {k['stores'].get(name)}, "
-                         f"streamz_kit {o['stores'].get(name)}")
+            diffs.append(
+                f"store {name!r}: Kafka {k['stores'].get(name)}, "
+                f"streamz_kit {o['stores'].get(name)}"
+            )
     return diffs
 
 
 def regression_test(case: dict[str, Any], kafka: dict[str, Any]) -> str:
     """A pytest function for tests/oracle/test_regressions.py that pins Kafka's answer."""
     keep = {k: v for k, v in case.items() if k != "id"}
-    expected = {"outputs": kafka.get("outputs", []), "stores": kafka.get("stores", {}),
-                "error": kafka.get("error")}
+    expected = {
+        "outputs": kafka.get("outputs", []),
+        "stores": kafka.get("stores", {}),
+        "error": kafka.get("error"),
+    }
     slug = re.sub(r"\W+", "_", case["scenario"])
     body = (
         f"def test_{slug}_regression() -> None:\n"

@@ -50,24 +50,32 @@ def run_python(case: dict[str, Any]) -> dict[str, Any]:
     step = -1
     outputs: list[list[Any]] = result["outputs"]
     try:
-        with TopologyTestDriver(topology, config=config,
-                                initial_wall_clock_time_ms=case.get("wall_clock_start", 0)) as d:
-            inputs = {t: d.create_input_topic(t, key_serde=serdes.STRING, value_serde=SERDES[s])
-                      for t, s in case["inputs"].items()}
-            outs = {t: d.create_output_topic(t, key_serde=serdes.STRING, value_serde=SERDES[s])
-                    for t, s in case["outputs"].items()}
+        with TopologyTestDriver(
+            topology, config=config, initial_wall_clock_time_ms=case.get("wall_clock_start", 0)
+        ) as d:
+            inputs = {
+                t: d.create_input_topic(t, key_serde=serdes.STRING, value_serde=SERDES[s])
+                for t, s in case["inputs"].items()
+            }
+            outs = {
+                t: d.create_output_topic(t, key_serde=serdes.STRING, value_serde=SERDES[s])
+                for t, s in case["outputs"].items()
+            }
             for step, s in enumerate(case["steps"]):
                 if "advance" in s:
                     d.advance_wall_clock_time(s["advance"])
                 else:
                     inputs[s["t"]].pipe_input(
-                        s.get("k"), s.get("v"), timestamp_ms=s["ts"],
+                        s.get("k"),
+                        s.get("v"),
+                        timestamp_ms=s["ts"],
                         headers=[(h, v.encode()) for h, v in s.get("h", ())],
                     )
                 for topic, out in outs.items():
                     for r in out.read_records_to_list():
                         outputs.append(
-                            [step, topic, r.key, r.value, r.timestamp_ms, _headers(r.headers)])
+                            [step, topic, r.key, r.value, r.timestamp_ms, _headers(r.headers)]
+                        )
             step = -2
             for name, kind in case.get("stores", {}).items():
                 result["stores"][name] = _dump(d, name, kind)

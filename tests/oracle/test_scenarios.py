@@ -36,8 +36,14 @@ def test_matches_kafka_streams(name: str, oracle: KafkaStreamsOracle) -> None:
     started = time.monotonic()
     count = [0]
 
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=SEED == 0,
-              suppress_health_check=list(HealthCheck), print_blob=False)
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        derandomize=SEED == 0,
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+    )
     @given(st.data())
     def check(data: st.DataObject) -> None:
         case = data.draw(case_for(sc), label="case")
@@ -56,5 +62,8 @@ def test_matches_kafka_streams(name: str, oracle: KafkaStreamsOracle) -> None:
         check()
     finally:
         if PROGRESS:
-            print(f"oracle: {name}: {count[0]} cases in {time.monotonic() - started:.1f} s",
-                  file=sys.stderr, flush=True)
+            print(
+                f"oracle: {name}: {count[0]} cases in {time.monotonic() - started:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )

@@ -30,8 +30,16 @@ class Worker:
         self.log = open(log_path, "ab")  # noqa: SIM115 -- the worker writes to it until stop()
         app_path = app if "/" in app else str(APPS / app)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamz_kit", "run", app_path, "--log-level", "INFO",
-             *extra_args],
+            [
+                sys.executable,
+                "-m",
+                "streamz_kit",
+                "run",
+                app_path,
+                "--log-level",
+                "INFO",
+                *extra_args,
+            ],
             env={**os.environ, **env},
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -68,8 +76,9 @@ async def produce(broker: str, topic: str, records: list[tuple[str, Any]], parti
         for i, (key, value) in enumerate(records):
             kb = key.encode()
             producer.send(
-                ProducerRecord(topic, default_partition(kb, partitions), kb, orjson.dumps(value),
-                               now + i)
+                ProducerRecord(
+                    topic, default_partition(kb, partitions), kb, orjson.dumps(value), now + i
+                )
             )
         await producer.flush()
         await producer.close()

@@ -16,7 +16,10 @@ USERS = [f"u{i}" for i in range(7)]
 
 
 def events(start: int, n: int) -> list[tuple[str, dict[str, object]]]:
-    return [(f"k{i % 5}", {"seq": i, "user": USERS[(i * 3) % len(USERS)]}) for i in range(start, start + n)]
+    return [
+        (f"k{i % 5}", {"seq": i, "user": USERS[(i * 3) % len(USERS)]})
+        for i in range(start, start + n)
+    ]
 
 
 def count_updates(broker: str) -> dict[str, list[int]]:
@@ -56,7 +59,9 @@ def test_sigterm_restart_loses_nothing(tmp_path: Path, guarantee: str) -> None:
     want = expected_counts(500)
     wait_for(
         lambda: {u: c[-1] for u, c in count_updates(broker).items()} == dict(want),
-        60, worker, "final counts",
+        60,
+        worker,
+        "final counts",
     )
     assert worker.stop(signal.SIGTERM) == 0, worker.output()
     seqs = copies(broker)
@@ -77,15 +82,18 @@ def test_sigkill_mid_stream_exactly_once_no_loss_no_duplicate(tmp_path: Path) ->
     for round_ in range(3):
         worker = Worker("count_app.py", env, tmp_path / f"w{round_}.log")
         target = (round_ + 1) * total // 5
-        wait_for(lambda target=target: len(copies(broker)) >= target, 60, worker,
-                 f"{target} copies")
+        wait_for(
+            lambda target=target: len(copies(broker)) >= target, 60, worker, f"{target} copies"
+        )
         worker.stop(signal.SIGKILL)
     worker = Worker("count_app.py", env, tmp_path / "final.log")
     want = expected_counts(total)
     wait_for(lambda: len(copies(broker)) >= total, 90, worker, "all copies")
     wait_for(
         lambda: {u: c[-1] for u, c in count_updates(broker).items()} == dict(want),
-        60, worker, "final counts",
+        60,
+        worker,
+        "final counts",
     )
     assert worker.stop(signal.SIGTERM) == 0, worker.output()
     seqs = copies(broker)

@@ -46,8 +46,9 @@ def last_per_key(records: list[tuple[bytes | None, bytes | None]]) -> dict[str, 
     return {k: v for k, v in out.items() if v is not None}
 
 
-def expected_by_driver(build: Callable[[], sk.Topology], inputs: list[tuple[str, str, Any]],
-                       store: str) -> dict[str, Any]:
+def expected_by_driver(
+    build: Callable[[], sk.Topology], inputs: list[tuple[str, str, Any]], store: str
+) -> dict[str, Any]:
     with TopologyTestDriver(build()) as driver:
         topics = {t: driver.create_input_topic(t) for t in {t for t, _, _ in inputs}}
         for ts, (topic, key, value) in enumerate(inputs):
@@ -70,7 +71,8 @@ def fk_topology() -> sk.Topology:
 
 
 FK_BEFORE = [
-    ("products", "p1", {"cat": "books"}), ("products", "p2", {"cat": "toys"}),
+    ("products", "p1", {"cat": "books"}),
+    ("products", "p2", {"cat": "toys"}),
     *[("orders", f"o{i}", {"product": f"p{1 + i % 2}", "qty": i}) for i in range(8)],
     ("orders", "o8", {"product": "p3", "qty": 8}),
     ("orders", "o9", {"qty": 9}),  # no foreign key
@@ -103,8 +105,13 @@ def test_fk_join_survives_a_restart_from_changelogs(tmp_path: Path) -> None:
         await send(FK_BEFORE)
 
         def app() -> sk.App:
-            return sk.App(fk_topology(), application_id="fkjoin", broker=broker,
-                          state_dir=state, commit_interval_ms=20)
+            return sk.App(
+                fk_topology(),
+                application_id="fkjoin",
+                broker=broker,
+                state_dir=state,
+                commit_interval_ms=20,
+            )
 
         first = app()
         await run_until(first, lambda: len(list(first.store("enriched").all())) == 10)
@@ -166,8 +173,13 @@ def test_cogroup_survives_a_restart_from_changelogs(tmp_path: Path) -> None:
         await send(before)
 
         def app() -> sk.App:
-            return sk.App(cogroup_topology(), application_id="cog", broker=broker,
-                          state_dir=state, commit_interval_ms=20)
+            return sk.App(
+                cogroup_topology(),
+                application_id="cog",
+                broker=broker,
+                state_dir=state,
+                commit_interval_ms=20,
+            )
 
         mid = expected_by_driver(cogroup_topology, before, "activity")
         first = app()

@@ -42,8 +42,13 @@ def test_windowed_count_is_queryable_through_app_store(tmp_path: Path) -> None:
             .windowed_by(sk.TimeWindows.of_size_with_no_grace(60_000))
             .count(materialized=sk.Materialized("clicks-per-minute"))
         )
-        app = sk.App(builder.build(), application_id="win", broker=broker,
-                     state_dir=tmp_path / "state", commit_interval_ms=20)
+        app = sk.App(
+            builder.build(),
+            application_id="win",
+            broker=broker,
+            state_dir=tmp_path / "state",
+            commit_interval_ms=20,
+        )
 
         def total() -> int:
             return sum(v for _, v in app.store("clicks-per-minute").fetch_all(0, 2**62))
@@ -66,8 +71,9 @@ def test_global_table_join_at_runtime(tmp_path: Path) -> None:
     broker = f"embedded://{tmp_path / 'log'}"
 
     async def go() -> list[tuple[bytes | None, bytes | None]]:
-        await produce(broker, "items", [("i1", {"cat": "books"}), ("i2", {"cat": "toys"})],
-                      partitions=1)
+        await produce(
+            broker, "items", [("i1", {"cat": "books"}), ("i2", {"cat": "toys"})], partitions=1
+        )
         await produce(broker, "orders", [], partitions=3)
         builder = sk.StreamsBuilder()
         items = builder.global_table("items", key_serde=serdes.STRING, value_serde=serdes.JSON)
@@ -75,11 +81,20 @@ def test_global_table_join_at_runtime(tmp_path: Path) -> None:
         orders.join(items, lambda k, v: v["item"], lambda o, i: {**o, "cat": i["cat"]}).to(
             "enriched"
         )
-        app = sk.App(builder.build(), application_id="glob", broker=broker,
-                     state_dir=tmp_path / "state", commit_interval_ms=20)
+        app = sk.App(
+            builder.build(),
+            application_id="glob",
+            broker=broker,
+            state_dir=tmp_path / "state",
+            commit_interval_ms=20,
+        )
         await app.start()
-        await produce(broker, "orders", [("o1", {"item": "i2"}), ("o2", {"item": "i1"}),
-                                         ("o3", {"item": "missing"})], partitions=3)
+        await produce(
+            broker,
+            "orders",
+            [("o1", {"item": "i2"}), ("o2", {"item": "i1"}), ("o3", {"item": "missing"})],
+            partitions=3,
+        )
         deadline = time.monotonic() + 20
         out: list[tuple[bytes | None, bytes | None]] = []
         while time.monotonic() < deadline and len(out) < 2:

@@ -53,18 +53,22 @@ def test_sigkill_with_calls_in_flight_loses_nothing(tmp_path: Path, guarantee: s
     in_flight_at_kill = 0
     for round_ in range(2):
         calls = tmp_path / f"calls{round_}.log"
-        worker = Worker("async_app.py", {**env, "ASYNC_CALL_LOG": str(calls)},
-                        tmp_path / f"w{round_}.log")
+        worker = Worker(
+            "async_app.py", {**env, "ASYNC_CALL_LOG": str(calls)}, tmp_path / f"w{round_}.log"
+        )
         # Killed once this run has made calls of its own (so calls are in flight).
         wait_for(lambda calls=calls: ended_calls(calls) >= 150, 60, worker, "150 calls")
         assert worker.stop(signal.SIGKILL) == -signal.SIGKILL
         in_flight_at_kill += len(unfinished_calls(calls))
     assert in_flight_at_kill > 0, "no call was in flight at either kill: the test proves nothing"
     calls = tmp_path / "final-calls.log"
-    worker = Worker("async_app.py", {**env, "ASYNC_CALL_LOG": str(calls)},
-                    tmp_path / "final.log")
-    wait_for(lambda: {s for _, s in enriched(broker)} == set(range(TOTAL)), 90, worker,
-             "every record enriched")
+    worker = Worker("async_app.py", {**env, "ASYNC_CALL_LOG": str(calls)}, tmp_path / "final.log")
+    wait_for(
+        lambda: {s for _, s in enriched(broker)} == set(range(TOTAL)),
+        90,
+        worker,
+        "every record enriched",
+    )
     assert worker.stop(signal.SIGTERM) == 0, worker.output()[-3000:]
     out = enriched(broker)
     assert {s for _, s in out} == set(range(TOTAL))  # nothing lost

@@ -51,15 +51,20 @@ def make_task(build: Any, handler: Any = "fail") -> Task:
     build(stream).to("out", value_serde=serdes.JSON)
     topo = builder.build()
     return Task(
-        topology=topo, subtopology=topo.subtopologies[0], partition=0, application_id="app",
-        stores={}, partition_count=lambda topic: 1,
+        topology=topo,
+        subtopology=topo.subtopologies[0],
+        partition=0,
+        application_id="app",
+        stores={},
+        partition_count=lambda topic: 1,
         handlers=ErrorHandlers.build(None, handler, None),
     ).start()
 
 
 def record(offset: int, key: str, value: Any) -> ConsumedRecord:
-    return ConsumedRecord("in", 0, offset, 1000 + offset, key.encode(), serdes.JSON.serialize(
-        "in", value), ())
+    return ConsumedRecord(
+        "in", 0, offset, 1000 + offset, key.encode(), serdes.JSON.serialize("in", value), ()
+    )
 
 
 def outputs(task: Task) -> list[tuple[str, Any]]:
@@ -68,9 +73,7 @@ def outputs(task: Task) -> list[tuple[str, Any]]:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    data=st.lists(
-        st.tuples(st.sampled_from("abcde"), st.integers(0, 6)), min_size=1, max_size=40
-    ),
+    data=st.lists(st.tuples(st.sampled_from("abcde"), st.integers(0, 6)), min_size=1, max_size=40),
     max_in_flight=st.integers(1, 6),
     batch=st.integers(1, 12),
 )
@@ -83,14 +86,13 @@ def test_per_key_order_and_bounded_concurrency_under_random_latencies(
         await probe.enter(key, value["seq"], value["ms"] / 1000)
         return {"seq": value["seq"], "key": key}
 
-    task = make_task(lambda s: s.map_values_async(call, with_key=True,
-                                                  max_in_flight=max_in_flight))
+    task = make_task(lambda s: s.map_values_async(call, with_key=True, max_in_flight=max_in_flight))
     records = [record(i, k, {"seq": i, "ms": ms}) for i, (k, ms) in enumerate(data)]
 
     async def worker_loop() -> None:
         # As the worker: process a batch, drive (waits while at the limit), repeat; commit.
         for start in range(0, len(records), batch):
-            task.process_batch(records[start:start + batch])
+            task.process_batch(records[start : start + batch])
             await drive([task])
         await task.settle_async()
 
@@ -153,7 +155,9 @@ def test_exhausted_retries_fail_with_the_records_coordinates() -> None:
 
     task = make_task(lambda s: s.map_values_async(broken, retries=1, backoff=0.001))
     task.process(record(7, "a", 1))
-    with pytest.raises(StreamsProcessingError, match=r"in-0@7.*ConnectionError|ConnectionError.*in-0@7"):
+    with pytest.raises(
+        StreamsProcessingError, match=r"in-0@7.*ConnectionError|ConnectionError.*in-0@7"
+    ):
         asyncio.run(task.settle_async())
     assert task.async_nodes[0].metrics()["retries"] == 1
 
@@ -277,8 +281,9 @@ def test_metrics_reach_the_snapshot_and_prometheus() -> None:
             raise ValueError("no")
         return value
 
-    task = make_task(lambda s: s.map_values_async(fn, retries=1, backoff=0.001, name="score"),
-                     "log_and_continue")
+    task = make_task(
+        lambda s: s.map_values_async(fn, retries=1, backoff=0.001, name="score"), "log_and_continue"
+    )
     for i in range(3):
         task.process(record(i, f"k{i}", i))
     asyncio.run(task.settle_async())
@@ -300,7 +305,8 @@ def test_driver_works_inside_a_running_event_loop() -> None:
 
     builder = sk.StreamsBuilder()
     builder.stream("in", value_serde=serdes.JSON).map_values_async(double).to(
-        "out", value_serde=serdes.JSON)
+        "out", value_serde=serdes.JSON
+    )
 
     async def async_test() -> list[Any]:
         with TopologyTestDriver(builder.build()) as driver:

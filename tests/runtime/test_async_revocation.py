@@ -36,10 +36,15 @@ def test_revocation_awaits_in_flight_calls_and_nothing_comes_after(
         return value
 
     builder = sk.StreamsBuilder()
-    (builder.stream("events", key_serde=serdes.STRING, value_serde=serdes.JSON)
-     .map_values_async(slow, max_in_flight=8).to("out", value_serde=serdes.JSON))
+    (
+        builder.stream("events", key_serde=serdes.STRING, value_serde=serdes.JSON)
+        .map_values_async(slow, max_in_flight=8)
+        .to("out", value_serde=serdes.JSON)
+    )
     config = AppConfig.from_settings(
-        application_id="revoke", broker=broker, processing_guarantee=guarantee,
+        application_id="revoke",
+        broker=broker,
+        processing_guarantee=guarantee,
         state_dir=str(tmp_path / "state"),
     )
 
@@ -56,8 +61,9 @@ def test_revocation_awaits_in_flight_calls_and_nothing_comes_after(
                 calling = async_tasks(tasks.running().values())
                 if calling and await drive(calling) and started:
                     break
-            in_flight = sum(len(n.in_flight) for t in tasks.running().values()
-                            for n in t.async_nodes)
+            in_flight = sum(
+                len(n.in_flight) for t in tasks.running().values() for n in t.async_nodes
+            )
             assert in_flight > 0, "no call in flight at the revocation"
             await tasks.on_revoked(set(tasks.task_by_tp))
             assert sorted(finished) == sorted(started), "revocation left calls unfinished"

@@ -57,8 +57,11 @@ def make_task(handler: Any) -> Task:
 
 
 VALUES = st.one_of(
-    st.builds(lambda n, keep: b'{"n": %d, "keep": %s}' % (n, b"true" if keep else b"false"),
-              st.integers(-3, 9), st.booleans()),
+    st.builds(
+        lambda n, keep: b'{"n": %d, "keep": %s}' % (n, b"true" if keep else b"false"),
+        st.integers(-3, 9),
+        st.booleans(),
+    ),
     st.just(b"{not json"),
     st.just(None),
     st.just(b'{"n": 1, "pad": "' + b"x" * 300 + b'"}'),  # too large for max_record_bytes
@@ -110,12 +113,22 @@ def test_a_batch_leaves_what_one_record_at_a_time_leaves(handler: Any, raw: Any)
 
 def test_a_skipped_record_does_not_stop_the_batch() -> None:
     task = make_task("log_and_continue")
-    records = as_records([("a", b'{"n": 5}', 1), ("b", b"{bad", 2), ("c", b'{"n": 0}', 3),
-                          ("d", b'{"n": 7}', 4), ("e", b'{"n": 50}', 5)])
+    records = as_records(
+        [
+            ("a", b'{"n": 5}', 1),
+            ("b", b"{bad", 2),
+            ("c", b'{"n": 0}', 3),
+            ("d", b'{"n": 7}', 4),
+            ("e", b'{"n": 50}', 5),
+        ]
+    )
     task.process_batch(records)
     assert [(r.key, r.value) for r in task.collector] == [(b"a", b'{"q":20}'), (b"e", b'{"q":2}')]
-    assert task.skipped == {"deserialization error": 1, "processing error": 1,
-                            "production error": 1}
+    assert task.skipped == {
+        "deserialization error": 1,
+        "processing error": 1,
+        "production error": 1,
+    }
     assert task.consumed_offsets == {("in", 2): 105}
     assert task.processed == 2
 

@@ -23,8 +23,11 @@ class FakeAdmin:
 def counts_for(topology: sk.Topology, inputs: dict[str, int]) -> dict[str, int]:
     config = AppConfig("app")
     meta = asyncio.run(resolve_metadata(topology, config, FakeAdmin(inputs)))  # type: ignore[arg-type]
-    return {t.removeprefix("app-"): n for t, n in meta.partitions.items()
-            if t.endswith(("-topic", "-repartition"))}
+    return {
+        t.removeprefix("app-"): n
+        for t, n in meta.partitions.items()
+        if t.endswith(("-topic", "-repartition"))
+    }
 
 
 def test_subscription_topic_follows_the_right_table() -> None:
@@ -33,8 +36,10 @@ def test_subscription_topic_follows_the_right_table() -> None:
     products = builder.table("products")
     orders.join(products, lambda o, p: o, foreign_key=lambda o: o["p"]).to_stream().to("out")
     got = counts_for(builder.build(), {"orders": 6, "products": 2})
-    assert got == {"KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-0000000004-topic": 2,
-                   "KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-0000000012-topic": 6}
+    assert got == {
+        "KTABLE-FK-JOIN-SUBSCRIPTION-REGISTRATION-0000000004-topic": 2,
+        "KTABLE-FK-JOIN-SUBSCRIPTION-RESPONSE-0000000012-topic": 6,
+    }
 
 
 def test_response_topic_follows_a_repartitioned_left_table() -> None:

@@ -20,12 +20,15 @@ WINDOW = 10
 
 def topology() -> sk.Topology:
     builder = sk.StreamsBuilder()
-    (builder.stream("clicks", key_serde=serdes.STRING, value_serde=serdes.JSON).group_by_key()
-     .windowed_by(sk.TimeWindows.of_size_and_grace(WINDOW, 5))
-     .emit_strategy(EmitStrategy.on_window_close())
-     .count(materialized=sk.Materialized("clicks-per-window", retention=1000))
-     .to_stream().to("finals", key_serde=time_windowed(serdes.STRING, WINDOW),
-                     value_serde=serdes.LONG))
+    (
+        builder.stream("clicks", key_serde=serdes.STRING, value_serde=serdes.JSON)
+        .group_by_key()
+        .windowed_by(sk.TimeWindows.of_size_and_grace(WINDOW, 5))
+        .emit_strategy(EmitStrategy.on_window_close())
+        .count(materialized=sk.Materialized("clicks-per-window", retention=1000))
+        .to_stream()
+        .to("finals", key_serde=time_windowed(serdes.STRING, WINDOW), value_serde=serdes.LONG)
+    )
     return builder.build()
 
 
@@ -47,8 +50,13 @@ def test_final_results_are_emitted_once_across_a_restart(tmp_path: Path) -> None
 
     async def run(rows: list[tuple[str, object, int]], want: int) -> None:
         await produce(broker, "clicks", rows)
-        app = sk.App(topology(), application_id="finals", broker=broker, state_dir=state,
-                     commit_interval_ms=20)
+        app = sk.App(
+            topology(),
+            application_id="finals",
+            broker=broker,
+            state_dir=state,
+            commit_interval_ms=20,
+        )
         await app.start()
         deadline = time.monotonic() + 20
         while len(await asyncio.to_thread(finals, broker)) < want:

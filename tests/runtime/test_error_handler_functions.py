@@ -58,7 +58,11 @@ def test_each_kind_of_error_reaches_its_function_with_the_record_context() -> No
     for kind, (offset, operator, raw, exc_name) in expected.items():
         [(context, exc)] = handlers[kind].calls
         assert (context.kind, context.topic, context.partition, context.offset) == (
-            kind, "in", 0, offset)
+            kind,
+            "in",
+            0,
+            offset,
+        )
         assert context.operator == operator
         assert (context.key, context.value) == (f"k{offset}".encode(), raw)
         assert context.timestamp == 100 + offset and context.task_id == "0_0"
@@ -91,6 +95,7 @@ def test_a_handler_that_raises_fails_the_record() -> None:
 
 def test_named_policies_still_resolve_and_bad_specs_are_refused() -> None:
     assert run({"processing_error_handler": "log_and_continue"}, [b'{"n": 0}', b'{"n": 4}']) == [
-        ("k1", 25)]
+        ("k1", 25)
+    ]
     with pytest.raises(ConfigError, match="handler\\(context, exc\\)"):
         sk.App(topology(), application_id="x", processing_error_handler=42)

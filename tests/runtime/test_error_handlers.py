@@ -101,9 +101,13 @@ def test_dead_letter_topic_on_the_embedded_broker(tmp_path: Path) -> None:
             producer.send(ProducerRecord("in", 0, f"k{i}".encode(), raw, i))
         await producer.flush()
         app = sk.App(
-            topology(), application_id="dlq-app", broker=broker, state_dir=tmp_path / "s",
+            topology(),
+            application_id="dlq-app",
+            broker=broker,
+            state_dir=tmp_path / "s",
             deserialization_error_handler=dead_letter("in-dlq"),
-            processing_error_handler=dead_letter("in-dlq"), commit_interval_ms=10,
+            processing_error_handler=dead_letter("in-dlq"),
+            commit_interval_ms=10,
         )
         await app.start()
         deadline = time.monotonic() + 20

@@ -22,8 +22,14 @@ def _topology() -> sk.Topology:
 
 def _task() -> Task:
     topo = _topology()
-    return Task(topology=topo, subtopology=topo.subtopologies[0], partition=0,
-                application_id="app", stores={}, partition_count=lambda topic: 1)
+    return Task(
+        topology=topo,
+        subtopology=topo.subtopologies[0],
+        partition=0,
+        application_id="app",
+        stores={},
+        partition_count=lambda topic: 1,
+    )
 
 
 def test_a_task_walks_created_restoring_running_suspended_closed() -> None:
@@ -41,13 +47,16 @@ def test_a_task_walks_created_restoring_running_suspended_closed() -> None:
     assert task.state is TaskState.CLOSED
 
 
-@pytest.mark.parametrize("steps", [
-    ("complete_restoration",),  # running before restoring
-    ("suspend",),  # suspending a task that never ran
-    ("start", "resume"),  # resuming a running task
-    ("start", "close", "close"),  # closing twice
-    ("close", "start"),  # reopening
-])
+@pytest.mark.parametrize(
+    "steps",
+    [
+        ("complete_restoration",),  # running before restoring
+        ("suspend",),  # suspending a task that never ran
+        ("start", "resume"),  # resuming a running task
+        ("start", "close", "close"),  # closing twice
+        ("close", "start"),  # reopening
+    ],
+)
 def test_a_task_refuses_transitions_outside_its_table(steps: tuple[str, ...]) -> None:
     task = _task()
     *ok, bad = steps
@@ -76,8 +85,12 @@ def test_the_app_walks_its_states_and_refuses_a_second_start(tmp_path: Path) -> 
         seen.append(app.state)
 
     asyncio.run(scenario())
-    assert seen == [sk.AppState.CREATED, sk.AppState.RUNNING, sk.AppState.STOPPED,
-                    sk.AppState.STOPPED]
+    assert seen == [
+        sk.AppState.CREATED,
+        sk.AppState.RUNNING,
+        sk.AppState.STOPPED,
+        sk.AppState.STOPPED,
+    ]
 
 
 def test_stopping_an_app_that_never_started_stops_it(tmp_path: Path) -> None:

@@ -23,10 +23,13 @@ N = 600
 
 def _topology() -> sk.Topology:
     builder = sk.StreamsBuilder()
-    (builder.stream("orders", key_serde=serdes.STRING, value_serde=serdes.JSON)
+    (
+        builder.stream("orders", key_serde=serdes.STRING, value_serde=serdes.JSON)
         .group_by(lambda k, v: v["region"], key_serde=serdes.STRING)
         .count(materialized=sk.Materialized("by-region"))
-        .to_stream().to("region-counts", value_serde=serdes.LONG))
+        .to_stream()
+        .to("region-counts", value_serde=serdes.LONG)
+    )
     return builder.build()
 
 
@@ -44,9 +47,14 @@ def test_repartition_records_are_deleted_once_committed(tmp_path: Path) -> None:
             value = orjson.dumps({"region": f"r{i % 5}"})
             producer.send(ProducerRecord("orders", i % 2, b"u%d" % i, value, now))
         await producer.flush()
-        app = sk.App(_topology(), application_id=APP, broker=broker,
-                     state_dir=tmp_path / "s", commit_interval_ms=20,
-                     repartition_purge_interval_ms=0)
+        app = sk.App(
+            _topology(),
+            application_id=APP,
+            broker=broker,
+            state_dir=tmp_path / "s",
+            commit_interval_ms=20,
+            repartition_purge_interval_ms=0,
+        )
         await app.start()
         assert app._worker is not None and app._worker.tasks is not None
         purge = app._worker.tasks.purge

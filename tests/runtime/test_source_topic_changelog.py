@@ -23,10 +23,15 @@ from tests.runtime.test_versioned_app import produce
 
 def topology(optimize: bool = True) -> sk.Topology:
     builder = sk.StreamsBuilder(optimize=optimize)
-    users = builder.table("users", key_serde=serdes.STRING, value_serde=serdes.JSON,
-                          materialized=sk.Materialized("users"))
+    users = builder.table(
+        "users",
+        key_serde=serdes.STRING,
+        value_serde=serdes.JSON,
+        materialized=sk.Materialized("users"),
+    )
     users.to_stream().map_values(lambda v: v and v["name"]).to(
-        "names", key_serde=serdes.STRING, value_serde=serdes.JSON)
+        "names", key_serde=serdes.STRING, value_serde=serdes.JSON
+    )
     return builder.build()
 
 
@@ -51,8 +56,9 @@ def test_table_restores_from_its_source_topic_without_a_changelog(tmp_path: Path
     assert not topology(optimize=False).graph.source_changelogs
 
     def app() -> sk.App:
-        return sk.App(topology_, application_id="reuse", broker=broker, state_dir=state,
-                      commit_interval_ms=20)
+        return sk.App(
+            topology_, application_id="reuse", broker=broker, state_dir=state, commit_interval_ms=20
+        )
 
     def table(a: sk.App) -> dict[str, Any]:
         return dict(a.store("users").all())
@@ -99,5 +105,6 @@ def test_table_restores_from_its_source_topic_without_a_changelog(tmp_path: Path
         last[k.decode()] = None if v is None else orjson.loads(v)
     # Downstream saw every key's final value, including the rows produced while down.
     assert {k: v for k, v in last.items() if v is not None} == {
-        k: v["name"] for k, v in after.items()}
+        k: v["name"] for k, v in after.items()
+    }
     assert last["u6"] is None

@@ -45,8 +45,12 @@ def events(start: int, n: int, users: int = 50) -> list[tuple[str, dict[str, Any
 async def run_app(broker: str, state_dir: Path, total: int, **settings: Any) -> dict[str, Any]:
     """Start an App, wait until its counts add up to `total` events, stop it, return facts."""
     app = sk.App(
-        topology(), application_id="recovery", broker=broker, state_dir=state_dir,
-        commit_interval_ms=settings.pop("commit_interval_ms", 20), **settings,
+        topology(),
+        application_id="recovery",
+        broker=broker,
+        state_dir=state_dir,
+        commit_interval_ms=settings.pop("commit_interval_ms", 20),
+        **settings,
     )
     await app.start()
     deadline = time.monotonic() + 30
@@ -139,8 +143,10 @@ def test_corrupt_store_files_are_wiped_and_restored(
                 f.write_bytes(b"\x00garbage\xff" * 10)
     with caplog.at_level(logging.WARNING):
         again = asyncio.run(run_app(broker, state, 300))
-    assert any("corrupt" in r.getMessage().lower() or "wip" in r.getMessage().lower()
-               for r in caplog.records), [r.getMessage() for r in caplog.records]
+    assert any(
+        "corrupt" in r.getMessage().lower() or "wip" in r.getMessage().lower()
+        for r in caplog.records
+    ), [r.getMessage() for r in caplog.records]
     assert again["restored"] > 0
     assert again["table"] == first["table"] == reference(300)
 
@@ -156,8 +162,13 @@ def test_record_cache_cuts_changelog_and_output_on_skewed_keys(tmp_path: Path) -
         broker = f"embedded://{tmp_path / f'log{cache}'}"
         asyncio.run(produce(broker, "events", records, partitions=1))
         out = asyncio.run(
-            run_app(broker, tmp_path / f"state{cache}", len(records), commit_interval_ms=60_000,
-                    cache_max_bytes=cache)
+            run_app(
+                broker,
+                tmp_path / f"state{cache}",
+                len(records),
+                commit_interval_ms=60_000,
+                cache_max_bytes=cache,
+            )
         )
         assert out["table"] == dict(Counter(users))
         results[cache] = (
@@ -192,8 +203,9 @@ def test_reset_then_run_rebuilds_the_same_tables(tmp_path: Path) -> None:
 def test_state_of_tasks_no_longer_assigned_is_cleaned_after_the_delay(tmp_path: Path) -> None:
     from streamz_kit.runtime.task_manager import TaskManager
 
-    app = sk.App(topology(), application_id="recovery", state_dir=tmp_path,
-                 state_cleanup_delay_ms=1000)
+    app = sk.App(
+        topology(), application_id="recovery", state_dir=tmp_path, state_cleanup_delay_ms=1000
+    )
     root = app.config.app_state_dir
     for name in ("0_0", "0_7", "global", "notatask"):
         (root / name).mkdir(parents=True)

@@ -73,8 +73,13 @@ def _shared(broker: str, prefix: str) -> bool:
 def test_two_workers_share_the_embedded_log_and_survive_a_sigkill(tmp_path: Path) -> None:
     broker, partitions, total, prefix = f"embedded://{tmp_path / 'log'}", 4, 4000, "emb"
     _create(broker, f"{prefix}-events", partitions)
-    env = {"KR_BROKER": broker, "KR_PREFIX": prefix, "KR_STATE_DIR": str(tmp_path / "state"),
-           "KR_GUARANTEE": "exactly_once", "KR_COMMIT_MS": "100"}
+    env = {
+        "KR_BROKER": broker,
+        "KR_PREFIX": prefix,
+        "KR_STATE_DIR": str(tmp_path / "state"),
+        "KR_GUARANTEE": "exactly_once",
+        "KR_COMMIT_MS": "100",
+    }
     sup = Worker("seq_app.py", broker, env, tmp_path / "supervisor.log", ("--workers", "2"))
     try:
         wait_for(lambda: _shared(broker, prefix), 60, [sup], "both workers to hold partitions")
@@ -89,12 +94,27 @@ def test_two_workers_share_the_embedded_log_and_survive_a_sigkill(tmp_path: Path
         def status_shows_owners() -> bool:
             nonlocal shown
             shown = subprocess.run(
-                [sys.executable, "-m", "streamz_kit", "status", str(APPS / "seq_app.py"),
-                 "--broker", broker, "--state-dir", str(tmp_path / "state")],
-                env={**os.environ, **env}, capture_output=True, text=True, timeout=60,
-                check=False).stdout
-            return all(f"worker {i} (pid {first[i][0]})" in shown
-                       and f"worker-{i}-{first[i][0]}" in shown for i in (0, 1))
+                [
+                    sys.executable,
+                    "-m",
+                    "streamz_kit",
+                    "status",
+                    str(APPS / "seq_app.py"),
+                    "--broker",
+                    broker,
+                    "--state-dir",
+                    str(tmp_path / "state"),
+                ],
+                env={**os.environ, **env},
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            ).stdout
+            return all(
+                f"worker {i} (pid {first[i][0]})" in shown and f"worker-{i}-{first[i][0]}" in shown
+                for i in (0, 1)
+            )
 
         wait_for(status_shows_owners, 30, [sup], "status to show both workers and owners")
         assert re.search(rf"{prefix}-events-1 .* worker-\d-\d+", shown), shown
@@ -115,8 +135,13 @@ def test_a_stalled_worker_loses_its_lease_and_is_fenced(tmp_path: Path) -> None:
     input; woken up, the stale one's transactions are fenced and it rejoins: no duplicate."""
     broker, partitions, total, prefix = f"embedded://{tmp_path / 'log'}", 4, 2000, "zmb"
     _create(broker, f"{prefix}-events", partitions)
-    env = {"KR_BROKER": broker, "KR_PREFIX": prefix, "KR_STATE_DIR": str(tmp_path / "state"),
-           "KR_GUARANTEE": "exactly_once", "KR_COMMIT_MS": "100"}
+    env = {
+        "KR_BROKER": broker,
+        "KR_PREFIX": prefix,
+        "KR_STATE_DIR": str(tmp_path / "state"),
+        "KR_GUARANTEE": "exactly_once",
+        "KR_COMMIT_MS": "100",
+    }
     sup = Worker("seq_app.py", broker, env, tmp_path / "supervisor.log", ("--workers", "2"))
     stalled = 0
     try:

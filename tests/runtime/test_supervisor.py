@@ -55,8 +55,7 @@ def test_crashed_worker_is_restarted_and_sigterm_stops_all_cleanly(tmp_path: Pat
 
 def test_repeated_fast_crashes_give_up_with_a_sentence() -> None:
     lines: list[str] = []
-    sup = Supervisor(lambda index: 4, 1, backoff_seconds=0.01, give_up_after=3,
-                     echo=lines.append)
+    sup = Supervisor(lambda index: 4, 1, backoff_seconds=0.01, give_up_after=3, echo=lines.append)
     assert sup.run() == 1
     assert sum(1 for line in lines if line.startswith("worker 0 is pid")) == 3, lines
     assert any("died 3 times in a row" in line and "giving up" in line for line in lines), lines

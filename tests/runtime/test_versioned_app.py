@@ -28,23 +28,43 @@ from tests.observability.helpers import get_json
 from tests.runtime.e2e import read_all
 
 PARTITIONS = 2
-PRICES_1 = [("apple", 10, 100), ("pear", 20, 100), ("apple", 12, 200), ("plum", 5, 150),
-            ("apple", 11, 150)]  # the last one is out of order: history only
-ORDERS_1 = [("apple", 1, 120), ("pear", 2, 130), ("apple", 3, 210), ("plum", 4, 160),
-            ("apple", 5, 155), ("pear", 6, 400)]
+PRICES_1 = [
+    ("apple", 10, 100),
+    ("pear", 20, 100),
+    ("apple", 12, 200),
+    ("plum", 5, 150),
+    ("apple", 11, 150),
+]  # the last one is out of order: history only
+ORDERS_1 = [
+    ("apple", 1, 120),
+    ("pear", 2, 130),
+    ("apple", 3, 210),
+    ("plum", 4, 160),
+    ("apple", 5, 155),
+    ("pear", 6, 400),
+]
 PRICES_2 = [("pear", 25, 300), ("apple", 14, 390), ("apple", 13, 350), ("plum", None, 380)]
-ORDERS_2 = [("pear", 7, 310), ("apple", 8, 360), ("plum", 9, 385), ("apple", 10, 395),
-            ("pear", 11, 700)]
+ORDERS_2 = [
+    ("pear", 7, 310),
+    ("apple", 8, 360),
+    ("plum", 9, 385),
+    ("apple", 10, 395),
+    ("pear", 11, 700),
+]
 
 
 def topology() -> sk.Topology:
     builder = sk.StreamsBuilder()
-    prices = builder.table("prices", key_serde=serdes.STRING, value_serde=serdes.JSON,
-                           materialized=sk.Materialized("prices", store="versioned",
-                                                        history_retention=1000))
+    prices = builder.table(
+        "prices",
+        key_serde=serdes.STRING,
+        value_serde=serdes.JSON,
+        materialized=sk.Materialized("prices", store="versioned", history_retention=1000),
+    )
     orders = builder.stream("orders", key_serde=serdes.STRING, value_serde=serdes.JSON)
     orders.left_join(prices, lambda qty, price: [qty, price], grace=50).to(
-        "priced", key_serde=serdes.STRING, value_serde=serdes.JSON)
+        "priced", key_serde=serdes.STRING, value_serde=serdes.JSON
+    )
     return builder.build()
 
 
@@ -81,26 +101,37 @@ async def wait(app: sk.App, ready: Callable[[], bool], what: str) -> None:
 
 def as_of(app: sk.App) -> dict[tuple[str, int], Any]:
     store = app.store("prices")
-    return {(k, t): store.get(k, as_of=t) for k in ("apple", "pear", "plum")
-            for t in (99, 100, 149, 150, 199, 200, 355, 400)}
+    return {
+        (k, t): store.get(k, as_of=t)
+        for k in ("apple", "pear", "plum")
+        for t in (99, 100, 149, 150, 199, 200, 355, 400)
+    }
 
 
 def expected() -> tuple[list[tuple[str, Any]], dict[tuple[str, int], Any]]:
     """The same input sequence through the TopologyTestDriver."""
     with TopologyTestDriver(topology()) as driver:
-        prices = driver.create_input_topic("prices", key_serde=serdes.STRING,
-                                           value_serde=serdes.JSON)
-        orders = driver.create_input_topic("orders", key_serde=serdes.STRING,
-                                           value_serde=serdes.JSON)
-        for topic, rows in ((prices, PRICES_1), (orders, ORDERS_1), (prices, PRICES_2),
-                            (orders, ORDERS_2)):
+        prices = driver.create_input_topic(
+            "prices", key_serde=serdes.STRING, value_serde=serdes.JSON
+        )
+        orders = driver.create_input_topic(
+            "orders", key_serde=serdes.STRING, value_serde=serdes.JSON
+        )
+        for topic, rows in (
+            (prices, PRICES_1),
+            (orders, ORDERS_1),
+            (prices, PRICES_2),
+            (orders, ORDERS_2),
+        ):
             for key, value, ts in rows:
                 topic.pipe_input(key, value, ts)
-        out = driver.create_output_topic("priced", key_serde=serdes.STRING,
-                                         value_serde=serdes.JSON)
+        out = driver.create_output_topic("priced", key_serde=serdes.STRING, value_serde=serdes.JSON)
         store = driver.get_key_value_store("prices")
-        answers = {(k, t): store.get(k, as_of=t) for k in ("apple", "pear", "plum")
-                   for t in (99, 100, 149, 150, 199, 200, 355, 400)}
+        answers = {
+            (k, t): store.get(k, as_of=t)
+            for k in ("apple", "pear", "plum")
+            for t in (99, 100, 149, 150, 199, 200, 355, 400)
+        }
         return out.read_key_values_to_list(), answers
 
 
@@ -111,43 +142,54 @@ def test_versioned_join_survives_a_restart_with_state_restored_from_changelogs(
     state = tmp_path / "state"
 
     def app() -> sk.App:
-        return sk.App(topology(), application_id="versioned", broker=broker, state_dir=state,
-                      commit_interval_ms=20, http_port=0)
+        return sk.App(
+            topology(),
+            application_id="versioned",
+            broker=broker,
+            state_dir=state,
+            commit_interval_ms=20,
+            http_port=0,
+        )
 
     async def go() -> tuple[dict[Any, Any], dict[Any, Any], dict[Any, Any], int]:
         await produce(broker, "orders", [])
         await produce(broker, "prices", PRICES_1)
         first = app()
         await first.start()
-        await wait(first, lambda: first.store("prices").get("apple", as_of=160) == 11,
-                   "first prices")
+        await wait(
+            first, lambda: first.store("prices").get("apple", as_of=160) == 11, "first prices"
+        )
         await produce(broker, "orders", ORDERS_1)
         # pear@400 moves the join's stream time to 400: every order up to 350 is joined;
         # pear@400 itself stays in the grace buffer across the restart.
-        await wait(first, lambda: len(await_sync(read_all(broker, "priced"))) == 5,
-                   "first orders")
+        await wait(first, lambda: len(await_sync(read_all(broker, "priced"))) == 5, "first orders")
         before = as_of(first)
         await first.stop()
         shutil.rmtree(state)  # the second run restores everything from the changelogs
 
         second = app()
         await second.start()
-        await wait(second, lambda: second.store("prices").get("apple", as_of=200) == 12,
-                   "restored prices")
+        await wait(
+            second, lambda: second.store("prices").get("apple", as_of=200) == 12, "restored prices"
+        )
         middle = as_of(second)
         assert second.observability is not None
         base = second.observability.endpoints["http"]
-        assert await get_json(f"{base}/stores/prices/apple?as_of=160") == (200, {
-            "store": "prices", "key": "apple", "value": 11, "timestamp": 150, "valid_to": 200})
+        assert await get_json(f"{base}/stores/prices/apple?as_of=160") == (
+            200,
+            {"store": "prices", "key": "apple", "value": 11, "timestamp": 150, "valid_to": 200},
+        )
         status, body = await get_json(f"{base}/stores/prices/apple?as_of=50")
         assert status == 404 and "history" in body["message"]
         restored = second.metrics()["restored_records"]
         await produce(broker, "prices", PRICES_2)
-        await wait(second, lambda: second.store("prices").get("apple", as_of=360) == 13,
-                   "second prices")
+        await wait(
+            second, lambda: second.store("prices").get("apple", as_of=360) == 13, "second prices"
+        )
         await produce(broker, "orders", ORDERS_2)
-        await wait(second, lambda: len(await_sync(read_all(broker, "priced"))) == 10,
-                   "second orders")
+        await wait(
+            second, lambda: len(await_sync(read_all(broker, "priced"))) == 10, "second orders"
+        )
         after = as_of(second)
         await second.stop()
         return before, middle, after, restored

@@ -16,16 +16,28 @@ import pytest
 def registry_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     path = tmp_path_factory.mktemp("registry-log")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamz_kit", "registry", "--broker", f"embedded://{path}",
-         "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "streamz_kit",
+            "registry",
+            "--broker",
+            f"embedded://{path}",
+            "--port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     if "listening on" not in line:
         proc.kill()
-        raise RuntimeError(f"streamz-kit registry did not start: {line}{proc.stderr.read() if proc.stderr else ''}")
+        raise RuntimeError(
+            f"streamz-kit registry did not start: {line}{proc.stderr.read() if proc.stderr else ''}"
+        )
     url = line.rsplit(" ", 1)[1].strip()
     try:
         yield url

@@ -13,8 +13,9 @@ F = descriptor_pb2.FieldDescriptorProto
 
 
 def _file() -> descriptor_pb2.FileDescriptorProto:
-    fd = descriptor_pb2.FileDescriptorProto(name="demo/orders.proto", package="demo",
-                                            syntax="proto3")
+    fd = descriptor_pb2.FileDescriptorProto(
+        name="demo/orders.proto", package="demo", syntax="proto3"
+    )
     fd.dependency.append("google/protobuf/timestamp.proto")
     note = fd.message_type.add(name="Note")
     note.field.add(name="text", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
@@ -24,10 +25,20 @@ def _file() -> descriptor_pb2.FileDescriptorProto:
     line.field.add(name="qty", number=2, type=F.TYPE_INT32, label=F.LABEL_OPTIONAL)
     order.field.add(name="id", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
     order.field.add(name="amount", number=2, type=F.TYPE_INT64, label=F.LABEL_OPTIONAL)
-    order.field.add(name="lines", number=3, type=F.TYPE_MESSAGE, label=F.LABEL_REPEATED,
-                    type_name=".demo.Order.Line")
-    order.field.add(name="placed", number=4, type=F.TYPE_MESSAGE, label=F.LABEL_OPTIONAL,
-                    type_name=".google.protobuf.Timestamp")
+    order.field.add(
+        name="lines",
+        number=3,
+        type=F.TYPE_MESSAGE,
+        label=F.LABEL_REPEATED,
+        type_name=".demo.Order.Line",
+    )
+    order.field.add(
+        name="placed",
+        number=4,
+        type=F.TYPE_MESSAGE,
+        label=F.LABEL_OPTIONAL,
+        type_name=".google.protobuf.Timestamp",
+    )
     return fd
 
 

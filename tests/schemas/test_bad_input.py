@@ -22,8 +22,9 @@ V1 = {"type": "record", "name": "Click", "fields": [{"name": "n", "type": "long"
 def topology(registry: SchemaRegistry, out_schema: dict = V1) -> sk.Topology:  # type: ignore[type-arg]
     builder = sk.StreamsBuilder()
     (
-        builder.stream("in", key_serde=serdes.STRING,
-                       value_serde=serdes.avro(V1, registry=registry))
+        builder.stream(
+            "in", key_serde=serdes.STRING, value_serde=serdes.avro(V1, registry=registry)
+        )
         .map_values(lambda v: {"n": v["n"] * 2})
         .to("out", value_serde=serdes.avro(out_schema, registry=registry))
     )
@@ -75,13 +76,17 @@ def test_a_registry_that_is_down_is_a_deserialization_error(tmp_path: Path) -> N
     framed = serdes.avro(V1, registry=up).serialize("in", {"n": 1})
     builder = sk.StreamsBuilder()
     builder.stream("in", value_serde=serdes.avro(V1, registry=down)).to(
-        "out", value_serde=serdes.JSON)
+        "out", value_serde=serdes.JSON
+    )
     config = {"deserialization_error_handler": "log_and_continue"}
     with TopologyTestDriver(builder.build(), config=config) as driver:
         driver.create_input_topic("in", value_serde=serdes.BYTES).pipe_input("k", framed)
         assert driver.create_output_topic("out").is_empty()
         assert driver.tasks[0].skipped["deserialization error"] == 1
-    with TopologyTestDriver(builder.build()) as driver, pytest.raises(StreamsProcessingError) as info:
+    with (
+        TopologyTestDriver(builder.build()) as driver,
+        pytest.raises(StreamsProcessingError) as info,
+    ):
         driver.create_input_topic("in", value_serde=serdes.BYTES).pipe_input("k", framed)
     assert "in-0@0" in str(info.value) and "did not answer" in str(info.value)
 
@@ -89,12 +94,16 @@ def test_a_registry_that_is_down_is_a_deserialization_error(tmp_path: Path) -> N
 def test_incompatible_output_schema_fails_before_anything_is_produced(tmp_path: Path) -> None:
     reg = SchemaRegistry(f"embedded://{tmp_path}")
     reg.register("out-value", V1)
-    breaking = {"type": "record", "name": "Click",
-                "fields": [{"name": "n", "type": "long"}, {"name": "who", "type": "string"}]}
+    breaking = {
+        "type": "record",
+        "name": "Click",
+        "fields": [{"name": "n", "type": "long"}, {"name": "who", "type": "string"}],
+    }
     with (
         pytest.raises(IncompatibleSchemaError, match="'who'"),
         TopologyTestDriver(topology(reg, breaking)) as driver,
     ):
         driver.create_input_topic("in", value_serde=serdes.avro(V1, registry=reg)).pipe_input(
-            "k", {"n": 1})
+            "k", {"n": 1}
+        )
     assert reg.get_versions("out-value") == [1]

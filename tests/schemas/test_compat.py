@@ -38,12 +38,22 @@ def test_removed_field_is_backward_compatible_but_not_forward() -> None:
     assert "'b'" in can_read(old, new)[0]
 
 
-@pytest.mark.parametrize(("writer", "reader", "ok"), [
-    ("int", "long", True), ("int", "float", True), ("int", "double", True),
-    ("long", "double", True), ("float", "double", True), ("string", "bytes", True),
-    ("bytes", "string", True), ("long", "int", False), ("double", "float", False),
-    ("string", "int", False), ("boolean", "int", False),
-])
+@pytest.mark.parametrize(
+    ("writer", "reader", "ok"),
+    [
+        ("int", "long", True),
+        ("int", "float", True),
+        ("int", "double", True),
+        ("long", "double", True),
+        ("float", "double", True),
+        ("string", "bytes", True),
+        ("bytes", "string", True),
+        ("long", "int", False),
+        ("double", "float", False),
+        ("string", "int", False),
+        ("boolean", "int", False),
+    ],
+)
 def test_type_promotions(writer: str, reader: str, ok: bool) -> None:
     problems = can_read(rec(f("x", reader)), rec(f("x", writer)))
     assert (problems == []) is ok
@@ -84,9 +94,14 @@ def test_nested_records_arrays_maps_and_fixed() -> None:
 
 
 def test_recursive_schemas_terminate() -> None:
-    node = {"type": "record", "name": "Node", "fields": [
-        {"name": "v", "type": "int"},
-        {"name": "next", "type": ["null", "Node"], "default": None}]}
+    node = {
+        "type": "record",
+        "name": "Node",
+        "fields": [
+            {"name": "v", "type": "int"},
+            {"name": "next", "type": ["null", "Node"], "default": None},
+        ],
+    }
     assert can_read(node, node) == []
 
 
@@ -111,8 +126,12 @@ def test_json_schema_rules() -> None:
         return Schema(json.dumps({"type": "object", **kw}), "JSON")
 
     props = {"a": {"type": "string"}}
-    assert errors("BACKWARD", js(properties={**props, "b": {"type": "integer"}}),
-                  [js(properties=props)]) == []
+    assert (
+        errors(
+            "BACKWARD", js(properties={**props, "b": {"type": "integer"}}), [js(properties=props)]
+        )
+        == []
+    )
     problems = errors("BACKWARD", js(properties=props, required=["a"]), [js(properties=props)])
     assert "REQUIRED_PROPERTY_ADDED" in problems[0] and "'a'" in problems[0]
     problems = errors("BACKWARD", js(properties={"a": {"type": "integer"}}), [js(properties=props)])

@@ -33,7 +33,9 @@ from streamz_kit.schemas import IncompatibleSchemaError
 from tests.schemas.proto_fixture import Note, Order
 
 USER_V1 = {
-    "type": "record", "name": "User", "namespace": "shop",
+    "type": "record",
+    "name": "User",
+    "namespace": "shop",
     "fields": [
         {"name": "name", "type": "string"},
         {"name": "age", "type": "int"},
@@ -42,9 +44,13 @@ USER_V1 = {
         {"name": "nick", "type": ["null", "string"], "default": None},
     ],
 }
-USER_V2 = {**USER_V1, "fields": USER_V1["fields"] + [
-    {"name": "email", "type": ["null", "string"], "default": None},
-]}
+USER_V2 = {
+    **USER_V1,
+    "fields": USER_V1["fields"]
+    + [
+        {"name": "email", "type": ["null", "string"], "default": None},
+    ],
+}
 USERS = [
     {"name": "ann", "age": 31, "tier": "PRO", "tags": ["a", "b"], "nick": None},
     {"name": "bo", "age": 0, "tier": "FREE", "tags": [], "nick": "b\u00f6"},
@@ -150,13 +156,15 @@ def test_record_name_strategies(client: SchemaRegistryClient, ours: SchemaRegist
     assert a == b  # one schema, one id, whatever the subject
     from confluent_kafka.schema_registry import record_subject_name_strategy
 
-    theirs = AvroSerializer(client, json.dumps(USER_V1),
-                            conf={"subject.name.strategy": record_subject_name_strategy})
+    theirs = AvroSerializer(
+        client, json.dumps(USER_V1), conf={"subject.name.strategy": record_subject_name_strategy}
+    )
     assert theirs(USERS[0], ctx(t)) == a
 
 
-def test_auto_register_off_and_use_latest(client: SchemaRegistryClient, ours: SchemaRegistry
-                                          ) -> None:
+def test_auto_register_off_and_use_latest(
+    client: SchemaRegistryClient, ours: SchemaRegistry
+) -> None:
     from streamz_kit.schemas import SubjectNotFoundError
 
     t = topic()
@@ -173,14 +181,17 @@ def test_auto_register_off_and_use_latest(client: SchemaRegistryClient, ours: Sc
 
 
 JSON_SCHEMA = {
-    "$schema": "http://json-schema.org/draft-07/schema#", "title": "Click", "type": "object",
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "title": "Click",
+    "type": "object",
     "properties": {"user": {"type": "string"}, "n": {"type": "integer", "minimum": 0}},
     "required": ["user", "n"],
 }
 
 
-def test_json_schema_both_ways_byte_for_byte(client: SchemaRegistryClient, ours: SchemaRegistry
-                                             ) -> None:
+def test_json_schema_both_ways_byte_for_byte(
+    client: SchemaRegistryClient, ours: SchemaRegistry
+) -> None:
     from streamz_kit.errors import SerializationError
 
     t = topic()
@@ -195,8 +206,9 @@ def test_json_schema_both_ways_byte_for_byte(client: SchemaRegistryClient, ours:
         mine.serialize(t, {"user": "ann", "n": -1})
 
 
-def test_protobuf_both_ways_byte_for_byte(client: SchemaRegistryClient, ours: SchemaRegistry
-                                          ) -> None:
+def test_protobuf_both_ways_byte_for_byte(
+    client: SchemaRegistryClient, ours: SchemaRegistry
+) -> None:
     t = topic()
     order = Order(id="o-1", amount=1250)
     order.lines.add(sku="sku-9", qty=3)

@@ -24,9 +24,11 @@ def user(*extra: str) -> str:
 
 def test_ids_survive_a_restart_and_live_in_the_schemas_topic(tmp_path: Path) -> None:
     first = EmbeddedRegistry(str(tmp_path))
-    ids = [first.register("a-value", Schema(user())).schema_id,
-           first.register("a-value", Schema(user("x"))).schema_id,
-           first.register("b-value", Schema(user())).schema_id]
+    ids = [
+        first.register("a-value", Schema(user())).schema_id,
+        first.register("a-value", Schema(user("x"))).schema_id,
+        first.register("b-value", Schema(user())).schema_id,
+    ]
     first.set_compatibility("b-value", "FULL")
     first.delete_version("a-value", 1, permanent=False)
     first.close()
@@ -49,8 +51,12 @@ def test_two_processes_never_hand_out_the_same_id(tmp_path: Path) -> None:
         "{'type': 'record', 'name': f'{sys.argv[2]}{i}', 'fields': []}))).schema_id "
         "for i in range(15)]))"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), tag],
-                              stdout=subprocess.PIPE, text=True) for tag in ("p", "q")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path), tag], stdout=subprocess.PIPE, text=True
+        )
+        for tag in ("p", "q")
+    ]
     results = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
     all_ids = results[0] + results[1]
     assert sorted(all_ids) == list(range(1, 31))
@@ -108,8 +114,9 @@ def test_http_client_basic_auth_and_async(tmp_path: Path) -> None:
     from streamz_kit.schemas import RegistryError
     from streamz_kit.schemas.server import RegistryServer
 
-    with RegistryServer(EmbeddedRegistry(str(tmp_path)), port=0,
-                        basic_auth=("user", "secret")) as server:
+    with RegistryServer(
+        EmbeddedRegistry(str(tmp_path)), port=0, basic_auth=("user", "secret")
+    ) as server:
         host = server.url.split("://")[1]
         with pytest.raises(RegistryError, match="Unauthorized"):
             SchemaRegistry(server.url).get_subjects()
@@ -122,9 +129,22 @@ def test_http_client_basic_auth_and_async(tmp_path: Path) -> None:
 
 
 def test_registry_cli_refuses_a_kafka_broker() -> None:
-    out = subprocess.run([sys.executable, "-m", "streamz_kit", "registry", "--broker",
-                          "kafka://localhost:9092", "--port", "0"],
-                         capture_output=True, text=True, timeout=60, check=False)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "streamz_kit",
+            "registry",
+            "--broker",
+            "kafka://localhost:9092",
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert out.returncode == 1 and "must be embedded://PATH" in out.stderr
 
 
@@ -143,20 +163,29 @@ def self_signed(tmp: Path) -> tuple[str, str]:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.UTC)
     cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(
-            "127.0.0.1"))]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
     cert_path, key_path = tmp / "cert.pem", tmp / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     return str(cert_path), str(key_path)
 
 
@@ -165,8 +194,7 @@ def test_https_with_a_ca_bundle_and_refused_without(tmp_path: Path) -> None:
     from streamz_kit.schemas.server import RegistryServer
 
     cert, key = self_signed(tmp_path)
-    with RegistryServer(EmbeddedRegistry(str(tmp_path / "log")), port=0,
-                        tls=(cert, key)) as server:
+    with RegistryServer(EmbeddedRegistry(str(tmp_path / "log")), port=0, tls=(cert, key)) as server:
         assert server.url.startswith("https://")
         reg = SchemaRegistry(server.url, verify=cert)
         sid = reg.register("tls-value", user())

@@ -100,7 +100,10 @@ def test_a_restored_store_rebuilds_its_observed_time(tmp_path: Path) -> None:
 
     def make(kind: str, name: str) -> SessionStore:
         store = session_store_builder(
-            name, store=kind, key_serde=serdes.STRING, value_serde=serdes.LONG,
+            name,
+            store=kind,
+            key_serde=serdes.STRING,
+            value_serde=serdes.LONG,
             retention_ms=10 * MINUTE,
         ).build(tmp_path / kind)
         assert isinstance(store, SessionStore)

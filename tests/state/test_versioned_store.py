@@ -55,18 +55,27 @@ def test_history_retention_refuses_old_puts_and_reads(tmp_path: Path) -> None:
 
 def test_a_new_store_restored_from_the_changelog_answers_the_same(tmp_path: Path) -> None:
     s = store(tmp_path / "a")
-    for key, value, ts in [("k", "1", 10), ("k", "3", 30), ("k", "2", 20), ("j", "x", 5),
-                           ("j", None, 15), ("k", "9", 130)]:
+    for key, value, ts in [
+        ("k", "1", 10),
+        ("k", "3", 30),
+        ("k", "2", 20),
+        ("j", "x", 5),
+        ("j", None, 15),
+        ("k", "9", 130),
+    ]:
         s.put(key, value, ts)
     changes = s.buffer.pending_changes()  # what the commit produces to the changelog
     s.buffer.apply_pending(len(changes))
     answers = {(k, t): s.get_versioned(k, as_of=t) for k in "kj" for t in (0, 29, 30, 100, 200)}
     copy = store(tmp_path / "b", "v")
-    restore_store(copy.buffer, [ConsumedRecord("v-changelog", 0, i, 0, k, v)
-                                for i, (k, v) in enumerate(changes)])
+    restore_store(
+        copy.buffer,
+        [ConsumedRecord("v-changelog", 0, i, 0, k, v) for i, (k, v) in enumerate(changes)],
+    )
     assert copy.observed_stream_time == 130
-    assert {(k, t): copy.get_versioned(k, as_of=t) for k in "kj"
-            for t in (0, 29, 30, 100, 200)} == answers
+    assert {
+        (k, t): copy.get_versioned(k, as_of=t) for k in "kj" for t in (0, 29, 30, 100, 200)
+    } == answers
     assert copy.put("k", "late", 29) == NOT_PUT  # the restored stream time still applies
     s.close()
     copy.close()

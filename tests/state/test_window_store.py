@@ -141,9 +141,7 @@ def test_expired_windows_inside_a_live_segment_are_hidden(ws: WindowStore) -> No
         ws.put("k", i, i * MINUTE)
     ws.put("k", 17, 17 * MINUTE)  # floor 7 min + 1 ms: segment [5, 10) stays, 5 to 7 expired
     assert [s // MINUTE for s, _ in ws.fetch("k", 0, 20 * MINUTE)] == [8, 9, 10, 11, 17]
-    assert [w.window.start // MINUTE for w, _ in ws.fetch_all(0, 20 * MINUTE)] == [
-        8, 9, 10, 11, 17
-    ]
+    assert [w.window.start // MINUTE for w, _ in ws.fetch_all(0, 20 * MINUTE)] == [8, 9, 10, 11, 17]
 
 
 def test_restore_then_fetch_rebuilds_segment_index(tmp_path: Path) -> None:

@@ -20,8 +20,12 @@ S = serdes.STRING
 def branches(builder: sk.StreamsBuilder, *, reduce_value_serde: Any = None) -> None:
     rekeyed = builder.stream("in", key_serde=S, value_serde=S).select_key(lambda k, v: v)
     rekeyed.group_by_key().count().to_stream().to("counts", value_serde=serdes.LONG)
-    (rekeyed.group_by_key(value_serde=reduce_value_serde).reduce(lambda a, b: a + b)
-     .to_stream().to("concat", value_serde=S))
+    (
+        rekeyed.group_by_key(value_serde=reduce_value_serde)
+        .reduce(lambda a, b: a + b)
+        .to_stream()
+        .to("concat", value_serde=S)
+    )
 
 
 def test_merge_pass_folds_branches_into_the_first_repartition_topic() -> None:
@@ -61,8 +65,7 @@ def test_optimized_topology_has_kafkas_shape_and_the_same_results() -> None:
                 inp.pipe_input(f"k{i}", value, i)
             counts = driver.create_output_topic("counts", key_serde=S, value_serde=serdes.LONG)
             concat = driver.create_output_topic("concat", key_serde=S, value_serde=S)
-            outputs[optimize] = (counts.read_key_values_to_list(),
-                                 concat.read_key_values_to_list())
+            outputs[optimize] = (counts.read_key_values_to_list(), concat.read_key_values_to_list())
     assert outputs[True] == outputs[False]
     assert outputs[True][0] == [("a", 1), ("b", 1), ("a", 2), ("c", 1), ("a", 3), ("b", 2)]
 
@@ -91,14 +94,21 @@ def test_reuse_pass_picks_tables_read_straight_from_a_topic() -> None:
     builder = sk.StreamsBuilder(optimize=False)
     users = builder.table("users", key_serde=S, value_serde=S, materialized=sk.Materialized("u"))
     builder.stream("orders", key_serde=S, value_serde=S).join(users, lambda a, b: a).to("out")
-    builder.table("prices", key_serde=S, value_serde=S,
-                  materialized=sk.Materialized("p", store="versioned", history_retention=10))
+    builder.table(
+        "prices",
+        key_serde=S,
+        value_serde=S,
+        materialized=sk.Materialized("p", store="versioned", history_retention=10),
+    )
     builder.stream("x", key_serde=S, value_serde=S).to_table(
-        materialized=sk.Materialized("derived"))
-    builder.global_table("everywhere", key_serde=S, value_serde=S,
-                         materialized=sk.Materialized("g"))
-    builder.table("quiet", key_serde=S, value_serde=S,
-                  materialized=sk.Materialized("nolog", logging=False))
+        materialized=sk.Materialized("derived")
+    )
+    builder.global_table(
+        "everywhere", key_serde=S, value_serde=S, materialized=sk.Materialized("g")
+    )
+    builder.table(
+        "quiet", key_serde=S, value_serde=S, materialized=sk.Materialized("nolog", logging=False)
+    )
     graph = builder.graph
     assert reuse_source_topics(graph) == {"u": "users", "p": "prices"}
     assert graph.source_changelogs == {"u": "users", "p": "prices"}

@@ -17,16 +17,32 @@ def _run(*args: str) -> tuple[int, str]:
 
 def test_create_alter_and_list_with_retention_configs(tmp_path: Path) -> None:
     broker = f"embedded://{tmp_path / 'b'}"
-    code, out = _run("--broker", broker, "--create", "clicks", "--partitions", "2",
-                     "--config", "retention.ms=86400000")
+    code, out = _run(
+        "--broker",
+        broker,
+        "--create",
+        "clicks",
+        "--partitions",
+        "2",
+        "--config",
+        "retention.ms=86400000",
+    )
     assert code == 0, out
     code, out = _run("--broker", broker, "--create", "bad", "--config", "retention.ms=1d")
     assert code == 1 and out.count("\n") == 1
     assert out.startswith("Error: Topic 'bad': retention.ms must be a whole number")
     code, out = _run("--broker", broker, "--alter", "clicks", "--config", "retention.bytes=-3")
     assert code == 1 and "retention.bytes must be at least -1" in out
-    code, out = _run("--broker", broker, "--alter", "clicks", "--config", "retention.bytes=5000",
-                     "--config", "cleanup.policy=compact,delete")
+    code, out = _run(
+        "--broker",
+        broker,
+        "--alter",
+        "clicks",
+        "--config",
+        "retention.bytes=5000",
+        "--config",
+        "cleanup.policy=compact,delete",
+    )
     assert code == 0, out
     code, out = _run("--broker", broker)
     assert code == 0, out

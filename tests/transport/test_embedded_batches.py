@@ -22,11 +22,16 @@ from streamz_kit.transport.embedded.db import SCHEMA_VERSION
 
 # -- codec -----------------------------------------------------------------------------------
 
-blob = st.one_of(st.none(), st.just(b""), st.binary(max_size=40), st.binary(min_size=3000, max_size=5000))
+blob = st.one_of(
+    st.none(), st.just(b""), st.binary(max_size=40), st.binary(min_size=3000, max_size=5000)
+)
 headers = st.one_of(
     st.just(()),
-    st.lists(st.tuples(st.text(max_size=5), st.one_of(st.none(), st.binary(max_size=8))),
-             min_size=1, max_size=3).map(tuple),
+    st.lists(
+        st.tuples(st.text(max_size=5), st.one_of(st.none(), st.binary(max_size=8))),
+        min_size=1,
+        max_size=3,
+    ).map(tuple),
 )
 record = st.tuples(st.integers(1, 50), st.integers(-(2**63), 2**63 - 1), blob, blob, headers)
 
@@ -55,8 +60,8 @@ def test_codec_round_trips_every_column(base: int, records: list[Any]) -> None:
         raw = bc.decode(payload, base, headers=False).headers
         assert [b or None for b in raw or ()] == blobs
     cut = got.cut(len(records) // 2)
-    assert list(cut.offsets) == offsets[len(records) // 2:]
-    assert list(cut.keys) == keys[len(records) // 2:]
+    assert list(cut.offsets) == offsets[len(records) // 2 :]
+    assert list(cut.keys) == keys[len(records) // 2 :]
 
 
 @settings(max_examples=200, deadline=None)
@@ -98,11 +103,15 @@ def test_pack_caps_records_and_bytes_per_batch() -> None:
 # -- the log ---------------------------------------------------------------------------------
 
 
-def _produce(t: EmbeddedTransport, topic: str, records: list[tuple[Any, Any]], flush_every: int) -> Any:
+def _produce(
+    t: EmbeddedTransport, topic: str, records: list[tuple[Any, Any]], flush_every: int
+) -> Any:
     async def go() -> None:
         producer = t.producer()
         for i, (k, v) in enumerate(records):
-            producer.send(ProducerRecord(topic, 0, k, v, 1000 + i, (("i", b"%d" % i),) if i % 7 == 0 else ()))
+            producer.send(
+                ProducerRecord(topic, 0, k, v, 1000 + i, (("i", b"%d" % i),) if i % 7 == 0 else ())
+            )
             if (i + 1) % flush_every == 0:
                 await producer.flush()
         await producer.flush()
@@ -136,8 +145,9 @@ def test_fetch_starts_inside_a_batch_and_max_records_cuts_and_continues(tmp_path
             got = await _read(consumer, tp, step)
             assert [r.offset for r in got] == list(range(start, n))
             assert all(r.value == b"v%d" % r.offset for r in got)
-            assert all(r.headers == ((("i", b"%d" % r.offset),) if r.offset % 7 == 0 else ())
-                       for r in got)
+            assert all(
+                r.headers == ((("i", b"%d" % r.offset),) if r.offset % 7 == 0 else ()) for r in got
+            )
         consumer.seek(tp, 10)  # a seek drops what the last fetch kept of a cut batch
         assert (await consumer.poll(0, max_records=3))[tp][0].offset == 10
         consumer.seek(tp, 4000)
@@ -150,8 +160,13 @@ def test_fetch_starts_inside_a_batch_and_max_records_cuts_and_continues(tmp_path
 def test_compaction_across_batches_keeps_the_latest_per_key_at_its_offset(tmp_path: Path) -> None:
     tp = TopicPartition("c", 0)
     rng = __import__("random").Random(5)
-    sends = [(None if rng.random() < 0.05 else b"k%d" % rng.randrange(40),
-              None if rng.random() < 0.1 else b"v%d" % i) for i in range(6000)]
+    sends = [
+        (
+            None if rng.random() < 0.05 else b"k%d" % rng.randrange(40),
+            None if rng.random() < 0.1 else b"v%d" % i,
+        )
+        for i in range(6000)
+    ]
     expected = {}
     for offset, (k, v) in enumerate(sends):
         expected[k if k is not None else ("null", offset)] = (offset, k, v)
@@ -169,8 +184,10 @@ def test_compaction_across_batches_keeps_the_latest_per_key_at_its_offset(tmp_pa
         got = [(r.offset, r.key, r.value) for r in await _read(consumer, tp, 1000)]
         assert got == sorted(expected.values(), key=lambda r: r[0])
         assert deleted == len(sends) - len(got)
-        assert all(r.headers == ((("i", b"%d" % r.offset),) if r.offset % 7 == 0 else ())
-                   for r in await _read_all(consumer, tp))
+        assert all(
+            r.headers == ((("i", b"%d" % r.offset),) if r.offset % 7 == 0 else ())
+            for r in await _read_all(consumer, tp)
+        )
         rows = t.log.db.read(lambda c: c.execute("SELECT count(*) FROM batches").fetchone()[0])
         assert rows == 1  # the small batches were merged
         assert await t.admin().compact(["c"]) == 0  # nothing more to delete
@@ -213,7 +230,11 @@ def _v1_log(path: Path) -> dict[tuple[str, int], list[tuple[int, int, Any, Any, 
     conn.execute("INSERT INTO topics VALUES (1, 'a', 2, '{}')")
     conn.execute("INSERT INTO topics VALUES (3, 'c', 1, '{\"cleanup.policy\": \"compact\"}')")
     want: dict[tuple[str, int], list[tuple[int, int, Any, Any, Any]]] = {}
-    for tid, name, partition, n, step in [(1, "a", 0, 4500, 1), (1, "a", 1, 3, 1), (3, "c", 0, 50, 3)]:
+    for tid, name, partition, n, step in [
+        (1, "a", 0, 4500, 1),
+        (1, "a", 1, 3, 1),
+        (3, "c", 0, 50, 3),
+    ]:
         rows = []
         for i in range(n):
             offset = i * step  # topic c has the gaps compaction leaves
@@ -221,9 +242,13 @@ def _v1_log(path: Path) -> dict[tuple[str, int], list[tuple[int, int, Any, Any, 
             value = None if i % 13 == 0 else os.urandom(i % 50)
             hdrs = (("h", None), ("n", b"%d" % i)) if i % 5 == 0 else ()
             rows.append((offset, 10_000 + i, key, value, hdrs))
-            conn.execute("INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         (tid, partition, offset, 10_000 + i, key, value, encode_headers(hdrs)))
-        conn.execute("INSERT INTO partitions VALUES (?, ?, ?)", (tid, partition, (n - 1) * step + 1))
+            conn.execute(
+                "INSERT INTO records VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (tid, partition, offset, 10_000 + i, key, value, encode_headers(hdrs)),
+            )
+        conn.execute(
+            "INSERT INTO partitions VALUES (?, ?, ?)", (tid, partition, (n - 1) * step + 1)
+        )
         want[(name, partition)] = rows
     conn.execute("INSERT INTO group_offsets VALUES ('app', 'a', 0, 1234)")
     conn.execute("INSERT INTO producer_epochs VALUES ('app-0_0', 4)")
@@ -243,18 +268,32 @@ def test_a_schema_1_log_is_migrated_keeping_every_record_and_offset(tmp_path: Pa
         tps = [TopicPartition(*k) for k in want]
         consumer.assign(tps)
         for tp in tps:
-            got = [(r.offset, r.timestamp, r.key, r.value, r.headers) for r in await _read_all(consumer, tp)]
+            got = [
+                (r.offset, r.timestamp, r.key, r.value, r.headers)
+                for r in await _read_all(consumer, tp)
+            ]
             assert got == want[(tp.topic, tp.partition)]
-        assert await admin.committed_offsets("app", [TopicPartition("a", 0)]) == {TopicPartition("a", 0): 1234}
+        assert await admin.committed_offsets("app", [TopicPartition("a", 0)]) == {
+            TopicPartition("a", 0): 1234
+        }
         ends = await admin.list_offsets(tps, "latest")
-        assert ends == {TopicPartition("a", 0): 4500, TopicPartition("a", 1): 3, TopicPartition("c", 0): 148}
+        assert ends == {
+            TopicPartition("a", 0): 4500,
+            TopicPartition("a", 1): 3,
+            TopicPartition("c", 0): 148,
+        }
         producer = t.producer()
         producer.send(ProducerRecord("a", 1, b"new", b"one", 1))
         assert await producer.flush() == {TopicPartition("a", 1): 3}
         assert t.producer(transactional_id="app-0_0")._epoch == 5  # type: ignore[attr-defined]
-        tables = t.log.db.read(lambda c: [r[0] for r in c.execute("SELECT name FROM sqlite_master")])
+        tables = t.log.db.read(
+            lambda c: [r[0] for r in c.execute("SELECT name FROM sqlite_master")]
+        )
         assert "records" not in tables and "batches" in tables
-        assert t.log.db.read(lambda c: c.execute("PRAGMA user_version").fetchone()[0]) == SCHEMA_VERSION
+        assert (
+            t.log.db.read(lambda c: c.execute("PRAGMA user_version").fetchone()[0])
+            == SCHEMA_VERSION
+        )
 
     run_with(connect(f"embedded://{tmp_path / 'b'}"), body)  # type: ignore[arg-type]
 
@@ -279,7 +318,9 @@ def test_a_damaged_batch_is_a_broker_error_naming_it(tmp_path: Path) -> None:
         await _produce(t, "t", [(b"k", b"value-%d" % i) for i in range(10)], 5)
 
         def flip(conn: sqlite3.Connection) -> None:
-            (payload,) = conn.execute("SELECT payload FROM batches WHERE base_offset = 5").fetchone()
+            (payload,) = conn.execute(
+                "SELECT payload FROM batches WHERE base_offset = 5"
+            ).fetchone()
             damaged = bytearray(payload)
             damaged[len(damaged) // 2] ^= 0x10
             conn.execute("UPDATE batches SET payload = ? WHERE base_offset = 5", (bytes(damaged),))

@@ -70,7 +70,11 @@ def _kill_child(tmp_path: Path, point: str, action: str) -> None:
     env = {**os.environ, "STREAMZ_FAULT_KILL_POINT": point}
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, f"embedded://{tmp_path / 'b'}", action],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert f"{MARKER}{point}" in proc.stderr
@@ -80,10 +84,13 @@ def _integrity(t: EmbeddedTransport) -> str:
     return str(t.log.db.read(lambda c: c.execute("PRAGMA integrity_check").fetchone()[0]))
 
 
-@pytest.mark.parametrize(("point", "action"), [
-    ("cleanup:after_delete", "retention"),
-    ("cleanup:after_purge", "purge"),
-])
+@pytest.mark.parametrize(
+    ("point", "action"),
+    [
+        ("cleanup:after_delete", "retention"),
+        ("cleanup:after_purge", "purge"),
+    ],
+)
 def test_a_kill_inside_a_delete_keeps_every_record(tmp_path: Path, point: str, action: str) -> None:
     run_with(_transport(tmp_path), _fill)  # type: ignore[arg-type]
     _kill_child(tmp_path, point, action)

@@ -130,8 +130,14 @@ def test_compaction_keeps_the_latest_value_per_key(tmp_path: Path) -> None:
         await admin.create_topics([TopicSpec("table", 1, {"cleanup.policy": "compact"})])
         producer = t.producer()
         sends = [
-            (b"a", b"a1", now), (b"b", b"b1", now), (b"a", b"a2", now), (b"c", b"c1", now),
-            (None, b"no-key", now), (b"c", None, 1), (b"d", b"d1", now), (b"d", None, now),
+            (b"a", b"a1", now),
+            (b"b", b"b1", now),
+            (b"a", b"a2", now),
+            (b"c", b"c1", now),
+            (None, b"no-key", now),
+            (b"c", None, 1),
+            (b"d", b"d1", now),
+            (b"d", None, now),
             (b"a", b"a3", now),
         ]
         for key, value, ts in sends:

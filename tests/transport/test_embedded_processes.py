@@ -97,6 +97,7 @@ def test_two_producer_processes_while_a_reader_follows(tmp_path: Path) -> None:
     n = 3000
     children = [spawn("produce", str(path), "events", str(n), "100", tag) for tag in ("a", "b")]
     try:
+
         async def body(t: Transport) -> list[tuple[int, bytes | None]]:
             consumer = t.consumer(group_id=None)
             consumer.assign([TopicPartition("events", 0)])

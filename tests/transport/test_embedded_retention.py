@@ -56,15 +56,20 @@ async def _start(t: EmbeddedTransport) -> int:
 
 
 # -- settings ---------------------------------------------------------------------------
-@pytest.mark.parametrize(("key", "value", "said"), [
-    ("retention.ms", "5m", "retention.ms must be a whole number"),
-    ("retention.ms", "1.5", "retention.ms must be a whole number"),
-    ("retention.ms", "-2", "retention.ms must be at least -1"),
-    ("retention.bytes", "lots", "retention.bytes must be a whole number"),
-    ("retention.bytes", "-5", "retention.bytes must be at least -1"),
-    ("cleanup.policy", "forever", "cleanup.policy must be"),
-])
-def test_a_bad_setting_is_refused_naming_it(tmp_path: Path, key: str, value: str, said: str) -> None:
+@pytest.mark.parametrize(
+    ("key", "value", "said"),
+    [
+        ("retention.ms", "5m", "retention.ms must be a whole number"),
+        ("retention.ms", "1.5", "retention.ms must be a whole number"),
+        ("retention.ms", "-2", "retention.ms must be at least -1"),
+        ("retention.bytes", "lots", "retention.bytes must be a whole number"),
+        ("retention.bytes", "-5", "retention.bytes must be at least -1"),
+        ("cleanup.policy", "forever", "cleanup.policy must be"),
+    ],
+)
+def test_a_bad_setting_is_refused_naming_it(
+    tmp_path: Path, key: str, value: str, said: str
+) -> None:
     async def body(t: EmbeddedTransport) -> None:
         with pytest.raises(ConfigError, match=said):
             await t.admin().create_topics([TopicSpec("t", 1, {key: value})])
@@ -97,9 +102,9 @@ def test_default_retention_is_seven_days_by_the_batch_newest_timestamp(tmp_path:
     async def body(t: EmbeddedTransport) -> None:
         assert DEFAULT_RETENTION_MS == 7 * DAY
         await t.admin().create_topics([TopicSpec("t", 1)])
-        await _batch(t, [NOW - 9 * DAY, NOW - 8 * DAY])          # 0-1: past 7 days
-        await _batch(t, [NOW - 9 * DAY, NOW - 6 * DAY])          # 2-3: newest within
-        await _batch(t, [NOW - 8 * DAY])                         # 4: old, after a kept one
+        await _batch(t, [NOW - 9 * DAY, NOW - 8 * DAY])  # 0-1: past 7 days
+        await _batch(t, [NOW - 9 * DAY, NOW - 6 * DAY])  # 2-3: newest within
+        await _batch(t, [NOW - 8 * DAY])  # 4: old, after a kept one
         await t.log.cleaner.run(now_ms=NOW)
         # Whole batches go, oldest first, and the walk stops at the first batch that stays
         # (Kafka stops at the first segment that must stay).
@@ -169,9 +174,11 @@ def test_size_retention_deletes_oldest_while_the_rest_still_exceeds_the_limit(
 # -- policies -----------------------------------------------------------------------------
 def test_compact_alone_never_deletes_by_age_and_compact_delete_does(tmp_path: Path) -> None:
     async def body(t: EmbeddedTransport) -> None:
-        await t.admin().create_topics([
-            TopicSpec("t", 1, {"cleanup.policy": "compact", "retention.ms": "1000"}),
-        ])
+        await t.admin().create_topics(
+            [
+                TopicSpec("t", 1, {"cleanup.policy": "compact", "retention.ms": "1000"}),
+            ]
+        )
         await _batch(t, [NOW - 5000])
         await t.log.cleaner.run(now_ms=NOW)
         assert await _offsets(t) == [0]
@@ -210,7 +217,8 @@ def test_delete_records_moves_the_start_inside_a_batch_and_reads_follow(tmp_path
 
 # -- consumers that fell off the start ------------------------------------------------------
 def test_a_position_before_the_start_resets_per_auto_offset_reset_with_one_warning(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     async def body(t: EmbeddedTransport) -> None:
         admin = t.admin()
@@ -300,9 +308,11 @@ def test_a_log_without_auto_vacuum_is_converted_once_at_open(tmp_path: Path) -> 
 def test_a_schema_2_log_gains_start_offsets_sizes_and_retention(tmp_path: Path) -> None:
     """A log written before retention: its batches have no newest timestamp (read from the
     payload when retention first looks), its partitions no size or start (computed at open)."""
+
     async def fill(t: EmbeddedTransport) -> None:
-        await t.admin().create_topics([TopicSpec("t", 1, {"cleanup.policy": "compact,delete",
-                                                          "retention.ms": "1000"})])
+        await t.admin().create_topics(
+            [TopicSpec("t", 1, {"cleanup.policy": "compact,delete", "retention.ms": "1000"})]
+        )
         await _batch(t, [NOW - 5000] * 3)
         await _batch(t, [NOW] * 2)
 
@@ -310,8 +320,11 @@ def test_a_schema_2_log_gains_start_offsets_sizes_and_retention(tmp_path: Path) 
     conn = sqlite3.connect(tmp_path / "b" / "log.db")
     sizes = conn.execute("SELECT sum(length(payload)) FROM batches").fetchone()[0]
     conn.execute("DELETE FROM batches WHERE base_offset = 0")  # as compaction might have
-    for table, column in (("partitions", "start_offset"), ("partitions", "bytes"),
-                          ("batches", "max_ts")):
+    for table, column in (
+        ("partitions", "start_offset"),
+        ("partitions", "bytes"),
+        ("batches", "max_ts"),
+    ):
         conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
     conn.execute("PRAGMA user_version=2")
     conn.commit()

@@ -84,7 +84,12 @@ def test_fetch_from_offsets_with_seek_position_and_max_records(
         assert [r.offset for r in got] == [0, 1, 2, 3]
         assert (got[0].key, got[0].value, got[0].timestamp) == (None, None, 7)
         assert got[0].headers == (("h", b"x"), ("e", b""))
-        assert (got[1].key, got[1].value, got[1].timestamp, got[1].headers) == (b"k1", b"v1", 1001, ())
+        assert (got[1].key, got[1].value, got[1].timestamp, got[1].headers) == (
+            b"k1",
+            b"v1",
+            1001,
+            (),
+        )
         assert got[1].topic == topic and got[1].partition == 0
         assert consumer.position(tp) == 4
         consumer.seek(tp, 8)

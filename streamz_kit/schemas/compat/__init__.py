@@ -15,8 +15,13 @@ from streamz_kit.schemas.compat import avro, json_schema, protobuf
 from streamz_kit.schemas.types import Schema
 
 LEVELS = (
-    "NONE", "BACKWARD", "BACKWARD_TRANSITIVE", "FORWARD", "FORWARD_TRANSITIVE",
-    "FULL", "FULL_TRANSITIVE",
+    "NONE",
+    "BACKWARD",
+    "BACKWARD_TRANSITIVE",
+    "FORWARD",
+    "FORWARD_TRANSITIVE",
+    "FULL",
+    "FULL_TRANSITIVE",
 )
 
 _PARSERS: dict[str, Callable[[str], Any]] = {

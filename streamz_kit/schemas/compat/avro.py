@@ -131,13 +131,16 @@ class _Checker:
             return
         if rt == "union":
             for branch in r["branches"]:
-                if branch["type"] == wt or (wt in _PROMOTIONS and branch["type"] in _PROMOTIONS[wt]):
+                if branch["type"] == wt or (
+                    wt in _PROMOTIONS and branch["type"] in _PROMOTIONS[wt]
+                ):
                     trial: list[str] = []
                     self.check(branch, w, path, trial)
                     if not trial:
                         return
             self._err(
-                out, "MISSING_UNION_BRANCH",
+                out,
+                "MISSING_UNION_BRANCH",
                 f"The {self.reader_label} schema at path '{path}' is a union with no branch "
                 f"that reads the {self.writer_label} schema's {_describe(w)}",
                 f"reader union lacking {_describe(w)}",
@@ -147,7 +150,8 @@ class _Checker:
             if wt in _PROMOTIONS and rt in _PROMOTIONS[wt]:
                 return
             self._err(
-                out, "TYPE_MISMATCH",
+                out,
+                "TYPE_MISMATCH",
                 f"The type (path '{path}') of a field in the {self.reader_label} schema is "
                 f"{_describe(r)}, which does not match the {self.writer_label} schema's "
                 f"{_describe(w)}",
@@ -158,7 +162,8 @@ class _Checker:
             r["name"] != w["name"] and w["fullname"] not in r["aliases"]
         ):
             self._err(
-                out, "NAME_MISMATCH",
+                out,
+                "NAME_MISMATCH",
                 f"The name of the schema at path '{path}' changed from {w['fullname']} in "
                 f"the {self.writer_label} schema to {r['fullname']} in the "
                 f"{self.reader_label} schema",
@@ -179,7 +184,8 @@ class _Checker:
                     self.check(rf["type"], wf["type"], f"{path}/fields/{i}/type", out)
                 elif not rf["has_default"]:
                     self._err(
-                        out, "READER_FIELD_MISSING_DEFAULT_VALUE",
+                        out,
+                        "READER_FIELD_MISSING_DEFAULT_VALUE",
                         f"The field '{rf['name']}' at path '{path}/fields/{i}' in the "
                         f"{self.reader_label} schema has no default value and is missing in "
                         f"the {self.writer_label} schema",
@@ -189,7 +195,8 @@ class _Checker:
             missing = [s for s in w["symbols"] if s not in r["symbols"]]
             if missing and r.get("default") is None:
                 self._err(
-                    out, "MISSING_ENUM_SYMBOLS",
+                    out,
+                    "MISSING_ENUM_SYMBOLS",
                     f"The {self.reader_label} schema is missing enum symbols "
                     f"'{missing}' at path '{path}/symbols' in the {self.writer_label} schema",
                     str(missing),
@@ -197,7 +204,8 @@ class _Checker:
         elif rt == "fixed":
             if r["size"] != w["size"]:
                 self._err(
-                    out, "FIXED_SIZE_MISMATCH",
+                    out,
+                    "FIXED_SIZE_MISMATCH",
                     f"The size of FIXED type field at path '{path}/size' in the "
                     f"{self.reader_label} schema ({r['size']}) does not match with the "
                     f"{self.writer_label} schema ({w['size']})",
@@ -209,7 +217,8 @@ class _Checker:
             self.check(r["values"], w["values"], f"{path}/values", out)
 
 
-def read_errors(reader: Node, writer: Node, *, reader_label: str = "new",
-                writer_label: str = "old") -> list[str]:
+def read_errors(
+    reader: Node, writer: Node, *, reader_label: str = "new", writer_label: str = "old"
+) -> list[str]:
     """Why `reader` cannot read data written with `writer` (empty when it can)."""
     return _Checker(reader_label, writer_label).errors(reader, writer, "")

@@ -35,8 +35,9 @@ def _types(schema: Any) -> set[str] | None:
     return {kind} if isinstance(kind, str) else set(kind)
 
 
-def read_errors(reader: Any, writer: Any, *, reader_label: str = "new",
-                writer_label: str = "old") -> list[str]:
+def read_errors(
+    reader: Any, writer: Any, *, reader_label: str = "new", writer_label: str = "old"
+) -> list[str]:
     out: list[str] = []
     _check(reader, writer, "#", out, reader_label, writer_label)
     return out
@@ -66,15 +67,21 @@ def _check(r: Any, w: Any, path: str, out: list[str], rl: str, wl: str) -> None:
             )
     for key in _LOWER:
         if key in r and (key not in w or r[key] > w[key]):
-            out.append(f"{path}: {key} raised to {r[key]} in the {rl} schema ({key.upper()}_INCREASED)")
+            out.append(
+                f"{path}: {key} raised to {r[key]} in the {rl} schema ({key.upper()}_INCREASED)"
+            )
     for key in _UPPER:
         if key in r and (key not in w or r[key] < w[key]):
-            out.append(f"{path}: {key} lowered to {r[key]} in the {rl} schema ({key.upper()}_DECREASED)")
+            out.append(
+                f"{path}: {key} lowered to {r[key]} in the {rl} schema ({key.upper()}_DECREASED)"
+            )
     r_props, w_props = r.get("properties", {}), w.get("properties", {})
     r_closed = r.get("additionalProperties") is False
     if r_closed and w.get("additionalProperties") is not False:
-        out.append(f"{path}: the {rl} schema forbids additional properties that the {wl} "
-                   "schema allowed (ADDITIONAL_PROPERTIES_REMOVED)")
+        out.append(
+            f"{path}: the {rl} schema forbids additional properties that the {wl} "
+            "schema allowed (ADDITIONAL_PROPERTIES_REMOVED)"
+        )
     required_before = set(w.get("required", ()))
     for name in r.get("required", ()):
         if name not in required_before:

@@ -64,8 +64,9 @@ def _kind(field: Any) -> str:
     return f"{name}:{field.type_name}" if field.type_name else name
 
 
-def read_errors(reader: Any, writer: Any, *, reader_label: str = "new",
-                writer_label: str = "old") -> list[str]:
+def read_errors(
+    reader: Any, writer: Any, *, reader_label: str = "new", writer_label: str = "old"
+) -> list[str]:
     if reader is None or writer is None:
         return []
     out: list[str] = []
@@ -73,8 +74,10 @@ def read_errors(reader: Any, writer: Any, *, reader_label: str = "new",
     for name, w in w_msgs.items():
         r = r_msgs.get(name)
         if r is None:
-            out.append(f"message {name} of the {writer_label} schema was removed in the "
-                       f"{reader_label} schema (MESSAGE_REMOVED)")
+            out.append(
+                f"message {name} of the {writer_label} schema was removed in the "
+                f"{reader_label} schema (MESSAGE_REMOVED)"
+            )
             continue
         r_fields = {f.number: f for f in r.field}
         w_fields = {f.number: f for f in w.field}
@@ -82,14 +85,22 @@ def read_errors(reader: Any, writer: Any, *, reader_label: str = "new",
             wf = w_fields.get(number)
             if wf is None:
                 if rf.label == 2:  # LABEL_REQUIRED
-                    out.append(f"{name}.{rf.name} (field {number}) is a required field added "
-                               f"in the {reader_label} schema (REQUIRED_FIELD_ADDED)")
+                    out.append(
+                        f"{name}.{rf.name} (field {number}) is a required field added "
+                        f"in the {reader_label} schema (REQUIRED_FIELD_ADDED)"
+                    )
                 continue
             rk, wk = _kind(rf), _kind(wf)
             if rk != wk and not any(rk in g and wk in g for g in _GROUPS):
-                out.append(f"{name}.{rf.name} (field {number}) changed type from {wk} in the "
-                           f"{writer_label} schema to {rk} (FIELD_KIND_CHANGED)")
-            elif (rf.label == 3) != (wf.label == 3) and (rk in _NOT_PACKABLE or wk in _NOT_PACKABLE):
-                out.append(f"{name}.{rf.name} (field {number}) changed between singular and "
-                           f"repeated (FIELD_LABEL_CHANGED)")
+                out.append(
+                    f"{name}.{rf.name} (field {number}) changed type from {wk} in the "
+                    f"{writer_label} schema to {rk} (FIELD_KIND_CHANGED)"
+                )
+            elif (rf.label == 3) != (wf.label == 3) and (
+                rk in _NOT_PACKABLE or wk in _NOT_PACKABLE
+            ):
+                out.append(
+                    f"{name}.{rf.name} (field {number}) changed between singular and "
+                    f"repeated (FIELD_LABEL_CHANGED)"
+                )
     return out

@@ -59,9 +59,7 @@ class EmbeddedAdmin(Admin):
     ) -> dict[TopicPartition, int]:
         return self._log.committed(group_id, partitions)
 
-    async def alter_group_offsets(
-        self, group_id: str, offsets: dict[TopicPartition, int]
-    ) -> None:
+    async def alter_group_offsets(self, group_id: str, offsets: dict[TopicPartition, int]) -> None:
         self._refuse_if_active(group_id, "change its offsets")
         offsets = dict(offsets)
         await self._log.db.awrite(lambda c: self._log.set_group_offsets(c, group_id, offsets))
@@ -77,8 +75,7 @@ class EmbeddedAdmin(Admin):
 
     def _active(self, group_id: str) -> bool:
         """A worker holds the group's lock, or members share it by leases (--workers N)."""
-        return group_is_locked(self._log.groups_dir, group_id) or bool(
-            self.group_members(group_id))
+        return group_is_locked(self._log.groups_dir, group_id) or bool(self.group_members(group_id))
 
     def group_members(self, group_id: str) -> list[dict[str, object]]:
         """Live members sharing the group by leases, with the partitions each holds."""
@@ -97,9 +94,7 @@ class EmbeddedAdmin(Admin):
                 deleted += await self._log.compact_async(info, partition)
         return deleted
 
-    async def delete_records(
-        self, offsets: dict[TopicPartition, int]
-    ) -> dict[TopicPartition, int]:
+    async def delete_records(self, offsets: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
         return await self._log.cleaner.delete_records(offsets)
 
     async def alter_topic_config(self, topic: str, changes: dict[str, str | None]) -> None:

@@ -67,8 +67,11 @@ class Batch(NamedTuple):
         """Records [start:stop] of this batch; slicing a range or tuple is cheap."""
         h = self.headers
         return Batch(
-            self.offsets[start:stop], self.timestamps[start:stop], self.keys[start:stop],
-            self.values[start:stop], None if h is None else h[start:stop],
+            self.offsets[start:stop],
+            self.timestamps[start:stop],
+            self.keys[start:stop],
+            self.values[start:stop],
+            None if h is None else h[start:stop],
         )
 
 

@@ -56,6 +56,7 @@ class _Topic(NamedTuple):
     partitions: int
     config: dict[str, str]
 
+
 ENV_CHECK_MS = "STREAMZ_LOG_RETENTION_CHECK_INTERVAL_MS"
 DEFAULT_CHECK_MS = 300_000  # Kafka's log.retention.check.interval.ms
 MAX_RECLAIM_ROUNDS = 256  # per cleanup: at most 4 GiB handed back before the next check
@@ -108,15 +109,25 @@ class LogCleaner:
         for info in topics:
             policy = retention_of(info.config)
             for partition in range(info.partitions):
-                removed = await db.awrite(functools.partial(
-                    self._enforce, topic_id=info.id, partition=partition, policy=policy,
-                    now_ms=now_ms,
-                ))
+                removed = await db.awrite(
+                    functools.partial(
+                        self._enforce,
+                        topic_id=info.id,
+                        partition=partition,
+                        policy=policy,
+                        now_ms=now_ms,
+                    )
+                )
                 if removed.batches:
                     log.info(
                         "Retention deleted %d records (%d batches, %d bytes) of %s[%d]; its "
-                        "log start offset is now %d.", removed.records, removed.batches,
-                        removed.bytes, info.name, partition, removed.start_offset,
+                        "log start offset is now %d.",
+                        removed.records,
+                        removed.batches,
+                        removed.bytes,
+                        info.name,
+                        partition,
+                        removed.start_offset,
                     )
                 records += removed.records
                 batches += removed.batches
@@ -126,7 +137,12 @@ class LogCleaner:
         return self.last
 
     def _enforce(
-        self, conn: sqlite3.Connection, *, topic_id: int, partition: int, policy: Retention,
+        self,
+        conn: sqlite3.Connection,
+        *,
+        topic_id: int,
+        partition: int,
+        policy: Retention,
         now_ms: int | None,
     ) -> Removed:
         stamp = int(time.time() * 1000) if now_ms is None else now_ms

@@ -37,9 +37,7 @@ _INSERT = (
     "INSERT INTO batches(topic_id, partition, base_offset, last_offset, count, payload, max_ts) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-_PAYLOAD = (
-    "SELECT payload FROM batches WHERE topic_id = ? AND partition = ? AND base_offset = ?"
-)
+_PAYLOAD = "SELECT payload FROM batches WHERE topic_id = ? AND partition = ? AND base_offset = ?"
 _DELETE = "DELETE FROM batches WHERE topic_id = ? AND partition = ? AND base_offset = ?"
 
 

@@ -56,7 +56,10 @@ log = logging.getLogger("streamz_kit.embedded")
 
 class EmbeddedConsumer(Consumer):
     def __init__(
-        self, log: Log, group_id: str | None, auto_offset_reset: str = "earliest",
+        self,
+        log: Log,
+        group_id: str | None,
+        auto_offset_reset: str = "earliest",
         leases: GroupLeases | None = None,
     ) -> None:
         if auto_offset_reset not in RESETS:
@@ -112,7 +115,10 @@ class EmbeddedConsumer(Consumer):
                 self._lock.release()
             raise self._log.unknown_topics_error(missing)
         wanted = {
-            TopicPartition(t, p) for t, info in infos.items() if info for p in range(info.partitions)
+            TopicPartition(t, p)
+            for t, info in infos.items()
+            if info
+            for p in range(info.partitions)
         }
         self._on_assigned, self._on_revoked = on_assigned, on_revoked
         if self._leases is not None:
@@ -174,7 +180,9 @@ class EmbeddedConsumer(Consumer):
     def seek(self, partition: TopicPartition, offset: int) -> None:
         tp = self._assigned_tp(partition, "seek()")
         if offset < 0:
-            raise BrokerError(f"Cannot seek {tp.topic}[{tp.partition}] to negative offset {offset}.")
+            raise BrokerError(
+                f"Cannot seek {tp.topic}[{tp.partition}] to negative offset {offset}."
+            )
         self._positions[tp] = int(offset)
         self._moved = True
 
@@ -197,8 +205,12 @@ class EmbeddedConsumer(Consumer):
         """Where `auto_offset_reset` puts a partition with no valid position."""
         policy = self.auto_offset_reset
         if policy == "none":
-            why = (f"position {stale} lies before its log start offset (retention deleted "
-                   "those records)" if stale is not None else "has no committed offset")
+            why = (
+                f"position {stale} lies before its log start offset (retention deleted "
+                "those records)"
+                if stale is not None
+                else "has no committed offset"
+            )
             raise BrokerError(
                 f"{tp.topic}[{tp.partition}] {why} and auto_offset_reset is 'none'; seek to "
                 "an offset, or use auto_offset_reset='earliest' or 'latest'."
@@ -211,9 +223,14 @@ class EmbeddedConsumer(Consumer):
         log.warning(
             "Position %d of %s[%d]%s lies before the log start offset %d (retention deleted "
             "those records); resetting to the %s offset %d (auto_offset_reset='%s').",
-            stale, tp.topic, tp.partition,
-            f" of group '{self.group_id}'" if self.group_id else "", start,
-            self.auto_offset_reset, pos, self.auto_offset_reset,
+            stale,
+            tp.topic,
+            tp.partition,
+            f" of group '{self.group_id}'" if self.group_id else "",
+            start,
+            self.auto_offset_reset,
+            pos,
+            self.auto_offset_reset,
         )
         self._positions[tp] = pos
         self._rest.pop(tp, None)
@@ -231,9 +248,7 @@ class EmbeddedConsumer(Consumer):
         self._paused.update(TopicPartition(tp.topic, tp.partition) for tp in partitions)
 
     def resume(self, partitions: Iterable[TopicPartition]) -> None:
-        self._paused.difference_update(
-            TopicPartition(tp.topic, tp.partition) for tp in partitions
-        )
+        self._paused.difference_update(TopicPartition(tp.topic, tp.partition) for tp in partitions)
         self._moved = True
 
     # -- reading ---------------------------------------------------------------------------
@@ -307,10 +322,21 @@ class EmbeddedConsumer(Consumer):
             for b in batches:
                 # tuple.__new__ skips the namedtuple's Python-level __new__, and map/zip
                 # build every record in C.
-                records.extend(map(_new, _RECORD, zip(
-                    repeat(topic), repeat(partition), b.offsets, b.timestamps, b.keys,
-                    b.values, _NO_HEADERS if b.headers is None else b.headers,
-                )))
+                records.extend(
+                    map(
+                        _new,
+                        _RECORD,
+                        zip(
+                            repeat(topic),
+                            repeat(partition),
+                            b.offsets,
+                            b.timestamps,
+                            b.keys,
+                            b.values,
+                            _NO_HEADERS if b.headers is None else b.headers,
+                        ),
+                    )
+                )
             out[tp] = records
             self._positions[tp] = records[-1].offset + 1
             limit -= len(records)

@@ -144,7 +144,9 @@ class Database:
             fd = os.open(self.db_path, os.O_RDWR | os.O_CREAT, 0o600)
             os.close(fd)
             conn = sqlite3.connect(
-                self.db_path, isolation_level=None, check_same_thread=False,
+                self.db_path,
+                isolation_level=None,
+                check_same_thread=False,
                 cached_statements=256,
             )
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -252,8 +254,11 @@ class Database:
                     self.db_path,
                 )
                 return
-        _log.info("Converted the embedded log %s to incremental vacuum in %.1f s (once).",
-                  self.db_path, time.monotonic() - started)
+        _log.info(
+            "Converted the embedded log %s to incremental vacuum in %.1f s (once).",
+            self.db_path,
+            time.monotonic() - started,
+        )
 
     def close(self) -> None:
         with self._mutex:
@@ -336,7 +341,5 @@ class Database:
         """Changes whenever anyone (this connection or another process) commits a write."""
         conn = self.conn
         with self._mutex:
-            (version,) = self._retry_sync(
-                lambda: conn.execute("PRAGMA data_version").fetchone()
-            )
+            (version,) = self._retry_sync(lambda: conn.execute("PRAGMA data_version").fetchone())
         return (version, self.local_writes)

@@ -81,8 +81,9 @@ def _name(tp: TopicPartition) -> str:
     return f"{tp.topic}-{tp.partition}"
 
 
-def share(members: list[str], member_id: str, partitions: Iterable[TopicPartition]
-          ) -> set[TopicPartition]:
+def share(
+    members: list[str], member_id: str, partitions: Iterable[TopicPartition]
+) -> set[TopicPartition]:
     """This member's partitions: p mod n of the sorted member ids (see the docstring)."""
     ordered = sorted(members)
     if member_id not in ordered:
@@ -94,8 +95,7 @@ def share(members: list[str], member_id: str, partitions: Iterable[TopicPartitio
 class GroupLeases:
     """One member's view of its group; every method runs inside a write transaction."""
 
-    def __init__(self, group_id: str, member_id: str, session_ms: int = DEFAULT_SESSION_MS
-                 ) -> None:
+    def __init__(self, group_id: str, member_id: str, session_ms: int = DEFAULT_SESSION_MS) -> None:
         self.group_id = group_id
         self.member_id = member_id
         self.session_ms = max(int(session_ms), 100)
@@ -133,15 +133,20 @@ class GroupLeases:
                 (self.group_id, self.member_id, os.getpid(), now + self.session_ms),
             )
             _bump(conn, self.group_id)
-        members = [r[0] for r in conn.execute(
-            "SELECT member_id FROM group_members WHERE group_id = ?", (self.group_id,))]
+        members = [
+            r[0]
+            for r in conn.execute(
+                "SELECT member_id FROM group_members WHERE group_id = ?", (self.group_id,)
+            )
+        ]
         return _generation(conn, self.group_id), sorted(members), self._held(conn, now)
 
     def _held(self, conn: sqlite3.Connection, now: int) -> set[str]:
         held: set[str] = set()
         for (names,) in conn.execute(
             "SELECT assignment FROM group_members WHERE group_id = ? AND member_id != ? "
-            "AND expires_ms >= ?", (self.group_id, self.member_id, now),
+            "AND expires_ms >= ?",
+            (self.group_id, self.member_id, now),
         ):
             held.update(orjson.loads(names))
         return held
@@ -150,16 +155,18 @@ class GroupLeases:
         """The partitions of `target` no other member holds."""
         return {tp for tp in target if _name(tp) not in held}
 
-    def claim(self, conn: sqlite3.Connection, target: set[TopicPartition]
-              ) -> set[TopicPartition]:
+    def claim(self, conn: sqlite3.Connection, target: set[TopicPartition]) -> set[TopicPartition]:
         """Release every partition this member held and take those of `target` that no
         other live member holds yet (one at a time: a partition whose previous owner has
         not released it yet is taken at a later heartbeat). What was taken."""
         taken = self.free(target, self._held(conn, _now_ms()))
         conn.execute(
             "UPDATE group_members SET assignment = ? WHERE group_id = ? AND member_id = ?",
-            (orjson.dumps(sorted(_name(tp) for tp in taken)).decode(), self.group_id,
-             self.member_id),
+            (
+                orjson.dumps(sorted(_name(tp) for tp in taken)).decode(),
+                self.group_id,
+                self.member_id,
+            ),
         )
         return taken
 
@@ -195,12 +202,14 @@ def group_members(conn: sqlite3.Connection, group_id: str) -> list[dict[str, obj
     try:
         rows = conn.execute(
             "SELECT member_id, pid, expires_ms, assignment FROM group_members "
-            "WHERE group_id = ? ORDER BY member_id", (group_id,),
+            "WHERE group_id = ? ORDER BY member_id",
+            (group_id,),
         ).fetchall()
     except sqlite3.OperationalError:  # a log no member ever shared: no table
         return []
     now = _now_ms()
     return [
         {"member": m, "pid": int(pid), "partitions": orjson.loads(a)}
-        for m, pid, expires, a in rows if int(expires) >= now
+        for m, pid, expires, a in rows
+        if int(expires) >= now
     ]

@@ -173,7 +173,8 @@ class Log:
                 config[key] = value
         config = validate_config(name, config)
         conn.execute(
-            "UPDATE topics SET config = ? WHERE id = ?", (json.dumps(config, sort_keys=True), info.id)
+            "UPDATE topics SET config = ? WHERE id = ?",
+            (json.dumps(config, sort_keys=True), info.id),
         )
         self._topics.pop(name, None)
         return config
@@ -205,7 +206,8 @@ class Log:
                     continue
                 for partition, start, end, size in conn.execute(
                     "SELECT partition, start_offset, next_offset, bytes FROM partitions "
-                    "WHERE topic_id = ? ORDER BY partition", (info.id,),
+                    "WHERE topic_id = ? ORDER BY partition",
+                    (info.id,),
                 ):
                     out.append(PartitionState(name, partition, start, end, size))
             return out
@@ -252,7 +254,8 @@ class Log:
         row = conn.execute(
             "SELECT max(start_offset, coalesce((SELECT min(base_offset) FROM batches "
             "WHERE topic_id = ?1 AND partition = ?2), next_offset)) FROM partitions "
-            "WHERE topic_id = ?1 AND partition = ?2", (info.id, tp.partition),
+            "WHERE topic_id = ?1 AND partition = ?2",
+            (info.id, tp.partition),
         ).fetchone()
         return int(row[0]) if row is not None and row[0] is not None else 0
 
@@ -261,7 +264,9 @@ class Log:
         consumer checks this first and reads only the partitions that have something new,
         so an idle or lightly fed poll costs one query, not one per partition."""
         rows = self.db.read(
-            lambda c: c.execute("SELECT topic_id, partition, next_offset FROM partitions").fetchall()
+            lambda c: c.execute(
+                "SELECT topic_id, partition, next_offset FROM partitions"
+            ).fetchall()
         )
         return {(t, p): o for t, p, o in rows}
 
@@ -308,8 +313,15 @@ class Log:
         return out, rest
 
     def decode(
-        self, payload: bytes, base: int, last: int, count: int, topic_id: int, partition: int,
-        *, headers: bool = True,
+        self,
+        payload: bytes,
+        base: int,
+        last: int,
+        count: int,
+        topic_id: int,
+        partition: int,
+        *,
+        headers: bool = True,
     ) -> Batch:
         """Decode one stored batch, or say in a BrokerError which one is damaged."""
         try:
@@ -317,9 +329,7 @@ class Log:
             if len(batch.offsets) != count or batch.offsets[-1] != last:
                 raise DamagedBatch("its offsets do not match its row")
         except DamagedBatch as exc:
-            name = next(
-                (t.name for t in self._topics.values() if t.id == topic_id), f"#{topic_id}"
-            )
+            name = next((t.name for t in self._topics.values() if t.id == topic_id), f"#{topic_id}")
             raise BrokerError(
                 f"The batch at offsets {base}-{last} of {name}[{partition}] in the embedded "
                 f"log at {self.db.db_path} is damaged ({exc}); restore the log from a backup, "
@@ -408,9 +418,7 @@ class Log:
         )
         key = (info.id, partition)
         self._dirty[key] = 0
-        self._compact_after[key] = max(
-            self.compact_min_dirty, live_count(conn, info.id, partition)
-        )
+        self._compact_after[key] = max(self.compact_min_dirty, live_count(conn, info.id, partition))
         return deleted
 
     async def compact_async(self, info: TopicInfo, partition: int) -> int:
@@ -475,4 +483,3 @@ class Log:
                 "this one was fenced and its transaction was not committed; close it and "
                 "let the newer one carry on."
             )
-

@@ -92,9 +92,7 @@ class EmbeddedProducer(Producer):
         queue, offsets = self._queue, self._offsets
         fence = (str(self.transactional_id), self._epoch)
         try:
-            result = await self._log.db.awrite(
-                lambda c: self._log.append(c, queue, offsets, fence)
-            )
+            result = await self._log.db.awrite(lambda c: self._log.append(c, queue, offsets, fence))
         except ProducerFencedError:
             self._drop()
             self._state = _State.FENCED
@@ -144,8 +142,11 @@ class EmbeddedProducer(Producer):
             raise BrokerError(f"{action} was called on a closed producer; create a new one.")
         raise BrokerError(
             f"{action} is not allowed while the producer is {self._state.value}; "
-            + ("call begin() first." if self._state is _State.READY else
-               "commit() or abort() the open transaction first.")
+            + (
+                "call begin() first."
+                if self._state is _State.READY
+                else "commit() or abort() the open transaction first."
+            )
         )
 
     def _fenced_error(self) -> ProducerFencedError:

@@ -178,10 +178,14 @@ def enforce(
             if max_ts is None:  # a batch written before schema 3: read its timestamps
                 (payload,) = conn.execute(
                     "SELECT payload FROM batches WHERE topic_id = ? AND partition = ? "
-                    "AND base_offset = ?", (topic_id, partition, base),
+                    "AND base_offset = ?",
+                    (topic_id, partition, base),
                 ).fetchone()
-                max_ts = max(decode(payload, base, last, count, topic_id, partition,
-                                    headers=False).timestamps)
+                max_ts = max(
+                    decode(
+                        payload, base, last, count, topic_id, partition, headers=False
+                    ).timestamps
+                )
             expired = retention.ms >= 0 and now_ms - max_ts > retention.ms
             oversize = excess >= 0 and excess - nbytes >= 0
             if not (expired or oversize):

@@ -28,17 +28,29 @@ log = logging.getLogger("streamz_kit.transport.kafka")
 _OWN_KEYS = {"connect_timeout_s", "replication_factor"}
 # Settings the adapter decides itself because the runtime's guarantees depend on them.
 _FIXED_KEYS = {
-    "bootstrap_servers", "group_id", "transactional_id", "enable_auto_commit",
-    "isolation_level", "auto_offset_reset", "loop", "key_serializer", "value_serializer",
-    "key_deserializer", "value_deserializer",
+    "bootstrap_servers",
+    "group_id",
+    "transactional_id",
+    "enable_auto_commit",
+    "isolation_level",
+    "auto_offset_reset",
+    "loop",
+    "key_serializer",
+    "value_serializer",
+    "key_deserializer",
+    "value_deserializer",
 }
 _SECRET_HINTS = ("password", "token", "secret", "ssl_context", "key")
 
 
 def _accepted(cls: type) -> set[str]:
     params = inspect.signature(cls.__init__).parameters  # type: ignore[misc]
-    return {n for n, p in params.items() if p.kind is inspect.Parameter.KEYWORD_ONLY
-            or p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD} - {"self"}
+    return {
+        n
+        for n, p in params.items()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+        or p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+    } - {"self"}
 
 
 _ADMIN_KEYS = _accepted(AIOKafkaAdminClient)
@@ -168,7 +180,10 @@ async def start_client(
             )
         log.warning(
             "Kafka at %s not reachable for the %s (%s); retrying in %.1f s",
-            settings.bootstrap_servers, what, last, min(delay, remaining),
+            settings.bootstrap_servers,
+            what,
+            last,
+            min(delay, remaining),
         )
         await asyncio.sleep(min(delay, remaining))
         delay = min(delay * 2, 2.0)

@@ -72,8 +72,9 @@ class KafkaAdmin(Admin):
         if self._offsets_reader is None:
             reader: AIOKafkaConsumer = await start_client(
                 self._settings,
-                lambda: AIOKafkaConsumer(**self._settings.consumer_kwargs(
-                    group_id=None, enable_auto_commit=False)),
+                lambda: AIOKafkaConsumer(
+                    **self._settings.consumer_kwargs(group_id=None, enable_auto_commit=False)
+                ),
                 lambda c: c.start(),
                 lambda c: c.stop(),
                 "offsets reader",
@@ -85,12 +86,17 @@ class KafkaAdmin(Admin):
         if not specs:
             return
         new = [
-            NewTopic(s.name, s.partitions, self._settings.replication_factor,
-                     topic_configs=dict(s.config))
+            NewTopic(
+                s.name,
+                s.partitions,
+                self._settings.replication_factor,
+                topic_configs=dict(s.config),
+            )
             for s in specs
         ]
         response = await retrying(
-            self._settings, f"create topics {[s.name for s in specs]}",
+            self._settings,
+            f"create topics {[s.name for s in specs]}",
             lambda: self._admin_call(lambda c: c.create_topics(new)),
         )
         for topic, code, message in response.topic_errors:
@@ -102,9 +108,11 @@ class KafkaAdmin(Admin):
 
     async def _metadata(self, topics: list[str] | None) -> list[dict[str, Any]]:
         response = await retrying(
-            self._settings, "describe topics",
-            lambda: self._admin_call(lambda c: c._send_request(
-                MetadataRequest(topics, allow_auto_topic_creation=False))),
+            self._settings,
+            "describe topics",
+            lambda: self._admin_call(
+                lambda c: c._send_request(MetadataRequest(topics, allow_auto_topic_creation=False))
+            ),
         )
         return list(response.to_object()["topics"])
 
@@ -202,9 +210,11 @@ class KafkaAdmin(Admin):
         if not tps:  # asking for "all" crashes aiokafka's decoder on Tansu; be explicit
             return {}
         found = await retrying(
-            self._settings, f"read committed offsets of group {group_id!r}",
+            self._settings,
+            f"read committed offsets of group {group_id!r}",
             lambda: self._admin_call(
-                lambda c: c.list_consumer_group_offsets(group_id, partitions=tps)),
+                lambda c: c.list_consumer_group_offsets(group_id, partitions=tps)
+            ),
         )
         return {
             TopicPartition(tp.topic, tp.partition): meta.offset
@@ -212,9 +222,7 @@ class KafkaAdmin(Admin):
             if meta.offset >= 0
         }
 
-    async def alter_group_offsets(
-        self, group_id: str, offsets: dict[TopicPartition, int]
-    ) -> None:
+    async def alter_group_offsets(self, group_id: str, offsets: dict[TopicPartition, int]) -> None:
         if not offsets:
             return
         if await self.group_is_active(group_id):
@@ -225,8 +233,9 @@ class KafkaAdmin(Admin):
         # A commit outside any generation is what Kafka accepts for an empty group.
         committer = await start_client(
             self._settings,
-            lambda: AIOKafkaConsumer(**self._settings.consumer_kwargs(
-                group_id=group_id, enable_auto_commit=False)),
+            lambda: AIOKafkaConsumer(
+                **self._settings.consumer_kwargs(group_id=group_id, enable_auto_commit=False)
+            ),
             lambda c: c.start(),
             lambda c: c.stop(),
             "offset committer",
@@ -256,9 +265,7 @@ class KafkaAdmin(Admin):
             if code not in (0, _GROUP_NOT_FOUND):
                 raise BrokerError(f"Kafka refused to delete group {group_id!r} (error {code}).")
 
-    async def delete_records(
-        self, offsets: dict[TopicPartition, int]
-    ) -> dict[TopicPartition, int]:
+    async def delete_records(self, offsets: dict[TopicPartition, int]) -> dict[TopicPartition, int]:
         """Kafka's DeleteRecords (the call Kafka Streams makes on repartition topics after
         a commit); returns each partition's new low watermark (log start offset)."""
         if not offsets:
@@ -277,14 +284,17 @@ class KafkaAdmin(Admin):
         the broker's session timeout expires, as in Kafka.
         """
         responses = await retrying(
-            self._settings, f"describe group {group_id!r}",
+            self._settings,
+            f"describe group {group_id!r}",
             lambda: self._admin_call(lambda c: c.describe_consumer_groups([group_id])),
         )
         for response in responses:
             for group in response.groups:
                 code, state, members = group[0], group[2], group[5]
                 if code not in (0, _GROUP_NOT_FOUND):
-                    raise BrokerError(f"Kafka could not describe group {group_id!r} (error {code}).")
+                    raise BrokerError(
+                        f"Kafka could not describe group {group_id!r} (error {code})."
+                    )
                 if members and state not in ("Empty", "Dead"):
                     return True
         return False

@@ -46,8 +46,12 @@ from streamz_kit.transport.port import (
 
 _new = tuple.__new__
 
-_MIGRATED = (CommitFailedError, IllegalGenerationError, UnknownMemberIdError,
-             RebalanceInProgressError)
+_MIGRATED = (
+    CommitFailedError,
+    IllegalGenerationError,
+    UnknownMemberIdError,
+    RebalanceInProgressError,
+)
 
 
 def _leave_even_in_generation_zero(client: AIOKafkaConsumer) -> None:
@@ -80,8 +84,9 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
             await self._owner._park("revoked", parts)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
-        await self._owner._park("assigned", {TopicPartition(tp.topic, tp.partition)
-                                             for tp in assigned})
+        await self._owner._park(
+            "assigned", {TopicPartition(tp.topic, tp.partition) for tp in assigned}
+        )
 
 
 class KafkaConsumer(Consumer):
@@ -209,8 +214,9 @@ class KafkaConsumer(Consumer):
         if self._subscribed:
             raise BrokerError("assign() cannot be used on a consumer that subscribed to a group.")
         self._assigned = {TopicPartition(*tp) for tp in partitions}
-        self._pending_seeks = {tp: o for tp, o in self._pending_seeks.items()
-                               if tp in self._assigned}
+        self._pending_seeks = {
+            tp: o for tp, o in self._pending_seeks.items() if tp in self._assigned
+        }
         self._paused &= self._assigned
         if self._client is not None:
             self._client.assign([KTP(*tp) for tp in self._assigned])
@@ -276,8 +282,18 @@ class KafkaConsumer(Consumer):
             topic, partition = tp
             # tuple.__new__ skips the namedtuple's Python-level __new__ (3x faster a record)
             out[tp] = [
-                _new(ConsumedRecord, (topic, partition, r.offset, r.timestamp, r.key, r.value,
-                                      r.headers if type(r.headers) is tuple else tuple(r.headers)))
+                _new(
+                    ConsumedRecord,
+                    (
+                        topic,
+                        partition,
+                        r.offset,
+                        r.timestamp,
+                        r.key,
+                        r.value,
+                        r.headers if type(r.headers) is tuple else tuple(r.headers),
+                    ),
+                )
                 for r in records
             ]
         return out
@@ -304,8 +320,9 @@ class KafkaConsumer(Consumer):
                 client.getmany(timeout_ms=max(int(remaining * 1000), 0), max_records=max_records)
             )
             parked = asyncio.ensure_future(self._parked_event.wait())
-            await asyncio.wait({fetch, parked}, timeout=max(remaining, 0),
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {fetch, parked}, timeout=max(remaining, 0), return_when=asyncio.FIRST_COMPLETED
+            )
             parked.cancel()
             if not fetch.done():
                 fetch.cancel()

@@ -110,9 +110,7 @@ class KafkaProducer(Producer):
             written, self._delivered = self._delivered, {}
         return written
 
-    def _note_delivered(
-        self, tp: TopicPartition, count: int, future: asyncio.Future[Any]
-    ) -> None:
+    def _note_delivered(self, tp: TopicPartition, count: int, future: asyncio.Future[Any]) -> None:
         with self._translated(f"write records to {tp.topic}[{tp.partition}]"):
             meta = future.result()
         last = meta.offset + count - 1
@@ -136,8 +134,10 @@ class KafkaProducer(Producer):
                 bucket.append(record)
         with self._translated(f"write records to {sorted(by_partition)}"):
             results = await asyncio.gather(
-                *(self._enqueue_partition(client, t, p, recs)
-                  for (t, p), recs in by_partition.items())
+                *(
+                    self._enqueue_partition(client, t, p, recs)
+                    for (t, p), recs in by_partition.items()
+                )
             )
         for (t, p), pending in zip(by_partition, results):
             tp = TopicPartition(t, p)
@@ -153,16 +153,20 @@ class KafkaProducer(Producer):
         for r in records:
             # aiokafka's C batch builder wants headers as a list
             headers = list(r.headers) if r.headers else []
-            if batch.append(key=r.key, value=r.value, timestamp=r.timestamp,
-                            headers=headers) is None:
+            if (
+                batch.append(key=r.key, value=r.value, timestamp=r.timestamp, headers=headers)
+                is None
+            ):
                 count = batch.record_count()
                 if count == 0:
                     raise _too_large(topic, partition)
                 batch.close()
                 pending.append((count, await client.send_batch(batch, topic, partition=partition)))
                 batch = client.create_batch()
-                if batch.append(key=r.key, value=r.value, timestamp=r.timestamp,
-                                headers=headers) is None:
+                if (
+                    batch.append(key=r.key, value=r.value, timestamp=r.timestamp, headers=headers)
+                    is None
+                ):
                     raise _too_large(topic, partition)
         count = batch.record_count()
         batch.close()

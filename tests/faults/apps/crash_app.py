@@ -27,8 +27,12 @@ builder = sk.StreamsBuilder()
 orders = builder.stream("orders", key_serde=serdes.STRING, value_serde=serdes.JSON)
 by_user = orders.select_key(lambda k, v: v["user"]).repartition(name="by-user")
 by_user.map_values(enrich).to("enriched")
-profiles = builder.table("profiles", key_serde=serdes.STRING, value_serde=serdes.JSON,
-                         materialized=sk.Materialized("profiles"))
+profiles = builder.table(
+    "profiles",
+    key_serde=serdes.STRING,
+    value_serde=serdes.JSON,
+    materialized=sk.Materialized("profiles"),
+)
 by_user.join(profiles, join_profile).to("joined")
 user_totals = by_user.group_by_key().aggregate(
     initializer=empty_totals,

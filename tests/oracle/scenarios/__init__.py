@@ -66,8 +66,18 @@ def scenario(
         if name in SCENARIOS:
             raise ValueError(f"Scenario {name!r} is registered twice.")
         SCENARIOS[name] = Scenario(
-            name, build, inputs or {"in": "long"}, outputs or {"out": "long"}, stores or {},
-            params or {}, order, wall_clock, headers, cache_bytes, store, pending,
+            name,
+            build,
+            inputs or {"in": "long"},
+            outputs or {"out": "long"},
+            stores or {},
+            params or {},
+            order,
+            wall_clock,
+            headers,
+            cache_bytes,
+            store,
+            pending,
         )
         return build
 

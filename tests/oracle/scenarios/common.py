@@ -16,8 +16,12 @@ def longs(b: sk.StreamsBuilder, topic: str) -> sk.KStream:
 
 
 def table(b: sk.StreamsBuilder, topic: str, store: str) -> sk.KTable:
-    return b.table(topic, key_serde=S, value_serde=L,
-                   materialized=sk.Materialized(store, key_serde=S, value_serde=L))
+    return b.table(
+        topic,
+        key_serde=S,
+        value_serde=L,
+        materialized=sk.Materialized(store, key_serde=S, value_serde=L),
+    )
 
 
 def mat(name: str, value_serde: Any) -> sk.Materialized:

@@ -24,9 +24,18 @@ def tumbling(p: dict[str, Any]) -> sk.TimeWindows:
 
 
 def versioned(b: sk.StreamsBuilder, topic: str, p: dict[str, Any]) -> sk.KTable:
-    return b.table(topic, key_serde=S, value_serde=L, materialized=sk.Materialized(
-        "vt", store="versioned", history_retention=p.get("history", 50), key_serde=S,
-        value_serde=L))
+    return b.table(
+        topic,
+        key_serde=S,
+        value_serde=L,
+        materialized=sk.Materialized(
+            "vt",
+            store="versioned",
+            history_retention=p.get("history", 50),
+            key_serde=S,
+            value_serde=L,
+        ),
+    )
 
 
 def present(s: sk.KStream) -> sk.KStream:
@@ -39,33 +48,63 @@ def concat(k: Any, v: Any, agg: str) -> str:
 
 @scenario("emit_close_tumbling", stores={"wcounts": "window"}, params=SIZE_GRACE)
 def emit_close_tumbling(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
-    flat(longs(b, "in").group_by_key().windowed_by(tumbling(p)).emit_strategy(CLOSE).count(
-        materialized=mat("wcounts", L)).to_stream()).to("out", value_serde=L)
+    flat(
+        longs(b, "in")
+        .group_by_key()
+        .windowed_by(tumbling(p))
+        .emit_strategy(CLOSE)
+        .count(materialized=mat("wcounts", L))
+        .to_stream()
+    ).to("out", value_serde=L)
 
 
-@scenario("emit_close_hopping", outputs={"out": "string"}, stores={"waggs": "window"},
-          params=HOP)
+@scenario("emit_close_hopping", outputs={"out": "string"}, stores={"waggs": "window"}, params=HOP)
 def emit_close_hopping(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     windows = tumbling(p).advance_by(min(p.get("advance", 5), p.get("size", 10)))
-    flat(longs(b, "in").group_by_key().windowed_by(windows).emit_strategy(CLOSE).aggregate(
-        lambda: "", concat, materialized=mat("waggs", S)).to_stream()).to("out", value_serde=S)
+    flat(
+        longs(b, "in")
+        .group_by_key()
+        .windowed_by(windows)
+        .emit_strategy(CLOSE)
+        .aggregate(lambda: "", concat, materialized=mat("waggs", S))
+        .to_stream()
+    ).to("out", value_serde=S)
 
 
-@scenario("emit_close_sliding", outputs={"out": "string"}, stores={"slaggs": "window"},
-          params={"diff": st.sampled_from([5, 10, 30]), "grace": st.sampled_from([0, 5, 20])})
+@scenario(
+    "emit_close_sliding",
+    outputs={"out": "string"},
+    stores={"slaggs": "window"},
+    params={"diff": st.sampled_from([5, 10, 30]), "grace": st.sampled_from([0, 5, 20])},
+)
 def emit_close_sliding(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     windows = sk.SlidingWindows.of_time_difference_and_grace(p.get("diff", 10), p.get("grace", 5))
-    flat(present(longs(b, "in")).group_by_key().windowed_by(windows).emit_strategy(CLOSE)
-         .aggregate(lambda: "", concat, materialized=mat("slaggs", S)).to_stream()).to(
-        "out", value_serde=S)
+    flat(
+        present(longs(b, "in"))
+        .group_by_key()
+        .windowed_by(windows)
+        .emit_strategy(CLOSE)
+        .aggregate(lambda: "", concat, materialized=mat("slaggs", S))
+        .to_stream()
+    ).to("out", value_serde=S)
 
 
-@scenario("emit_close_session", headers=False, stores={"scounts": "session"},
-          params={"gap": st.sampled_from([3, 5, 20]), "grace": st.sampled_from([0, 5, 20])})
+@scenario(
+    "emit_close_session",
+    headers=False,
+    stores={"scounts": "session"},
+    params={"gap": st.sampled_from([3, 5, 20]), "grace": st.sampled_from([0, 5, 20])},
+)
 def emit_close_session(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     windows = sk.SessionWindows.of_inactivity_gap_and_grace(p.get("gap", 5), p.get("grace", 5))
-    flat(longs(b, "in").group_by_key().windowed_by(windows).emit_strategy(CLOSE).count(
-        materialized=mat("scounts", L)).to_stream()).to("out", value_serde=L)
+    flat(
+        longs(b, "in")
+        .group_by_key()
+        .windowed_by(windows)
+        .emit_strategy(CLOSE)
+        .count(materialized=mat("scounts", L))
+        .to_stream()
+    ).to("out", value_serde=L)
 
 
 @scenario("versioned_table_source", outputs={"out": "long", "even": "long"}, params=HISTORY)
@@ -75,10 +114,12 @@ def versioned_table_source(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     t.filter(lambda k, v: v % 2 == 0).to_stream().to("even", value_serde=L)
 
 
-@scenario("versioned_stream_join", inputs={"s": "long", "t": "long"},
-          outputs={"out": "string"},
-          params={**HISTORY, "grace": st.sampled_from([0, 0, 5, 20]),
-                  "left": st.booleans()})
+@scenario(
+    "versioned_stream_join",
+    inputs={"s": "long", "t": "long"},
+    outputs={"out": "string"},
+    params={**HISTORY, "grace": st.sampled_from([0, 0, 5, 20]), "left": st.booleans()},
+)
 def versioned_stream_join(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     t = versioned(b, "t", p)
     s = present(longs(b, "s"))
@@ -89,23 +130,32 @@ def versioned_stream_join(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     join(t, joined, grace=grace).to("out", value_serde=S)
 
 
-@scenario("versioned_table_table_join", inputs={"l": "long", "r": "long"},
-          outputs={"out": "string"}, params=HISTORY)
+@scenario(
+    "versioned_table_table_join",
+    inputs={"l": "long", "r": "long"},
+    outputs={"out": "string"},
+    params=HISTORY,
+)
 def versioned_table_table_join(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     left = versioned(b, "l", p)
     right = b.table("r", key_serde=S, value_serde=L, materialized=mat("rt", L))
     left.join(right, joined).to_stream().to("out", value_serde=S)
 
 
-@scenario("suppress_time_limit", stores={"counts": "kv"},
-          params={"limit": st.sampled_from([0, 5, 30]), "max": st.sampled_from([0, 0, 1, 2])})
+@scenario(
+    "suppress_time_limit",
+    stores={"counts": "kv"},
+    params={"limit": st.sampled_from([0, 5, 30]), "max": st.sampled_from([0, 0, 1, 2])},
+)
 def suppress_time_limit(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     limit = sk.Suppressed.until_time_limit(p.get("limit", 10), max_records=p.get("max") or None)
     longs(b, "in").group_by_key().count(materialized=mat("counts", L)).suppress(
-        limit).to_stream().to("out", value_serde=L)
+        limit
+    ).to_stream().to("out", value_serde=L)
 
 
 @scenario("to_stream_key_mapper")
 def to_stream_key_mapper(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     b.table("in", key_serde=S, value_serde=L, materialized=mat("t", L)).to_stream(
-        lambda k, v: f"{k}-{'gone' if v is None else v % 3}").to("out", value_serde=L)
+        lambda k, v: f"{k}-{'gone' if v is None else v % 3}"
+    ).to("out", value_serde=L)

@@ -31,9 +31,12 @@ def _fk(kind: str, materialized: bool) -> Any:
     def build(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
         left = table(b, "left", "lt")
         method = left.join if kind == "inner" else left.left_join
-        method(table(b, "right", "rt"), joined, foreign_key=fk,
-               materialized=mat("fkj", S) if materialized else None).to_stream().to(
-            "out", value_serde=S)
+        method(
+            table(b, "right", "rt"),
+            joined,
+            foreign_key=fk,
+            materialized=mat("fkj", S) if materialized else None,
+        ).to_stream().to("out", value_serde=S)
 
     return build
 
@@ -41,8 +44,9 @@ def _fk(kind: str, materialized: bool) -> Any:
 FK_STORES = {"lt": "kv", "rt": "kv", "fkj": "kv"}
 scenario("fk_inner_join", inputs=TWO, outputs=STR_OUT, stores=FK_STORES)(_fk("inner", True))
 scenario("fk_left_join", inputs=TWO, outputs=STR_OUT, stores=FK_STORES)(_fk("left", True))
-scenario("fk_inner_join_unmaterialized", inputs=TWO, outputs=STR_OUT,
-         stores={"lt": "kv", "rt": "kv"})(_fk("inner", False))
+scenario(
+    "fk_inner_join_unmaterialized", inputs=TWO, outputs=STR_OUT, stores={"lt": "kv", "rt": "kv"}
+)(_fk("inner", False))
 
 
 def add(k: Any, v: int | None, agg: int) -> int:
@@ -68,8 +72,7 @@ def zero() -> int:
 
 @scenario("cogroup_aggregate", inputs=TWO, stores={"cg": "kv"})
 def cogroup_aggregate(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
-    cogrouped(b).aggregate(zero, materialized=mat("cg", L)).to_stream().to(
-        "out", value_serde=L)
+    cogrouped(b).aggregate(zero, materialized=mat("cg", L)).to_stream().to("out", value_serde=L)
 
 
 @scenario("cogroup_rekeyed", inputs=TWO, stores={"cg": "kv"})
@@ -77,27 +80,32 @@ def cogroup_rekeyed(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     longs(b, "left").group_by(
         lambda k, v: None if v is None else chr(ord("a") + v % 3), key_serde=S, value_serde=L
     ).cogroup(add).cogroup(by_key(b, "right"), double_add).aggregate(
-        zero, materialized=mat("cg", L)).to_stream().to("out", value_serde=L)
+        zero, materialized=mat("cg", L)
+    ).to_stream().to("out", value_serde=L)
 
 
 @scenario("cogroup_tumbling", inputs=TWO, stores={"cgw": "window"}, params=SIZE_GRACE)
 def cogroup_tumbling(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     windows = sk.TimeWindows.of_size_and_grace(p.get("size", 10), p.get("grace", 5))
-    flat(cogrouped(b).windowed_by(windows).aggregate(
-        zero, materialized=mat("cgw", L)).to_stream()).to("out", value_serde=L)
+    flat(
+        cogrouped(b).windowed_by(windows).aggregate(zero, materialized=mat("cgw", L)).to_stream()
+    ).to("out", value_serde=L)
 
 
 @scenario("cogroup_sliding", inputs=TWO, stores={"cgsl": "window"}, params=SLIDE)
 def cogroup_sliding(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     windows = sk.SlidingWindows.of_time_difference_and_grace(p.get("diff", 10), p.get("grace", 5))
-    flat(cogrouped(b).windowed_by(windows).aggregate(
-        zero, materialized=mat("cgsl", L)).to_stream()).to("out", value_serde=L)
+    flat(
+        cogrouped(b).windowed_by(windows).aggregate(zero, materialized=mat("cgsl", L)).to_stream()
+    ).to("out", value_serde=L)
 
 
-@scenario("cogroup_session", inputs=TWO, stores={"cgs": "session"}, params=GAP,
-          headers=False)
+@scenario("cogroup_session", inputs=TWO, stores={"cgs": "session"}, params=GAP, headers=False)
 def cogroup_session(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     windows = sk.SessionWindows.of_inactivity_gap_and_grace(p.get("gap", 5), p.get("grace", 5))
-    flat(cogrouped(b).windowed_by(windows).aggregate(
-        zero, lambda k, a1, a2: a1 + a2, materialized=mat("cgs", L)).to_stream()).to(
-        "out", value_serde=L)
+    flat(
+        cogrouped(b)
+        .windowed_by(windows)
+        .aggregate(zero, lambda k, a1, a2: a1 + a2, materialized=mat("cgs", L))
+        .to_stream()
+    ).to("out", value_serde=L)

@@ -68,7 +68,8 @@ def _tt(kind: str) -> Any:
         left = table(b, "left", "lt")
         method = {"inner": left.join, "left": left.left_join, "outer": left.outer_join}[kind]
         method(table(b, "right", "rt"), joined, materialized=mat("j", S)).to_stream().to(
-            "out", value_serde=S)
+            "out", value_serde=S
+        )
 
     return build
 

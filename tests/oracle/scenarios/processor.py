@@ -43,16 +43,20 @@ class SumPunctuator(Processor[str, int]):
 
 def _punctuating(kind: PunctuationType) -> Any:
     def build(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
-        b.add_state_store(sk.stores.key_value_store_builder(
-            "pstore", store="memory", key_serde=S, value_serde=L))
+        b.add_state_store(
+            sk.stores.key_value_store_builder("pstore", store="memory", key_serde=S, value_serde=L)
+        )
         interval = p.get("interval", 10)
         longs(b, "in").process(lambda: SumPunctuator(kind, interval), stores=["pstore"]).to(
-            "out", value_serde=L)
+            "out", value_serde=L
+        )
 
     return build
 
 
 scenario("punctuate_stream_time", stores={"pstore": "kv"}, params=INTERVAL)(
-    _punctuating(PunctuationType.STREAM_TIME))
+    _punctuating(PunctuationType.STREAM_TIME)
+)
 scenario("punctuate_wall_clock", stores={"pstore": "kv"}, params=INTERVAL, wall_clock=True)(
-    _punctuating(PunctuationType.WALL_CLOCK_TIME))
+    _punctuating(PunctuationType.WALL_CLOCK_TIME)
+)

@@ -36,53 +36,86 @@ def rekey(k: Any, v: Any) -> Any:
     return None if v is None or v % 4 == 0 else k
 
 
-@scenario("filter_session_merge", outputs=STR_OUT, headers=False, stores={"smerge": "session"},
-          params=GAP)
+@scenario(
+    "filter_session_merge", outputs=STR_OUT, headers=False, stores={"smerge": "session"}, params=GAP
+)
 def filter_session_merge(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
-    flat(evens(longs(b, "in")).group_by_key().windowed_by(sessions(p)).aggregate(
-        lambda: "", concat, lambda k, a1, a2: f"({a1}|{a2})", materialized=mat("smerge", S)
-    ).to_stream()).to("out", value_serde=S)
+    flat(
+        evens(longs(b, "in"))
+        .group_by_key()
+        .windowed_by(sessions(p))
+        .aggregate(
+            lambda: "", concat, lambda k, a1, a2: f"({a1}|{a2})", materialized=mat("smerge", S)
+        )
+        .to_stream()
+    ).to("out", value_serde=S)
 
 
-@scenario("filter_sliding_count", stores={"fslcounts": "window"},
-          params={"diff": st.sampled_from([1, 5, 10]), "grace": st.sampled_from([0, 3, 20])})
+@scenario(
+    "filter_sliding_count",
+    stores={"fslcounts": "window"},
+    params={"diff": st.sampled_from([1, 5, 10]), "grace": st.sampled_from([0, 3, 20])},
+)
 def filter_sliding_count(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
-    flat(evens(longs(b, "in")).group_by_key().windowed_by(
-        sk.SlidingWindows.of_time_difference_and_grace(p.get("diff", 5), p.get("grace", 0))
-    ).count(materialized=mat("fslcounts", L)).to_stream()).to("out", value_serde=L)
+    flat(
+        evens(longs(b, "in"))
+        .group_by_key()
+        .windowed_by(
+            sk.SlidingWindows.of_time_difference_and_grace(p.get("diff", 5), p.get("grace", 0))
+        )
+        .count(materialized=mat("fslcounts", L))
+        .to_stream()
+    ).to("out", value_serde=L)
 
 
-@scenario("filter_hopping_suppress", headers=False, stores={"fhcounts": "window"},
-          params={"size": st.sampled_from([5, 10]), "grace": st.sampled_from([0, 3]),
-                  "advance": st.sampled_from([2, 5])})
+@scenario(
+    "filter_hopping_suppress",
+    headers=False,
+    stores={"fhcounts": "window"},
+    params={
+        "size": st.sampled_from([5, 10]),
+        "grace": st.sampled_from([0, 3]),
+        "advance": st.sampled_from([2, 5]),
+    },
+)
 def filter_hopping_suppress(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     windows = sk.TimeWindows.of_size_and_grace(p.get("size", 10), p.get("grace", 0)).advance_by(
         min(p.get("advance", 5), p.get("size", 10))
     )
-    flat(evens(longs(b, "in")).group_by_key().windowed_by(windows).count(
-        materialized=mat("fhcounts", L)).suppress(sk.Suppressed.until_window_closes())
-        .to_stream()).to("out", value_serde=L)
+    flat(
+        evens(longs(b, "in"))
+        .group_by_key()
+        .windowed_by(windows)
+        .count(materialized=mat("fhcounts", L))
+        .suppress(sk.Suppressed.until_window_closes())
+        .to_stream()
+    ).to("out", value_serde=L)
 
 
 @scenario("filter_session_suppress", headers=False, stores={"fssums": "session"}, params=GAP)
 def filter_session_suppress(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
-    flat(evens(longs(b, "in")).group_by_key().windowed_by(sessions(p)).reduce(
-        nsum, materialized=mat("fssums", L)).suppress(sk.Suppressed.until_window_closes())
-        .to_stream()).to("out", value_serde=L)
+    flat(
+        evens(longs(b, "in"))
+        .group_by_key()
+        .windowed_by(sessions(p))
+        .reduce(nsum, materialized=mat("fssums", L))
+        .suppress(sk.Suppressed.until_window_closes())
+        .to_stream()
+    ).to("out", value_serde=L)
 
 
 @scenario("filter_ss_left_join", inputs=TWO, outputs=STR_OUT, params=JOIN)
 def filter_ss_left_join(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
-    evens(longs(b, "left")).left_join(
-        evens(longs(b, "right")), joined, windows=join_windows(p)
-    ).to("out", value_serde=S)
+    evens(longs(b, "left")).left_join(evens(longs(b, "right")), joined, windows=join_windows(p)).to(
+        "out", value_serde=S
+    )
 
 
 @scenario("filter_ss_outer_join", inputs=TWO, outputs=STR_OUT, params=JOIN)
 def filter_ss_outer_join(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
-    evens(longs(b, "left")).outer_join(
-        longs(b, "right"), joined, windows=join_windows(p)
-    ).to("out", value_serde=S)
+    evens(longs(b, "left")).outer_join(longs(b, "right"), joined, windows=join_windows(p)).to(
+        "out", value_serde=S
+    )
 
 
 @scenario("rekey_ss_left_join", inputs=TWO, outputs=STR_OUT, params=JOIN)
@@ -102,4 +135,5 @@ def rekey_ss_outer_join(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
 @scenario("rekey_count", stores={"rcounts": "kv"})
 def rekey_count(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     longs(b, "in").select_key(rekey).group_by_key().count(
-        materialized=mat("rcounts", L)).to_stream().to("out", value_serde=L)
+        materialized=mat("rcounts", L)
+    ).to_stream().to("out", value_serde=L)

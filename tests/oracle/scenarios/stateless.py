@@ -17,15 +17,18 @@ MOD = {"m": st.integers(2, 5)}
 def filter_map_values(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     m = p.get("m", 3)
     longs(b, "in").filter(lambda k, v: v is not None and v % m != 0).map_values(
-        lambda v: v * 2 + 1).to("out", value_serde=L)
+        lambda v: v * 2 + 1
+    ).to("out", value_serde=L)
 
 
 @scenario("map_select_key", params=MOD)
 def map_select_key(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     m = p.get("m", 3)
     longs(b, "in").map(
-        lambda k, v: (f"{'nk' if k is None else k}-{'n' if v is None else v % m}",
-                      -1 if v is None else v + 1)
+        lambda k, v: (
+            f"{'nk' if k is None else k}-{'n' if v is None else v % m}",
+            -1 if v is None else v + 1,
+        )
     ).select_key(lambda k, v: k if v % 2 == 0 else None).to("out", value_serde=L)
 
 
@@ -43,27 +46,28 @@ def flat_map(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
 @scenario("flat_map_values")
 def flat_map_values(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     longs(b, "in").flat_map_values(lambda v: [] if v is None else [v, v + 100]).to(
-        "out", value_serde=L)
+        "out", value_serde=L
+    )
 
 
 @scenario("split_merge", outputs={"out": "long", "out2": "long"})
 def split_merge(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
     branches = (
-        longs(b, "in").split(name="b-")
+        longs(b, "in")
+        .split(name="b-")
         .branch(lambda k, v: v is not None and v % 3 == 0, name="x")
         .branch(lambda k, v: v is not None and v % 3 == 1, name="y")
         .default_branch(name="z")
     )
-    branches["b-x"].map_values(lambda v: v + 1000).merge(branches["b-y"]).to(
-        "out", value_serde=L)
+    branches["b-x"].map_values(lambda v: v + 1000).merge(branches["b-y"]).to("out", value_serde=L)
     branches["b-z"].to("out2", value_serde=L)
 
 
 @scenario("merge_topics", inputs={"in": "long", "in2": "long"})
 def merge_topics(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
-    longs(b, "in").merge(
-        longs(b, "in2").map_values(lambda v: None if v is None else v * 10)
-    ).to("out", value_serde=L)
+    longs(b, "in").merge(longs(b, "in2").map_values(lambda v: None if v is None else v * 10)).to(
+        "out", value_serde=L
+    )
 
 
 @scenario("filter_not_map_values_with_key")

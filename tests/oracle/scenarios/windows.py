@@ -44,79 +44,135 @@ def concat(k: Any, v: Any, agg: str) -> str:
 
 @scenario("tumbling_count", stores={"wcounts": "window"}, params=SIZE_GRACE)
 def tumbling_count(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
-    flat(longs(b, "in").group_by_key().windowed_by(tumbling(p)).count(
-        materialized=mat("wcounts", L)).to_stream()).to("out", value_serde=L)
+    flat(
+        longs(b, "in")
+        .group_by_key()
+        .windowed_by(tumbling(p))
+        .count(materialized=mat("wcounts", L))
+        .to_stream()
+    ).to("out", value_serde=L)
 
 
-@scenario("tumbling_reduce_no_grace", stores={"wsums": "window"},
-          params={"size": st.sampled_from([5, 10, 30])})
+@scenario(
+    "tumbling_reduce_no_grace",
+    stores={"wsums": "window"},
+    params={"size": st.sampled_from([5, 10, 30])},
+)
 def tumbling_reduce_no_grace(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
-    flat(longs(b, "in").group_by_key().windowed_by(
-        sk.TimeWindows.of_size_with_no_grace(p.get("size", 10))
-    ).reduce(nsum, materialized=mat("wsums", L)).to_stream()).to(
-        "out", value_serde=L)
+    flat(
+        longs(b, "in")
+        .group_by_key()
+        .windowed_by(sk.TimeWindows.of_size_with_no_grace(p.get("size", 10)))
+        .reduce(nsum, materialized=mat("wsums", L))
+        .to_stream()
+    ).to("out", value_serde=L)
 
 
-@scenario("hopping_aggregate", outputs={"out": "string"}, stores={"waggs": "window"},
-          params=HOP)
+@scenario("hopping_aggregate", outputs={"out": "string"}, stores={"waggs": "window"}, params=HOP)
 def hopping_aggregate(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
-    flat(longs(b, "in").group_by_key().windowed_by(hopping(p)).aggregate(
-        lambda: "", concat, materialized=mat("waggs", S)).to_stream()).to(
-        "out", value_serde=S)
+    flat(
+        longs(b, "in")
+        .group_by_key()
+        .windowed_by(hopping(p))
+        .aggregate(lambda: "", concat, materialized=mat("waggs", S))
+        .to_stream()
+    ).to("out", value_serde=S)
 
 
-@scenario("sliding_aggregate", outputs={"out": "string"}, stores={"slaggs": "window"},
-          params=SLIDE)
+@scenario("sliding_aggregate", outputs={"out": "string"}, stores={"slaggs": "window"}, params=SLIDE)
 def sliding_aggregate(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
-    flat(longs(b, "in").group_by_key().windowed_by(sliding(p)).aggregate(
-        lambda: "", concat, materialized=mat("slaggs", S)).to_stream()).to(
-        "out", value_serde=S)
+    flat(
+        longs(b, "in")
+        .group_by_key()
+        .windowed_by(sliding(p))
+        .aggregate(lambda: "", concat, materialized=mat("slaggs", S))
+        .to_stream()
+    ).to("out", value_serde=S)
 
 
 @scenario("session_count", headers=False, stores={"scounts": "session"}, params=GAP)
 def session_count(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
-    flat(longs(b, "in").group_by_key().windowed_by(sessions(p)).count(
-        materialized=mat("scounts", L)).to_stream()).to("out", value_serde=L)
+    flat(
+        longs(b, "in")
+        .group_by_key()
+        .windowed_by(sessions(p))
+        .count(materialized=mat("scounts", L))
+        .to_stream()
+    ).to("out", value_serde=L)
 
 
-@scenario("session_aggregate", headers=False, outputs={"out": "string"}, stores={"saggs": "session"},
-          params=GAP)
+@scenario(
+    "session_aggregate",
+    headers=False,
+    outputs={"out": "string"},
+    stores={"saggs": "session"},
+    params=GAP,
+)
 def session_aggregate(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
-    flat(longs(b, "in").group_by_key().windowed_by(sessions(p)).aggregate(
-        lambda: "", concat, lambda k, a1, a2: f"{a1}|{a2}", materialized=mat("saggs", S)
-    ).to_stream()).to("out", value_serde=S)
+    flat(
+        longs(b, "in")
+        .group_by_key()
+        .windowed_by(sessions(p))
+        .aggregate(lambda: "", concat, lambda k, a1, a2: f"{a1}|{a2}", materialized=mat("saggs", S))
+        .to_stream()
+    ).to("out", value_serde=S)
 
 
 @scenario("tumbling_suppress", headers=False, stores={"wcounts": "window"}, params=SIZE_GRACE)
 def tumbling_suppress(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
-    flat(longs(b, "in").group_by_key().windowed_by(tumbling(p)).count(
-        materialized=mat("wcounts", L)).suppress(sk.Suppressed.until_window_closes())
-        .to_stream()).to("out", value_serde=L)
+    flat(
+        longs(b, "in")
+        .group_by_key()
+        .windowed_by(tumbling(p))
+        .count(materialized=mat("wcounts", L))
+        .suppress(sk.Suppressed.until_window_closes())
+        .to_stream()
+    ).to("out", value_serde=L)
 
 
 @scenario("hopping_suppress", headers=False, stores={"wsums": "window"}, params=HOP)
 def hopping_suppress(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
-    flat(longs(b, "in").group_by_key().windowed_by(hopping(p)).reduce(
-        nsum, materialized=mat("wsums", L)
-    ).suppress(sk.Suppressed.until_window_closes()).to_stream()).to("out", value_serde=L)
+    flat(
+        longs(b, "in")
+        .group_by_key()
+        .windowed_by(hopping(p))
+        .reduce(nsum, materialized=mat("wsums", L))
+        .suppress(sk.Suppressed.until_window_closes())
+        .to_stream()
+    ).to("out", value_serde=L)
 
 
 @scenario("sliding_suppress", headers=False, stores={"slcounts": "window"}, params=SLIDE)
 def sliding_suppress(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
-    flat(longs(b, "in").group_by_key().windowed_by(sliding(p)).count(
-        materialized=mat("slcounts", L)).suppress(sk.Suppressed.until_window_closes())
-        .to_stream()).to("out", value_serde=L)
+    flat(
+        longs(b, "in")
+        .group_by_key()
+        .windowed_by(sliding(p))
+        .count(materialized=mat("slcounts", L))
+        .suppress(sk.Suppressed.until_window_closes())
+        .to_stream()
+    ).to("out", value_serde=L)
 
 
 @scenario("session_suppress", headers=False, stores={"scounts": "session"}, params=GAP)
 def session_suppress(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
-    flat(longs(b, "in").group_by_key().windowed_by(sessions(p)).count(
-        materialized=mat("scounts", L)).suppress(sk.Suppressed.until_window_closes())
-        .to_stream()).to("out", value_serde=L)
+    flat(
+        longs(b, "in")
+        .group_by_key()
+        .windowed_by(sessions(p))
+        .count(materialized=mat("scounts", L))
+        .suppress(sk.Suppressed.until_window_closes())
+        .to_stream()
+    ).to("out", value_serde=L)
 
 
 @scenario("filter_tumbling_count", stores={"wcounts": "window"}, params=SIZE_GRACE)
 def filter_tumbling_count(b: sk.StreamsBuilder, p: dict[str, Any]) -> None:
-    flat(longs(b, "in").filter(lambda k, v: v is not None and v % 2 == 0).group_by_key()
-         .windowed_by(tumbling(p)).count(materialized=mat("wcounts", L)).to_stream()).to(
-        "out", value_serde=L)
+    flat(
+        longs(b, "in")
+        .filter(lambda k, v: v is not None and v % 2 == 0)
+        .group_by_key()
+        .windowed_by(tumbling(p))
+        .count(materialized=mat("wcounts", L))
+        .to_stream()
+    ).to("out", value_serde=L)
