@@ -11,18 +11,19 @@ and `left_join(...)` build, node for node and name for name as Kafka Streams' KT
                                                               back to the left row's partition
     ─► SUBSCRIPTION-RESPONSE-RESOLVER-PROCESSOR (hash check, joiner) ─► FK-JOIN-OUTPUT (table)
 
-The result is a KTable keyed by the left table's key.
+The result is a KTable keyed by the left table's key, made by the constructor the grammar
+(KTable.join) passes in: this module never imports the grammar (dsl/shapes.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from streamz_kit.dsl.joins import _table_store
-from streamz_kit.dsl.ktable import KTable
+from streamz_kit.dsl.joins import table_store
 from streamz_kit.dsl.materialized import Materialized
-from streamz_kit.dsl.store_factory import kv_store_builder, resolve_serdes
+from streamz_kit.dsl.shapes import TableShape
+from streamz_kit.dsl.store_factory import resolve_serdes
 from streamz_kit.errors import TopologyError
 from streamz_kit.processor.fk_join import (
     ForeignTableJoinNode,
@@ -43,6 +44,19 @@ __all__ = ["join_on_foreign_key"]
 PREFIX = "KTABLE-FK-JOIN-"
 
 
+class _Result(Protocol):
+    """The join's KTable: materialized at once, or once a downstream operation asks it for
+    old values (then under `pending_store`)."""
+
+    store_name: str | None
+    pending_store: str | None
+
+    def materialize(self, store_name: str) -> None: ...
+
+
+T = TypeVar("T", bound=_Result)
+
+
 def _response_partition(topic: str, key: Any, response: Any, num_partitions: int) -> int | None:
     """Responses go back to the partition of the left row that subscribed."""
     partition: int = response.primary_partition
@@ -50,17 +64,18 @@ def _response_partition(topic: str, key: Any, response: Any, num_partitions: int
 
 
 def join_on_foreign_key(
-    left: KTable,
-    right: KTable,
+    left: TableShape,
+    right: TableShape,
     joiner: Callable[[Any, Any], Any],
     foreign_key: Callable[[Any], Any],
     *,
     left_join: bool,
+    result: Callable[[str, Materialized, str | None, frozenset[str]], T],
     materialized: Materialized | None = None,
     name: str | None = None,
-) -> KTable:
-    if not isinstance(right, KTable):
-        raise TopologyError(f"A foreign-key join takes another KTable, not {type(right).__name__}.")
+) -> T:
+    """Add the nodes, topics and stores of the join; `result(node, materialized, store_name,
+    sources)` makes the KTable returned (the grammar's constructor)."""
     if right.builder is not left.builder:
         raise TopologyError("Both tables of a join must come from the same StreamsBuilder.")
     for fn, what in (
@@ -132,7 +147,7 @@ def join_on_foreign_key(
         StoreBuilder(store, "timestamped_kv", "rocksdb", BYTES, subscription_serde), receive
     )
 
-    right_store, right_node = _table_store(right)
+    right_store, right_node = table_store(right)
     join_foreign = named("-subscription-join-foreign", PREFIX + "SUBSCRIPTION-PROCESSOR")
     graph.add_node(
         GraphNode(join_foreign, lambda: SubscriptionJoinNode(join_foreign, right_store), [receive])
@@ -180,13 +195,11 @@ def join_on_foreign_key(
     resolver = named(
         "-subscription-response-resolver", PREFIX + "SUBSCRIPTION-RESPONSE-RESOLVER-PROCESSOR"
     )
-    result = named("-result", PREFIX + "OUTPUT")
+    output = named("-result", PREFIX + "OUTPUT")
     mat = materialized or Materialized()
     store_name = mat.name or graph.new_name(PREFIX + "OUTPUT-STATE-STORE")
-    table = _ForeignKeyJoinedTable(
-        left, result, mat, store_name if materialized is not None else None, sources
-    )
-    left_store, _ = _table_store(left)
+    table = result(output, mat, store_name if materialized is not None else None, sources)
+    left_store, _ = table_store(left)
     graph.add_node(
         GraphNode(
             resolver,
@@ -202,43 +215,9 @@ def join_on_foreign_key(
         )
     )
     graph.connect_store(left_store, resolver)
-    graph.add_node(GraphNode(result, lambda: TableSourceNode(result, table.store_name), [resolver]))
+    graph.add_node(GraphNode(output, lambda: TableSourceNode(output, table.store_name), [resolver]))
     if materialized is not None:
         table.materialize(store_name)
     else:
         table.pending_store = store_name
     return table
-
-
-class _ForeignKeyJoinedTable(KTable):
-    """The join result. Unmaterialized, it gets its store (under the name Kafka would give
-    it) when a downstream operation needs old values, as Kafka's KTableSource does."""
-
-    def __init__(
-        self,
-        left: KTable,
-        node: str,
-        mat: Materialized,
-        store_name: str | None,
-        sources: frozenset[str],
-    ) -> None:
-        super().__init__(
-            left.builder,
-            node,
-            left.key_serde,
-            mat.value_serde,
-            store_name=store_name,
-            sources=sources,
-        )
-        self.mat = mat
-        self.pending_store: str | None = None
-
-    def materialize(self, store_name: str) -> None:
-        self.store_name = store_name
-        builder = kv_store_builder(store_name, self.mat, self.key_serde, self.value_serde)
-        self.graph.add_store(builder, self.node)
-
-    def enable_send_old_values(self) -> None:
-        super().enable_send_old_values()
-        if self.store_name is None and self.pending_store is not None:
-            self.materialize(self.pending_store)

@@ -4,15 +4,19 @@ Every join records its sides' source nodes as a co-partition group (the compiler
 their topics have equal partition counts) and repartitions a stream side whose key
 changed upstream. A table side without a store gets one (a small materializing node right
 after it), so a join can always read the other side's current value.
+
+The grammar calls in here and wraps what comes back: a stream join returns the facts of the
+KStream to make (`JoinedStream`), a table join makes its KTable with the constructor the
+grammar passes. This module never imports the grammar (dsl/shapes.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, NamedTuple, Protocol, TypeVar
 
-from streamz_kit.dsl.ktable import KTable
 from streamz_kit.dsl.materialized import Materialized
+from streamz_kit.dsl.shapes import StreamShape, TableShape
 from streamz_kit.dsl.store_factory import kv_store_builder, resolve_serdes
 from streamz_kit.dsl.versioned_join import add_grace_join_node, versioned_grace_ms
 from streamz_kit.errors import TopologyError
@@ -34,12 +38,32 @@ from streamz_kit.topology.graph import GraphNode
 from streamz_kit.topology.nullkeys import NULL_KEY_RELAXED_JOIN
 from streamz_kit.windows import JoinWindows
 
-if TYPE_CHECKING:
-    from streamz_kit.dsl.kstream import KStream
-
-__all__ = ["join_stream", "join_tables"]
+__all__ = ["JoinedStream", "join_stream", "join_tables", "table_store"]
 
 KINDS = ("inner", "left", "outer")
+
+
+class _Stream(StreamShape, Protocol):
+    def _join_input(self) -> _Stream:
+        """The stream a join reads: repartitioned once if its key changed (KStream)."""
+        ...
+
+
+class JoinedStream(NamedTuple):
+    """The KStream a stream join returns, as facts the grammar wraps."""
+
+    node: str
+    key_serde: Any
+    sources: frozenset[str]
+    repartition_required: bool = False
+
+
+class _JoinedTable(Protocol):
+    @property
+    def send_old_values(self) -> bool: ...
+
+
+T = TypeVar("T", bound=_JoinedTable)
 
 
 def _check_fn(fn: Any, what: str) -> None:
@@ -47,30 +71,19 @@ def _check_fn(fn: Any, what: str) -> None:
         raise TopologyError(f"{what} must be a function, not {type(fn).__name__}.")
 
 
-def _copartition(stream: KStream, sources: frozenset[str]) -> None:
+def _copartition(stream: StreamShape, sources: frozenset[str]) -> None:
     stream.graph.copartition_groups.append(set(sources))
 
 
-def _repartitioned(stream: KStream) -> KStream:
-    """The stream, through a repartition topic if its key changed (reused by later joins)."""
-    if not stream.repartition_required:
-        return stream
-    cached = getattr(stream, "_join_repartitioned", None)
-    if cached is None:
-        cached = stream._through_repartition(
-            stream.node, stream.key_serde, stream.value_serde, implicit=True
-        )
-        stream._join_repartitioned = cached  # type: ignore[attr-defined]
-    return cached
-
-
-def _table_store(table: KTable) -> tuple[str, str]:
-    """(store name, node whose children see the stored value) for reading `table` in a join."""
+def table_store(table: TableShape) -> tuple[str, str]:
+    """(store name, node whose children see the stored value) for reading `table` in a join.
+    A table without a store gets a materializing node, kept on its graph node (join_store)
+    so every later join of the table reads the same one."""
     if table.store_name is not None:
         return table.store_name, table.node
-    cached = getattr(table, "_join_materialized", None)
-    if cached is not None:
-        return cached  # type: ignore[no-any-return]
+    fact = table.graph.nodes[table.node]
+    if fact.join_store is not None:
+        return fact.join_store  # type: ignore[no-any-return]
     graph = table.graph
     node = graph.new_name("KTABLE-MATERIALIZE")
     store = f"{node}-STATE-STORE"
@@ -78,46 +91,43 @@ def _table_store(table: KTable) -> tuple[str, str]:
     graph.add_store(
         kv_store_builder(store, Materialized(), table.key_serde, table.value_serde), node
     )
-    table._join_materialized = (store, node)  # type: ignore[attr-defined]
+    fact.join_store = (store, node)
     return store, node
 
 
 def _stream_table_with_grace(
-    stream: KStream,
-    table: KTable,
+    stream: _Stream,
+    table: TableShape,
     joiner: Callable[[Any, Any], Any],
     left: bool,
     name: str | None,
     grace: Any,
-) -> KStream:
+) -> JoinedStream:
     """Buffer stream records for `grace`, then join each with the table row valid at its
-    timestamp (the node is built in dsl/versioned_join.py; the KStream is made here)."""
-    from streamz_kit.dsl.kstream import KStream
-
+    timestamp (the node is built in dsl/versioned_join.py)."""
     grace_ms = versioned_grace_ms(stream.graph, table.store_name, grace)
     assert table.store_name is not None  # versioned_grace_ms checked it
-    stream = _repartitioned(stream)
+    stream = stream._join_input()
     node = add_grace_join_node(stream, table.store_name, joiner, left, name, grace_ms)
     sources = stream.sources | table.sources
     _copartition(stream, sources)
-    return KStream(stream.builder, node, stream.key_serde, None, sources=sources)
+    return JoinedStream(node, stream.key_serde, sources)
 
 
 def join_stream(
-    stream: KStream,
+    stream: _Stream,
     other: Any,
+    side: str | None,
     args: tuple[Any, ...],
     *,
     windows: Any = None,
     kind: str = "inner",
     name: str | None = None,
     grace: Any = None,
-) -> KStream:
-    """Dispatch on the other side: KStream (windowed), KTable or GlobalKTable."""
-    from streamz_kit.dsl.kstream import KStream
-    from streamz_kit.dsl.ktable import GlobalKTable
-
-    if isinstance(other, KStream):
+) -> JoinedStream:
+    """Dispatch on the other side, which the grammar names: "stream" (windowed join),
+    "table", "global" (a GlobalKTable) or None (not a side a stream joins)."""
+    if side == "stream":
         if not isinstance(windows, JoinWindows):
             raise TopologyError(
                 "A stream-stream join needs windows=JoinWindows...(...), e.g. "
@@ -132,14 +142,14 @@ def join_stream(
             "outer_join() is defined for stream-stream and table-table joins only; use "
             "left_join() to join a stream with a table."
         )
-    if isinstance(other, KTable):
+    if side == "table":
         (joiner,) = _one(args, "joiner(stream_value, table_value)")
         if grace is not None:
             return _stream_table_with_grace(stream, other, joiner, kind == "left", name, grace)
         return _stream_table(stream, other, joiner, kind == "left", name)
     if grace is not None:
         raise TopologyError("grace= applies to a stream-table join against a versioned table.")
-    if isinstance(other, GlobalKTable):
+    if side == "global":
         if len(args) != 2:
             raise TopologyError(
                 "A global table join takes join(global_table, key_fn, joiner): key_fn(key, "
@@ -162,18 +172,16 @@ def _one(args: tuple[Any, ...], what: str) -> tuple[Any]:
 
 
 def _stream_stream(
-    left: KStream,
-    right: KStream,
+    left: _Stream,
+    right: _Stream,
     joiner: Callable[[Any, Any], Any],
     windows: JoinWindows,
     kind: str,
     name: str | None,
-) -> KStream:
-    from streamz_kit.dsl.kstream import KStream
-
+) -> JoinedStream:
     if right.builder is not left.builder:
         raise TopologyError("Both streams of a join must come from the same StreamsBuilder.")
-    left, right = _repartitioned(left), _repartitioned(right)
+    left, right = left._join_input(), right._join_input()
     graph = left.graph
     this_prefix, other_prefix = (
         ("KSTREAM-OUTERTHIS", "KSTREAM-OUTEROTHER")
@@ -258,21 +266,19 @@ def _stream_stream(
         graph.connect_store(shared, other_name)
     sources = left.sources | right.sources
     _copartition(left, sources)
-    return KStream(left.builder, merge_name, left.key_serde, None, sources=sources)
+    return JoinedStream(merge_name, left.key_serde, sources)
 
 
 def _stream_table(
-    stream: KStream,
-    table: KTable,
+    stream: _Stream,
+    table: TableShape,
     joiner: Callable[[Any, Any], Any],
     left: bool,
     name: str | None,
-) -> KStream:
-    from streamz_kit.dsl.kstream import KStream
-
-    stream = _repartitioned(stream)
+) -> JoinedStream:
+    stream = stream._join_input()
     graph = stream.graph
-    store, _ = _table_store(table)
+    store, _ = table_store(table)
     node = name or graph.new_name("KSTREAM-LEFTJOIN" if left else "KSTREAM-JOIN")
     joined = graph.add_node(
         GraphNode(node, lambda: StreamTableJoinNode(node, store, joiner, left), [stream.node])
@@ -282,22 +288,20 @@ def _stream_table(
     graph.connect_store(store, node)
     sources = stream.sources | table.sources
     _copartition(stream, sources)
-    return KStream(stream.builder, node, stream.key_serde, None, sources=sources)
+    return JoinedStream(node, stream.key_serde, sources)
 
 
 def _stream_global(
-    stream: KStream,
+    stream: _Stream,
     table: Any,
     key_fn: Callable[[Any, Any], Any],
     joiner: Callable[[Any, Any], Any],
     left: bool,
     name: str | None,
-) -> KStream:
+) -> JoinedStream:
     """No co-partitioning and no repartition: every task holds the whole global table.
     The global store is looked up by name at run time (task.get_store), not connected, so
     no task builds a local copy of it."""
-    from streamz_kit.dsl.kstream import KStream
-
     graph = stream.graph
     store = table.store_name
     node = name or graph.new_name("KSTREAM-LEFTJOIN" if left else "KSTREAM-JOIN")
@@ -310,31 +314,22 @@ def _stream_global(
     )
     if left:
         joined.labels.add(NULL_KEY_RELAXED_JOIN)
-    return KStream(
-        stream.builder,
-        node,
-        stream.key_serde,
-        None,
-        repartition_required=stream.repartition_required,
-        sources=stream.sources,
-    )
+    return JoinedStream(node, stream.key_serde, stream.sources, stream.repartition_required)
 
 
 def join_tables(
-    left: KTable,
-    right: KTable,
+    left: TableShape,
+    right: TableShape,
     joiner: Callable[[Any, Any], Any],
     *,
     kind: str,
+    result: Callable[[str, Any, str | None, frozenset[str]], T],
     materialized: Materialized | None = None,
     name: str | None = None,
-) -> KTable:
-    """KTable-KTable join: each side's update looks up the other side's current value."""
-    if not isinstance(right, KTable):
-        raise TopologyError(
-            f"A table join takes another KTable, not {type(right).__name__}; to join a "
-            "stream with a table call stream.join(table, joiner)."
-        )
+) -> T:
+    """KTable-KTable join: each side's update looks up the other side's current value.
+    `result(node, value_serde, store_name, sources)` makes the KTable returned (the
+    grammar's constructor: its nodes ask the result whether to send old values)."""
     _check_fn(joiner, "joiner(left_value, right_value)")
     if right.builder is not left.builder:
         raise TopologyError("Both tables of a join must come from the same StreamsBuilder.")
@@ -343,8 +338,8 @@ def join_tables(
         left.enable_send_old_values()
     if kind == "outer":
         right.enable_send_old_values()
-    left_store, left_node = _table_store(left)
-    right_store, right_node = _table_store(right)
+    left_store, left_node = table_store(left)
+    right_store, right_node = table_store(right)
     prefix = {"inner": "KTABLE-JOIN", "left": "KTABLE-LEFTJOIN", "outer": "KTABLE-OUTERJOIN"}
     this_name = f"{name}-join-this" if name else graph.new_name(f"{prefix[kind]}THIS")
     other_name = f"{name}-join-other" if name else graph.new_name(f"{prefix[kind]}OTHER")
@@ -355,12 +350,12 @@ def join_tables(
         store_name = materialized.name or f"{merge_name}-STATE-STORE"
         value_serde = materialized.value_serde
     sources = left.sources | right.sources
-    result = _JoinedKTable(left, right, merge_name, value_serde, store_name, sources)
+    joined = result(merge_name, value_serde, store_name, sources)
     modes = {"inner": ("inner", "inner"), "left": ("left", "right"), "outer": ("outer", "outer")}
     this_mode, other_mode = modes[kind]
 
     def old_values() -> bool:
-        return result.send_old_values
+        return joined.send_old_values
 
     graph.add_node(
         GraphNode(
@@ -404,32 +399,4 @@ def join_tables(
             kv_store_builder(store_name, materialized, left.key_serde, value_serde), merge_name
         )
     graph.copartition_groups.append(set(sources))
-    return result
-
-
-class _JoinedKTable(KTable):
-    """A join result: asking it for old values asks both joined tables for theirs."""
-
-    def __init__(
-        self,
-        left: KTable,
-        right: KTable,
-        node: str,
-        value_serde: Any,
-        store_name: str | None,
-        sources: frozenset[str],
-    ) -> None:
-        super().__init__(
-            left.builder,
-            node,
-            left.key_serde,
-            value_serde,
-            store_name=store_name,
-            sources=sources,
-        )
-        self.joined = (left, right)
-
-    def enable_send_old_values(self) -> None:
-        self.send_old_values = True
-        for table in self.joined:
-            table.enable_send_old_values()
+    return joined

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from streamz_kit.dsl.async_ops import add_async
 from streamz_kit.dsl.branched import BranchedKStream, check_callable
 from streamz_kit.dsl.materialized import Materialized
+from streamz_kit.dsl.repartition import add_repartition
 from streamz_kit.dsl.store_factory import kv_store_builder
 from streamz_kit.errors import TopologyError
 from streamz_kit.processor.io import SinkNode
@@ -24,7 +25,6 @@ from streamz_kit.processor.stateless import (
 from streamz_kit.processor.table import TableSourceNode
 from streamz_kit.processor.versioned import VersionedTableSourceNode
 from streamz_kit.topology.graph import GraphNode, RepartitionTopic
-from streamz_kit.topology.nullkeys import null_key_filter
 
 if TYPE_CHECKING:
     from streamz_kit.dsl.builder import StreamsBuilder
@@ -294,50 +294,25 @@ class KStream:
         implicit: bool = False,
         key_filter: bool = True,
     ) -> KStream:
-        """Write through `<base>-repartition` and read it back. `implicit`: made by a
-        grouping, join or to_table (the optimizer may merge it with others); `key_filter`:
-        the KIP-962 null-key filter in front of the sink (KTable re-groupings have none)."""
-        from streamz_kit.dsl.store_factory import DEFAULT_KEY_SERDE, DEFAULT_VALUE_SERDE
-
-        if num_partitions is not None and num_partitions < 1:
-            raise TopologyError("repartition num_partitions must be at least 1.")
-        topic = f"{base}-repartition"
-        if topic in self.graph.repartition_topics:
-            raise TopologyError(
-                f"Repartition topic {topic!r} is already used; give this operation another name."
-            )
-        ks = key_serde or DEFAULT_KEY_SERDE
-        vs = value_serde or DEFAULT_VALUE_SERDE
-        # Kafka names the sink, then the null-key filter, then the source (KIP-962): the
-        # filter drops null keys unless a left/outer join downstream wants them, which
-        # topology/nullkeys.py decides once the whole graph is known.
-        sink_name = self.graph.new_name("KSTREAM-SINK")
-        entry = sink_name
-        if key_filter:
-            entry = self.graph.new_name("KSTREAM-FILTER")
-            self.graph.add_node(null_key_filter(entry, self.node))
-        self.graph.add_node(
-            GraphNode(
-                sink_name,
-                lambda: SinkNode(sink_name, topic, ks, vs, internal=True),
-                [entry if key_filter else self.node],
-                kind="sink",
-                sink_topic=topic,
-                internal=True,
-            )
-        )
-        source = self.builder.add_source([topic], ks, vs, internal=True)
-        self.graph.repartition_topics[topic] = RepartitionTopic(
-            topic,
+        """Write through `<base>-repartition` and read it back (dsl/repartition.py adds the
+        nodes; `implicit` and `key_filter` are explained there)."""
+        topic = add_repartition(
+            self,
+            base,
+            key_serde,
+            value_serde,
             num_partitions,
-            mergeable=implicit,
-            entry=entry,
-            sink=sink_name,
-            source=source,
-            key_serde=ks,
-            value_serde=vs,
+            implicit=implicit,
+            key_filter=key_filter,
         )
-        return KStream(self.builder, source, ks, vs, sources=frozenset([source]))
+        return self._read_repartition(topic)
+
+    def _read_repartition(self, topic: RepartitionTopic) -> KStream:
+        source = topic.source
+        assert source is not None  # every repartition topic the DSL adds has its source
+        return KStream(
+            self.builder, source, topic.key_serde, topic.value_serde, sources=frozenset([source])
+        )
 
     # -- grouping and tables -------------------------------------------------------------
     def group_by_key(self, *, key_serde: Any = None, value_serde: Any = None) -> KGroupedStream:
@@ -427,7 +402,7 @@ class KStream:
             self.graph.connect_store(store, result.node)
         return result
 
-    # -- joins (built in streamz_kit.dsl.joins) --------------------------------------------
+    # -- joins (nodes built in streamz_kit.dsl.joins) -----------------------------------
     def join(
         self,
         other: Any,
@@ -441,11 +416,7 @@ class KStream:
         or `join(global_table, key_fn, joiner)`; `joiner(left_value, right_value)`.
         Against a versioned table, `grace=` holds stream records back that long so late
         table updates are seen (KIP-923)."""
-        from streamz_kit.dsl.joins import join_stream
-
-        return join_stream(
-            self, other, (joiner, *rest), windows=windows, kind="inner", name=name, grace=grace
-        )
+        return self._join(other, (joiner, *rest), windows, "inner", name, grace)
 
     def left_join(
         self,
@@ -457,11 +428,7 @@ class KStream:
         grace: Any = None,
     ) -> KStream:
         """Like `join`, but every left record yields a result (None for a missing right side)."""
-        from streamz_kit.dsl.joins import join_stream
-
-        return join_stream(
-            self, other, (joiner, *rest), windows=windows, kind="left", name=name, grace=grace
-        )
+        return self._join(other, (joiner, *rest), windows, "left", name, grace)
 
     def outer_join(
         self,
@@ -472,6 +439,45 @@ class KStream:
         name: str | None = None,
     ) -> KStream:
         """Stream-stream outer join: unmatched records of either side yield a result."""
-        from streamz_kit.dsl.joins import join_stream
+        return self._join(other, (joiner,), windows, "outer", name, None)
 
-        return join_stream(self, other, (joiner,), windows=windows, kind="outer", name=name)
+    def _join(
+        self,
+        other: Any,
+        args: tuple[Any, ...],
+        windows: Any,
+        kind: str,
+        name: str | None,
+        grace: Any,
+    ) -> KStream:
+        """Tell dsl/joins.py which kind of side `other` is, and wrap the node it adds."""
+        from streamz_kit.dsl.joins import join_stream
+        from streamz_kit.dsl.ktable import GlobalKTable, KTable
+
+        sides = ((KStream, "stream"), (KTable, "table"), (GlobalKTable, "global"))
+        side = next((side for cls, side in sides if isinstance(other, cls)), None)
+        joined = join_stream(
+            self, other, side, args, windows=windows, kind=kind, name=name, grace=grace
+        )
+        return KStream(
+            self.builder,
+            joined.node,
+            joined.key_serde,
+            None,
+            repartition_required=joined.repartition_required,
+            sources=joined.sources,
+        )
+
+    def _join_input(self) -> KStream:
+        """This stream as a join reads it: through a repartition topic if its key changed,
+        the same topic for every join of it (GraphNode.join_repartition keeps its name)."""
+        if not self.repartition_required:
+            return self
+        node = self.graph.nodes[self.node]
+        if node.join_repartition is not None:
+            return self._read_repartition(self.graph.repartition_topics[node.join_repartition])
+        stream = self._through_repartition(
+            self.node, self.key_serde, self.value_serde, implicit=True
+        )
+        node.join_repartition = f"{self.node}-repartition"
+        return stream

@@ -232,7 +232,7 @@ class KTable:
         children.append(child)
         return child
 
-    # -- table-table joins (built in streamz_kit.dsl.joins) ---------------------------------
+    # -- table-table joins (nodes built in streamz_kit.dsl.joins and dsl.fk_join) ----------
     def join(
         self,
         other: KTable,
@@ -245,21 +245,7 @@ class KTable:
         """Rows present in both tables, `joiner(left_value, right_value)`; updates both ways.
         With `foreign_key(value)`, a foreign-key join (KIP-213): each row joins the row of
         `other` whose key `foreign_key(value)` returns (None: no match)."""
-        from streamz_kit.dsl.joins import join_tables
-
-        if foreign_key is not None:
-            from streamz_kit.dsl.fk_join import join_on_foreign_key
-
-            return join_on_foreign_key(
-                self,
-                other,
-                joiner,
-                foreign_key,
-                left_join=False,
-                materialized=materialized,
-                name=name,
-            )
-        return join_tables(self, other, joiner, kind="inner", materialized=materialized, name=name)
+        return self._join(other, joiner, "inner", foreign_key, materialized, name)
 
     def left_join(
         self,
@@ -273,21 +259,7 @@ class KTable:
         """Every row of this table, with the other's value or None.
         With `foreign_key(value)`, a foreign-key join (KIP-213): each row joins the row of
         `other` whose key `foreign_key(value)` returns (None: no match)."""
-        from streamz_kit.dsl.joins import join_tables
-
-        if foreign_key is not None:
-            from streamz_kit.dsl.fk_join import join_on_foreign_key
-
-            return join_on_foreign_key(
-                self,
-                other,
-                joiner,
-                foreign_key,
-                left_join=True,
-                materialized=materialized,
-                name=name,
-            )
-        return join_tables(self, other, joiner, kind="left", materialized=materialized, name=name)
+        return self._join(other, joiner, "left", foreign_key, materialized, name)
 
     def outer_join(
         self,
@@ -298,9 +270,116 @@ class KTable:
         name: str | None = None,
     ) -> KTable:
         """Rows of either table; the missing side is None."""
+        return self._join(other, joiner, "outer", None, materialized, name)
+
+    def _join(
+        self,
+        other: Any,
+        joiner: Callable[[Any, Any], Any],
+        kind: str,
+        foreign_key: Callable[[Any], Any] | None,
+        materialized: Materialized | None,
+        name: str | None,
+    ) -> KTable:
+        """Check the other side is a table, and hand the helper the result's constructor."""
+        from streamz_kit.dsl.fk_join import join_on_foreign_key
         from streamz_kit.dsl.joins import join_tables
 
-        return join_tables(self, other, joiner, kind="outer", materialized=materialized, name=name)
+        if foreign_key is not None:
+            if not isinstance(other, KTable):
+                raise TopologyError(
+                    f"A foreign-key join takes another KTable, not {type(other).__name__}."
+                )
+            return join_on_foreign_key(
+                self,
+                other,
+                joiner,
+                foreign_key,
+                left_join=kind == "left",
+                result=lambda node, mat, store, sources: _ForeignKeyJoinedTable(
+                    self, node, mat, store, sources
+                ),
+                materialized=materialized,
+                name=name,
+            )
+        if not isinstance(other, KTable):
+            raise TopologyError(
+                f"A table join takes another KTable, not {type(other).__name__}; to join a "
+                "stream with a table call stream.join(table, joiner)."
+            )
+        return join_tables(
+            self,
+            other,
+            joiner,
+            kind=kind,
+            result=lambda node, value_serde, store, sources: _JoinedKTable(
+                self, other, node, value_serde, store, sources
+            ),
+            materialized=materialized,
+            name=name,
+        )
+
+
+class _JoinedKTable(KTable):
+    """A join result: asking it for old values asks both joined tables for theirs."""
+
+    def __init__(
+        self,
+        left: KTable,
+        right: KTable,
+        node: str,
+        value_serde: Any,
+        store_name: str | None,
+        sources: frozenset[str],
+    ) -> None:
+        super().__init__(
+            left.builder,
+            node,
+            left.key_serde,
+            value_serde,
+            store_name=store_name,
+            sources=sources,
+        )
+        self.joined = (left, right)
+
+    def enable_send_old_values(self) -> None:
+        self.send_old_values = True
+        for table in self.joined:
+            table.enable_send_old_values()
+
+
+class _ForeignKeyJoinedTable(KTable):
+    """A foreign-key join's result. Unmaterialized, it gets its store (under the name Kafka
+    would give it) when a downstream operation needs old values, as Kafka's KTableSource does."""
+
+    def __init__(
+        self,
+        left: KTable,
+        node: str,
+        mat: Materialized,
+        store_name: str | None,
+        sources: frozenset[str],
+    ) -> None:
+        super().__init__(
+            left.builder,
+            node,
+            left.key_serde,
+            mat.value_serde,
+            store_name=store_name,
+            sources=sources,
+        )
+        self.mat = mat
+        self.pending_store: str | None = None
+
+    def materialize(self, store_name: str) -> None:
+        self.store_name = store_name
+        builder = kv_store_builder(store_name, self.mat, self.key_serde, self.value_serde)
+        self.graph.add_store(builder, self.node)
+
+    def enable_send_old_values(self) -> None:
+        super().enable_send_old_values()
+        if self.store_name is None and self.pending_store is not None:
+            self.materialize(self.pending_store)
 
 
 class GlobalKTable:

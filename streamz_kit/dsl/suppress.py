@@ -2,14 +2,15 @@
 
 It adds the suppression node and its buffer store to the graph; `KTable.suppress` wraps the
 node in the KTable it returns, so this helper never imports the grammar (tables are read
-through the attributes named in `_Table`).
+as dsl/shapes.py's TableShape).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
+from streamz_kit.dsl.shapes import TableShape
 from streamz_kit.dsl.store_factory import resolve_serdes
 from streamz_kit.errors import TopologyError
 from streamz_kit.processor.suppress import BufferValueSerde, SuppressNode
@@ -22,26 +23,7 @@ from streamz_kit.windows import SessionWindows, Suppressed
 __all__ = ["add_suppress_node"]
 
 
-class _Table(Protocol):
-    """What suppression reads of the KTable it follows."""
-
-    @property
-    def graph(self) -> Any: ...
-
-    @property
-    def node(self) -> str: ...
-
-    @property
-    def key_serde(self) -> Any: ...
-
-    @property
-    def value_serde(self) -> Any: ...
-
-    @property
-    def parent(self) -> Any: ...
-
-
-def _find_windows(table: _Table) -> Any:
+def _find_windows(table: TableShape) -> Any:
     """The windows of the aggregation this table derives from (Kafka's findAndVerifyWindowGrace)."""
     current: Any = table
     while current is not None:
@@ -58,7 +40,7 @@ def _find_windows(table: _Table) -> Any:
 
 
 def add_suppress_node(
-    table: _Table, suppressed: Any, name: str | None, send_old_values: Callable[[], bool]
+    table: TableShape, suppressed: Any, name: str | None, send_old_values: Callable[[], bool]
 ) -> str:
     """Add a node after `table` that holds updates back until each window closes (or the
     time limit passes), then emits once; returns the node's name. `send_old_values` tells,

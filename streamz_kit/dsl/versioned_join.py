@@ -1,15 +1,17 @@
 """`stream.join(versioned_table, joiner, grace=...)`: the DSL side of KIP-923.
 
 It checks the table and adds the buffering join node with its buffer store to the graph;
-`join_stream` (dsl/joins.py) repartitions the stream first and wraps the node in the KStream
-it returns, so this helper never imports the grammar (streams are read through `_Stream`).
+dsl/joins.py repartitions the stream first and KStream wraps the node in the KStream it
+returns, so this helper never imports the grammar (it reads streams as dsl/shapes.py's
+StreamShape).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
+from streamz_kit.dsl.shapes import StreamShape
 from streamz_kit.dsl.store_factory import resolve_serdes
 from streamz_kit.errors import TopologyError
 from streamz_kit.processor.versioned_join import StreamTableJoinGraceNode
@@ -19,22 +21,6 @@ from streamz_kit.topology.graph import GraphNode
 from streamz_kit.windows import to_millis
 
 __all__ = ["add_grace_join_node", "versioned_grace_ms"]
-
-
-class _Stream(Protocol):
-    """What the buffering join reads of the (already repartitioned) KStream it follows."""
-
-    @property
-    def graph(self) -> Any: ...
-
-    @property
-    def node(self) -> str: ...
-
-    @property
-    def key_serde(self) -> Any: ...
-
-    @property
-    def value_serde(self) -> Any: ...
 
 
 def versioned_grace_ms(graph: Any, table_store: str | None, grace: Any) -> int:
@@ -58,7 +44,7 @@ def versioned_grace_ms(graph: Any, table_store: str | None, grace: Any) -> int:
 
 
 def add_grace_join_node(
-    stream: _Stream,
+    stream: StreamShape,
     table_store: str,
     joiner: Callable[[Any, Any], Any],
     left: bool,

@@ -28,6 +28,11 @@ class GraphNode:
     order: int = 0
     labels: set[str] = field(default_factory=set)  # e.g. topology/nullkeys.py's markers
     windows: Any = None  # a windowed aggregation's windows (suppress() reads the grace)
+    # Made by the first join that needs them and reused by the later joins of the same stream
+    # or table (dsl/joins.py): the repartition topic the node's records are joined through
+    # after a key change, and the (store, node) a join reads a store-less table's rows from.
+    join_repartition: str | None = None
+    join_store: tuple[str, str] | None = None
 
 
 @dataclass
