@@ -65,7 +65,7 @@ class JsonSerde:
         if obj is None:
             return None
         try:
-            return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+            return b"%b" % orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
         except TypeError as exc:
             raise SerializationError(
                 f"Cannot serialize {type(obj).__name__} {obj!r:.80} as JSON for topic "
@@ -216,7 +216,18 @@ FLOAT = FloatSerde()
 # Python method call, a None check and a try block per record. They handle non-None input
 # only and may raise anything on bad input: the caller then goes through the serde's own
 # method, which raises the error with the sentence that names the record.
-_JSON_DUMPS = functools.partial(orjson.dumps, option=orjson.OPT_NON_STR_KEYS)
+_ORJSON_DUMPS = functools.partial(orjson.dumps, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _JSON_DUMPS(obj: Any) -> bytes:  # noqa: N802 -- the name the hot path has always used
+    """orjson's bytes, copied to their exact size.
+
+    orjson (since 3.12) returns bytes objects whose allocation is rounded up to at least
+    4 KiB and never shrunk: a 2-byte count holds 4 KiB until it is freed. Records and store
+    values wait in memory until the next commit (100,000 of them after a 30 s interval of
+    windowed counts: 400 MB), so every JSON serialization is trimmed; `b"%b" % data` is the
+    cheapest exact copy (~0.05 us)."""
+    return b"%b" % _ORJSON_DUMPS(obj)
 
 
 def fast_loader(serde: Any) -> Callable[[bytes], Any] | None:

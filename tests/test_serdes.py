@@ -124,6 +124,26 @@ def test_wrong_bytes_raise_clear_errors(serde: Any, data: bytes, pattern: str) -
     assert repr(data)[:10] in str(info.value)  # the offending bytes are shown
 
 
+def test_json_bytes_hold_only_their_size() -> None:
+    """orjson over-allocates its output (>= 4 KiB each since 3.12); outputs and store values
+    wait in memory until the commit, so the JSON serde must hand back exact-size bytes.
+    10,000 small values held at once must cost well under 10,000 x 4 KiB (= 40 MB)."""
+    import tracemalloc
+
+    dumps = serdes.fast_dumper(serdes.JSON)
+    assert dumps is not None
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        held = [serdes.JSON.serialize("t", i) for i in range(5_000)]
+        held += [dumps({"n": i}) for i in range(5_000)]
+        used = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert held[7] == b"7" and held[5_003] == b'{"n":3}'
+    assert used < 2_000_000, f"{len(held)} small JSON values hold {used} bytes"
+
+
 def test_describe_bytes_truncates() -> None:
     assert describe_bytes(None) == "None"
     assert describe_bytes(b"abc") == "b'abc'"

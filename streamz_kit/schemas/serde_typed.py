@@ -35,7 +35,8 @@ class TypedSerde:
                 return obj.model_dump_json().encode()  # type: ignore[no-any-return]
             if isinstance(obj, dict):
                 obj = self._from_dict(obj)
-            return orjson.dumps(models.to_dict(obj), option=orjson.OPT_NON_STR_KEYS)
+            # exact-size copy: orjson over-allocates (see serdes._JSON_DUMPS)
+            return b"%b" % orjson.dumps(models.to_dict(obj), option=orjson.OPT_NON_STR_KEYS)
         except Exception as exc:
             raise SerializationError(
                 f"Cannot serialize {type(obj).__name__} {obj!r:.100} as {self.model.__name__} "
