@@ -1,4 +1,5 @@
-"""The package's shape: no import cycle outside the DSL grammar, no module over 500 lines.
+"""The package's shape: no import cycle outside the DSL grammar, layers imported only
+downwards, no module over 500 lines.
 
 Every import counts, also those under `if TYPE_CHECKING:` and inside functions: a cycle
 hidden that way still means two modules that cannot be understood (or moved) apart.
@@ -18,6 +19,53 @@ MAX_LINES = 500
 # Helpers (joins, windows, suppress, ...) never import it: they see streams and tables
 # through dsl/shapes.py, add nodes, and the grammar wraps what they return.
 GRAMMAR = {f"streamz_kit.dsl.{m}" for m in ("builder", "kstream", "ktable", "grouped")}
+
+# The layers, lowest first: a module imports its own layer and those below it, never one
+# above. A module belongs to the layer of the longest name listed that it starts with
+# (docs/architecture.md draws the same order).
+LAYERS: list[tuple[str, ...]] = [
+    # foundation: values, errors and small leaves every layer may use
+    (
+        "errors",
+        "windows",
+        "emit",
+        "handlers",
+        "lifecycle",
+        "app_state",
+        "logs",
+        "faults",
+        "serdes",
+        "serdes_windowed",
+        # a leaf (it imports nothing of the package): the processor's async node keeps its
+        # call latencies in the same Histogram the observability exposition reads
+        "observability.histogram",
+    ),
+    # the broker port with its embedded log and Kafka adapters; the schema registry, whose
+    # embedded form keeps schemas in a topic of that log
+    ("transport", "schemas"),
+    # validates App(...) keys, client settings included: it asks the Kafka transport which
+    # client settings it accepts (config.known_client_settings)
+    ("config",),
+    ("state", "stores"),
+    ("processor",),
+    ("topology",),
+    ("dsl",),
+    ("runtime",),
+    ("observability",),
+    ("app", "testing", "loader", "reset", "cli", "cli_records", "cli_topics"),
+    ("", "__main__"),  # the package itself re-exports the public names of every layer
+]
+# Imports that point upwards, each with its reason. Keep this list short: a new upward
+# import is moved into a module both sides can import, or gets a line here with its reason.
+UPWARD_EXCEPTIONS: dict[tuple[str, str], str] = {
+    # serdes.avro()/json_schema()/protobuf()/typed() are the public factories of the registry
+    # serdes; they import them when called, and those serde modules import only schemas'
+    # wire format and models (no transport).
+    **{
+        ("streamz_kit.serdes", f"streamz_kit.schemas.serde_{kind}"): "public serde factories"
+        for kind in ("avro", "json", "protobuf", "typed")
+    },
+}
 
 
 def _modules() -> dict[str, Path]:
@@ -99,6 +147,58 @@ def test_no_import_cycle_outside_the_dsl_grammar() -> None:
 def test_the_cycle_finder_finds_cycles() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [{"a", "b", "c"}]
     assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def _layer(module: str) -> int:
+    name = module.removeprefix("streamz_kit").removeprefix(".")
+    best, level = -1, -1
+    for i, prefixes in enumerate(LAYERS):
+        for prefix in prefixes:
+            matches = name == prefix or name.startswith(prefix + ".")
+            if matches and len(prefix) > best:
+                best, level = len(prefix), i
+    assert level >= 0, f"{module} is in no layer: add it to LAYERS in tests/test_architecture.py"
+    return level
+
+
+def test_layers_are_imported_only_downwards() -> None:
+    modules = _modules()
+    upward = sorted(
+        f"{name} (layer {_layer(name)}) imports {target} (layer {_layer(target)})"
+        for name, path in modules.items()
+        for target in _imports(name, path, modules)
+        if _layer(target) > _layer(name) and (name, target) not in UPWARD_EXCEPTIONS
+    )
+    assert not upward, (
+        "imports from a higher layer (move what both need into a module of the lower layer, "
+        f"or list the import in UPWARD_EXCEPTIONS with its reason): {upward}"
+    )
+
+
+def test_layers_follow_the_documented_order() -> None:
+    order = [
+        "serdes",
+        "transport.port",
+        "config",
+        "state.manager",
+        "processor.node",
+        "topology.graph",
+        "dsl.kstream",
+        "runtime.task",
+        "observability.prometheus",
+        "app",
+    ]
+    levels = [_layer(f"streamz_kit.{m}") for m in order]
+    assert levels == sorted(levels) and len(set(levels)) == len(levels), levels
+    assert _layer("streamz_kit.observability.histogram") == _layer("streamz_kit.errors")
+    assert _layer("streamz_kit") == len(LAYERS) - 1
+
+
+def test_upward_exceptions_are_still_needed() -> None:
+    modules = _modules()
+    present = {(n, t) for n, p in modules.items() for t in _imports(n, p, modules)}
+    stale = sorted(set(UPWARD_EXCEPTIONS) - present)
+    assert not stale, f"remove these from UPWARD_EXCEPTIONS, nothing imports that way: {stale}"
 
 
 def test_no_module_over_500_lines() -> None:

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import NamedTuple, Protocol
 
 from streamz_kit.errors import ProducerFencedError, TaskMigratedError
-from streamz_kit.runtime.faults import maybe_crash
+from streamz_kit.faults import maybe_crash
 from streamz_kit.runtime.task import Task
 from streamz_kit.transport.port import Consumer, Producer, ProducerRecord, TopicPartition
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamz_kit.runtime.faults import maybe_crash
+from streamz_kit.faults import maybe_crash
 from streamz_kit.state.manager import ChangelogTarget
 from streamz_kit.transport.port import TopicPartition, Transport
 

@@ -4,7 +4,7 @@ Each cycle produces a chunk, starts `streamz-kit run crash_app.py` and kills it 
 three ways, chosen by a seeded generator:
 - `external`: SIGKILL from outside after a random delay (lands anywhere: start-up,
   restoration, processing, commit);
-- `commit`: the worker is asked (streamz_kit.runtime.faults) to kill itself at a random
+- `commit`: the worker is asked (streamz_kit.faults) to kill itself at a random
   numbered commit step; if the runtime does not call that point in time, the driver kills it
   from outside as a fallback;
 - `restore`: the local state directory is wiped first (a lost disk), so the worker restores
@@ -30,7 +30,7 @@ from typing import Any
 import orjson
 
 from streamz_kit.errors import InvalidStateStoreError
-from streamz_kit.runtime.faults import MARKER
+from streamz_kit.faults import MARKER
 from streamz_kit.transport import connect
 from streamz_kit.transport.port import TopicPartition
 from tests.faults import model

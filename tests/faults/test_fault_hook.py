@@ -9,9 +9,9 @@ import sys
 
 import pytest
 
-from streamz_kit.runtime.faults import ENV_POINTS, ENV_PROB, ENV_SEED, MARKER, parse_points
+from streamz_kit.faults import ENV_POINTS, ENV_PROB, ENV_SEED, MARKER, parse_points
 
-SCRIPT = "from streamz_kit.runtime.faults import maybe_crash\nfor p in {points!r}: maybe_crash(p)\n"
+SCRIPT = "from streamz_kit.faults import maybe_crash\nfor p in {points!r}: maybe_crash(p)\n"
 
 
 def _call(points: list[str], **env: str) -> subprocess.CompletedProcess[str]:

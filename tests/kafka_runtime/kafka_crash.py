@@ -4,7 +4,7 @@ While 2-3 worker processes of apps/eos_app.py (repartition, stream-table join, a
 table re-aggregation) run as one consumer group, orders are fed in small pieces and a seeded
 generator kills one worker at a time, in one of three ways:
 - `external`: SIGKILL from outside (lands anywhere: start-up, rebalance, processing, commit);
-- `commit`: the worker was started with the fault hook (streamz_kit.runtime.faults) and
+- `commit`: the worker was started with the fault hook (streamz_kit.faults) and
   kills itself at a random commit step (between produce and commit, after the commit...);
 - `wipe`: SIGKILL, and the slot's state directory is deleted (a lost disk), so its next
   process restores every store it gets from the changelogs; the hook may kill that one in
@@ -30,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from streamz_kit.runtime.faults import MARKER
+from streamz_kit.faults import MARKER
 from streamz_kit.transport import connect
 from streamz_kit.transport.port import TopicPartition, TopicSpec
 from tests.faults import model

@@ -1,5 +1,5 @@
 """A SIGKILL in the middle of a retention delete, a repartition purge or a vacuum loses
-nothing: the fault hook (streamz_kit/runtime/faults.py) kills a child process inside the
+nothing: the fault hook (streamz_kit/faults.py) kills a child process inside the
 cleanup's SQLite transaction, and the log the parent reopens is whole and consistent."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from transport_helpers import run_with
 
-from streamz_kit.runtime.faults import MARKER
+from streamz_kit.faults import MARKER
 from streamz_kit.transport import ProducerRecord, TopicPartition, TopicSpec, connect
 from streamz_kit.transport.embedded import EmbeddedTransport
 

@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from streamz_kit.errors import BrokerError, ConfigError
-from streamz_kit.runtime.faults import maybe_crash
+from streamz_kit.faults import maybe_crash
 from streamz_kit.transport.embedded.batch_codec import Batch
 
 DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000  # Kafka's retention.ms (log.retention.hours=168)
