@@ -37,6 +37,7 @@ from streamz_kit.transport.kafka._client import (
     retrying,
     start_client,
 )
+from streamz_kit.transport.kafka.topic_configs import alter_topic_config, describe_topic_configs
 from streamz_kit.transport.port import Admin, OffsetSpec, TopicPartition, TopicSpec
 
 _TOPIC_ALREADY_EXISTS = 36
@@ -276,6 +277,15 @@ class KafkaAdmin(Admin):
         except KafkaError as exc:
             raise broker_error(exc, f"delete records of {sorted(offsets)}") from exc
         return {TopicPartition(tp.topic, tp.partition): int(low) for tp, low in found.items()}
+
+    async def alter_topic_config(self, topic: str, changes: dict[str, str | None]) -> None:
+        """Set (None: delete back to the default) configs of one topic, others untouched
+        (IncrementalAlterConfigs, see topic_configs.py)."""
+        await alter_topic_config(await self._admin(), topic, changes)
+
+    async def topic_configs(self, topics: Iterable[str]) -> dict[str, dict[str, str]]:
+        """The configs set on each topic (broker defaults left out)."""
+        return await describe_topic_configs(await self._admin(), topics)
 
     async def group_is_active(self, group_id: str) -> bool:
         """True while the group has members.
