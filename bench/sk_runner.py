@@ -136,12 +136,21 @@ async def serve(args: argparse.Namespace) -> None:
     await app.start()
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    probe = None
+    if args.memprobe:
+        import memprobe
+
+        probe = asyncio.ensure_future(
+            memprobe.run(Path(args.memprobe), args.memprobe_s, args.tracemalloc)
+        )
     if args.ready_file:
         Path(args.ready_file).write_text("ready")
     loop_task = app._loop_task  # noqa: SLF001
     assert loop_task is not None
     waiter = asyncio.ensure_future(stop.wait())
     await asyncio.wait({waiter, loop_task}, return_when=asyncio.FIRST_COMPLETED)
+    if probe is not None:
+        probe.cancel()
     await app.stop()
     print(
         "BENCH_RESULT "
@@ -177,6 +186,9 @@ def main() -> int:
     p.add_argument("--timeout", type=float, default=300.0)
     p.add_argument("--serve", action="store_true")
     p.add_argument("--ready-file", default=None)
+    p.add_argument("--memprobe", default=None, help="serve: append memory figures here")
+    p.add_argument("--memprobe-s", type=float, default=60.0)
+    p.add_argument("--tracemalloc", action="store_true", help="serve: trace the Python heap")
     args = p.parse_args()
     if args.serve:
         asyncio.run(serve(args))

@@ -31,6 +31,7 @@ from rocksdict import (
     Rdict,
     ReadOptions,
     WriteBatch,
+    WriteBufferManager,
 )
 
 from streamz_kit.errors import ConfigError, StateStoreError
@@ -58,10 +59,23 @@ _COMPRESSION: dict[str, Callable[[], DBCompressionType]] = {
 
 @dataclass(frozen=True)
 class RocksDBOptions:
-    """Tuning for every RocksDB store of an application; `configure` may set anything else."""
+    """Tuning for every RocksDB store of an application; `configure` may set anything else.
 
-    block_cache_bytes: int = 16 * 1024 * 1024
-    write_buffer_bytes: int = 16 * 1024 * 1024
+    Memory is bounded per process, not per store (Kafka Streams' BoundedMemoryRocksDBConfig):
+    every store opened with the same options object (the App's, or the default one) shares
+    ONE block cache of `block_cache_bytes`, and their memtables are charged to that cache by
+    one write buffer manager that flushes once they hold `memtable_bytes` together (default:
+    half the cache); index and filter blocks live in the cache too. A worker's RocksDB
+    memory then stays near `block_cache_bytes` however many tasks and stores it holds (the
+    soak's worker has 36) and however large the state grows. Per-store caches and memtables
+    (the old setting) grew with both, slowly, since a store's memtable only flushes once it
+    holds `write_buffer_bytes`: 36 stores x (16 MiB cache + 2 x 16 MiB memtables) is
+    1.7 GiB before anything is bounded (bench/soak.py, docs/benchmarks.md).
+    """
+
+    block_cache_bytes: int = 64 * 1024 * 1024
+    write_buffer_bytes: int = 16 * 1024 * 1024  # one memtable's size, before a flush
+    memtable_bytes: int | None = None  # all memtables together (default: half the cache)
     compression: str = "lz4"
     configure: Callable[[Options], None] | None = None
 
@@ -74,17 +88,75 @@ class RocksDBOptions:
                 f"Unknown RocksDB compression {self.compression!r}; use one of "
                 f"{', '.join(sorted(_COMPRESSION))}."
             ) from None
+        if (
+            self.memtable_bytes is not None
+            and not 0 < self.memtable_bytes <= self.block_cache_bytes
+        ):
+            raise ConfigError(
+                f"RocksDBOptions: memtable_bytes ({self.memtable_bytes}) must be positive and "
+                f"at most block_cache_bytes ({self.block_cache_bytes}): memtables are charged "
+                "to the block cache."
+            )
         opts = Options(raw_mode=True)
         opts.create_if_missing(True)
         opts.create_missing_column_families(True)
         opts.set_compression_type(compression)
         opts.set_write_buffer_size(self.write_buffer_bytes)
-        table = BlockBasedOptions()
-        table.set_block_cache(Cache(self.block_cache_bytes))
-        opts.set_block_based_table_factory(table)
+        # A memtable's arena grows in blocks (default: 1 MiB), charged to the write buffer
+        # manager as soon as allocated: 36 stores' first blocks alone would pass the budget
+        # and make every write flush. 256 KiB blocks keep the idle floor small.
+        opts.set_arena_block_size(_ARENA_BLOCK)
+        shared = self.shared()
+        opts.set_write_buffer_manager(shared.write_buffers)
+        opts.set_block_based_table_factory(shared.table_options())
         if self.configure is not None:
             self.configure(opts)
         return opts
+
+    def column_family_options(self) -> Options:
+        """Options of the small metadata column family: the same shared cache, and a small
+        memtable (its default would be 64 MiB)."""
+        opts = Options(raw_mode=True)
+        opts.set_write_buffer_size(1024 * 1024)
+        opts.set_block_based_table_factory(self.shared().table_options())
+        return opts
+
+    def shared(self) -> SharedMemory:
+        """This process's cache and write buffer manager for this options object (the App
+        holds one for all its stores; a forked worker makes its own)."""
+        key = (id(self), os.getpid())
+        found = _SHARED.get(key)
+        if found is None:
+            cache = Cache(self.block_cache_bytes)
+            memtables = self.memtable_bytes or self.block_cache_bytes // 2
+            manager = WriteBufferManager.new_write_buffer_manager_with_cache(
+                memtables, False, cache
+            )
+            found = _SHARED[key] = SharedMemory(cache, manager)
+            # Gone with its options object (so a later object at the same id gets its own).
+            weakref.finalize(self, _SHARED.pop, key, None)
+        return found
+
+
+@dataclass(frozen=True)
+class SharedMemory:
+    """The block cache and write buffer manager that the stores of one process share."""
+
+    cache: Cache
+    write_buffers: WriteBufferManager
+
+    def table_options(self) -> BlockBasedOptions:
+        table = BlockBasedOptions()
+        table.set_block_cache(self.cache)
+        # Index and filter blocks in the cache too (bounded with it), the top level pinned.
+        table.set_cache_index_and_filter_blocks(True)
+        table.set_pin_l0_filter_and_index_blocks_in_cache(True)
+        return table
+
+
+_SHARED: dict[tuple[int, int], SharedMemory] = {}
+_ARENA_BLOCK = 256 * 1024
+DEFAULT_OPTIONS = RocksDBOptions()  # what stores opened without options share
 
 
 def _is_lock_error(exc: BaseException) -> bool:
@@ -121,8 +193,9 @@ class RocksDBBytesStore(BytesStore):
     def __init__(self, name: str, path: Path, options: RocksDBOptions | None = None) -> None:
         self.name = name
         self.path = Path(path)
-        self._settings = options or RocksDBOptions()
+        self._settings = options or DEFAULT_OPTIONS
         self._options = self._settings.to_options()
+        self._cache = self._settings.shared().cache  # read by bench/memprobe.py
         self._db: Rdict | None = None
         self._meta: ColumnFamily | None = None
         # Open scans pin the database; close() ends them so the files can be reopened.
@@ -155,7 +228,7 @@ class RocksDBBytesStore(BytesStore):
 
     def _open(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        column_families = {META_CF: Options(raw_mode=True)}
+        column_families = {META_CF: self._settings.column_family_options()}
         db = Rdict(str(self.path), self._options, column_families=column_families)
         try:
             meta = db.get_column_family(META_CF)

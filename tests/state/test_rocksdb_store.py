@@ -142,3 +142,38 @@ def test_close_ends_open_scans_so_the_store_can_reopen(tmp_path: Path) -> None:
         assert all(list(scan) == [] for scan in scans)
     finally:
         again.close()
+
+
+def _memory(store: RocksDBBytesStore) -> tuple[int, int]:
+    db = store.db
+    return (
+        db.property_int_value("rocksdb.block-cache-capacity") or 0,
+        db.property_int_value("rocksdb.block-cache-usage") or 0,
+    )
+
+
+def test_stores_with_the_same_options_share_one_bounded_cache(tmp_path: Path) -> None:
+    """RocksDB memory is bounded per process, not per store: stores opened with one options
+    object share one block cache, and their memtables are charged to it (so a write to one
+    store shows in the cache every other store sees); other options get their own cache."""
+    opts = RocksDBOptions(block_cache_bytes=8 << 20)
+    a = RocksDBBytesStore("a", tmp_path / "a", opts)
+    b = RocksDBBytesStore("b", tmp_path / "b", opts)
+    other = RocksDBBytesStore("c", tmp_path / "c", RocksDBOptions(block_cache_bytes=4 << 20))
+    try:
+        before = _memory(b)
+        assert before[0] == 8 << 20 and _memory(other)[0] == 4 << 20
+        other_before = _memory(other)
+        a.write_batch([(b"k%d" % i, b"v" * 1000) for i in range(3000)], 1)
+        capacity, usage = _memory(b)  # b was not written: the memtable is a's
+        assert capacity == 8 << 20 and usage >= before[1] + 2_000_000
+        assert _memory(a) == (capacity, usage)
+        assert _memory(other) == other_before
+    finally:
+        for store in (a, b, other):
+            store.close()
+
+
+def test_memtables_cannot_have_more_than_the_cache() -> None:
+    with pytest.raises(ConfigError, match="memtable_bytes"):
+        RocksDBOptions(block_cache_bytes=1 << 20, memtable_bytes=2 << 20).to_options()

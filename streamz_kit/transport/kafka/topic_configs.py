@@ -2,18 +2,26 @@
 
 Why not aiokafka's `alter_configs`: it sends the old AlterConfigs request, whose semantics
 are "this is the topic's WHOLE config set": every config left out goes back to the broker's
-default. Setting `retention.ms` through it silently dropped `cleanup.policy=compact` (and
-every other config) from the topic, and aiokafka returns the per-resource error codes in
-the response instead of raising, so a refused value also looked like success. Kafka's own
-`kafka-configs.sh --alter` and the Java Admin's `incrementalAlterConfigs` use
+default (seen on Kafka 4.x: AlterConfigs {retention.ms} on a compacted topic answered
+error 0 and left cleanup.policy at the default `delete`), and aiokafka returns per-resource
+error codes in the response instead of raising, so a refused value looked like success.
+Kafka's own `kafka-configs.sh --alter` and the Java Admin's `incrementalAlterConfigs` use
 IncrementalAlterConfigs (KIP-339, API key 44): SET or DELETE one key, the rest untouched.
 aiokafka 0.14 has no class for it, so the request is declared here with aiokafka's protocol
 types (version 0; version 1 only adds flexible encoding). Every error code in a response
 becomes a BrokerError naming the topic and the settings.
+
+Also seen: a DescribeConfigs right after a successful alter still answers the old value
+(a KRaft broker answers from its metadata image, which follows the controller
+asynchronously), which is how an alter can look as if it "had no effect"; so
+`alter_topic_config` returns once the broker describes the new values (at most 10 s), as
+`delete_topics` waits until topics are gone.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterable
 from typing import Any, TypeAlias
 
@@ -33,6 +41,7 @@ _TOPIC = int(ConfigResourceType.TOPIC)  # 2
 _SET, _DELETE = 0, 1  # IncrementalAlterConfigs' OpType
 _DYNAMIC_TOPIC_CONFIG = 1  # DescribeConfigs' ConfigSource: set on the topic itself
 _UNKNOWN_TOPIC = 3
+_VISIBLE_WAIT_S = 10.0
 
 
 class IncrementalAlterConfigsResponse_v0(Response):  # type: ignore[misc]  # noqa: N801
@@ -120,6 +129,12 @@ async def alter_topic_config(
                 f"{message or 'error code ' + str(code)}; fix the setting (Kafka's config "
                 "names and units, e.g. retention.ms=86400000) and retry."
             )
+    deadline = time.monotonic() + _VISIBLE_WAIT_S
+    while time.monotonic() < deadline:
+        now = (await describe_topic_configs(client, [topic])).get(topic, {})
+        if all(now.get(k) == v for k, v in changes.items()):
+            return
+        await asyncio.sleep(0.1)
 
 
 async def describe_topic_configs(
