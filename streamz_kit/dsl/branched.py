@@ -9,15 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from streamz_kit.dsl.checks import check_callable
 from streamz_kit.errors import TopologyError
 from streamz_kit.processor.stateless import BranchNode, PassThroughNode
 from streamz_kit.topology.graph import GraphNode
-
-
-def check_callable(fn: Any, what: str) -> None:
-    """Refuse a non-function where the DSL needs one, when the topology is built."""
-    if not callable(fn):
-        raise TopologyError(f"{what} needs a function, but got {type(fn).__name__} {fn!r:.60}.")
 
 
 class BranchedKStream:

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from streamz_kit.dsl.checks import check_function
 from streamz_kit.dsl.materialized import Materialized
-from streamz_kit.dsl.store_factory import kv_store_builder, resolve_serdes
+from streamz_kit.dsl.store_factory import kv_store_builder, resolve_serdes, window_store_builder
 from streamz_kit.errors import TopologyError
 from streamz_kit.processor.cogroup import (
     CogroupAggregateNode,
@@ -27,7 +28,7 @@ from streamz_kit.processor.stateless import FilterNode
 from streamz_kit.serdes_windowed import SessionWindowedSerde, TimeWindowedSerde
 from streamz_kit.stores import StoreBuilder
 from streamz_kit.topology.graph import GraphNode, RepartitionTopic
-from streamz_kit.windows import SessionWindows, SlidingWindows, TimeWindows, to_millis
+from streamz_kit.windows import SessionWindows, SlidingWindows, TimeWindows
 
 # The grammar's classes are not imported here, not even for type hints: that would tie this
 # module into the DSL's import cycle. The first KGroupedStream (its `_table`) makes the
@@ -47,11 +48,6 @@ Aggregator = Callable[[Any, Any, Any], Any]
 NodeMaker = Callable[[str, str, Aggregator], Any]
 
 
-def _check(fn: Any, what: str) -> None:
-    if not callable(fn):
-        raise TopologyError(f"{what} must be a function, not {type(fn).__name__}.")
-
-
 def _not_null_key(key: Any, value: Any) -> bool:
     return key is not None
 
@@ -60,7 +56,7 @@ class CogroupedKStream:
     """Grouped streams waiting to be aggregated together; `cogroup` adds one more."""
 
     def __init__(self, grouped: KGroupedStream, aggregator: Aggregator) -> None:
-        _check(aggregator, "cogroup()'s aggregator(key, value, agg)")
+        check_function(aggregator, "cogroup()'s aggregator(key, value, agg)")
         self.builder = grouped.stream.builder
         self.groups: list[tuple[KGroupedStream, Aggregator]] = [(grouped, aggregator)]
 
@@ -73,7 +69,7 @@ class CogroupedKStream:
                 f"cogroup() takes a KGroupedStream (stream.group_by_key() or group_by(...)), "
                 f"not {type(grouped).__name__}."
             )
-        _check(aggregator, "cogroup()'s aggregator(key, value, agg)")
+        check_function(aggregator, "cogroup()'s aggregator(key, value, agg)")
         if grouped.stream.builder is not self.builder:
             raise TopologyError("Cogrouped streams must come from the same StreamsBuilder.")
         if any(g is grouped for g, _ in self.groups):
@@ -92,7 +88,7 @@ class CogroupedKStream:
         name: str | None = None,
     ) -> KTable:
         """One aggregate per key over every cogrouped stream, starting from `initializer()`."""
-        _check(initializer, "aggregate()'s initializer()")
+        check_function(initializer, "aggregate()'s initializer()")
 
         def store(store_name: str, mat: Materialized, key_serde: Any) -> StoreBuilder:
             return kv_store_builder(store_name, mat, key_serde, mat.value_serde)
@@ -119,21 +115,7 @@ def _window_store(
 ) -> Callable[[str, Materialized, Any], StoreBuilder]:
     def store(store_name: str, mat: Materialized, key_serde: Any) -> StoreBuilder:
         ks, vs = resolve_serdes(key_serde, mat.value_serde)
-        retention: int = windows.retention_ms
-        if mat.retention is not None:
-            retention = max(retention, to_millis(mat.retention, "retention"))
-        return StoreBuilder(
-            store_name,
-            kind,  # type: ignore[arg-type]
-            mat.store,  # type: ignore[arg-type]
-            ks,
-            vs,
-            logging=mat.logging,
-            caching=mat.caching,
-            retention_ms=retention,
-            window_size_ms=size_ms,
-            timestamped=kind == "window",
-        )
+        return window_store_builder(store_name, kind, windows, mat, ks, vs, size_ms)
 
     return store
 
@@ -153,7 +135,7 @@ class TimeWindowedCogroupedKStream:
         name: str | None = None,
     ) -> KTable:
         """Fold every cogrouped stream per key and window, from `initializer()`."""
-        _check(initializer, "aggregate()'s initializer()")
+        check_function(initializer, "aggregate()'s initializer()")
         windows = self.windows
         size = int(windows.size_ms)
         node: Callable[[str, str, Aggregator], Any]
@@ -195,8 +177,8 @@ class SessionWindowedCogroupedKStream:
     ) -> KTable:
         """Fold every cogrouped stream per session; `merger(key, agg1, agg2)` joins the
         sessions a record bridges."""
-        _check(initializer, "aggregate()'s initializer()")
-        _check(merger, "aggregate()'s merger(key, agg1, agg2)")
+        check_function(initializer, "aggregate()'s initializer()")
+        check_function(merger, "aggregate()'s merger(key, agg1, agg2)")
         windows = self.windows
 
         def node(n: str, s: str, agg: Aggregator) -> Any:

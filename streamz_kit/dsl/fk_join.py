@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
+from streamz_kit.dsl.checks import check_function
 from streamz_kit.dsl.joins import table_store
 from streamz_kit.dsl.materialized import Materialized
 from streamz_kit.dsl.shapes import TableShape
@@ -78,12 +79,8 @@ def join_on_foreign_key(
     sources)` makes the KTable returned (the grammar's constructor)."""
     if right.builder is not left.builder:
         raise TopologyError("Both tables of a join must come from the same StreamsBuilder.")
-    for fn, what in (
-        (joiner, "joiner(left_value, right_value)"),
-        (foreign_key, "foreign_key(value)"),
-    ):
-        if not callable(fn):
-            raise TopologyError(f"{what} must be a function, not {type(fn).__name__}.")
+    check_function(joiner, "joiner(left_value, right_value)")
+    check_function(foreign_key, "foreign_key(value)")
     graph = left.graph
     # Old values tell the send node which subscription to retract when a row's foreign key
     # changes; the right side's are Kafka's optimization, enabled alike.

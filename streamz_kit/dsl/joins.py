@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol, TypeVar
 
+from streamz_kit.dsl.checks import check_function
 from streamz_kit.dsl.materialized import Materialized
 from streamz_kit.dsl.shapes import StreamShape, TableShape
 from streamz_kit.dsl.store_factory import kv_store_builder, resolve_serdes
@@ -64,11 +65,6 @@ class _JoinedTable(Protocol):
 
 
 T = TypeVar("T", bound=_JoinedTable)
-
-
-def _check_fn(fn: Any, what: str) -> None:
-    if not callable(fn):
-        raise TopologyError(f"{what} must be a function, not {type(fn).__name__}.")
 
 
 def _copartition(stream: StreamShape, sources: frozenset[str]) -> None:
@@ -156,8 +152,8 @@ def join_stream(
                 "value) picks the table key, joiner(stream_value, table_value) the result."
             )
         key_fn, joiner = args
-        _check_fn(key_fn, "key_fn(key, value)")
-        _check_fn(joiner, "joiner(stream_value, table_value)")
+        check_function(key_fn, "key_fn(key, value)")
+        check_function(joiner, "joiner(stream_value, table_value)")
         return _stream_global(stream, other, key_fn, joiner, kind == "left", name)
     raise TopologyError(
         f"join() takes a KStream, KTable or GlobalKTable, not {type(other).__name__}."
@@ -167,7 +163,7 @@ def join_stream(
 def _one(args: tuple[Any, ...], what: str) -> tuple[Any]:
     if len(args) != 1:
         raise TopologyError(f"This join takes one function, {what}; got {len(args)}.")
-    _check_fn(args[0], what)
+    check_function(args[0], what)
     return (args[0],)
 
 
@@ -330,7 +326,7 @@ def join_tables(
     """KTable-KTable join: each side's update looks up the other side's current value.
     `result(node, value_serde, store_name, sources)` makes the KTable returned (the
     grammar's constructor: its nodes ask the result whether to send old values)."""
-    _check_fn(joiner, "joiner(left_value, right_value)")
+    check_function(joiner, "joiner(left_value, right_value)")
     if right.builder is not left.builder:
         raise TopologyError("Both tables of a join must come from the same StreamsBuilder.")
     graph = left.graph

@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from streamz_kit.dsl.async_ops import add_async
-from streamz_kit.dsl.branched import BranchedKStream, check_callable
+from streamz_kit.dsl.branched import BranchedKStream
+from streamz_kit.dsl.checks import check_callable
 from streamz_kit.dsl.materialized import Materialized
 from streamz_kit.dsl.repartition import add_repartition
 from streamz_kit.dsl.store_factory import kv_store_builder

@@ -51,3 +51,35 @@ def kv_store_builder(
         logging=materialized.logging if logging is None else logging,
         caching=materialized.caching,
     )
+
+
+def window_store_builder(
+    name: str,
+    kind: str,
+    windows: Any,
+    materialized: Materialized,
+    key_serde: Any,
+    value_serde: Any,
+    window_size_ms: int | None,
+    *,
+    time_ordered: bool = False,
+) -> StoreBuilder:
+    """The window ("window") or session ("session") store of a windowed aggregation. It keeps
+    windows for their size plus grace at least, as Kafka requires; a longer Materialized
+    retention keeps them queryable for longer."""
+    retention: int = windows.retention_ms
+    if materialized.retention is not None:
+        retention = max(retention, to_millis(materialized.retention, "retention"))
+    return StoreBuilder(
+        name,
+        kind,  # type: ignore[arg-type]
+        materialized.store,  # type: ignore[arg-type]
+        key_serde,
+        value_serde,
+        logging=materialized.logging,
+        caching=materialized.caching,
+        retention_ms=retention,
+        window_size_ms=window_size_ms,
+        timestamped=kind == "window",
+        time_ordered=time_ordered,
+    )

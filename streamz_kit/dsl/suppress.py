@@ -81,36 +81,30 @@ def add_suppress_node(
     )
     max_records = suppressed.max_records
     time_limit = suppressed.time_limit_ms
+    make: Callable[[], Any]
     if time_limit is not None:
-        graph.add_node(
-            GraphNode(
+
+        def make() -> Any:
+            return TimeLimitSuppressNode(
                 node_name,
-                lambda: TimeLimitSuppressNode(
-                    node_name,
-                    store_name,
-                    time_limit_ms=time_limit,
-                    key_serde=key_serde,
-                    max_records=max_records,
-                    send_old_values=send_old_values,
-                ),
-                [table.node],
+                store_name,
+                time_limit_ms=time_limit,
+                key_serde=key_serde,
+                max_records=max_records,
+                send_old_values=send_old_values,
             )
-        )
-        graph.add_store(builder, node_name)
-        return node_name
-    graph.add_node(
-        GraphNode(
-            node_name,
-            lambda: SuppressNode(
+    else:
+
+        def make() -> Any:
+            return SuppressNode(
                 node_name,
                 store_name,
                 suppress_ms=suppress_ms,
                 key_serde=key_serde,
                 max_records=max_records,
                 send_old_values=send_old_values,
-            ),
-            [table.node],
-        )
-    )
+            )
+
+    graph.add_node(GraphNode(node_name, make, [table.node]))
     graph.add_store(builder, node_name)
     return node_name

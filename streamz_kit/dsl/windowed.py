@@ -11,8 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from streamz_kit import serdes
+from streamz_kit.dsl.checks import check_function
 from streamz_kit.dsl.materialized import Materialized
-from streamz_kit.dsl.store_factory import resolve_serdes
+from streamz_kit.dsl.store_factory import resolve_serdes, window_store_builder
 from streamz_kit.emit import EmitStrategy
 from streamz_kit.errors import TopologyError
 from streamz_kit.processor.final_results import FinalResultsNode
@@ -28,8 +29,7 @@ from streamz_kit.processor.windowed import (
     reduce_merger,
 )
 from streamz_kit.serdes_windowed import SessionWindowedSerde, TimeWindowedSerde
-from streamz_kit.stores import StoreBuilder
-from streamz_kit.windows import SessionWindows, SlidingWindows, TimeWindows, to_millis
+from streamz_kit.windows import SessionWindows, SlidingWindows, TimeWindows
 
 # The grammar's classes are not imported here, not even for type hints: that would tie this
 # module into the DSL's import cycle. KGroupedStream._finish makes the KTable returned.
@@ -51,11 +51,6 @@ def windowed_by(grouped: KGroupedStream, windows: Any) -> Any:
     )
 
 
-def _check(fn: Any, what: str) -> None:
-    if not callable(fn):
-        raise TopologyError(f"{what} must be a function, not {type(fn).__name__}.")
-
-
 class _Windowed:
     kind = "window"
 
@@ -74,14 +69,6 @@ class _Windowed:
             )
         self.emit = strategy
         return self
-
-    def _retention(self, materialized: Materialized) -> int:
-        """Window size plus grace at least, as Kafka requires; a longer Materialized retention
-        keeps windows queryable for longer."""
-        minimum: int = self.windows.retention_ms
-        if materialized.retention is None:
-            return minimum
-        return max(minimum, to_millis(materialized.retention, "retention"))
 
     def _window_size(self) -> int | None:
         return None
@@ -108,17 +95,14 @@ class _Windowed:
                 store_name, key_serde, self.grouped.value_serde, implicit=True
             )
         ks, vs = resolve_serdes(key_serde, mat.value_serde or value_serde)
-        builder = StoreBuilder(
+        builder = window_store_builder(
             store_name,
-            self.kind,  # type: ignore[arg-type]
-            mat.store,  # type: ignore[arg-type]
+            self.kind,
+            self.windows,
+            mat,
             ks,
             vs,
-            logging=mat.logging,
-            caching=mat.caching,
-            retention_ms=self._retention(mat),
-            window_size_ms=self._window_size(),
-            timestamped=self.kind == "window",
+            self._window_size(),
             time_ordered=self.kind == "window" and self.emit.on_close,
         )
         if self.emit.on_close:
@@ -171,7 +155,7 @@ class TimeWindowedKStream(_Windowed):
         self, reducer: Callable[[Any, Any], Any], *, materialized: Materialized | None = None
     ) -> KTable:
         """Combine values per key and window with `reducer(agg, value)`."""
-        _check(reducer, "reduce()'s reducer(agg, value)")
+        check_function(reducer, "reduce()'s reducer(agg, value)")
         return self._build(
             "KSTREAM-REDUCE",
             materialized,
@@ -187,8 +171,8 @@ class TimeWindowedKStream(_Windowed):
         materialized: Materialized | None = None,
     ) -> KTable:
         """Fold values per key and window: `aggregator(key, value, agg)` from `initializer()`."""
-        _check(initializer, "aggregate()'s initializer()")
-        _check(aggregator, "aggregate()'s aggregator(key, value, agg)")
+        check_function(initializer, "aggregate()'s initializer()")
+        check_function(aggregator, "aggregate()'s aggregator(key, value, agg)")
         return self._build(
             "KSTREAM-AGGREGATE", materialized, None, self._node(initializer, aggregator)
         )
@@ -218,7 +202,7 @@ class SessionWindowedKStream(_Windowed):
     def reduce(
         self, reducer: Callable[[Any, Any], Any], *, materialized: Materialized | None = None
     ) -> KTable:
-        _check(reducer, "reduce()'s reducer(agg, value)")
+        check_function(reducer, "reduce()'s reducer(agg, value)")
         return self._build(
             "KSTREAM-REDUCE",
             materialized,
@@ -235,9 +219,9 @@ class SessionWindowedKStream(_Windowed):
         materialized: Materialized | None = None,
     ) -> KTable:
         """Fold values per session; `merger(key, agg1, agg2)` joins sessions a record bridges."""
-        _check(initializer, "aggregate()'s initializer()")
-        _check(aggregator, "aggregate()'s aggregator(key, value, agg)")
-        _check(merger, "aggregate()'s merger(key, agg1, agg2)")
+        check_function(initializer, "aggregate()'s initializer()")
+        check_function(aggregator, "aggregate()'s aggregator(key, value, agg)")
+        check_function(merger, "aggregate()'s merger(key, agg1, agg2)")
         return self._build(
             "KSTREAM-AGGREGATE", materialized, None, self._node(initializer, aggregator, merger)
         )

@@ -160,9 +160,9 @@ class SubscriptionSendNode(StatefulNode):
             )
 
 
-class SubscriptionReceiveNode(StatefulNode):
-    """Kafka's SubscriptionReceiveProcessorSupplier: record (or remove) the subscription
-    under [foreign key][primary key], then pass it on to be answered."""
+class _SubscriptionStoreNode(StatefulNode):
+    """A node over the subscription store (keys [foreign key][primary key]). What it forwards
+    is never cached: each subscription needs its answer."""
 
     def __init__(
         self,
@@ -179,7 +179,12 @@ class SubscriptionReceiveNode(StatefulNode):
 
     def init(self, context: TaskContext) -> None:
         super().init(context)
-        self.emit = self.forward  # subscriptions are never cached: each needs its answer
+        self.emit = self.forward
+
+
+class SubscriptionReceiveNode(_SubscriptionStoreNode):
+    """Kafka's SubscriptionReceiveProcessorSupplier: record (or remove) the subscription
+    under [foreign key][primary key], then pass it on to be answered."""
 
     def process(
         self, fk: Any, wrapper: SubscriptionWrapper, timestamp: int, headers: Headers
@@ -231,26 +236,9 @@ class SubscriptionJoinNode(StatefulNode):
         self.forward(wrapper.primary_key, response, ts, headers)
 
 
-class ForeignTableJoinNode(StatefulNode):
+class ForeignTableJoinNode(_SubscriptionStoreNode):
     """Kafka's ForeignTableJoinProcessorSupplier: a right row changed; answer every left row
     subscribed to it (a prefix scan of the subscription store)."""
-
-    def __init__(
-        self,
-        name: str,
-        store_name: str,
-        foreign_key_serde: Serde,
-        primary_key_serde: Serde,
-        serde_topic: str,
-    ) -> None:
-        super().__init__(name, store_name)
-        self.foreign_key_serde = foreign_key_serde
-        self.primary_key_serde = primary_key_serde
-        self.serde_topic = serde_topic
-
-    def init(self, context: TaskContext) -> None:
-        super().init(context)
-        self.emit = self.forward
 
     def process(self, fk: Any, change: Change, timestamp: int, headers: Headers) -> None:
         if fk is None:

@@ -18,7 +18,8 @@ from typing import Any
 from streamz_kit.errors import SerializationError
 from streamz_kit.processor.aggregate import StatefulNode
 from streamz_kit.processor.context import TaskContext
-from streamz_kit.processor.node import Change, Headers, Node
+from streamz_kit.processor.node import Change, Headers
+from streamz_kit.processor.table import MaterializingNode
 from streamz_kit.processor.versioned import StaleChange
 from streamz_kit.serdes import Serde, describe_bytes
 
@@ -387,23 +388,8 @@ class TableTableJoinNode(StatefulNode):
         self.forward(key, Change(new, old), ts, headers)
 
 
-class TableJoinMergeNode(Node):
+class TableJoinMergeNode(MaterializingNode):
     """Both sides' results become one table; materialized if the user asked for a store."""
-
-    def __init__(
-        self, name: str, store_name: str | None, send_old_values: Callable[[], bool]
-    ) -> None:
-        super().__init__(name)
-        self.store_name = store_name
-        self.store: Any = None
-        self._send_old_values = send_old_values
-        self.send_old_values = False
-
-    def init(self, context: TaskContext) -> None:
-        super().init(context)
-        self.send_old_values = self._send_old_values()
-        if self.store_name is not None:
-            self.store = context.get_store(self.store_name)
 
     def process(self, key: Any, change: Change, timestamp: int, headers: Headers) -> None:
         store = self.store

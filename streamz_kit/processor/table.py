@@ -47,8 +47,9 @@ class TableSourceNode(Node):
         self.emit(key, Change(value, old), timestamp, headers)
 
 
-class _MaterializingNode(Node):
-    """A table operation that may keep its own results in a store (when `materialized=`)."""
+class MaterializingNode(Node):
+    """A table operation that may keep its own results in a store (when `materialized=`);
+    `send_old_values()` is asked once, at init (a later DSL call may have asked for them)."""
 
     def __init__(self, name: str, store_name: str | None, send_old_values: Callable[[], bool]):
         super().__init__(name)
@@ -80,7 +81,7 @@ class _MaterializingNode(Node):
         self.forward(key, change, timestamp, headers)
 
 
-class TableFilterNode(_MaterializingNode):
+class TableFilterNode(MaterializingNode):
     def __init__(
         self,
         name: str,
@@ -110,7 +111,7 @@ class TableFilterNode(_MaterializingNode):
         self.store_and_forward(key, new, old, timestamp, headers, change)
 
 
-class TableMapValuesNode(_MaterializingNode):
+class TableMapValuesNode(MaterializingNode):
     def __init__(
         self,
         name: str,

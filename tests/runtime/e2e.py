@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from streamz_kit.errors import InvalidStateStoreError
 from streamz_kit.transport import connect
 from streamz_kit.transport.partitioner import default_partition
 from streamz_kit.transport.port import ProducerRecord, TopicPartition, TopicSpec
@@ -112,6 +113,21 @@ async def read_all(broker: str, topic: str) -> list[tuple[bytes | None, bytes | 
         return out
     finally:
         await transport.close()
+
+
+async def app_ready(app: Any, ready: Any, what: str = "", timeout: float = 20) -> None:
+    """Poll `ready()` every 20 ms while an in-process App runs; fail on the App's error or
+    after `timeout` s. A store not queryable yet (InvalidStateStoreError) is "not ready"."""
+    deadline = time.monotonic() + timeout
+    while True:
+        assert app.error is None, app.error
+        try:
+            if ready():
+                return
+        except InvalidStateStoreError:
+            pass
+        assert time.monotonic() < deadline, f"timed out waiting for {what}: {app.metrics()}"
+        await asyncio.sleep(0.02)
 
 
 def wait_for(predicate: Any, timeout: float, worker: Worker | None = None, what: str = "") -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,25 +16,15 @@ import orjson
 
 import streamz_kit as sk
 from streamz_kit import serdes
-from streamz_kit.errors import InvalidStateStoreError
 from streamz_kit.testing import TopologyTestDriver
-from tests.runtime.e2e import produce, read_all
+from tests.runtime.e2e import app_ready, produce, read_all
 
 S = serdes.STRING
 
 
 async def run_until(app: sk.App, ready: Callable[[], bool], timeout: float = 30) -> None:
     await app.start()
-    deadline = time.monotonic() + timeout
-    while True:
-        assert app.error is None, app.error
-        try:
-            if ready():
-                return
-        except InvalidStateStoreError:
-            pass
-        assert time.monotonic() < deadline, app.metrics()
-        await asyncio.sleep(0.02)
+    await app_ready(app, ready, timeout=timeout)
 
 
 def last_per_key(records: list[tuple[bytes | None, bytes | None]]) -> dict[str, Any]:

@@ -11,22 +11,12 @@ from typing import Any
 
 import streamz_kit as sk
 from streamz_kit import serdes
-from streamz_kit.errors import InvalidStateStoreError
-from tests.runtime.e2e import produce, read_all
+from tests.runtime.e2e import app_ready, produce, read_all
 
 
 async def run_until(app: sk.App, ready: Callable[[], bool], timeout: float = 20) -> None:
     await app.start()
-    deadline = time.monotonic() + timeout
-    while True:
-        assert app.error is None, app.error
-        try:
-            if ready():
-                return
-        except InvalidStateStoreError:
-            pass
-        assert time.monotonic() < deadline, app.metrics()
-        await asyncio.sleep(0.02)
+    await app_ready(app, ready, timeout=timeout)
 
 
 def test_windowed_count_is_queryable_through_app_store(tmp_path: Path) -> None:

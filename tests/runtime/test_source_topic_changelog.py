@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,9 +14,8 @@ import orjson
 
 import streamz_kit as sk
 from streamz_kit import serdes
-from streamz_kit.errors import InvalidStateStoreError
 from streamz_kit.transport import connect
-from tests.runtime.e2e import read_all
+from tests.runtime.e2e import app_ready, read_all
 from tests.runtime.test_versioned_app import produce
 
 
@@ -33,19 +31,6 @@ def topology(optimize: bool = True) -> sk.Topology:
         "names", key_serde=serdes.STRING, value_serde=serdes.JSON
     )
     return builder.build()
-
-
-async def wait_for(app: sk.App, ready: Any, what: str) -> None:
-    deadline = time.monotonic() + 20
-    while True:
-        assert app.error is None, app.error
-        try:
-            if ready():
-                return
-        except InvalidStateStoreError:
-            pass
-        assert time.monotonic() < deadline, f"timed out waiting for {what}: {app.metrics()}"
-        await asyncio.sleep(0.02)
 
 
 def test_table_restores_from_its_source_topic_without_a_changelog(tmp_path: Path) -> None:
@@ -71,7 +56,7 @@ def test_table_restores_from_its_source_topic_without_a_changelog(tmp_path: Path
         await produce(broker, "users", first_rows)
         one = app()
         await one.start()
-        await wait_for(one, lambda: table(one).get("u4") == {"name": "renamed"}, "first rows")
+        await app_ready(one, lambda: table(one).get("u4") == {"name": "renamed"}, "first rows")
         before = table(one)
         await one.stop()
         shutil.rmtree(state)  # lose the local state: the source topic must rebuild it
@@ -79,7 +64,7 @@ def test_table_restores_from_its_source_topic_without_a_changelog(tmp_path: Path
 
         two = app()
         await two.start()
-        await wait_for(two, lambda: table(two).get("u5") == {"name": "later"}, "later rows")
+        await app_ready(two, lambda: table(two).get("u5") == {"name": "later"}, "later rows")
         after = table(two)
         restored = two.metrics()["restored_records"]
         await two.stop()

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +17,12 @@ import orjson
 
 import streamz_kit as sk
 from streamz_kit import serdes
-from streamz_kit.errors import InvalidStateStoreError
 from streamz_kit.testing import TopologyTestDriver
 from streamz_kit.transport import connect
 from streamz_kit.transport.partitioner import default_partition
 from streamz_kit.transport.port import ProducerRecord, TopicSpec
 from tests.observability.helpers import get_json
-from tests.runtime.e2e import read_all
+from tests.runtime.e2e import app_ready, read_all
 
 PARTITIONS = 2
 PRICES_1 = [
@@ -86,19 +83,6 @@ async def produce(broker: str, topic: str, rows: list[tuple[str, Any, int]]) -> 
         await transport.close()
 
 
-async def wait(app: sk.App, ready: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + 20
-    while True:
-        assert app.error is None, app.error
-        try:
-            if ready():
-                return
-        except InvalidStateStoreError:
-            pass
-        assert time.monotonic() < deadline, f"timed out waiting for {what}: {app.metrics()}"
-        await asyncio.sleep(0.02)
-
-
 def as_of(app: sk.App) -> dict[tuple[str, int], Any]:
     store = app.store("prices")
     return {
@@ -156,20 +140,22 @@ def test_versioned_join_survives_a_restart_with_state_restored_from_changelogs(
         await produce(broker, "prices", PRICES_1)
         first = app()
         await first.start()
-        await wait(
+        await app_ready(
             first, lambda: first.store("prices").get("apple", as_of=160) == 11, "first prices"
         )
         await produce(broker, "orders", ORDERS_1)
         # pear@400 moves the join's stream time to 400: every order up to 350 is joined;
         # pear@400 itself stays in the grace buffer across the restart.
-        await wait(first, lambda: len(await_sync(read_all(broker, "priced"))) == 5, "first orders")
+        await app_ready(
+            first, lambda: len(await_sync(read_all(broker, "priced"))) == 5, "first orders"
+        )
         before = as_of(first)
         await first.stop()
         shutil.rmtree(state)  # the second run restores everything from the changelogs
 
         second = app()
         await second.start()
-        await wait(
+        await app_ready(
             second, lambda: second.store("prices").get("apple", as_of=200) == 12, "restored prices"
         )
         middle = as_of(second)
@@ -183,11 +169,11 @@ def test_versioned_join_survives_a_restart_with_state_restored_from_changelogs(
         assert status == 404 and "history" in body["message"]
         restored = second.metrics()["restored_records"]
         await produce(broker, "prices", PRICES_2)
-        await wait(
+        await app_ready(
             second, lambda: second.store("prices").get("apple", as_of=360) == 13, "second prices"
         )
         await produce(broker, "orders", ORDERS_2)
-        await wait(
+        await app_ready(
             second, lambda: len(await_sync(read_all(broker, "priced"))) == 10, "second orders"
         )
         after = as_of(second)
