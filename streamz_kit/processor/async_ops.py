@@ -12,6 +12,12 @@ complete in input order, while different keys overlap up to `max_in_flight`.
 
 The commit awaits every call of the task first (`Task.settle_async`): a commit then covers
 only records whose downstream work is complete, under at_least_once and exactly_once alike.
+So that this wait stays short however far the service falls behind, a node accepts at most
+`max_queued` records (QUEUE_PER_CALL x `max_in_flight`: running calls plus the ones waiting
+behind them): the worker loop fetches no more than the room left and stops fetching while a
+node is full. A commit then waits for at most `max_queued` calls — about QUEUE_PER_CALL call
+latencies when the queued records have different keys, `max_queued` latencies in the worst
+case of one key (its calls run one after the other).
 `close` cancels what is still running: a closed (revoked, migrated) task never forwards.
 """
 
@@ -28,7 +34,20 @@ from streamz_kit.observability.histogram import Histogram
 from streamz_kit.processor.node import Node
 from streamz_kit.processor.types import Headers
 
-__all__ = ["CALL_LATENCY_BUCKETS", "AsyncCall", "AsyncValuesNode", "wait_for_a_call"]
+__all__ = [
+    "CALL_LATENCY_BUCKETS",
+    "QUEUE_PER_CALL",
+    "AsyncCall",
+    "AsyncValuesNode",
+    "wait_for_a_call",
+]
+
+# A node holds at most this many records per allowed call (running or waiting to run). The
+# loop polls once a node has room for `max_in_flight` more, when about `max_in_flight` still
+# wait behind the running calls: every call slot stays busy while the loop polls, each poll
+# brings at least `max_in_flight` records, and a commit's wait (Task.settle_async) stays
+# about three call latencies.
+QUEUE_PER_CALL = 3
 
 CALL_LATENCY_BUCKETS = (
     0.001,
@@ -93,6 +112,8 @@ class AsyncValuesNode(Node):
         self.mode = mode
         self.with_key = with_key
         self.max_in_flight = max_in_flight
+        self.max_queued = QUEUE_PER_CALL * max_in_flight
+        self.refill = max_in_flight  # the least room worth a poll
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -126,8 +147,21 @@ class AsyncValuesNode(Node):
     # -- driven by the worker loop through the task --------------------------------------
     @property
     def saturated(self) -> bool:
-        """No room for another call: the worker stops fetching until one completes."""
+        """No room for another call: queued records wait for a running one to complete."""
         return len(self.in_flight) >= self.max_in_flight
+
+    @property
+    def room(self) -> int:
+        """How many more records the node takes before it is full."""
+        return max(self.max_queued - self.queued, 0)
+
+    @property
+    def full(self) -> bool:
+        """Too full to fetch for: the worker stops fetching until calls complete (which
+        bounds what a commit waits for) and the node has room for `max_in_flight` records
+        again, so a poll is worth its cost; a full node still holds more than twice
+        `max_in_flight` records, enough to keep every call slot busy meanwhile."""
+        return self.room < self.refill
 
     def start_calls(self) -> None:
         """Start the queued head calls while fewer than `max_in_flight` run (needs the
@@ -216,6 +250,7 @@ class AsyncValuesNode(Node):
         return {
             "in_flight": len(self.in_flight),
             "queued": self.queued,
+            "max_queued": self.max_queued,
             "calls": self.calls,
             "timeouts": self.timeouts,
             "retries": self.retried,

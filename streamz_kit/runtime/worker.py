@@ -15,7 +15,13 @@ from typing import Any
 from streamz_kit.config import AppConfig
 from streamz_kit.errors import StateStoreError, TaskMigratedError
 from streamz_kit.runtime.assignor import CopartitionAssignor
-from streamz_kit.runtime.async_drive import IN_FLIGHT_POLL_MS, async_tasks, drive
+from streamz_kit.runtime.async_drive import (
+    IN_FLIGHT_POLL_MS,
+    admit,
+    async_tasks,
+    drive,
+    poll_room,
+)
 from streamz_kit.runtime.gc_tuning import GcTuning
 from streamz_kit.runtime.metadata import create_internal_topics, resolve_metadata
 from streamz_kit.runtime.standby import StandbyTasks
@@ -174,9 +180,9 @@ class Worker:
         consumer, tasks = self.consumer, self.tasks
         last_commit = last_cleanup = time.monotonic()
         interval = config.commit_interval_ms / 1000.0
-        poll_ms = config.poll_timeout_ms
+        poll_ms, max_records = config.poll_timeout_ms, config.max_poll_records
         while not self._stopping.is_set():
-            batch = await consumer.poll(timeout_ms=poll_ms, max_records=config.max_poll_records)
+            batch = await consumer.poll(timeout_ms=poll_ms, max_records=max_records)
             if batch:
                 started = time.perf_counter()
                 if self.tracing is None:
@@ -186,13 +192,17 @@ class Worker:
                 if self.batch_observer is not None:
                     self.batch_observer(batch, time.perf_counter() - started)
             calling = async_tasks(tasks.running().values())
-            if calling:  # async operators: forward finished calls, pause while at the limit
+            if calling:  # async operators: forward finished calls, pause while a node is full
                 in_flight = await drive(calling)
                 poll_ms = (
                     min(config.poll_timeout_ms, IN_FLIGHT_POLL_MS)
                     if in_flight
                     else (config.poll_timeout_ms)
                 )
+                # fetch no more than the nodes can queue: what a commit waits for stays bounded
+                max_records = poll_room(calling, config.max_poll_records)
+            else:
+                poll_ms, max_records = config.poll_timeout_ms, config.max_poll_records
             if (batch or calling) and not config.exactly_once:
                 await tasks.send_outputs()
             await self._poll_global()
@@ -237,6 +247,9 @@ class Worker:
             by_task.setdefault(task, []).append(records)
         count = 0
         for task, lists in by_task.items():
+            if task.async_nodes:  # no more than the async nodes can queue (async_drive.py)
+                assert self.consumer is not None
+                lists = admit(task, lists, self.consumer)
             process = task.process
             if len(lists) == 1:
                 task.process_batch(lists[0])

@@ -1,4 +1,5 @@
-"""Async operators through the App on the embedded broker: SIGKILL with calls in flight.
+"""Async operators through the App on the embedded broker: SIGKILL with calls in flight and
+records queued behind them (accepted by the node, not yet called).
 
 Nothing is lost under either guarantee, and under exactly_once nothing is duplicated and
 every key's outputs are in input order: a commit covers only records whose call completed
@@ -38,19 +39,27 @@ def ended_calls(log: Path) -> int:
     return log.read_text().count("e") if log.exists() else 0
 
 
-def unfinished_calls(log: Path) -> set[int]:
-    started, ended = set(), set()
+def call_states(log: Path) -> tuple[set[int], set[int]]:
+    """(in flight: started, not ended; queued: accepted by the node, never started)."""
+    seen: dict[str, set[int]] = {"q": set(), "s": set(), "e": set()}
     for line in log.read_text().split():
-        (started if line[0] == "s" else ended).add(int(line[1:]))
-    return started - ended
+        seen[line[0]].add(int(line[1:]))
+    return seen["s"] - seen["e"], seen["q"] - seen["s"]
+
+
+def unfinished_calls(log: Path) -> set[int]:
+    """Calls started and not ended (in flight)."""
+    return call_states(log)[0]
 
 
 @pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
-def test_sigkill_with_calls_in_flight_loses_nothing(tmp_path: Path, guarantee: str) -> None:
+def test_sigkill_with_calls_in_flight_and_queued_loses_nothing(
+    tmp_path: Path, guarantee: str
+) -> None:
     broker = f"embedded://{tmp_path / 'log'}"
     run(produce(broker, "events", events(0, TOTAL), partitions=3))
     env = {"E2E_BROKER": broker, "E2E_GUARANTEE": guarantee}
-    in_flight_at_kill = 0
+    in_flight_at_kill = queued_at_kill = 0
     for round_ in range(2):
         calls = tmp_path / f"calls{round_}.log"
         worker = Worker(
@@ -59,8 +68,11 @@ def test_sigkill_with_calls_in_flight_loses_nothing(tmp_path: Path, guarantee: s
         # Killed once this run has made calls of its own (so calls are in flight).
         wait_for(lambda calls=calls: ended_calls(calls) >= 150, 60, worker, "150 calls")
         assert worker.stop(signal.SIGKILL) == -signal.SIGKILL
-        in_flight_at_kill += len(unfinished_calls(calls))
+        in_flight, queued = call_states(calls)
+        in_flight_at_kill += len(in_flight)
+        queued_at_kill += len(queued)
     assert in_flight_at_kill > 0, "no call was in flight at either kill: the test proves nothing"
+    assert queued_at_kill > 0, "no record was queued at either kill: the test proves nothing"
     calls = tmp_path / "final-calls.log"
     worker = Worker("async_app.py", {**env, "ASYNC_CALL_LOG": str(calls)}, tmp_path / "final.log")
     wait_for(

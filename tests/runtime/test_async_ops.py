@@ -16,7 +16,7 @@ import streamz_kit as sk
 from streamz_kit import serdes
 from streamz_kit.errors import StreamsProcessingError, TopologyError
 from streamz_kit.handlers import ErrorContext, ErrorHandlers, dead_letter
-from streamz_kit.runtime.async_drive import drive
+from streamz_kit.runtime.async_drive import drive, poll_room
 from streamz_kit.runtime.task import Task
 from streamz_kit.testing import TopologyTestDriver
 from streamz_kit.transport.port import ConsumedRecord
@@ -120,9 +120,12 @@ def test_different_keys_overlap_up_to_the_limit_and_fetching_pauses() -> None:
     async def scenario() -> None:
         task.process_batch([record(i, f"k{i}", i) for i in range(50)])
         in_flight = await drive([task])
-        # drive returns only once the node is below its limit: the loop may fetch again
-        assert in_flight and len(node.in_flight) < 8
-        assert node.queued <= 50
+        # drive returns only once the node has room again (fewer than max_queued records
+        # accepted and not forwarded: the running calls and those waiting); the loop then
+        # fetches no more than that room
+        assert in_flight and node.max_queued == 24
+        assert 0 < node.queued <= node.max_queued - node.refill  # room for a real poll
+        assert poll_room([task], 5000) == node.max_queued - node.queued
         await task.settle_async()
 
     asyncio.run(scenario())

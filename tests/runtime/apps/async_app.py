@@ -1,7 +1,8 @@
 """An app with an async call per record, for the crash tests of the async operators.
 
-Each call appends `s<seq>` when it starts and `e<seq>` when it returns to ASYNC_CALL_LOG, so a
-test can tell that calls were in flight when the worker was killed.
+Each record appends `q<seq>` to ASYNC_CALL_LOG when the async node accepts it (queued), each
+call `s<seq>` when it starts and `e<seq>` when it returns, so a test can tell that calls were
+queued and in flight when the worker was killed.
 """
 
 import asyncio
@@ -14,6 +15,10 @@ from streamz_kit import serdes
 CALL_LOG = os.open(os.environ["ASYNC_CALL_LOG"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
 
 
+def accepted(key: str, value: dict) -> None:
+    os.write(CALL_LOG, b"q%d\n" % value["seq"])
+
+
 async def enrich(key: str, value: dict) -> dict:
     os.write(CALL_LOG, b"s%d\n" % value["seq"])
     await asyncio.sleep(random.uniform(0.002, 0.02))
@@ -24,6 +29,7 @@ async def enrich(key: str, value: dict) -> dict:
 builder = sk.StreamsBuilder()
 (
     builder.stream("events", key_serde=serdes.STRING, value_serde=serdes.JSON)
+    .peek(accepted)
     .map_values_async(enrich, with_key=True, max_in_flight=16, timeout=5, retries=1)
     .to("enriched", value_serde=serdes.JSON)
 )
