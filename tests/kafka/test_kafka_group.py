@@ -98,3 +98,46 @@ def test_two_members_split_four_partitions_with_callbacks(kafka: str) -> None:
             await transport.close()
 
     run(scenario(), timeout_s=45)
+
+
+def test_records_fetched_after_a_rejoin_in_the_same_poll_are_returned(kafka: str) -> None:
+    """A lone member rejoins (as after a frozen broker expired it): the revocation, the new
+    assignment and the first fetch of the new generation can all happen inside one long
+    poll. The records of that fetch belong to the new assignment and must be returned;
+    dropping them (as records of a revoked partition) would skip them for good, since the
+    consumer's position has already moved past them."""
+    topic, group = unique("in"), unique("app")
+    tp = TopicPartition(topic, 0)
+
+    async def scenario() -> None:
+        transport = KafkaTransport(kafka, session_timeout_ms=6000, heartbeat_interval_ms=500)
+        try:
+            await transport.admin().create_topics([TopicSpec(topic, 1)])
+            producer = transport.producer()
+            for i in range(10):
+                producer.send(ProducerRecord(topic, 0, b"k", b"v%d" % i, i))
+            await producer.flush()
+
+            events: list[tuple[str, str, frozenset[TopicPartition]]] = []
+            a = Member("a", events)
+            consumer = transport.consumer(group_id=group, client_id="a")
+            await consumer.subscribe([topic], on_assigned=a.on_assigned, on_revoked=a.on_revoked)
+            await poll_until([(a, consumer)], lambda: len(a.seen) == 10)
+
+            consumer.request_rejoin()
+            # Polls long enough for the whole rejoin and a fetch of the new generation.
+            # Nothing was committed: the new generation reads offsets 0-9 again.
+            deadline = time.monotonic() + 20
+            while len(events) < 3 or len(a.seen) < 10:
+                assert time.monotonic() < deadline, (
+                    f"records lost across the rejoin: {events}, read again {sorted(a.seen)}"
+                )
+                for part, records in (await consumer.poll(5_000)).items():
+                    a.seen.update((part, r.offset) for r in records)
+            assert [kind for _, kind, _ in events] == ["assigned", "revoked", "assigned"]
+            assert a.seen == {(tp, i) for i in range(10)}
+            await consumer.close()
+        finally:
+            await transport.close()
+
+    run(scenario(), timeout_s=45)

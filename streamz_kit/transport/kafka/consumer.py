@@ -8,8 +8,9 @@ Two things differ from using aiokafka directly, both on purpose:
 - Rebalance callbacks run *inside `poll()`*, as the port promises. aiokafka calls its
   listener from a background task; our listener parks the call until the next `poll()`
   services it, so the runtime never sees a rebalance in the middle of its own awaits
-  (e.g. half-way through a commit). Records fetched for partitions revoked during that same
-  poll are dropped: their new owner reads them again from the committed offset.
+  (e.g. half-way through a commit). Records fetched before a revocation serviced in the
+  same poll are dropped (their new owner reads them again from the committed offset);
+  records fetched after a rebalance completed are the new assignment's and are kept.
 
 aiokafka speaks the eager rebalance protocol: on every rebalance all of a member's
 partitions are revoked, then the new assignment is handed out. `on_revoked` is called
@@ -265,15 +266,18 @@ class KafkaConsumer(Consumer):
         self, timeout_ms: int, max_records: int | None = None
     ) -> dict[TopicPartition, list[ConsumedRecord]]:
         client = await self._started()
-        revoked = await self._service_rebalance()
+        # Callbacks parked before (or while waiting for) the fetch run first; the records a
+        # fetch then returns belong to the assignment in force after them, so they are
+        # kept. Only a revocation that arrives after the fetch drops its records.
+        await self._service_rebalance()
         try:
             if self._subscribed:
-                fetched = await self._fetch_in_group(client, timeout_ms, max_records, revoked)
+                fetched = await self._fetch_in_group(client, timeout_ms, max_records)
             else:
                 fetched = await client.getmany(timeout_ms=timeout_ms, max_records=max_records)
         except KafkaError as exc:
             raise broker_error(exc, "fetch records") from exc
-        revoked |= await self._service_rebalance()
+        revoked = await self._service_rebalance()
         out: dict[TopicPartition, list[ConsumedRecord]] = {}
         for ktp, records in fetched.items():
             tp = TopicPartition(ktp.topic, ktp.partition)
@@ -303,14 +307,17 @@ class KafkaConsumer(Consumer):
         client: AIOKafkaConsumer,
         timeout_ms: int,
         max_records: int | None,
-        revoked: set[TopicPartition],
     ) -> dict[Any, list[Any]]:
         """getmany() that gives way to rebalance callbacks and honours the timeout.
 
         While a rebalance runs, aiokafka's getmany waits for the new assignment without a
         time limit, and the rebalance itself waits for our parked callbacks: so the fetch is
         raced against "a callback was parked" and against the deadline, and cancelled (it
-        holds no records then) when either comes first.
+        holds no records then) when either comes first. A fetch that completes comes after
+        every callback serviced here, so its records are of the current assignment: a
+        lone member's rejoin (revoke, join, assign) and its first fetch fit in one poll, and
+        those records must not be dropped as "revoked" (aiokafka has already moved the
+        position past them, so they would be skipped for good).
         """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_ms / 1000
@@ -331,7 +338,7 @@ class KafkaConsumer(Consumer):
                 return fetch.result()  # type: ignore[no-any-return]
             if not self._parked:
                 return {}  # the deadline passed during a rebalance
-            revoked |= await self._service_rebalance()
+            await self._service_rebalance()
             if loop.time() >= deadline:
                 return {}
 
