@@ -218,6 +218,7 @@ class App:
         if self.config.broker.startswith("embedded://"):
             # Share the group through leases in the log instead of one worker's lock.
             client["group_member"] = f"worker-{index}"
+            client["group_members_expected"] = self.config.workers
         self.config = self.config.replace(
             workers=None,
             state_dir=worker_state_dir(self.config.state_dir, index),

@@ -34,7 +34,9 @@ DEFAULT_BROKER = "embedded://.streamz"
 # Kafka Streams' commit.interval.ms defaults, by guarantee.
 COMMIT_INTERVAL_MS = {AT_LEAST_ONCE: 30_000, EXACTLY_ONCE: 100}
 # Settings read by the embedded broker (Kafka's own client keys are ignored there).
-EMBEDDED_CLIENT_SETTINGS = frozenset({"auto_offset_reset", "group_member"})
+EMBEDDED_CLIENT_SETTINGS = frozenset(
+    {"auto_offset_reset", "group_member", "group_members_expected"}
+)
 
 
 def _knob(default: int, help: str, minimum: int = 0) -> Any:

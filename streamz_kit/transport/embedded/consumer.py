@@ -30,7 +30,7 @@ from itertools import repeat
 from streamz_kit.errors import BrokerError
 from streamz_kit.transport.embedded.batch_codec import Batch
 from streamz_kit.transport.embedded.grouplock import GroupLock
-from streamz_kit.transport.embedded.leases import GroupLeases, share
+from streamz_kit.transport.embedded.leases import INITIAL_JOIN_WAIT_S, GroupLeases, share
 from streamz_kit.transport.embedded.log import Log, OffsetOutOfRange
 from streamz_kit.transport.port import (
     ConsumedRecord,
@@ -47,6 +47,7 @@ DEFAULT_MAX_RECORDS = 10_000  # per poll when the caller gives no bound, to cap 
 WAIT_STEP_S = 0.001
 IDLE_WAIT_STEP_S = 0.01
 IDLE_AFTER_S = 0.25
+JOIN_CHECK_S = 0.05  # heartbeat period while waiting for the other members at start
 _new = tuple.__new__
 _RECORD = repeat(ConsumedRecord)
 _NO_HEADERS = repeat(())
@@ -81,6 +82,7 @@ class EmbeddedConsumer(Consumer):
         self._wanted: set[TopicPartition] = set()  # every partition of the subscription
         self._target: set[TopicPartition] = set()  # this member's share of them
         self._next_heartbeat = 0.0
+        self._join_until = 0.0  # until then a first share waits for the expected members
         self._pending: tuple[set[TopicPartition], set[TopicPartition]] | None = None
         self._on_assigned: RebalanceCallback | None = None
         self._on_revoked: RebalanceCallback | None = None
@@ -124,6 +126,7 @@ class EmbeddedConsumer(Consumer):
         if self._leases is not None:
             self._wanted = wanted
             self._leases.generation = -1
+            self._join_until = time.monotonic() + INITIAL_JOIN_WAIT_S
             await self._heartbeat()
             return
         revoked = set(self._assigned) if self._assigned else set()
@@ -136,8 +139,14 @@ class EmbeddedConsumer(Consumer):
         leases = self._leases
         assert leases is not None
         generation, members, held = await self._log.db.awrite(leases.heartbeat)
-        self._next_heartbeat = time.monotonic() + leases.heartbeat_s
+        now = time.monotonic()
+        self._next_heartbeat = now + leases.heartbeat_s
         if generation != leases.generation:
+            if len(members) < leases.expected and now < self._join_until:
+                # Started with others (run --workers N): take nothing until they have
+                # joined, or INITIAL_JOIN_WAIT_S passed (leases.py); look again shortly.
+                self._next_heartbeat = now + JOIN_CHECK_S
+                return
             leases.generation = generation
             self._target = share(members, leases.member_id, self._wanted)
             self._pending = (set(self._assigned), self._target)

@@ -35,6 +35,11 @@ from streamz_kit.errors import TaskMigratedError
 from streamz_kit.transport.port import TopicPartition
 
 DEFAULT_SESSION_MS = 10_000
+# How long the first members of a group wait for the others the supervisor started before
+# taking partitions (Kafka's group.initial.rebalance.delay.ms default): without it the first
+# worker up takes every partition and hands half back a moment later, a rebalance and a
+# state restoration at every start. A member that finds enough members joined goes at once.
+INITIAL_JOIN_WAIT_S = 3.0
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS group_members(
@@ -95,10 +100,17 @@ def share(
 class GroupLeases:
     """One member's view of its group; every method runs inside a write transaction."""
 
-    def __init__(self, group_id: str, member_id: str, session_ms: int = DEFAULT_SESSION_MS) -> None:
+    def __init__(
+        self,
+        group_id: str,
+        member_id: str,
+        session_ms: int = DEFAULT_SESSION_MS,
+        expected: int = 1,
+    ) -> None:
         self.group_id = group_id
         self.member_id = member_id
         self.session_ms = max(int(session_ms), 100)
+        self.expected = max(int(expected), 1)  # members started together (run --workers N)
         self.generation = -1  # the generation this member's assignment came from
 
     @property

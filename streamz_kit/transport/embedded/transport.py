@@ -21,7 +21,8 @@ class EmbeddedTransport(Transport):
     used: `auto_offset_reset` ('earliest', the default, 'latest' or 'none'), for consumers
     without a committed offset or whose position retention deleted. `group_member` (set by
     `run --workers N`) makes group consumers share the group through leases in the log
-    (leases.py; `session_timeout_ms` is the lease timeout) instead of one holding its lock.
+    (leases.py; `session_timeout_ms` is the lease timeout) instead of one holding its lock;
+    `group_members_expected` (N) makes the first members wait for the others at start.
     """
 
     exact_end_offsets = True  # end offsets are read inside SQLite: exact, never short
@@ -54,7 +55,8 @@ class EmbeddedTransport(Transport):
         if member and group_id is not None:
             # One of several workers of the group (run --workers N): leases in the log.
             session = int(self.client_config.get("session_timeout_ms") or DEFAULT_SESSION_MS)
-            leases = GroupLeases(group_id, f"{member}-{os.getpid()}", session)
+            expected = int(self.client_config.get("group_members_expected") or 1)
+            leases = GroupLeases(group_id, f"{member}-{os.getpid()}", session, expected)
         consumer = EmbeddedConsumer(self._log, group_id, reset, leases)
         self._consumers.append(consumer)
         return consumer
