@@ -584,7 +584,31 @@ def main(argv: list[str] | None = None) -> int:
         help="Faust reads this prefix of the input (it runs at 1-3k records/s)",
     )
     p.add_argument("--results", type=Path, default=HERE / "results" / "latest.md")
+    p.add_argument(
+        "--workers",
+        default=None,
+        metavar="N,M",
+        help="instead of the matrix: W2 as N and M worker processes of one application "
+        "(bench/workers.py; with --records, --no-kafka, --no-embedded, --repeat)",
+    )
     args = p.parse_args(argv)
+    if args.workers:
+        import workers
+
+        where = [
+            b for b, off in (("embedded", args.no_embedded), ("kafka", args.no_kafka)) if not off
+        ]
+        return workers.main(
+            [
+                "--workers",
+                args.workers,
+                "--records",
+                str(args.records),
+                "--brokers",
+                ",".join(where),
+            ]
+            + ["--repeat", str(args.repeat)]
+        )
     if args.quick:
         args.records = min(args.records, 3_000)
         args.no_peers = True
