@@ -5,7 +5,8 @@ Kafka Streams' order, with Quix's store-after-commit refinement:
    changes as changelog records, and the input offsets it consumed;
 2. `produce`: hand them to the producer (outputs first, then changelog records);
 3. make them durable together with the input offsets — exactly_once: one transaction per
-   task (records + offsets); at_least_once: flush the producer, then commit the offsets;
+   task (records + offsets; on the embedded log all tasks' transactions in one SQLite
+   transaction); at_least_once: flush the producer, then commit the offsets;
 4. `apply`: write each store's changes and the changelog offset they reflect in one batch;
 5. purge repartition topics up to the committed offsets (runtime/purge.py, driven by the
    TaskManager with the offsets these functions return).
@@ -13,14 +14,14 @@ A crash between any two steps loses nothing: stores are written only after step 
 restart restores the changelog tail past the offset kept in the store. The `maybe_crash`
 points between the steps let the crash tests kill a worker exactly there.
 
-`commit_exactly_once` and `commit_at_least_once` run the steps for the App;
-the TopologyTestDriver runs steps 1, 2 and 4 after every record, with its in-memory log
+`commit_exactly_once` and `commit_at_least_once` run the steps for all of the App's
+tasks at once; the TopologyTestDriver runs steps 1, 2 and 4 after every record, with its in-memory log
 standing in for step 3.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple, Protocol
 
 from streamz_kit.errors import ProducerFencedError, TaskMigratedError
@@ -79,11 +80,23 @@ def apply(task: Task, written: Mapping[TopicPartition, int]) -> None:
 
 
 async def commit_exactly_once(
-    task: Task, producer: Producer, group_id: str
+    tasks: Sequence[tuple[Task, Producer]], group_id: str
 ) -> dict[TopicPartition, int]:
-    """One task's transaction: its records, changelog records and input offsets commit
-    together or not at all. A fenced producer means another worker owns the task now.
-    Returns the input offsets committed."""
+    """Every task's own transaction: its records, changelog records and input offsets commit
+    together or not at all. Where the producers can write several transactions in one
+    durable step (`Producer.group_commit`: the embedded log, one SQLite transaction), all
+    tasks commit in that one step; elsewhere (Kafka) one task after another. A fenced
+    producer means another worker owns its task now: TaskMigratedError. Returns the input
+    offsets committed."""
+    if tasks and all(type(p).group_commit for _, p in tasks):
+        return await _commit_as_group(tasks, group_id)
+    committed: dict[TopicPartition, int] = {}
+    for task, producer in tasks:
+        committed.update(await _commit_one(task, producer, group_id))
+    return committed
+
+
+async def _commit_one(task: Task, producer: Producer, group_id: str) -> dict[TopicPartition, int]:
     drained = drain(task)
     maybe_crash("commit:after_drain")
     if not drained:
@@ -97,13 +110,60 @@ async def commit_exactly_once(
             await producer.send_offsets(group_id, drained.offsets)
         written = await producer.commit()
     except ProducerFencedError as exc:
-        raise TaskMigratedError(
-            f"Task {task.task_id} was fenced by a newer worker; it will be closed and rejoined."
-        ) from exc
+        raise _migrated(task) from exc
     maybe_crash("commit:after_commit")
     apply(task, written)
     maybe_crash("commit:after_apply")
     return drained.offsets
+
+
+async def _commit_as_group(
+    tasks: Sequence[tuple[Task, Producer]], group_id: str
+) -> dict[TopicPartition, int]:
+    """All tasks' transactions through one `commit_group`. A fenced producer writes nothing;
+    the other tasks commit and their stores are written, then TaskMigratedError. The crash
+    points are called once per task, as one task at a time calls them, so a crash test
+    lands in each window as often as before."""
+    open_: list[tuple[Task, Producer, Drained]] = []
+    for task, producer in tasks:
+        drained = drain(task)
+        maybe_crash("commit:after_drain")
+        if drained:
+            open_.append((task, producer, drained))
+        else:
+            apply(task, {})
+    if not open_:
+        return {}
+    for _, producer, drained in open_:
+        await producer.begin()
+        produce(producer, drained)
+        if drained.offsets:
+            await producer.send_offsets(group_id, drained.offsets)
+        maybe_crash("commit:after_produce")
+    producers = [p for _, p, _ in open_]
+    results = await type(producers[0]).commit_group(producers)
+    committed: dict[TopicPartition, int] = {}
+    failures: list[tuple[Task, BaseException]] = []
+    for (task, _, drained), result in zip(open_, results):
+        maybe_crash("commit:after_commit")
+        if isinstance(result, BaseException):
+            failures.append((task, result))
+            continue
+        apply(task, result)
+        maybe_crash("commit:after_apply")
+        committed.update(drained.offsets)
+    for task, exc in failures:
+        if isinstance(exc, ProducerFencedError):
+            raise _migrated(task) from exc
+    if failures:
+        raise failures[0][1]
+    return committed
+
+
+def _migrated(task: Task) -> TaskMigratedError:
+    return TaskMigratedError(
+        f"Task {task.task_id} was fenced by a newer worker; it will be closed and rejoined."
+    )
 
 
 async def commit_at_least_once(

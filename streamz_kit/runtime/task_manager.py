@@ -301,16 +301,15 @@ class TaskManager:
         for task in running.values():
             await task.settle_async()  # async operators: their calls complete first
         if self.config.exactly_once:
-            group_id = self.config.application_id
-            for task_id, task in running.items():
-                try:
-                    committed = await commit_exactly_once(task, self.producers[task_id], group_id)
-                    self.purge.committed(committed)
-                except TaskMigratedError:
-                    # A fenced task means the group moved on without this worker (it was
-                    # stalled past its session timeout): every task here is stale. Close
-                    # them all without committing and rejoin, in one step and one line.
-                    await self._close_migrated(list(self.tasks), fenced=True)
+            pairs = [(task, self.producers[task_id]) for task_id, task in running.items()]
+            try:
+                committed = await commit_exactly_once(pairs, self.config.application_id)
+                self.purge.committed(committed)
+            except TaskMigratedError:
+                # A fenced task means the group moved on without this worker (it was
+                # stalled past its session timeout): every task here is stale. Close
+                # them all without committing and rejoin, in one step and one line.
+                await self._close_migrated(list(self.tasks), fenced=True)
         else:
             try:
                 committed = await commit_at_least_once(

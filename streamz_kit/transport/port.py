@@ -18,6 +18,7 @@ Records cross the port as bytes; serdes are the runtime's business.
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
@@ -218,6 +219,9 @@ class Producer(abc.ABC):
     """Appends records. Offsets of appended records come back from `flush` / `commit`."""
 
     transactional: bool = False
+    # True when `commit_group` writes several producers' transactions in one durable step
+    # (the embedded log); the runtime then commits all its tasks through it at once.
+    group_commit: bool = False
 
     @abc.abstractmethod
     def send(self, record: ProducerRecord) -> None:
@@ -259,6 +263,17 @@ class Producer(abc.ABC):
         raise BrokerError(
             "commit() was called on a producer that is not transactional; create it with a transactional_id (processing_guarantee='exactly_once')."
         )
+
+    @classmethod
+    async def commit_group(
+        cls, producers: Sequence[Producer]
+    ) -> list[dict[TopicPartition, int] | BaseException]:
+        """Commit the open transactions of several producers of this class (one per task
+        under exactly_once), each still all-or-nothing on its own; per producer, what its
+        `commit` returned or the exception it raised. By default the commits run
+        concurrently; a broker that can write several transactions in one durable step
+        does so (and says so with `group_commit`)."""
+        return list(await asyncio.gather(*(p.commit() for p in producers), return_exceptions=True))
 
     async def abort(self) -> None:
         raise BrokerError(

@@ -8,7 +8,7 @@ import time
 import pytest
 from transport_helpers import Names, poll_until, run_with
 
-from streamz_kit.errors import BrokerError, UnknownTopicError
+from streamz_kit.errors import BrokerError, ProducerFencedError, UnknownTopicError
 from streamz_kit.transport import (
     ProducerRecord,
     TopicPartition,
@@ -236,6 +236,57 @@ def test_aborted_transaction_is_never_seen(transport: Transport, names: Names) -
         got += [r for rs in (await consumer.poll(300)).values() for r in rs]
         assert [r.value for r in got] == [b"v1"]
         assert await admin.committed_offsets(group, [src_tp]) == {src_tp: 3}
+
+    run_with(transport, body)
+
+
+def test_commit_group_commits_each_transaction_and_refuses_only_the_fenced_one(
+    transport: Transport, names: Names
+) -> None:
+    """One commit for several tasks' transactions (exactly_once commits all tasks at once):
+    each transaction still goes in whole or not at all, and a fenced producer's records
+    and offsets stay out while the others commit."""
+    src, out, group = names("src"), names("out"), names("g")
+    out0, out1 = TopicPartition(out, 0), TopicPartition(out, 1)
+    src0, src1 = TopicPartition(src, 0), TopicPartition(src, 1)
+
+    async def body(t: Transport) -> None:
+        admin = t.admin()
+        await admin.create_topics([TopicSpec(src, 2), TopicSpec(out, 2)])
+        b_id = names("tx-b")
+        a = t.producer(transactional_id=names("tx-a"))
+        b = t.producer(transactional_id=b_id)
+        await b.init_transactions()
+        for i, (producer, out_p, src_tp) in enumerate(((a, 0, src0), (b, 1, src1))):
+            await producer.begin()
+            producer.send(rec(out, out_p, 10 * i))
+            producer.send(rec(out, out_p, 10 * i + 1))
+            await producer.send_offsets(group, {src_tp: 5 + i})
+        first = await type(a).commit_group([a, b])
+        assert first == [{out0: 1}, {out1: 1}]
+        newer = t.producer(transactional_id=b_id)  # fences b
+        await newer.init_transactions()
+        for producer, out_p, src_tp in ((a, 0, src0), (b, 1, src1)):
+            await producer.begin()
+            producer.send(rec(out, out_p, 7))
+            await producer.send_offsets(group, {src_tp: 50})
+        second = await type(a).commit_group([a, b])
+        assert second[0] == {out0: 2}
+        assert isinstance(second[1], ProducerFencedError)
+        assert await admin.committed_offsets(group, [src0, src1]) == {src0: 50, src1: 6}
+        consumer = t.consumer(group_id=None)
+        consumer.assign([out0, out1])
+        got = await poll_until(consumer, 5)
+        got += [r for rs in (await consumer.poll(300)).values() for r in rs]
+        assert sorted((r.partition, r.value) for r in got) == [
+            (0, b"v0"),
+            (0, b"v1"),
+            (0, b"v7"),
+            (1, b"v10"),
+            (1, b"v11"),
+        ]
+        for producer in (a, b, newer):
+            await producer.close()
 
     run_with(transport, body)
 

@@ -213,6 +213,7 @@ class KafkaProducer(Producer):
     async def abort(self) -> None:
         self._require_transactional("abort")
         self._queue = []
+        _forget_failed_deliveries(self._inflight)
         self._inflight = []
         self._delivered = {}
         client = await self._started()
@@ -240,6 +241,7 @@ class KafkaProducer(Producer):
     async def close(self) -> None:
         client, self._client = self._client, None
         self._queue = []
+        _forget_failed_deliveries(self._inflight)
         self._inflight = []
         self._delivered = {}
         if client is not None:
@@ -253,3 +255,22 @@ def _forget_fatal_error(client: AIOKafkaProducer) -> None:
     waiter = getattr(getattr(client, "_txn_manager", None), "_transaction_waiter", None)
     if isinstance(waiter, asyncio.Future) and waiter.done() and not waiter.cancelled():
         waiter.exception()
+
+
+def _forget_failed_deliveries(
+    inflight: list[tuple[TopicPartition, int, asyncio.Future[Any]]],
+) -> None:
+    """Batches dropped unconfirmed (a fenced or aborted transaction, a closed producer) fail
+    with the error already reported elsewhere; retrieve it, so asyncio does not print each
+    one with a traceback when the future is collected."""
+    for _, _, future in inflight:
+        if future.done():
+            if not future.cancelled():
+                future.exception()
+        else:
+            future.add_done_callback(_retrieve)
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
