@@ -5,14 +5,30 @@ time its counter moved). That figure is only as honest as the runner, so the har
 each Kafka run itself: a thread watches the consumer group and the output topic while the child
 runs, and records
 
-- `t_start`: when the group first turns Stable (joined, partitions assigned: start-up is over),
-  or the first output record if that comes earlier;
+- the start: the moment the runner processed its first record, as the runner reports it on
+  CLOCK_MONOTONIC (`first_mono`: Python's time.monotonic, Java's System.nanoTime; one clock
+  for every process of the machine). It is checked against what the harness sees: it cannot
+  lie before the group turned Stable. Runners that report none start at the group turning
+  Stable (or the first output, if earlier);
 - `t_done`: when the output topic (read_committed) holds the complete expected answer (W1: every
   kept record; W2/W3: every key's final count).
 
-outside rate = N / (t_done - t_start). It includes the first fetch and the last flush/commit that
-the in-process window leaves out, so it reads a little lower; the harness prints both and flags
-a gap over 10 %.
+outside rate = N / (t_done - start). Both timings thus start at the first record processed;
+the outside one ends when the last output is visible, so it also counts the final flush and
+commit that the in-process window leaves out (for cached W2/W3 at a 30 s commit interval, that
+flush writes nearly all outputs). The harness prints both and flags a gap over 10 %, with
+`tail_s`, the time from the runner's last record (`last_mono`) to the complete output: the
+part of the gap that is the final flush, and not a counter counting the wrong thing.
+
+Why not the group turning Stable, as before: between Stable and the first record a framework
+still creates its tasks, opens its stores and (exactly_once) starts its transactional
+producers; Kafka Streams spends 0.5-1 s there, which no steady-state rate includes, and which
+made the outside figure read 10-55 % low on runs of 1-3 s. `outside_from_stable_s` keeps
+that longer span for reference.
+
+The reader counts W1's outputs without decoding them (the full check reads the topic again
+after the run): decoding 200,000 JSON values in the harness took CPU from the measured
+process on 2 cores and let the reader fall behind the end.
 """
 
 from __future__ import annotations
@@ -40,11 +56,10 @@ class Progress:
     def add(self, key: bytes | None, value: bytes | None) -> None:
         if value is None:
             return
-        v = orjson.loads(value)
-        if self.workload == "W1":
+        if self.workload == "W1":  # the count only; the sum of ids is checked after the run
             self.count += 1
-            self.total += v["id"]
             return
+        v = orjson.loads(value)
         if key is None:
             return
         k = key.decode()
@@ -60,7 +75,7 @@ class Progress:
 
     def complete(self) -> bool:
         if self.workload == "W1":
-            return (self.count, self.total) == tuple(self.want)
+            return self.count >= self.want[0]
         want: Counter[str] = self.want
         return self.matching == len(want)
 
@@ -122,7 +137,7 @@ class DrainTimer(threading.Thread):
             bootstrap_servers=self.bootstrap,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            fetch_max_wait_ms=50,
+            fetch_max_wait_ms=10,
             isolation_level="read_committed",
             max_partition_fetch_bytes=8 << 20,
         )
@@ -147,7 +162,12 @@ class DrainTimer(threading.Thread):
             await stable
             await consumer.stop()
 
-    def result(self) -> dict[str, Any]:
+    def result(
+        self, first_mono: float | None = None, last_mono: float | None = None
+    ) -> dict[str, Any]:
+        """The outside figure; `first_mono` / `last_mono` are the runner's first and last
+        processed record on CLOCK_MONOTONIC (see the module docstring), None if the runner
+        reports none. `tail_s`: from the last record processed to the complete output."""
         starts = [t for t in (self.t_stable, self.t_first_output) if t is not None]
         out: dict[str, Any] = {"outside_error": self.error}
         if self.t_done is None or not starts:
@@ -155,12 +175,20 @@ class DrainTimer(threading.Thread):
             if self.error is None:
                 out["outside_error"] = "the output never held the complete answer"
             return out
-        start = min(starts)
+        start, label = min(starts), "group stable"
+        if start != self.t_stable:
+            label = "first output"
+        if first_mono is not None and self.t_spawn < first_mono < self.t_done:
+            if self.t_stable is not None and first_mono < self.t_stable:
+                out["outside_error"] = "the runner's first record came before the group was Stable"
+            start, label = first_mono, "first record processed"
         out.update(
             outside_rate=self.n / (self.t_done - start) if self.t_done > start else None,
             outside_s=self.t_done - start,
             outside_from_spawn_s=self.t_done - self.t_spawn,
-            outside_start="group stable" if start == self.t_stable else "first output",
+            outside_from_stable_s=(self.t_done - self.t_stable) if self.t_stable else None,
+            outside_start=label,
+            tail_s=(self.t_done - last_mono) if last_mono is not None else None,
         )
         return out
 
@@ -171,4 +199,8 @@ def cross_check(result: dict[str, Any]) -> str:
     if not inside or not outside:
         return "no outside figure"
     gap = (inside - outside) / outside
-    return "ok" if abs(gap) <= 0.10 else f"gap {gap:+.0%}"
+    if abs(gap) <= 0.10:
+        return "ok"
+    tail = result.get("tail_s")
+    # what the gap is made of: the output completes this long after the last record
+    return f"gap {gap:+.0%}" + (f", tail {tail:.1f} s" if tail is not None else "")

@@ -88,6 +88,8 @@ def main() -> int:
                     "processed": state["seen"],
                     "startup_s": first - state["t0"],
                     "window_s": last - first,
+                    "first_mono": first,  # CLOCK_MONOTONIC: the outside timing starts here
+                    "last_mono": last,
                     "stop_s": time.monotonic() - last,
                     "peak_rss_kb": peak_rss_kb(),
                 }

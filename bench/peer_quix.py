@@ -111,6 +111,8 @@ def main() -> int:
                 "processed": seen,
                 "startup_s": first - t0 if first else None,
                 "window_s": last - first,
+                "first_mono": first or None,  # CLOCK_MONOTONIC: the outside timing starts here
+                "last_mono": last or None,
                 "stop_s": t_end - last if last else None,
                 "peak_rss_kb": peak_rss_kb(),
             }

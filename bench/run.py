@@ -389,7 +389,7 @@ class Bench:
             timer.join(timeout=10)
             timer.stop_flag.set()
             timer.join(timeout=5)
-            result.update(timer.result())
+            result.update(timer.result(result.get("first_mono"), result.get("last_mono")))
             result["cross_check"] = drain.cross_check(result)
         say(
             f"  in-process {result.get('rate') or 0:,.0f}/s, outside {result.get('outside_rate') or 0:,.0f}/s"

@@ -60,6 +60,9 @@ class Watcher(threading.Thread):
         self.timeout_s = timeout_s
         self.first: tuple[float, int] | None = None
         self.last: tuple[float, int] | None = None
+        # the process's CPU time at `first` and `last`: records per CPU-second hold still
+        # on a loaded machine, where the wall-clock rate moves with everyone else's work
+        self.cpu_first = self.cpu_last = 0.0
         self.timed_out = False
 
     def run(self) -> None:
@@ -71,8 +74,10 @@ class Watcher(threading.Thread):
             n = worker.records_processed if worker is not None else 0
             if n and self.first is None:
                 self.first = (now, n)
+                self.cpu_first = time.process_time()
             if n and (self.last is None or n != self.last[1]):
                 self.last = (now, n)
+                self.cpu_last = time.process_time()
             if n >= self.target or self.app.error is not None:
                 break
             if now - started > self.timeout_s:
@@ -108,6 +113,9 @@ async def throughput(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.wait({waiter, loop_task}, return_when=asyncio.FIRST_COMPLETED)
     t_stop = time.monotonic()
     commits = app.metrics().get("commits")
+    worker = app._worker  # noqa: SLF001 -- read-only: time spent in commits during the run
+    stats = worker.tasks.stats if worker is not None and worker.tasks is not None else None
+    commit_s = stats.total_commit_ms / 1000 if stats is not None else None
     await app.stop()
     t_stopped = time.monotonic()
     watcher.join(timeout=1)
@@ -127,6 +135,16 @@ async def throughput(args: argparse.Namespace) -> dict[str, Any]:
         "error": None if app.error is None else repr(app.error),
         "coarse": coarse,
         "commits": commits,
+        "commit_s": commit_s,
+        "cpu_rate": (
+            (last[1] - first[1]) / (watcher.cpu_last - watcher.cpu_first)
+            if first and last and watcher.cpu_last > watcher.cpu_first
+            else None
+        ),
+        # the window's start on CLOCK_MONOTONIC (shared by every process of the machine):
+        # the harness's outside timing starts here too (bench/drain.py)
+        "first_mono": first[0] if first else None,
+        "last_mono": last[0] if last else None,
         "peak_rss_kb": peak_rss_kb(),
     }
 

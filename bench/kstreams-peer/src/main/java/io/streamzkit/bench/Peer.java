@@ -124,6 +124,10 @@ public final class Peer {
         r.put("processed", lastN);
         r.put("startup_s", firstT > 0 ? (firstT - t0) / 1e9 : 0);
         r.put("window_s", (lastT - firstT) / 1e9);
+        // System.nanoTime is CLOCK_MONOTONIC on Linux, the clock of Python's time.monotonic:
+        // the harness's outside timing starts at this first record too (bench/drain.py)
+        if (firstT > 0) r.put("first_mono", firstT / 1e9);
+        if (lastT > 0) r.put("last_mono", lastT / 1e9);
         r.put("stop_s", (tStopped - tStop) / 1e9);
         r.put("timed_out", timedOut);
         if (failure[0] != null) r.put("error", failure[0].toString());
