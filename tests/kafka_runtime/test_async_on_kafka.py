@@ -46,7 +46,14 @@ def test_sigkill_one_of_two_workers_with_calls_in_flight_exactly_once(
     try:
         wait_for(lambda: all(w.running_tasks() for w in workers), 60, workers, "assignment")
         produce_events(broker, f"{prefix}-events", 0, total, partitions)
-        wait_for(lambda: ended_calls(logs[1]) >= 150, 60, workers, "calls on worker 1")
+        # Killed at a moment with calls running (each commit first awaits every call, so
+        # between a commit's drain and the next poll none run).
+        wait_for(
+            lambda: ended_calls(logs[1]) >= 150 and bool(unfinished_calls(logs[1])),
+            60,
+            workers,
+            "calls in flight on worker 1",
+        )
         workers[1].stop(signal.SIGKILL)
         assert unfinished_calls(logs[1]), "no call was in flight on the killed worker"
         wait_for(
