@@ -17,6 +17,7 @@ not commit deleted nothing, and a vacuum that did not commit moved nothing.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
@@ -59,7 +60,10 @@ class _Topic(NamedTuple):
 
 ENV_CHECK_MS = "STREAMZ_LOG_RETENTION_CHECK_INTERVAL_MS"
 DEFAULT_CHECK_MS = 300_000  # Kafka's log.retention.check.interval.ms
-MAX_RECLAIM_ROUNDS = 256  # per cleanup: at most 4 GiB handed back before the next check
+MAX_RECLAIM_ROUNDS = 2048  # per cleanup: at most 4 GiB handed back before the next check
+# Between two vacuum transactions: lets this process's own work and other processes' writes
+# (their busy handlers retry every few ms) take the lock, so a large reclaim never holds it long.
+RECLAIM_PAUSE_S = 0.01
 
 log = logging.getLogger("streamz_kit.embedded")
 
@@ -132,6 +136,7 @@ class LogCleaner:
                 records += removed.records
                 batches += removed.batches
                 freed += removed.bytes
+                await asyncio.sleep(0)  # one partition per write transaction, then others' turn
         pages = await self.reclaim()
         self.last = CleanupResult(records, batches, freed, pages)
         return self.last
@@ -157,6 +162,7 @@ class LogCleaner:
             total += pages
             if pages < RECLAIM_PAGES:
                 break
+            await asyncio.sleep(RECLAIM_PAUSE_S)
         if total:
             db.read(lambda c: c.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall())
         return total

@@ -39,7 +39,10 @@ from streamz_kit.transport.embedded.batch_codec import Batch
 
 DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000  # Kafka's retention.ms (log.retention.hours=168)
 DEFAULT_RETENTION_BYTES = -1  # Kafka's retention.bytes: no size limit
-RECLAIM_PAGES = 1024  # pages given back per vacuum transaction (16 MiB at 16 KiB pages)
+# Pages given back per vacuum transaction (2 MiB at 16 KiB pages). A transaction holds the
+# log's write lock and, in the process running it, the event loop: 1,024 pages took ~0.5 s
+# on the soak's 800 MB log under load; 128 keep each hold short (the cleaner pauses between).
+RECLAIM_PAGES = 128
 
 # (payload, base, last, count, topic_id, partition, headers=False) -> Batch
 Decoder = Callable[..., Batch]
