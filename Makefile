@@ -29,7 +29,7 @@ $(BIN)/.dev-installed: $(BIN)/.installed
 check: $(BIN)/.dev-installed
 	$(BIN)/ruff check
 	$(BIN)/ruff format --check
-	$(BIN)/mypy streamz_kit
+	$(BIN)/mypy streamz_kit tests/dsl/typing_sample.py
 
 format-check: $(BIN)/.dev-installed
 	$(BIN)/ruff format --check

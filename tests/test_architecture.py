@@ -16,9 +16,14 @@ PACKAGE = Path(streamz_kit.__file__).parent
 MAX_LINES = 500
 # The fluent API's classes return each other (KStream.group_by -> KGroupedStream ->
 # KTable.to_stream -> KStream); that cycle is the grammar itself, and the only one allowed.
-# Helpers (joins, windows, suppress, ...) never import it: they see streams and tables
-# through dsl/shapes.py, add nodes, and the grammar wraps what they return.
-GRAMMAR = {f"streamz_kit.dsl.{m}" for m in ("builder", "kstream", "ktable", "grouped")}
+# The windowed and cogrouped streams are grammar too (KGroupedStream.windowed_by(...).count()
+# returns a KTable, typed for the users' type checkers). Helpers (joins, suppress, ...) never
+# import it: they see streams and tables through dsl/shapes.py, add nodes, and the grammar
+# wraps what they return.
+GRAMMAR = {
+    f"streamz_kit.dsl.{m}"
+    for m in ("builder", "kstream", "ktable", "grouped", "windowed", "cogrouped")
+}
 
 # The layers, lowest first: a module imports its own layer and those below it, never one
 # above. A module belongs to the layer of the longest name listed that it starts with

@@ -10,7 +10,7 @@ must be co-partitioned. Every input record yields exactly one update of the resu
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 from streamz_kit.dsl.checks import check_function
 from streamz_kit.dsl.materialized import Materialized
@@ -30,12 +30,12 @@ from streamz_kit.stores import StoreBuilder
 from streamz_kit.topology.graph import GraphNode, RepartitionTopic
 from streamz_kit.windows import SessionWindows, SlidingWindows, TimeWindows
 
-# The grammar's classes are not imported here, not even for type hints: that would tie this
-# module into the DSL's import cycle. The first KGroupedStream (its `_table`) makes the
-# KTable returned.
-KGroupedStream = Any
-KStream = Any
-KTable = Any
+if TYPE_CHECKING:
+    # Part of the grammar (docs/architecture.md): the first KGroupedStream (its `_table`)
+    # makes the KTable returned.
+    from streamz_kit.dsl.grouped import KGroupedStream
+    from streamz_kit.dsl.kstream import KStream
+    from streamz_kit.dsl.ktable import KTable
 
 __all__ = [
     "CogroupedKStream",
@@ -63,8 +63,9 @@ class CogroupedKStream:
     def cogroup(self, grouped: KGroupedStream, aggregator: Aggregator) -> CogroupedKStream:
         """Add another grouped stream (its values may be of another type) with its own
         `aggregator(key, value, agg)`; returns this cogrouped stream."""
-        # The first grouped stream is a KGroupedStream (KGroupedStream.cogroup made this).
-        if not isinstance(grouped, type(self.groups[0][0])):
+        from streamz_kit.dsl.grouped import KGroupedStream
+
+        if not isinstance(grouped, KGroupedStream):
             raise TopologyError(
                 f"cogroup() takes a KGroupedStream (stream.group_by_key() or group_by(...)), "
                 f"not {type(grouped).__name__}."
@@ -98,7 +99,17 @@ class CogroupedKStream:
 
         return _build(self, materialized, name, store, node, lambda ks: ks)
 
-    def windowed_by(self, windows: Any) -> Any:
+    @overload
+    def windowed_by(
+        self, windows: TimeWindows | SlidingWindows
+    ) -> TimeWindowedCogroupedKStream: ...
+
+    @overload
+    def windowed_by(self, windows: SessionWindows) -> SessionWindowedCogroupedKStream: ...
+
+    def windowed_by(
+        self, windows: TimeWindows | SlidingWindows | SessionWindows
+    ) -> TimeWindowedCogroupedKStream | SessionWindowedCogroupedKStream:
         """Aggregate per key and window: TimeWindows, SlidingWindows or SessionWindows."""
         if isinstance(windows, SessionWindows):
             return SessionWindowedCogroupedKStream(self, windows)
@@ -123,7 +134,7 @@ def _window_store(
 class TimeWindowedCogroupedKStream:
     """A cogrouped stream over tumbling, hopping or sliding windows."""
 
-    def __init__(self, cogrouped: CogroupedKStream, windows: Any) -> None:
+    def __init__(self, cogrouped: CogroupedKStream, windows: TimeWindows | SlidingWindows) -> None:
         self.cogrouped = cogrouped
         self.windows = windows
 
@@ -284,5 +295,6 @@ def _repartition(stream: KStream, base: str, key_serde: Any, value_serde: Any) -
         )
     )
     source = stream.builder.add_source([topic], ks, vs, internal=True, name=f"{topic}-source")
-    # A KStream like `stream` (type(stream): this module does not import the grammar).
-    return type(stream)(stream.builder, source, ks, vs, sources=frozenset([source]))
+    from streamz_kit.dsl.kstream import KStream
+
+    return KStream(stream.builder, source, ks, vs, sources=frozenset([source]))

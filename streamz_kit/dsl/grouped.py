@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from streamz_kit import serdes
 from streamz_kit.dsl.materialized import Materialized
@@ -17,10 +17,13 @@ from streamz_kit.processor.aggregate import (
 )
 from streamz_kit.topology.graph import GraphNode
 from streamz_kit.topology.internal_serdes import ChangeSerde
+from streamz_kit.windows import SessionWindows, SlidingWindows, TimeWindows
 
 if TYPE_CHECKING:
+    from streamz_kit.dsl.cogrouped import CogroupedKStream
     from streamz_kit.dsl.kstream import KStream
     from streamz_kit.dsl.ktable import KTable
+    from streamz_kit.dsl.windowed import SessionWindowedKStream, TimeWindowedKStream
 
 
 def _count_adder(key: Any, value: Any, agg: int) -> int:
@@ -83,8 +86,7 @@ class KGroupedStream:
         store_name: str,
         sources: frozenset[str],
     ) -> KTable:
-        """The KTable of an aggregation node the helpers (dsl/windowed.py, dsl/cogrouped.py)
-        added: they never import the grammar, the grammar wraps their nodes."""
+        """The KTable of an aggregation node that dsl/windowed.py or dsl/cogrouped.py added."""
         from streamz_kit.dsl.ktable import KTable
 
         return KTable(
@@ -152,13 +154,21 @@ class KGroupedStream:
             lambda: StreamAggregateNode(node_name, store_name, initializer, aggregator),
         )
 
-    def windowed_by(self, windows: Any) -> Any:
+    @overload
+    def windowed_by(self, windows: TimeWindows | SlidingWindows) -> TimeWindowedKStream: ...
+
+    @overload
+    def windowed_by(self, windows: SessionWindows) -> SessionWindowedKStream: ...
+
+    def windowed_by(
+        self, windows: TimeWindows | SlidingWindows | SessionWindows
+    ) -> TimeWindowedKStream | SessionWindowedKStream:
         """Aggregate per key and window: TimeWindows, SlidingWindows or SessionWindows."""
         from streamz_kit.dsl.windowed import windowed_by
 
         return windowed_by(self, windows)
 
-    def cogroup(self, aggregator: Callable[[Any, Any, Any], Any]) -> Any:
+    def cogroup(self, aggregator: Callable[[Any, Any, Any], Any]) -> CogroupedKStream:
         """Start a cogrouped aggregation (KIP-150): this stream folds into the shared aggregate
         with `aggregator(key, value, agg)`; add more with `.cogroup(grouped, aggregator)`."""
         from streamz_kit.dsl.cogrouped import CogroupedKStream

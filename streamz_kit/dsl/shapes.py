@@ -1,9 +1,10 @@
 """What the DSL's helper modules read of the grammar's streams and tables.
 
-The grammar (builder, kstream, ktable, grouped) calls helpers (joins, suppress, versioned
-joins, repartitions) that add nodes to the graph and return their names; the grammar wraps
-those names in the KStream or KTable it returns. The helpers see the grammar's objects only
-through these protocols, so they never import the grammar and stay out of its import cycle.
+The grammar (builder, kstream, ktable, grouped, windowed, cogrouped) calls helpers (joins,
+suppress, versioned joins, repartitions) that add nodes to the graph and return their names;
+the grammar wraps those names in the KStream or KTable it returns. The helpers see the
+grammar's objects only through these protocols, so they never import the grammar and stay
+out of its import cycle.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ serde is the matching windowed serde, so `to_stream().to(topic)` needs no extra 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 
 from streamz_kit import serdes
 from streamz_kit.dsl.checks import check_function
@@ -31,15 +31,18 @@ from streamz_kit.processor.windowed import (
 from streamz_kit.serdes_windowed import SessionWindowedSerde, TimeWindowedSerde
 from streamz_kit.windows import SessionWindows, SlidingWindows, TimeWindows
 
-# The grammar's classes are not imported here, not even for type hints: that would tie this
-# module into the DSL's import cycle. KGroupedStream._finish makes the KTable returned.
-KGroupedStream = Any
-KTable = Any
+if TYPE_CHECKING:
+    # Part of the grammar (docs/architecture.md): the windowed streams return KTables, and
+    # KGroupedStream._finish makes them.
+    from streamz_kit.dsl.grouped import KGroupedStream
+    from streamz_kit.dsl.ktable import KTable
 
 __all__ = ["SessionWindowedKStream", "TimeWindowedKStream", "windowed_by"]
 
 
-def windowed_by(grouped: KGroupedStream, windows: Any) -> Any:
+def windowed_by(
+    grouped: KGroupedStream, windows: TimeWindows | SlidingWindows | SessionWindows
+) -> TimeWindowedKStream | SessionWindowedKStream:
     """Dispatch on the window kind, as Kafka's overloaded windowedBy does."""
     if isinstance(windows, SessionWindows):
         return SessionWindowedKStream(grouped, windows)
@@ -59,7 +62,7 @@ class _Windowed:
         self.windows = windows
         self.emit: EmitStrategy = EmitStrategy.on_window_update()
 
-    def emit_strategy(self, strategy: EmitStrategy) -> Any:
+    def emit_strategy(self, strategy: EmitStrategy) -> Self:
         """`EmitStrategy.on_window_close()`: forward only each window's final result, when
         it closes (KIP-825), instead of every update; returns this windowed stream."""
         if not isinstance(strategy, EmitStrategy):
