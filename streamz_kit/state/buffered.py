@@ -105,6 +105,18 @@ class BufferedStore:
     def all(self) -> Iterator[tuple[bytes, bytes]]:
         return self.range(None, None)
 
+    def delete_range(self, lo: bytes, hi: bytes) -> int:
+        """Delete every key with lo <= key < hi (pending or stored); returns how many.
+
+        A window store drops an expired segment this way. Unlike `range`, it never builds
+        the sorted index of pending keys: one pass over them costs less than an index that
+        every later put of the commit interval would then have to maintain."""
+        keys = dict.fromkeys(k for k in self._pending if lo <= k < hi)
+        keys.update(dict.fromkeys(k for k, _ in self.inner.range(lo, hi) if k < hi))
+        for key in keys:
+            self.put(key, None)
+        return len(keys)
+
     def approximate_num_entries(self) -> int:
         """The store's count adjusted for pending inserts and deletes: exact (for memory)
         while few changes are pending; past that, pending inserts are simply added, so

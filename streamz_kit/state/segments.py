@@ -106,9 +106,7 @@ class SegmentIndex:
         buffer = self.buffer
         while ids and (ids[0] + 1) * interval <= floor:
             seg = ids.pop(0)
-            keys = [k for k, _ in buffer.range(enc_time(seg), enc_time(seg + 1))]
-            for key in keys:
-                buffer.put(key, None)
+            buffer.delete_range(enc_time(seg), enc_time(seg + 1))
 
 
 def read_meta(buffer: BufferedStore, name: bytes) -> int | None:
