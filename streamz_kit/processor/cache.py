@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from streamz_kit.processor.types import Change, Forward, Headers
+from streamz_kit.windows import Window, Windowed
 
-__all__ = ["EmitCache"]
+__all__ = ["EmitCache", "WindowedEmitCache"]
 
 
 class EmitCache:
@@ -51,6 +52,62 @@ class EmitCache:
             if change.new is None and change.old is None:
                 continue  # deleting a key that never existed: nothing to tell (as Kafka)
             forward(key, change, timestamp, headers)
+
+    def discard(self) -> None:
+        self.entries = {}
+
+
+class WindowedEmitCache:
+    """`EmitCache` for a time-window aggregation: the same contract (latest new value, the
+    oldest old value, forwarded at the commit or when full), keyed by (key, window start).
+
+    A hopping window of 60 s / 10 s updates six windows a record; building a `Windowed`
+    key, its `Window` and a `Change` for each (and hashing the Windowed dataclass) cost
+    more than the store updates once those are cached. Here an update is one tuple in a
+    dict; the objects are built once per window and commit, when the entry is forwarded.
+    """
+
+    __slots__ = ("entries", "forward", "hits", "limit", "puts", "size")
+
+    def __init__(self, forward: Forward, limit: int, size_ms: int) -> None:
+        self.entries: dict[tuple[Any, int], tuple[Any, Any, int, Headers]] = {}
+        self.limit = max(1, limit)
+        self.forward = forward
+        self.size = size_ms
+        self.puts = 0
+        self.hits = 0
+
+    def put_window(
+        self, key: Any, start: int, new: Any, old: Any, timestamp: int, headers: Headers
+    ) -> None:
+        self.puts += 1
+        ck = (key, start)
+        try:
+            entry = self.entries.get(ck)
+        except TypeError:  # an unhashable key cannot be cached: forward it now
+            window = Window(start, start + self.size)
+            self.forward(Windowed(key, window), Change(new, old), timestamp, headers)
+            return
+        if entry is not None:
+            self.hits += 1
+            old = entry[1]
+        self.entries[ck] = (new, old, timestamp, headers)
+        if len(self.entries) >= self.limit:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.entries:
+            return
+        entries = self.entries
+        self.entries = {}
+        forward = self.forward
+        size = self.size
+        for (key, start), (new, old, timestamp, headers) in entries.items():
+            if new is None and old is None:
+                continue  # deleting a window that never existed: nothing to tell (as Kafka)
+            forward(
+                Windowed(key, Window(start, start + size)), Change(new, old), timestamp, headers
+            )
 
     def discard(self) -> None:
         self.entries = {}

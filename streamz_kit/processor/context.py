@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from streamz_kit.errors import TopologyError
 from streamz_kit.processor.api import PunctuationType
-from streamz_kit.processor.cache import EmitCache
+from streamz_kit.processor.cache import EmitCache, WindowedEmitCache
 from streamz_kit.processor.punctuation import Punctuation, PunctuationQueue
 from streamz_kit.processor.types import Forward, Headers
 
@@ -119,7 +119,7 @@ class TaskContext:
         self.stream_time = -1
         self.punctuations = PunctuationQueue()
         self.skipped: Counter[str] = Counter()
-        self.caches: list[EmitCache] = []
+        self.caches: list[EmitCache | WindowedEmitCache] = []
 
     def resolve_topic(self, topic: str, internal: bool) -> str:
         """Internal topics carry the application id as a prefix, as in Kafka Streams."""
@@ -141,6 +141,16 @@ class TaskContext:
         cache = EmitCache(node.forward, self.cache_max_entries)
         self.caches.append(cache)
         return cache.put
+
+    def windowed_cache_for(
+        self, node: _Forwarding, store: Any, size_ms: int
+    ) -> WindowedEmitCache | None:
+        """A time-window aggregation's record cache (None: forward each update at once)."""
+        if self.cache_max_entries <= 0 or store is None or not store.caching_enabled:
+            return None
+        cache = WindowedEmitCache(node.forward, self.cache_max_entries, size_ms)
+        self.caches.append(cache)
+        return cache
 
     def flush_caches(self) -> None:
         """Forward what the record caches hold, upstream nodes first (commit step 0)."""

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from streamz_kit.processor.aggregate import StatefulNode
-from streamz_kit.processor.node import Change, Headers
+from streamz_kit.processor.context import TaskContext
+from streamz_kit.processor.node import Change, Headers, Node
 from streamz_kit.windows import SessionWindows, SlidingWindows, TimeWindows, Window, Windowed
 
 __all__ = [
@@ -96,27 +97,52 @@ class TimeWindowAggregateNode(_WindowedAggregate):
         super().__init__(name, store_name, initializer, aggregator)
         self.windows = windows
 
+    def init(self, context: TaskContext) -> None:
+        Node.init(self, context)
+        self.store = context.get_store(self.store_name)
+        # Updates wait in a record cache keyed by (key, window start) when the store caches;
+        # the Windowed key and its Change are built when the cache forwards them.
+        self.cache = context.windowed_cache_for(self, self.store, self.windows.size_ms)
+        self.emit = self.forward
+
     def process(self, key: Any, value: Any, timestamp: int, headers: Headers) -> None:
         if key is None:
             self.skip("null key", key)
             return
         store = self.store
+        fetch = store.fetch_with_timestamp
+        put = store.put
+        cache = self.cache
         observed = self._observe(timestamp)
         close_time = observed - self.windows.grace_ms
-        for window in self.windows.windows_for(timestamp):
-            if window.end <= close_time:
-                self.skip(LATE, key)
+        size = self.windows.size_ms
+        advance = self.windows.advance_ms
+        # Every window containing the timestamp, oldest first (TimeWindows.windows_for).
+        start = max(0, timestamp - size + advance)
+        start -= start % advance
+        while start <= timestamp:
+            end = start + size
+            if end <= timestamp:
+                start += advance
                 continue
-            current = store.fetch_with_timestamp(key, window.start)
+            if end <= close_time:
+                self.skip(LATE, key)
+                start += advance
+                continue
+            current = fetch(key, start)
             if current is None or current[0] is None:
                 old = self._init_agg()
                 new_ts = timestamp
             else:
                 old, old_ts = current
-                new_ts = max(old_ts, timestamp)
+                new_ts = old_ts if old_ts > timestamp else timestamp
             new = self._apply(key, value, old)
-            store.put(key, new, window.start, timestamp=new_ts)
-            self.emit(Windowed(key, window), Change(new, old), new_ts, headers)
+            put(key, new, start, timestamp=new_ts)
+            if cache is not None:
+                cache.put_window(key, start, new, old, new_ts, headers)
+            else:
+                self.forward(Windowed(key, Window(start, end)), Change(new, old), new_ts, headers)
+            start += advance
 
 
 class SlidingWindowAggregateNode(_WindowedAggregate):

@@ -10,6 +10,9 @@ import struct
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from streamz_kit.serdes import Serde
+from streamz_kit.state.buffered import BufferedStore
+from streamz_kit.state.object_cache import CACHE_KEY_TYPES, DEFAULT_CACHE_ENTRIES, cache_check
 from streamz_kit.state.typed import TypedStore
 
 __all__ = ["KeyValueStore", "TimestampedKeyValueStore"]
@@ -85,9 +88,21 @@ class TimestampedKeyValueStore(KeyValueStore):
     """Values stored as 8-byte big-endian timestamp + serialized value (Kafka's format).
 
     `get`, `range` and `all` return plain values; `get_with_timestamp` adds the timestamp.
+
+    Values that cannot be aliased (ints of a LONG or JSON store: counts, sums) are kept as
+    objects in the store's object cache (state/object_cache.py) and serialized once, when
+    the commit calls `flush_cache` or the cache evicts them; range reads flush it first.
     """
 
     kind = "timestamped_kv"
+
+    def __init__(self, buffer: BufferedStore, key_serde: Serde, value_serde: Serde, name: str):
+        super().__init__(buffer, key_serde, value_serde, name)
+        self._check = cache_check(value_serde)
+        self._cache: dict[Any, tuple[Any, int]] = {}
+        self._dirty: dict[Any, None] = {}
+        self._generation = buffer.generation
+        self.cache_limit = DEFAULT_CACHE_ENTRIES
 
     def _value(self, data: bytes) -> Any:
         return self.value_serde.deserialize(self._topic, data[8:])
@@ -96,15 +111,54 @@ class TimestampedKeyValueStore(KeyValueStore):
         vb = self.value_serde.serialize(self._topic, value)
         return None if vb is None else _TS.pack(timestamp) + vb
 
+    def get(self, key: Any) -> Any:
+        found = self.get_with_timestamp(key)
+        return None if found is None else found[0]
+
     def get_with_timestamp(self, key: Any) -> tuple[Any, int] | None:
+        check = self._check
+        if check is not None and type(key) in CACHE_KEY_TYPES:
+            if self._generation != self.buffer.generation:
+                self._drop_cache()
+            hit = self._cache.get(key)
+            if hit is not None:
+                return hit
+        else:
+            check = None
         data = self.buffer.get(self.key_serde.serialize(self._topic, key))  # type: ignore[arg-type]
         if data is None:
             return None
-        return self.value_serde.deserialize(self._topic, data[8:]), _TS.unpack_from(data)[0]
+        found = (self.value_serde.deserialize(self._topic, data[8:]), _TS.unpack_from(data)[0])
+        if check is not None and check(found[0]) and len(self._cache) < self.cache_limit:
+            self._cache[key] = found  # clean: the buffer holds it already
+        return found
 
     def put(self, key: Any, value: Any, timestamp: int = 0) -> None:
+        check = self._check
+        if check is not None and type(key) in CACHE_KEY_TYPES:
+            if self._generation != self.buffer.generation:
+                self._drop_cache()
+            cache = self._cache
+            known = key in cache
+            if check(value):
+                if not known:
+                    self.key_serde.serialize(self._topic, key)  # fails here, at its put
+                cache[key] = (value, timestamp)
+                self._dirty[key] = None
+                if len(cache) > self.cache_limit:
+                    self._evict()
+                return
+            if known:
+                del cache[key]
+                self._dirty.pop(key, None)
         kb: bytes = self.key_serde.serialize(self._topic, key)  # type: ignore[assignment]
         self.buffer.put(kb, None if value is None else self._value_bytes(value, timestamp))
+
+    def delete(self, key: Any) -> Any:
+        """Delete the key; return the value it had."""
+        old = self.get(key)
+        self.put(key, None)
+        return old
 
     def put_if_absent(self, key: Any, value: Any, timestamp: int = 0) -> Any:
         existing = self.get(key)
@@ -112,7 +166,66 @@ class TimestampedKeyValueStore(KeyValueStore):
             self.put(key, value, timestamp)
         return existing
 
+    # -- the object cache --------------------------------------------------------------
+
+    def flush_cache(self) -> None:
+        """Serialize every dirty cached value into the buffer; the entries stay, clean."""
+        if self._generation != self.buffer.generation:
+            self._drop_cache()
+            return
+        dirty = self._dirty
+        if not dirty:
+            return
+        self._dirty = {}
+        cache = self._cache
+        put = self.buffer.put
+        topic = self._topic
+        kser = self.key_serde.serialize
+        vser = self.value_serde.serialize
+        pack = _TS.pack
+        for key in dirty:
+            value, ts = cache[key]
+            put(kser(topic, key), pack(ts) + vser(topic, value))  # type: ignore[arg-type,operator]
+
+    def _evict(self) -> None:
+        """Full: the oldest half (first cached first) goes to the buffer and leaves."""
+        cache = self._cache
+        dirty = self._dirty
+        put = self.buffer.put
+        topic = self._topic
+        for key in list(cache)[: len(cache) // 2]:
+            value, ts = cache.pop(key)
+            if key in dirty:
+                del dirty[key]
+                put(self.key_serde.serialize(topic, key), self._value_bytes(value, ts))  # type: ignore[arg-type]
+
+    def _drop_cache(self) -> None:
+        """The buffer changed behind this layer (restore, aborted commit, wipe)."""
+        self._generation = self.buffer.generation
+        self._cache = {}
+        self._dirty = {}
+
+    # -- range reads: the buffer answers them, after the cache is flushed into it ----------
+
+    def range(self, lo: Any, hi: Any, *, reverse: bool = False) -> Iterator[tuple[Any, Any]]:
+        self.flush_cache()
+        return super().range(lo, hi, reverse=reverse)
+
+    def all(self) -> Iterator[tuple[Any, Any]]:
+        self.flush_cache()
+        return super().all()
+
+    def reverse_all(self) -> Iterator[tuple[Any, Any]]:
+        self.flush_cache()
+        return super().reverse_all()
+
+    def approximate_num_entries(self) -> int:
+        """An estimate (metrics read it every second): the buffer's count plus the cached
+        values not yet in the buffer."""
+        return self.buffer.approximate_num_entries() + len(self._dirty)
+
     def all_with_timestamps(self) -> Iterator[tuple[Any, Any, int]]:
+        self.flush_cache()
         kdes = self.key_serde.deserialize
         vdes = self.value_serde.deserialize
         topic = self._topic

@@ -29,6 +29,10 @@ __all__ = ["ChangelogTarget", "StateManager"]
 _new = tuple.__new__
 
 
+def _nothing() -> None:
+    """The flush of a store with no object cache."""
+
+
 class ChangelogTarget:
     """One logged store and the changelog partition it is restored from.
 
@@ -116,8 +120,11 @@ class StateManager:
                     self._positions[tp] = offsets[tp]
 
     def changelog_records(self, timestamp: int) -> list[ProducerRecord]:
-        """This commit's pending changes of every logged store, as changelog records."""
+        """This commit's pending changes of every logged store, as changelog records.
+        Every store's object cache is flushed first (unlogged stores' too: `apply` writes
+        what their buffers hold)."""
         out: list[ProducerRecord] = []
+        self.flush_caches()
         for name, tp in self._changelog.items():
             changes = self.stores[name].buffer.pending_changes()
             if changes:
@@ -131,7 +138,9 @@ class StateManager:
 
     def apply(self, written: Mapping[TopicPartition, int]) -> None:
         """After the commit: write every store's pending changes, with the changelog offset
-        that follows the last record `written` for it (None for unlogged stores)."""
+        that follows the last record `written` for it (None for unlogged stores).
+        Object caches are not flushed here: `changelog_records` did that for this commit,
+        and what they hold now was written after it (it belongs to the next commit)."""
         for name, store in self.stores.items():
             buffer = store.buffer
             if not buffer.has_pending():
@@ -158,7 +167,15 @@ class StateManager:
     def checkpoint(self, name: str, next_offset: int) -> None:
         """Write one store's pending changes with the source offset they reflect (global
         stores, whose changelog is their source topic)."""
-        self.stores[name].buffer.apply_pending(next_offset)
+        store = self.stores[name]
+        getattr(store, "flush_cache", _nothing)()
+        store.buffer.apply_pending(next_offset)
+
+    def flush_caches(self) -> None:
+        """Every store's object cache into its buffer: the commit reads the buffers next
+        (an unlogged store's too, as `apply` writes it)."""
+        for store in self.stores.values():
+            getattr(store, "flush_cache", _nothing)()
 
     def changelog_offset(self, name: str) -> int | None:
         offset: int | None = self.stores[name].buffer.changelog_offset()

@@ -36,6 +36,11 @@ class TypedStore:
     def persistent(self) -> bool:
         return self.buffer.persistent
 
+    def flush_cache(self) -> None:
+        """Hand the values cached as objects to the buffer (state/object_cache.py); the
+        commit calls it before reading the buffer's pending changes. Stores without an
+        object cache have nothing to hand over."""
+
     def close(self) -> None:
         self.buffer.close()
 

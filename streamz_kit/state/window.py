@@ -18,6 +18,7 @@ from typing import Any, overload
 
 from streamz_kit.serdes import Serde
 from streamz_kit.state.buffered import BufferedStore
+from streamz_kit.state.object_cache import CACHE_KEY_TYPES, DEFAULT_CACHE_ENTRIES, cache_check
 from streamz_kit.state.segments import (
     MAX_TIME,
     MIN_TIME,
@@ -70,6 +71,14 @@ class WindowStore(TypedStore):
         self._observed = MIN_TIME  # the latest window start written (Kafka's observedStreamTime)
         self._generation = -1  # sync with the content on first use
         self._seq = 0
+        # The object cache (state/object_cache.py): (key, window start) -> (value, record
+        # timestamp) for values that cannot be aliased, and the keys not yet in the buffer.
+        # Off for duplicate-keeping stores; turned off for good by the first range read
+        # (sliding windows, joins), whose scans the buffer answers.
+        self._check = None if retain_duplicates else cache_check(value_serde)
+        self._cache: dict[tuple[Any, int], tuple[Any, int]] = {}
+        self._dirty: dict[tuple[Any, int], None] = {}
+        self.cache_limit = DEFAULT_CACHE_ENTRIES
 
     # -- retention -----------------------------------------------------------------------
 
@@ -82,6 +91,8 @@ class WindowStore(TypedStore):
         recompute the observed time from the newest segment, as Kafka's store rebuilds it
         from the restored records."""
         self._generation = self.buffer.generation
+        self._cache = {}
+        self._dirty = {}
         self._observed = self._floor = MIN_TIME
         ids = self.segments.ids()
         if not ids:
@@ -103,7 +114,14 @@ class WindowStore(TypedStore):
         floor = window_start - self.retention_ms + self._keep_extra
         if floor > self._floor:
             self._floor = floor
-            self.segments.drop_before(floor)
+            segs = self.segments
+            ids = segs.ids()
+            if ids and (ids[0] + 1) * segs.interval <= floor:
+                # Whole segments expire: their cached windows go to the buffer first, so the
+                # deletes that follow see (and changelog) them, and leave the cache.
+                self.flush_cache()
+                self._cache = {}
+                segs.drop_before(floor)
 
     # -- encoding ----------------------------------------------------------------------
 
@@ -130,9 +148,31 @@ class WindowStore(TypedStore):
         """Write the window's value (None deletes); windows already expired are ignored."""
         if self.retain_duplicates and value is None:
             return
-        self._advance(window_start)
+        if window_start > self._observed or self._generation != self.buffer.generation:
+            self._advance(window_start)
         if window_start < self._floor:
             return
+        check = self._check
+        if check is not None and type(key) in CACHE_KEY_TYPES:
+            ck = (key, window_start)
+            known = ck in self._cache
+            if check(value):
+                if not known:
+                    self._kb(key)  # a key that cannot be serialized fails here, at its put
+                    self.segments.add(window_start // self.segments.interval)
+                ts = timestamp if self.timestamped and timestamp is not None else window_start
+                self._cache[ck] = (value, ts)
+                self._dirty[ck] = None
+                if len(self._cache) > self.cache_limit:
+                    self._evict()
+                return
+            if known:
+                del self._cache[ck]
+                self._dirty.pop(ck, None)
+        self._write(key, value, window_start, timestamp)
+
+    def _write(self, key: Any, value: Any, window_start: int, timestamp: int | None) -> None:
+        """Write one window's value into the buffer (the serialized path)."""
         if self.retain_duplicates:
             self._seq = seq = (self._seq + 1) & _SEQ_MASK
         else:
@@ -147,6 +187,65 @@ class WindowStore(TypedStore):
             if value is None
             else self._encode_value(value, window_start if timestamp is None else timestamp),
         )
+
+    # -- the object cache --------------------------------------------------------------
+
+    def flush_cache(self) -> None:
+        """Hand every dirty cached window to the buffer (before the commit reads it); the
+        entries stay cached, clean. After a restore or discard the cache is just dropped.
+
+        This is where the windows are serialized, once per commit: a key's bytes once for
+        all of its windows, then `_write`'s layout with the sequence number 0."""
+        if self._generation != self.buffer.generation:
+            self._sync()
+            return
+        dirty = self._dirty
+        if not dirty:
+            return
+        self._dirty = {}
+        cache = self._cache
+        put = self.buffer.put
+        topic = self._topic
+        kser = self.key_serde.serialize
+        vser = self.value_serde.serialize
+        interval = self.segments.interval
+        timestamped = self.timestamped
+        seg_klen = _SEG_KLEN.pack
+        time_seq = _TIME_SEQ.pack
+        ts_pack = _TS.pack
+        key_bytes: dict[Any, bytes] = {}
+        for ck in dirty:
+            key, start = ck
+            value, ts = cache[ck]
+            kb = key_bytes.get(key)
+            if kb is None:
+                kb = key_bytes[key] = kser(topic, key)  # type: ignore[assignment]
+                assert kb is not None
+            vb: bytes = vser(topic, value)  # type: ignore[assignment]
+            put(
+                seg_klen(start // interval + _BIAS, len(kb)) + kb + time_seq(start + _BIAS, 0),
+                ts_pack(ts) + vb if timestamped else vb,
+            )
+
+    def _evict(self) -> None:
+        """The cache is full: the oldest half (first cached first; for windows, the oldest
+        windows) goes to the buffer and leaves the cache."""
+        cache = self._cache
+        dirty = self._dirty
+        write = self._write
+        drop = len(cache) // 2
+        for ck in list(cache)[:drop]:
+            value, ts = cache.pop(ck)
+            if ck in dirty:
+                del dirty[ck]
+                write(ck[0], value, ck[1], ts)
+
+    def _no_cache(self) -> None:
+        """A range read: the buffer answers it, so the cache goes there and stays off."""
+        if self._check is not None or self._cache:
+            self.flush_cache()
+            self._check = None
+            self._cache = {}
 
     def expire(self, observed_stream_time: int) -> None:
         """Kept for callers of the older interface: the store now expires windows from the
@@ -164,18 +263,34 @@ class WindowStore(TypedStore):
         """`fetch(key, start)`: that window's value or None. `fetch(key, t_from, t_to)`:
         (window_start, value) for windows whose START is in [t_from, t_to], oldest first."""
         if t_to is None:
+            if self._check is not None:
+                found = self.fetch_with_timestamp(key, t_from)
+                return None if found is None else found[0]
             raw = self._fetch_raw(key, t_from)
             return None if raw is None else self._decode_value(raw)
         return [(start, self._decode_value(v)) for start, v in self._scan_key(key, t_from, t_to)]
 
     def fetch_with_timestamp(self, key: Any, window_start: int) -> tuple[Any, int] | None:
         """(value, record timestamp) of one window of a timestamped store."""
+        check = self._check
+        if check is not None and type(key) in CACHE_KEY_TYPES:
+            if self._generation != self.buffer.generation:
+                self._sync()
+            hit = self._cache.get((key, window_start))
+            if hit is not None:
+                return None if window_start < self._floor else hit
+        else:
+            check = None
         raw = self._fetch_raw(key, window_start)
         if raw is None:
             return None
         if not self.timestamped:
-            return self._decode_value(raw), window_start
-        return self.value_serde.deserialize(self._topic, raw[8:]), _TS.unpack_from(raw)[0]
+            found = (self._decode_value(raw), window_start)
+        else:
+            found = (self.value_serde.deserialize(self._topic, raw[8:]), _TS.unpack_from(raw)[0])
+        if check is not None and check(found[0]) and len(self._cache) < self.cache_limit:
+            self._cache[(key, window_start)] = found  # clean: the buffer holds it already
+        return found
 
     def fetch_range_with_timestamps(
         self, key: Any, t_from: int, t_to: int
@@ -207,6 +322,7 @@ class WindowStore(TypedStore):
 
     def _scan_key(self, key: Any, t_from: int, t_to: int) -> list[tuple[int, bytes]]:
         self._check_sync()
+        self._no_cache()
         lo = max(t_from, self._floor)
         if lo > t_to:
             return []
@@ -227,6 +343,7 @@ class WindowStore(TypedStore):
     def fetch_all(self, t_from: int, t_to: int) -> list[tuple[Windowed[Any], Any]]:
         """Every window (all keys) whose start is in [t_from, t_to]."""
         self._check_sync()
+        self._no_cache()
         lo = max(t_from, self._floor)
         if lo > t_to:
             return []
@@ -256,4 +373,6 @@ class WindowStore(TypedStore):
         return self.fetch_all(MIN_TIME, MAX_TIME)
 
     def approximate_num_entries(self) -> int:
-        return self.buffer.approximate_num_entries()
+        """The buffer's count, plus the windows cached and not yet in the buffer (some of
+        which may already be stored: this is an estimate, read by metrics every second)."""
+        return self.buffer.approximate_num_entries() + len(self._dirty)

@@ -58,6 +58,7 @@ def test_kv_put_if_absent(kv: KeyValueStore) -> None:
 
 def test_kv_range_all_and_count_in_serialized_order(kv: KeyValueStore) -> None:
     kv.put_all([("c", 3), ("a", 1), ("b", 2), ("d", 4)])
+    kv.flush_cache()  # the commit's first step
     kv.buffer.apply_pending(4)
     kv.put("bb", 22)
     assert list(kv.range("b", "c")) == [("b", 2), ("bb", 22), ("c", 3)]
@@ -78,6 +79,7 @@ def test_timestamped_kv_stores_kafka_format(tmp_path: Path) -> None:
     assert store.get("k") == 7
     assert store.get_with_timestamp("k") == (7, 1_700_000_000_000)
     assert store.get_with_timestamp("x") is None
+    store.flush_cache()  # the commit's first step
     ((key, raw),) = store.buffer.pending_changes()
     assert key == b"k"
     assert raw == (1_700_000_000_000).to_bytes(8, "big") + (7).to_bytes(8, "big")

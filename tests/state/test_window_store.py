@@ -78,6 +78,7 @@ def test_fetch_across_many_segments_stays_in_start_order(tmp_path: Path) -> None
 
 def test_put_none_deletes(ws: WindowStore) -> None:
     ws.put("a", 1, 0)
+    ws.flush_cache()  # the commit's first step
     ws.buffer.apply_pending(1)
     ws.put("a", None, 0)
     assert ws.fetch("a", 0) is None
@@ -112,6 +113,7 @@ def test_timestamped_values(tmp_path: Path) -> None:
     store.put("k", {"v": 1}, 0, timestamp=1234)
     assert store.fetch("k", 0) == {"v": 1}
     assert store.fetch_with_timestamp("k", 0) == ({"v": 1}, 1234)
+    store.flush_cache()  # the commit's first step
     ((_, raw),) = store.buffer.pending_changes()
     assert raw is not None and int.from_bytes(raw[:8], "big") == 1234
 
@@ -122,17 +124,21 @@ def test_writes_expire_windows_older_than_retention(ws: WindowStore) -> None:
     # retention 10 min, segments of 5 min (Kafka: max(retention/2, 1 min))
     for i in range(25):
         ws.put("k", i, i * MINUTE)
+    ws.flush_cache()  # the commit's first step
     ws.buffer.apply_pending(25)
     ws.put("k", 25, 25 * MINUTE)  # observed 25 min: starts at or before 15 min expire
     assert [s // MINUTE for s, _ in ws.fetch("k", 0, 30 * MINUTE)] == list(range(16, 26))
     assert ws.fetch("k", 15 * MINUTE) is None and ws.fetch("k", 16 * MINUTE) == 16
     assert [w.window.start // MINUTE for w, _ in ws.all()] == list(range(16, 26))
     # the whole segment [10, 15) min is deleted through the buffer, so the changelog learns it
+    ws.flush_cache()  # the commit's first step
     deleted = [k for k, v in ws.buffer.pending_changes() if v is None]
     assert len(deleted) == 5
+    ws.flush_cache()  # the commit's first step
     ws.buffer.apply_pending(45)
     assert len(list(ws.buffer.inner.all())) == 11  # [15, 25] min: 15 hidden, not yet dropped
     ws.put("k", "late", 3 * MINUTE)  # a window past retention is not written
+    ws.flush_cache()  # the commit's first step
     assert ws.fetch("k", 3 * MINUTE) is None and not ws.buffer.pending_changes()
 
 
@@ -148,6 +154,7 @@ def test_restore_then_fetch_rebuilds_segment_index(tmp_path: Path) -> None:
     source = make("memory", tmp_path)
     for i in range(10):
         source.put(f"k{i % 3}", i, i * MINUTE)
+    source.flush_cache()  # the commit's first step
     changelog = [
         ConsumedRecord("app-w-changelog", 0, off, 0, k, v)
         for off, (k, v) in enumerate(source.buffer.pending_changes())
@@ -168,6 +175,7 @@ def test_restore_then_fetch_rebuilds_segment_index(tmp_path: Path) -> None:
 def test_discard_brings_back_expired_segments(ws: WindowStore) -> None:
     for i in range(25):
         ws.put("k", i, i * MINUTE)
+    ws.flush_cache()  # the commit's first step
     ws.buffer.apply_pending(1)
     assert ws.segments.ids() == [2, 3, 4]
     ws.put("k", 30, 30 * MINUTE)  # floor 20 min + 1 ms: segments [10, 20) min are dropped
