@@ -121,9 +121,16 @@ def encode(
 
 
 def decode(
-    payload: bytes, base: int, *, headers: bool = True, where: tuple[int, int] = (0, 0)
+    payload: bytes,
+    base: int,
+    *,
+    headers: bool = True,
+    where: tuple[int, int] = (0, 0),
+    keys_only: bool = False,
 ) -> Batch:
     """Columns of a batch; header blobs decoded to tuples when `headers`, else left raw.
+    `keys_only`: offsets, timestamps and keys, no values or headers (empty / None): what
+    compaction's first pass needs, at about half the slicing.
 
     Raises DamagedBatch when the CRC or the layout does not hold.
     """
@@ -153,6 +160,9 @@ def decode(
         if flags & FLAG_HEADERS:
             hlens = _unpack_from(f"<{n}I", payload, pos)
             pos += 4 * n
+        if keys_only:  # the CRC above covered the rest
+            only, _ = _slices(payload, pos, klens, flags & FLAG_NULL_KEY)
+            return Batch(offsets, timestamps, only, (), None)
         both, pos = _slices(payload, pos, klens + vlens, flags & (FLAG_NULL_KEY | FLAG_NULL_VALUE))
         keys = both[:n]
         values = both[n:]

@@ -60,7 +60,7 @@ def compact_partition(
     latest: dict[bytes | None, int] = {}
     spans: list[tuple[int, int, int]] = []
     for base, last, count, payload in conn.execute(_BATCHES, (topic_id, partition)):
-        batch = decode(payload, base, last, count, topic_id, partition, headers=False)
+        batch = decode(payload, base, last, count, topic_id, partition, keys_only=True)
         latest.update(zip(batch.keys, batch.offsets))  # later offsets overwrite earlier
         spans.append((base, last, count))
     latest.pop(None, None)

@@ -322,10 +322,13 @@ class Log:
         partition: int,
         *,
         headers: bool = True,
+        keys_only: bool = False,
     ) -> Batch:
         """Decode one stored batch, or say in a BrokerError which one is damaged."""
         try:
-            batch = decode(payload, base, headers=headers, where=(topic_id, partition))
+            batch = decode(
+                payload, base, headers=headers, where=(topic_id, partition), keys_only=keys_only
+            )
             if len(batch.offsets) != count or batch.offsets[-1] != last:
                 raise DamagedBatch("its offsets do not match its row")
         except DamagedBatch as exc:
