@@ -141,3 +141,36 @@ def test_records_fetched_after_a_rejoin_in_the_same_poll_are_returned(kafka: str
             await transport.close()
 
     run(scenario(), timeout_s=45)
+
+
+def test_a_slow_assignment_callback_keeps_the_session_alive(kafka: str) -> None:
+    """The runtime restores state inside on_assigned, which can take longer than the
+    session timeout. The member must keep heartbeating meanwhile: otherwise the broker
+    expels it right after it joined and the group rebalances again (and again, for a
+    restore that never fits in one session)."""
+    topic, group = unique("in"), unique("app")
+
+    async def scenario() -> None:
+        transport = KafkaTransport(kafka, session_timeout_ms=3000, heartbeat_interval_ms=300)
+        try:
+            await transport.admin().create_topics([TopicSpec(topic, 2)])
+            events: list[tuple[str, str, frozenset[TopicPartition]]] = []
+            a = Member("a", events)
+
+            async def slow_assigned(parts: set[TopicPartition]) -> None:
+                await a.on_assigned(parts)
+                if parts:
+                    await asyncio.sleep(5)  # a restore longer than the 3 s session
+
+            consumer = transport.consumer(group_id=group, client_id="a")
+            await consumer.subscribe([topic], on_assigned=slow_assigned, on_revoked=a.on_revoked)
+            await poll_until([(a, consumer)], lambda: len(a.owned) == 2)
+            deadline = time.monotonic() + 5  # a few sessions after the callback returned
+            while time.monotonic() < deadline:
+                await a.poll(consumer)
+            assert [kind for _, kind, _ in events] == ["assigned"], events
+            await consumer.close()
+        finally:
+            await transport.close()
+
+    run(scenario(), timeout_s=60)

@@ -85,6 +85,14 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
             await self._owner._park("revoked", parts)
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
+        # aiokafka starts heartbeating only after this callback returns, and the runtime
+        # restores state in it: a restore longer than session_timeout_ms would get the
+        # member expelled (and the group rebalanced again) right after it joined. The group
+        # is stable here, so heartbeats are valid; Kafka's own client sends them meanwhile.
+        coordinator = getattr(self._owner._client, "_coordinator", None)
+        start_heartbeat = getattr(coordinator, "_start_heartbeat_task", None)
+        if start_heartbeat is not None:
+            start_heartbeat()
         await self._owner._park(
             "assigned", {TopicPartition(tp.topic, tp.partition) for tp in assigned}
         )
