@@ -14,11 +14,21 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamz_kit.errors import BrokerError
 from streamz_kit.faults import maybe_crash
 from streamz_kit.state.manager import ChangelogTarget
-from streamz_kit.transport.port import TopicPartition, Transport
+from streamz_kit.transport.port import Consumer, TopicPartition, Transport
 
 log = logging.getLogger("streamz_kit.restore")
+_SLOW_WARNING_S = 10.0  # a restore that reads nothing this long says so (and goes on)
+
+
+def _position(consumer: Consumer, tp: TopicPartition) -> int:
+    """The consumer's position, or -1 while it is being reset (offset out of range)."""
+    try:
+        return consumer.position(tp)
+    except BrokerError:
+        return -1
 
 
 @dataclass
@@ -144,9 +154,31 @@ async def restore(
         maybe_crash("restore:start")
         exact = bool(getattr(transport, "exact_end_offsets", False))
         empty_polls = 0
-        while empty_polls < 2:
-            if exact and all(consumer.position(tp) >= latest.get(tp, 0) for tp in partitions):
+        waiting_since = time.monotonic()
+        while True:
+            # Kafka: done when every partition reached the end measured above and two polls
+            # came back empty. Empty polls alone are no proof there: a fresh consumer's
+            # first fetches can take longer than two polls on a loaded machine, and stopping
+            # then would start the task on empty state. The embedded log answers in-process:
+            # its reader stops at the end or at two empty polls (its end can count records a
+            # read_committed reader never reaches, such as an aborted transaction's).
+            caught_up = all(_position(consumer, tp) >= latest.get(tp, 0) for tp in partitions)
+            if (caught_up or exact) and (empty_polls >= 2 or (exact and caught_up)):
                 break
+            if not caught_up and time.monotonic() - waiting_since > _SLOW_WARNING_S:
+                waiting_since = time.monotonic()
+                behind = {
+                    f"{tp.topic}[{tp.partition}]": (_position(consumer, tp), latest.get(tp, 0))
+                    for tp in partitions
+                    if _position(consumer, tp) < latest.get(tp, 0)
+                }
+                log.warning(
+                    "Restoring %s: no changelog record for %.0f s; still behind (position, end): "
+                    "%s. Check that the broker is reachable; restoration goes on.",
+                    label,
+                    _SLOW_WARNING_S,
+                    behind,
+                )
             fetched = await consumer.poll(timeout_ms=100, max_records=batch)
             got = 0
             for tp, records in fetched.items():
@@ -163,6 +195,8 @@ async def restore(
             restored += got
             progress.advance(got)
             empty_polls = empty_polls + 1 if got == 0 else 0
+            if got:
+                waiting_since = time.monotonic()
     finally:
         if registry is not None:
             for key in keys:

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from streamz_kit.config import AppConfig
-from streamz_kit.errors import StateStoreError, TaskMigratedError
+from streamz_kit.errors import BrokerError, StateStoreError, TaskMigratedError
 from streamz_kit.runtime.assignor import CopartitionAssignor
 from streamz_kit.runtime.async_drive import (
     IN_FLIGHT_POLL_MS,
@@ -147,10 +147,27 @@ class Worker:
             if stored is not None and len(tps) == 1:
                 consumer.seek(tp, stored)
         self.global_consumer = consumer
-        empty = 0
-        while empty < 2:
+        # Loaded when every partition reached its end offset and two polls came back
+        # empty (as restore(): empty polls alone end too early when first fetches are slow).
+        # A transaction left open on a source topic keeps a read_committed position below
+        # the end: after 10 s without a record the load stops there, and says so.
+        ends = await admin.list_offsets(tps, "latest")
+        exact = bool(getattr(self.transport, "exact_end_offsets", False))
+        empty, progress_at = 0, time.monotonic()
+        while empty < 2 or (
+            not exact and any(_position(consumer, tp) < ends.get(tp, 0) for tp in tps)
+        ):
+            if time.monotonic() - progress_at > 10:
+                log.warning(
+                    "Global stores: no record for 10 s below the end offsets %s; starting "
+                    "with what was read (an open transaction on the source topic?).",
+                    {f"{tp.topic}[{tp.partition}]": ends.get(tp, 0) for tp in tps},
+                )
+                break
             got = await self._poll_global(timeout_ms=100)
             empty = empty + 1 if got == 0 else 0
+            if got:
+                progress_at = time.monotonic()
 
     async def _poll_global(self, timeout_ms: int = 0) -> int:
         if self.global_consumer is None:
@@ -282,6 +299,14 @@ class Worker:
         if self.transport is not None:
             await self.transport.close()
             self.transport = None
+
+
+def _position(consumer: Consumer, tp: TopicPartition) -> int:
+    """The consumer's position, or -1 while it is being reset (offset out of range)."""
+    try:
+        return consumer.position(tp)
+    except BrokerError:
+        return -1
 
 
 def _timestamp(record: ConsumedRecord) -> int:
