@@ -9,6 +9,7 @@ p99 / max of the gaps of partitions that stayed put and of those that moved, and
 records restored (from the workers' "Restored tasks" lines).
 
     .venv/bin/python bench/rebalance_pause.py [--bootstrap HOST:PORT] [--rebalances 10]
+        [--protocol eager|cooperative]
 
 Without --bootstrap it starts a private Kafka broker (interop/kafka_broker.py).
 """
@@ -186,6 +187,12 @@ def main() -> int:
     ap.add_argument("--tick-ms", type=int, default=50)
     ap.add_argument("--hold-s", type=float, default=10.0, help="time between rebalances")
     ap.add_argument("--guarantee", default="at_least_once")
+    ap.add_argument(
+        "--protocol",
+        default="eager",
+        choices=("eager", "cooperative"),
+        help="the workers' rebalance_protocol",
+    )
     args = ap.parse_args()
 
     broker_proc = None
@@ -207,7 +214,12 @@ def main() -> int:
         await transport.close()
 
     asyncio.run(create())
-    env = {"RP_PREFIX": prefix, "RP_BROKER": broker, "RP_GUARANTEE": args.guarantee}
+    env = {
+        "RP_PREFIX": prefix,
+        "RP_BROKER": broker,
+        "RP_GUARANTEE": args.guarantee,
+        "RP_PROTOCOL": args.protocol,
+    }
     workers: list[Worker] = []
 
     def start(name: str) -> Worker:
@@ -272,7 +284,8 @@ def main() -> int:
     st, mv = result["stayed"], result["moved"]
     print(
         f"rebalance pause on Kafka ({len(result['per_event'])} rebalances, {args.partitions} partitions, "
-        f"3-4 workers, a record per partition every {args.tick_ms} ms, {args.guarantee})"
+        f"3-4 workers, a record per partition every {args.tick_ms} ms, {args.guarantee}, "
+        f"{args.protocol} rebalancing)"
     )
     if base:
         print(

@@ -32,4 +32,5 @@ app = sk.App(
     commit_interval_ms=int(os.environ.get("RP_COMMIT_MS", "200")),
     session_timeout_ms=10_000,
     heartbeat_interval_ms=500,
+    rebalance_protocol=os.environ.get("RP_PROTOCOL", "eager"),
 )

@@ -118,6 +118,18 @@ def plan_assignment(
     return plans
 
 
+def withhold_moving(plans: Mapping[str, MemberPlan], members: Mapping[str, MemberInfo]) -> None:
+    """Cooperative round one: an index another member still owns goes to nobody yet.
+
+    Its owner sees it missing from its assignment, revokes it (commits and closes the task)
+    and asks for a second round, in which the index is free and goes to its target. So no
+    index ever runs on two members at once, and no other index stops.
+    """
+    owner = {index: m for m, info in members.items() for index in info.owned}
+    for member, plan in plans.items():
+        plan.active = [i for i in plan.active if owner.get(i, member) == member]
+
+
 def _decode(user_data: bytes) -> dict[str, Any]:
     if not user_data:
         return {}
@@ -140,9 +152,18 @@ class CopartitionAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
     version = 1
 
     def __init__(
-        self, *, num_standbys: int = 0, warm_indices: Callable[[], set[int]] | None = None
+        self,
+        *,
+        num_standbys: int = 0,
+        warm_indices: Callable[[], set[int]] | None = None,
+        cooperative: bool = False,
     ) -> None:
         self.num_standbys = num_standbys
+        # KIP-429: an index that changes owner is withheld for one round (see `assign`).
+        # Its own protocol name, so a group mixing eager and cooperative members is refused.
+        self.cooperative = cooperative
+        if cooperative:
+            self.name = "streamz-cooperative"
         self.warm_indices = warm_indices or set
         self.owned: set[int] = set()
         self.standby: set[int] = set()
@@ -186,6 +207,8 @@ class CopartitionAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
             )
         n = max(counts.values(), default=0)
         plans = plan_assignment(n, infos, self.num_standbys)
+        if self.cooperative:
+            withhold_moving(plans, infos)
         hosts = {
             str(index): endpoints[member]
             for member, plan in plans.items()
@@ -218,4 +241,10 @@ class CopartitionAssignor(AbstractPartitionAssignor):  # type: ignore[misc]
         self.generations += 1
 
 
-__all__ = ["CopartitionAssignor", "MemberInfo", "MemberPlan", "plan_assignment"]
+__all__ = [
+    "CopartitionAssignor",
+    "MemberInfo",
+    "MemberPlan",
+    "plan_assignment",
+    "withhold_moving",
+]

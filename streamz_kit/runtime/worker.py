@@ -65,7 +65,9 @@ class Worker:
         ):
             # Co-partitioned inputs stay together, assignments stick, standbys are planned.
             self.assignor = CopartitionAssignor(
-                num_standbys=config.num_standby_replicas, warm_indices=self._warm_indices
+                num_standbys=config.num_standby_replicas,
+                warm_indices=self._warm_indices,
+                cooperative=client_config.get("rebalance_protocol") == "cooperative",
             )
             client_config["partition_assignment_strategy"] = (self.assignor,)
         self.transport = connect(config.broker, **client_config)
@@ -235,7 +237,9 @@ class Worker:
             if (
                 now - last_commit >= interval
                 or tasks.stats.records_since_commit >= config.commit_max_records
-            ):
+            ) and (config.exactly_once or not consumer.rebalancing()):
+                # (at_least_once defers its commit while a cooperative round runs: Kafka
+                # refuses offsets until it ends, and waiting would stop every task.)
                 try:
                     if self.tracing is None:
                         await tasks.commit()

@@ -202,6 +202,11 @@ class Consumer(abc.ABC):
         """Rejoin the group at the next poll (the runtime closed tasks whose commit was
         refused, so this member's assignment is stale). No-op where there is no group."""
 
+    def rebalancing(self) -> bool:
+        """True while a cooperative rebalance round runs: the tasks keep processing but the
+        group refuses offset commits, so the runtime defers its periodic commit."""
+        return False
+
     @abc.abstractmethod
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         """Commit next-offset-to-read for the group, outside a transaction (at_least_once)."""

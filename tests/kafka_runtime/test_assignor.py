@@ -101,3 +101,25 @@ def test_aiokafka_assignor_puts_partition_p_of_every_topic_on_one_member() -> No
     assert a.owned == set(dict(result["m1"].assignment)["left"])
     assert a.standby == set(dict(result["m2"].assignment)["left"])
     assert json.loads(a.metadata(["left"]).user_data)["owned"] == sorted(a.owned)
+
+
+def test_cooperative_withholds_moving_indices_for_one_round() -> None:
+    """Round one: an index still owned by another member goes to nobody (its owner drops
+    it); round two: it is free and goes to its target. Indices that stay never move."""
+    a = CopartitionAssignor(cooperative=True)
+    assert a.name == "streamz-cooperative" != CopartitionAssignor().name
+    cluster = _cluster({"in": 4})
+
+    def meta(owned: list[int]) -> ConsumerProtocolMemberMetadata:
+        user_data = json.dumps({"owned": owned, "warm": [], "endpoint": None}).encode()
+        return ConsumerProtocolMemberMetadata(1, ["in"], user_data)
+
+    first = a.assign(cluster, {"m1": meta([0, 1, 2, 3]), "m2": meta([])})
+    kept = dict(first["m1"].assignment)["in"]
+    assert len(kept) == 2 and dict(first["m2"].assignment).get("in", []) == []
+    second = a.assign(cluster, {"m1": meta(kept), "m2": meta([])})
+    assert dict(second["m1"].assignment)["in"] == kept
+    assert sorted(dict(second["m2"].assignment)["in"]) == sorted({0, 1, 2, 3} - set(kept))
+    # A member that left frees its indices at once: no round is withheld for them.
+    third = a.assign(cluster, {"m1": meta(kept)})
+    assert sorted(dict(third["m1"].assignment)["in"]) == [0, 1, 2, 3]

@@ -25,7 +25,8 @@ from streamz_kit.errors import BrokerError, ConfigError
 log = logging.getLogger("streamz_kit.transport.kafka")
 
 # Settings of ours, not aiokafka's.
-_OWN_KEYS = {"connect_timeout_s", "replication_factor"}
+_OWN_KEYS = {"connect_timeout_s", "replication_factor", "rebalance_protocol"}
+REBALANCE_PROTOCOLS = ("eager", "cooperative")
 # Settings the adapter decides itself because the runtime's guarantees depend on them.
 _FIXED_KEYS = {
     "bootstrap_servers",
@@ -68,6 +69,8 @@ class KafkaSettings:
     client_config: dict[str, Any] = field(default_factory=dict)
     connect_timeout_s: float = 30.0
     replication_factor: int = 1
+    # "cooperative": KIP-429 incremental rebalancing (transport/kafka/cooperative.py).
+    rebalance_protocol: str = "eager"
 
     @classmethod
     def build(cls, bootstrap_servers: str, client_config: dict[str, Any]) -> KafkaSettings:
@@ -92,8 +95,15 @@ class KafkaSettings:
                     "sasl_mechanism, sasl_plain_username, ssl_context, request_timeout_ms)."
                 )
             passthrough[key] = value
+        protocol = str(client_config.get("rebalance_protocol", "eager"))
+        if protocol not in REBALANCE_PROTOCOLS:
+            raise ConfigError(
+                f"rebalance_protocol must be 'eager' or 'cooperative', not {protocol!r}; every "
+                "worker of one application must use the same."
+            )
         return cls(
             bootstrap_servers=servers,
+            rebalance_protocol=protocol,
             client_config=passthrough,
             connect_timeout_s=float(client_config.get("connect_timeout_s", 30.0)),
             replication_factor=int(client_config.get("replication_factor", 1)),

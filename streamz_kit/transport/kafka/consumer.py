@@ -38,6 +38,7 @@ from aiokafka.structs import TopicPartition as KTP
 from streamz_kit.errors import BrokerError, TaskMigratedError, UnknownTopicError
 from streamz_kit.transport.kafka._client import KafkaSettings, broker_error, start_client
 from streamz_kit.transport.kafka.admin import KafkaAdmin
+from streamz_kit.transport.kafka.cooperative import CooperativeState, install
 from streamz_kit.transport.port import (
     ConsumedRecord,
     Consumer,
@@ -46,6 +47,7 @@ from streamz_kit.transport.port import (
 )
 
 _new = tuple.__new__
+_ROUND_WAIT_S = 60.0  # longest a commit waits for a cooperative round to end
 
 _MIGRATED = (
     CommitFailedError,
@@ -128,6 +130,9 @@ class KafkaConsumer(Consumer):
         self._parked: list[tuple[str, set[TopicPartition], asyncio.Future[None]]] = []
         self._parked_event = asyncio.Event()
         self._closing = False
+        self._cooperative = (
+            CooperativeState() if settings.rebalance_protocol == "cooperative" else None
+        )
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -181,6 +186,8 @@ class KafkaConsumer(Consumer):
             )
         self._on_assigned, self._on_revoked = on_assigned, on_revoked
         client = await self._started()
+        if self._cooperative is not None:
+            install(client, self._cooperative)
         self._subscribed = True
         client.subscribe(topics=list(topics), listener=_Listener(self))
 
@@ -357,14 +364,31 @@ class KafkaConsumer(Consumer):
         if self._subscribed and coordinator is not None:
             coordinator.request_rejoin()
 
+    def rebalancing(self) -> bool:
+        return self._cooperative is not None and self._cooperative.rebalancing
+
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         if not offsets:
             return
         if self.group_id is None:
             raise BrokerError("commit() needs a consumer created with a group_id.")
         client = await self._started()
+        wanted = {KTP(*tp): off for tp, off in offsets.items()}
+        coop = self._cooperative
+        if coop is not None and coop.rebalancing:
+            # A cooperative round leaves the tasks running, but Kafka refuses commits until
+            # it ends: wait for it (one JoinGroup/SyncGroup exchange).
+            await coop.wait_round(coop.rounds, _ROUND_WAIT_S)
         try:
-            await client.commit({KTP(*tp): off for tp, off in offsets.items()})
+            rounds = coop.rounds if coop is not None else 0
+            try:
+                await client.commit(self._still_owned(client, wanted))
+            except CommitFailedError as exc:
+                if coop is None or not isinstance(exc.__cause__, RebalanceInProgressError):
+                    raise
+                # The group began a round this member has not joined yet: commit after it.
+                await coop.wait_round(rounds, _ROUND_WAIT_S)
+                await client.commit(self._still_owned(client, wanted))
         except _MIGRATED as exc:
             raise TaskMigratedError(
                 f"Committing offsets failed because the group rebalanced ({type(exc).__name__}); "
@@ -373,6 +397,15 @@ class KafkaConsumer(Consumer):
             ) from exc
         except KafkaError as exc:
             raise broker_error(exc, f"commit offsets of group {self.group_id!r}") from exc
+
+    def _still_owned(self, client: AIOKafkaConsumer, offsets: dict[KTP, int]) -> dict[KTP, int]:
+        """Cooperative: a round that ended while a commit waited may have taken partitions
+        away; their offsets are dropped (aiokafka refuses unassigned partitions, and their
+        new owner reprocesses from the last committed offset)."""
+        if self._cooperative is None:
+            return offsets
+        owned = client.assignment()
+        return {tp: off for tp, off in offsets.items() if tp in owned}
 
     async def committed(self, partitions: Iterable[TopicPartition]) -> dict[TopicPartition, int]:
         if self.group_id is None:

@@ -23,7 +23,8 @@ class KafkaTransport(Transport):
     sasl_plain_username, sasl_plain_password, ssl_context, client_id, request_timeout_ms,
     group_instance_id for static membership, session_timeout_ms, max_batch_size, ...);
     each client gets the keys its constructor accepts. Our own keys: `connect_timeout_s`
-    (default 30) and `replication_factor` for created topics (default 1).
+    (default 30), `replication_factor` for created topics (default 1) and
+    `rebalance_protocol` ("eager" or "cooperative", see transport/kafka/cooperative.py).
     """
 
     def __init__(self, bootstrap_servers: str, **client_config: Any) -> None:

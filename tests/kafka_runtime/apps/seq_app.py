@@ -43,6 +43,9 @@ if os.environ.get("KR_HTTP_PORT"):
     client["http_port"] = int(os.environ["KR_HTTP_PORT"])
 if os.environ.get("KR_INSTANCE_ID"):
     client["group_instance_id"] = os.environ["KR_INSTANCE_ID"]
+if os.environ.get("KR_PROTOCOL"):
+    client["rebalance_protocol"] = os.environ["KR_PROTOCOL"]
+
 
 app = sk.App(
     builder.build(),
