@@ -130,14 +130,18 @@ class Observability:
             now = time.monotonic()
             try:
                 worker = self.app._worker
+                # The status file first: a lag probe that waits on a slow broker must not
+                # leave `streamz-kit status` showing a snapshot from before the tasks ran.
+                if self._status_file is not None:
+                    write_status(self._status_file, self.snapshot())
                 if worker is not None and (
                     now - last_lag >= self.lag_seconds or self.lag.stale_for(worker)
                 ):
                     last_lag = now
                     await self.lag.refresh(worker)
                     await self.log_size.refresh(worker)
-                if self._status_file is not None:
-                    write_status(self._status_file, self.snapshot())
+                    if self._status_file is not None:
+                        write_status(self._status_file, self.snapshot())
             except Exception as exc:  # status is best effort; processing must go on
                 log.debug("Status refresh failed: %s", exc)
             await asyncio.sleep(self.tick_seconds)

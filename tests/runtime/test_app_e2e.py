@@ -38,6 +38,12 @@ def copies(broker: str) -> list[int]:
     return [orjson.loads(v)["seq"] for _, v in run(read_all(broker, "copies"))]
 
 
+def running(worker: Worker) -> None:
+    """Wait until the worker runs its tasks: a signal that comes while the process is still
+    importing its app ends it before the App installs its handlers."""
+    wait_for(lambda: "running tasks" in worker.output(), 60, worker, "the worker to run its tasks")
+
+
 def env_for(broker: str, guarantee: str, cache_bytes: int = 10 * 1024 * 1024) -> dict[str, str]:
     return {
         "E2E_BROKER": broker,
@@ -75,18 +81,24 @@ def test_sigterm_restart_loses_nothing(tmp_path: Path, guarantee: str) -> None:
 
 def test_sigkill_mid_stream_exactly_once_no_loss_no_duplicate(tmp_path: Path) -> None:
     broker = f"embedded://{tmp_path / 'log'}"
-    total = 6000
-    run(produce(broker, "events", events(0, total), partitions=3))
+    total, chunk = 6000, 1500
     # Cache off: every single update must appear exactly once across three SIGKILLs.
     env = env_for(broker, "exactly_once", cache_bytes=0)
+    run(produce(broker, "events", [], partitions=3))  # the topic, empty
     for round_ in range(3):
         worker = Worker("count_app.py", env, tmp_path / f"w{round_}.log")
-        target = (round_ + 1) * total // 5
+        running(worker)
+        # The input arrives while the worker runs, so each kill lands mid-stream (with all
+        # of it produced up front, a fast machine finished before the first kill).
+        run(produce(broker, "events", events(round_ * chunk, chunk), partitions=3))
+        target = round_ * chunk + chunk // 3
         wait_for(
             lambda target=target: len(copies(broker)) >= target, 60, worker, f"{target} copies"
         )
         worker.stop(signal.SIGKILL)
+    run(produce(broker, "events", events(3 * chunk, total - 3 * chunk), partitions=3))
     worker = Worker("count_app.py", env, tmp_path / "final.log")
+    running(worker)
     want = expected_counts(total)
     wait_for(lambda: len(copies(broker)) >= total, 90, worker, "all copies")
     wait_for(
