@@ -147,15 +147,8 @@ class DrainTimer(threading.Thread):
             deadline = self.t_spawn + self.timeout_s
             while not self.stop_flag.is_set() and time.monotonic() < deadline:
                 batch = await consumer.getmany(timeout_ms=100, max_records=50_000)
-                got = False
-                for recs in batch.values():
-                    for r in recs:
-                        got = True
-                        self.progress.add(r.key, r.value)
-                if got and self.t_first_output is None:
-                    self.t_first_output = time.monotonic()
-                if got and self.progress.complete():
-                    self.t_done = time.monotonic()
+                take(self, batch)
+                if self.t_done is not None:
                     break
         finally:
             self.stop_flag.set()
@@ -191,6 +184,22 @@ class DrainTimer(threading.Thread):
             tail_s=(self.t_done - last_mono) if last_mono is not None else None,
         )
         return out
+
+
+def take(watcher: Any, batch: dict[Any, Any]) -> bool:
+    """Feed one fetched batch to a watcher's `progress` and stamp its `t_first_output` and
+    `t_done` (the one place both outside timers, Kafka's and the embedded log's, do it).
+    True when the batch held records."""
+    got = False
+    for records in batch.values():
+        for r in records:
+            got = True
+            watcher.progress.add(r.key, r.value)
+    if got and watcher.t_first_output is None:
+        watcher.t_first_output = time.monotonic()
+    if got and watcher.progress.complete():
+        watcher.t_done = time.monotonic()
+    return got
 
 
 def cross_check(result: dict[str, Any]) -> str:

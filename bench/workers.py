@@ -149,15 +149,8 @@ class EmbeddedDrain(threading.Thread):
             deadline = self.t_spawn + self.timeout_s
             while not self.stop_flag.is_set() and time.monotonic() < deadline:
                 batch = await consumer.poll(timeout_ms=0, max_records=100_000)
-                got = False
-                for records in batch.values():
-                    for r in records:
-                        got = True
-                        self.progress.add(r.key, r.value)
-                if got and self.t_first_output is None:
-                    self.t_first_output = time.monotonic()
-                if got and self.progress.complete():
-                    self.t_done = time.monotonic()
+                got = drain.take(self, batch)
+                if self.t_done is not None:
                     break
                 if not got:
                     await asyncio.sleep(POLL_S)
