@@ -66,6 +66,18 @@ def test_codec_round_trips_every_column(base: int, records: list[Any]) -> None:
     only = bc.decode(payload, base, keys_only=True)
     assert list(only.offsets) == offsets and list(only.keys) == keys
     assert list(only.timestamps) == tss
+    assert list(only.values) == [-1 if v is None else len(v) for v in values]  # lengths
+    # what compaction keeps of a batch: the records at chosen offsets, header blobs raw
+    picked = [i for i in range(len(records)) if (records[i][0] + i) % 3]
+    some = bc.decode(payload, base, select=[offsets[i] for i in picked])
+    assert list(some.offsets) == [offsets[i] for i in picked]
+    assert list(some.timestamps) == [tss[i] for i in picked]
+    assert list(some.keys) == [keys[i] for i in picked]
+    assert list(some.values) == [values[i] for i in picked]
+    if blobs is None:
+        assert some.headers is None
+    else:
+        assert [b or None for b in some.headers or ()] == [blobs[i] for i in picked]
 
 
 @settings(max_examples=200, deadline=None)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from bisect import bisect_left
 from collections.abc import Sequence
 from itertools import accumulate, compress, pairwise
 from typing import Any, NamedTuple
@@ -127,10 +128,13 @@ def decode(
     headers: bool = True,
     where: tuple[int, int] = (0, 0),
     keys_only: bool = False,
+    select: Sequence[int] | None = None,
 ) -> Batch:
     """Columns of a batch; header blobs decoded to tuples when `headers`, else left raw.
-    `keys_only`: offsets, timestamps and keys, no values or headers (empty / None): what
-    compaction's first pass needs, at about half the slicing.
+    `keys_only`: offsets, timestamps and keys, no headers, and in place of the values their
+    LENGTHS (-1: a null value): what compaction's first pass needs, at about half the
+    slicing. `select`: only the records at these offsets (ascending, each in the batch),
+    header blobs raw: what compaction keeps of a batch, without slicing what it drops.
 
     Raises DamagedBatch when the CRC or the layout does not hold.
     """
@@ -162,7 +166,10 @@ def decode(
             pos += 4 * n
         if keys_only:  # the CRC above covered the rest
             only, _ = _slices(payload, pos, klens, flags & FLAG_NULL_KEY)
-            return Batch(offsets, timestamps, only, (), None)
+            return Batch(offsets, timestamps, only, vlens, None)
+        if select is not None:
+            hl = hlens if flags & FLAG_HEADERS else None
+            return _select(payload, pos, base, flags, offsets, timestamps, klens, vlens, hl, select)
         both, pos = _slices(payload, pos, klens + vlens, flags & (FLAG_NULL_KEY | FLAG_NULL_VALUE))
         keys = both[:n]
         values = both[n:]
@@ -176,6 +183,50 @@ def decode(
     if pos != size - 4:
         raise DamagedBatch("lengths do not add up")
     return Batch(offsets, timestamps, keys, values, blobs)
+
+
+def _select(
+    payload: bytes,
+    pos: int,
+    base: int,
+    flags: int,
+    offsets: Sequence[int],
+    timestamps: tuple[int, ...],
+    klens: tuple[int, ...],
+    vlens: tuple[int, ...],
+    hlens: tuple[int, ...] | None,
+    wanted: Sequence[int],
+) -> Batch:
+    """`decode(select=...)`: the bounds of every record come from `accumulate` (in C); only
+    the wanted records are sliced."""
+    if type(offsets) is range:
+        index = [o - base for o in wanted]
+    else:  # sorted offsets with gaps: find each wanted one
+        index = [bisect_left(offsets, o) for o in wanted]
+    if len(index) and (index[-1] >= len(klens) or offsets[index[-1]] != wanted[-1]):
+        raise DamagedBatch("a selected offset is not in the batch")
+    kends = list(accumulate(_lengths(klens, flags & FLAG_NULL_KEY), initial=pos))
+    vends = list(accumulate(_lengths(vlens, flags & FLAG_NULL_VALUE), initial=kends[-1]))
+    end = vends[-1]
+    hends: list[int] | None = None
+    if hlens is not None:
+        hends = list(accumulate(hlens, initial=end))
+        end = hends[-1]
+    if end != len(payload) - 4:
+        raise DamagedBatch("lengths do not add up")
+    keys = [payload[kends[i] : kends[i + 1]] if klens[i] >= 0 else None for i in index]
+    values = [payload[vends[i] : vends[i + 1]] if vlens[i] >= 0 else None for i in index]
+    blobs = None if hends is None else [payload[hends[i] : hends[i + 1]] for i in index]
+    return Batch(list(wanted), [timestamps[i] for i in index], keys, values, blobs)
+
+
+def _lengths(lens: tuple[int, ...], nulls: int) -> Sequence[int]:
+    """Byte lengths in the data: a null (-1) takes none; without nulls none may be negative."""
+    if nulls:
+        return [n if n > 0 else 0 for n in lens]
+    if min(lens, default=0) < 0:
+        raise DamagedBatch("negative length")
+    return lens
 
 
 def _slices(

@@ -9,18 +9,24 @@ see the delete. Records with a null key are never compacted away (Kafka rejects 
 compacted topics; we keep them).
 
 Two passes over the partition's batches, so memory holds one key -> offset map, not every
-record: the first finds the latest offset of each key, the second rewrites the batches that
-lose records, merging them with small neighbours into batches of up to MAX_RECORDS. A full
-batch that loses nothing stays as it is.
+record: the first decodes only offsets, keys and value lengths and finds the latest offset of
+each key (and which of those are tombstones old enough to go); from that, the sorted offsets
+that survive. The second pass finds each batch's survivors by bisecting that list, with no
+work per record: a batch that keeps nothing is deleted unread, a full batch that loses
+nothing stays as it is, and any other batch is rewritten from its survivors alone (only
+they are sliced out of it), merged with small neighbours into batches of up to MAX_RECORDS.
+Changelogs written at every exactly_once commit lose most of their records at each
+compaction, so the second pass costs about what the survivors cost.
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
 from itertools import compress
-from typing import Any
+from typing import cast
 
 from streamz_kit.transport.embedded.batch_codec import MAX_RECORDS, Batch, pack
 
@@ -58,33 +64,44 @@ def compact_partition(
     """
 
     latest: dict[bytes | None, int] = {}
+    keyless: list[int] = []  # offsets of null-key records: never compacted away
+    tombstones: list[tuple[int, int]] = []  # (offset, timestamp) of null-value records
     spans: list[tuple[int, int, int]] = []
     for base, last, count, payload in conn.execute(_BATCHES, (topic_id, partition)):
         batch = decode(payload, base, last, count, topic_id, partition, keys_only=True)
-        latest.update(zip(batch.keys, batch.offsets))  # later offsets overwrite earlier
+        keys, offsets = batch.keys, batch.offsets
+        vlens = cast("Sequence[int]", batch.values)  # keys_only: the value lengths
+        latest.update(zip(keys, offsets))  # later offsets overwrite earlier
+        if None in keys:
+            keyless.extend(compress(offsets, [k is None for k in keys]))
+        if min(vlens) < 0:
+            nulls = [v < 0 for v in vlens]
+            tombstones.extend(zip(compress(offsets, nulls), compress(batch.timestamps, nulls)))
         spans.append((base, last, count))
     latest.pop(None, None)
     if not latest:
         return 0
+    alive = set(latest.values())
     horizon = int(time.time() * 1000) - retention_ms
-    get = latest.get
+    alive.difference_update([o for o, ts in tombstones if ts < horizon])
+    alive.update(keyless)  # a keyless tombstone stays too
+    survivors = sorted(alive)
+    del latest, alive, tombstones, keyless
     pending = _Pending()
     deleted = 0
     for base, last, count in spans:  # rows are rewritten, so no cursor stays open on them
-        (payload,) = conn.execute(_PAYLOAD, (topic_id, partition, base)).fetchone()
-        batch = decode(payload, base, last, count, topic_id, partition, headers=False)
-        keep = [
-            k is None or (get(k) == o and (v is not None or ts >= horizon))
-            for o, ts, k, v in zip(batch.offsets, batch.timestamps, batch.keys, batch.values)
-        ]
-        kept = sum(keep)
+        lo = bisect_left(survivors, base)
+        hi = bisect_right(survivors, last, lo)
+        kept = hi - lo
         if kept == count and count >= MAX_RECORDS // 2:
             pending.flush(conn, topic_id, partition)  # keep the order of non-overlapping rows
             continue
         deleted += count - kept
-        conn.execute(_DELETE, (topic_id, partition, base))
         if kept:
-            pending.add(batch, keep if kept < count else None)
+            (payload,) = conn.execute(_PAYLOAD, (topic_id, partition, base)).fetchone()
+            batch = decode(payload, base, last, count, topic_id, partition, select=survivors[lo:hi])
+            pending.add(batch)
+        conn.execute(_DELETE, (topic_id, partition, base))
         if len(pending.offsets) >= MAX_RECORDS:
             pending.flush(conn, topic_id, partition)
     pending.flush(conn, topic_id, partition)
@@ -101,18 +118,15 @@ class _Pending:
         self.values: list[bytes | None] = []
         self.headers: list[bytes | None] = []
 
-    def add(self, batch: Batch, keep: list[bool] | None) -> None:
-        def pick(column: Any) -> Any:
-            return column if keep is None else compress(column, keep)
-
-        self.offsets.extend(pick(batch.offsets))
-        self.timestamps.extend(pick(batch.timestamps))
-        self.keys.extend(pick(batch.keys))
-        self.values.extend(pick(batch.values))
+    def add(self, batch: Batch) -> None:
+        self.offsets.extend(batch.offsets)
+        self.timestamps.extend(batch.timestamps)
+        self.keys.extend(batch.keys)
+        self.values.extend(batch.values)
         if batch.headers is None:
             self.headers.extend([None] * (len(self.offsets) - len(self.headers)))
         else:
-            self.headers.extend(pick(batch.headers))
+            self.headers.extend(batch.headers)
 
     def flush(self, conn: sqlite3.Connection, topic_id: int, partition: int) -> None:
         if not self.offsets:

@@ -323,13 +323,20 @@ class Log:
         *,
         headers: bool = True,
         keys_only: bool = False,
+        select: Sequence[int] | None = None,
     ) -> Batch:
-        """Decode one stored batch, or say in a BrokerError which one is damaged."""
+        """Decode one stored batch (or, with `select`, the records at those offsets), or say
+        in a BrokerError which one is damaged."""
         try:
             batch = decode(
-                payload, base, headers=headers, where=(topic_id, partition), keys_only=keys_only
+                payload,
+                base,
+                headers=headers,
+                where=(topic_id, partition),
+                keys_only=keys_only,
+                select=select,
             )
-            if len(batch.offsets) != count or batch.offsets[-1] != last:
+            if select is None and (len(batch.offsets) != count or batch.offsets[-1] != last):
                 raise DamagedBatch("its offsets do not match its row")
         except DamagedBatch as exc:
             name = next((t.name for t in self._topics.values() if t.id == topic_id), f"#{topic_id}")
