@@ -113,6 +113,7 @@ async def _commit_one(task: Task, producer: Producer, group_id: str) -> dict[Top
         raise _migrated(task) from exc
     maybe_crash("commit:after_commit")
     apply(task, written)
+    task.positions.update(drained.offsets)
     maybe_crash("commit:after_apply")
     return drained.offsets
 
@@ -150,6 +151,7 @@ async def _commit_as_group(
             failures.append((task, result))
             continue
         apply(task, result)
+        task.positions.update(drained.offsets)
         maybe_crash("commit:after_apply")
         committed.update(drained.offsets)
     for task, exc in failures:

@@ -10,6 +10,16 @@ Two steps, in `TaskManager._create_tasks`' order (docs/architecture.md says why)
 2. `seek_to_committed`, after the stores are restored: the inputs start at the offsets the
    group holds *now*; the consumer looked them up when the assignment arrived, possibly while
    the previous owner's last transaction was still open.
+
+A task that stays on this worker across an eager rebalance (suspended, then resumed) is not
+fenced again, and its inputs must not start where the group says: `resume_positions` puts
+them back where the task's own last commit left them (`Task.positions`). The rebalance
+follows that commit at once, and the client re-reads the group's offsets as soon as the
+assignment arrives; Kafka's OffsetFetch (without KIP-447's require_stable, which aiokafka
+does not send) answers with the offsets of *completed* transactions only, and a committed
+transaction completes when its markers are written, a moment after EndTxn returns. Read in
+that moment, the offsets are the previous transaction's: the task would process a
+transaction's worth of records again, its outputs and store updates included.
 """
 
 from __future__ import annotations
@@ -41,8 +51,20 @@ async def fence_previous_owners(
     await asyncio.gather(*(p.init_transactions() for p in fresh))
 
 
-async def seek_to_committed(consumer: Consumer, partitions: list[TopicPartition]) -> None:
-    """Position these input partitions at the group's committed offsets, read now."""
+async def seek_to_committed(
+    consumer: Consumer, partitions: list[TopicPartition]
+) -> dict[TopicPartition, int]:
+    """Position these input partitions at the group's committed offsets, read now; returns
+    them (partitions without a committed offset start at the reset policy's offset)."""
     committed = await consumer.committed(partitions)
     for tp, offset in committed.items():
+        consumer.seek(tp, offset)
+    return committed
+
+
+def resume_positions(consumer: Consumer, positions: dict[TopicPartition, int]) -> None:
+    """Position a resumed task's inputs where its own last commit left them. A partition
+    it has no position for has no committed offset from this task's producer, so the
+    group's answer for it cannot lag (and another owner's would have fenced the task)."""
+    for tp, offset in positions.items():
         consumer.seek(tp, offset)

@@ -29,7 +29,7 @@ from streamz_kit.state.manager import StateManager
 from streamz_kit.topology.compiler import SubTopology
 from streamz_kit.topology.topology import Topology
 from streamz_kit.transport.partitioner import default_partition
-from streamz_kit.transport.port import ConsumedRecord, ProducerRecord
+from streamz_kit.transport.port import ConsumedRecord, ProducerRecord, TopicPartition
 
 log = logging.getLogger("streamz_kit.task")
 
@@ -115,6 +115,11 @@ class Task:
         self.processed = 0
         self.dead_lettered = 0
         self.consumed_offsets: dict[tuple[str, int], int] = {}
+        # exactly_once: the next offset of each input partition as of this task's last
+        # commit (or the group's offset it was sought to when created). A task resumed after
+        # a rebalance restarts here, not where the group says: the group's offsets can lag
+        # the task's own last transaction (runtime/eos_fencing.py, `resume_positions`).
+        self.positions: dict[TopicPartition, int] = {}
         self.handlers = handlers or ErrorHandlers()
         self.internal_topics = set(topology.repartition_topics)
         self.nodes: dict[str, Node] = topology.instantiate(subtopology.nodes)

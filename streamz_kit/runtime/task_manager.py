@@ -18,6 +18,7 @@ from streamz_kit.errors import TaskMigratedError
 from streamz_kit.runtime.commit import commit_at_least_once, commit_exactly_once
 from streamz_kit.runtime.eos_fencing import (
     fence_previous_owners,
+    resume_positions,
     seek_to_committed,
     transactional_id,
 )
@@ -138,6 +139,8 @@ class TaskManager:
                 new.append((sub_id, partition))
             elif task.state is TaskState.SUSPENDED:
                 task.resume()
+                if self.config.exactly_once:
+                    resume_positions(self.consumer, task.positions)
         if new:
             await self._create_tasks(new)
         for (sub_id, partition), partitions in wanted.items():
@@ -255,9 +258,14 @@ class TaskManager:
                     self.producers[task_id] = self.transport.producer(
                         transactional_id=transactional_id(self.config.application_id, task_id)
                     )
-            await seek_to_committed(
+            committed = await seek_to_committed(
                 self.consumer, [tp for s, p in new for tp in self._source_partitions(s, p)]
             )
+            for sub_id, partition in new:
+                task = self.tasks[task_id_of(sub_id, partition)]
+                for tp in self._source_partitions(sub_id, partition):
+                    if tp in committed:
+                        task.positions[tp] = committed[tp]
 
     def _new_task(self, sub_id: int, partition: int, state: StateManager) -> Task:
         """A CREATED task over its own stores and the global ones, in the task map."""
