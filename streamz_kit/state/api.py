@@ -10,7 +10,8 @@ Commit protocol (the runtime drives it, one method per step):
 2. The runtime produces them to the store's changelog topic and commits the transaction
    (or flushes and commits offsets under at_least_once).
 3. `apply_pending(changelog_next_offset)` writes the changes and the changelog position
-   they reflect into the BytesStore in one atomic write batch.
+   they reflect into the BytesStore in one atomic write batch (persistent stores a few
+   commits later, several commits in one batch: "write-behind" in buffered.py).
 Because the BytesStore is written only after the commit, it never holds uncommitted data,
 so nothing needs wiping after a crash and the offset kept inside the store is the
 checkpoint: restoration replays the changelog from there.

@@ -11,31 +11,66 @@ since the last commit (dict insertion order, so listing costs no sort).
 Range reads merge the pending changes with the store in key order. The sorted index of
 pending keys that this needs is built on the first range read and then maintained on
 every write, so stores that never range-scan (most key-value aggregations) pay nothing.
+
+**Write-behind of committed changes (persistent stores).** After a commit, `apply_pending`
+moves the changes into `_applied` (committed, not yet in the bytes store) and writes them,
+with the changelog offset they reflect, once WRITE_BEHIND_S passed since the last write or
+WRITE_BEHIND_ENTRIES keys wait: an exactly_once worker commits every 100 ms, and a RocksDB
+write batch per store and commit cost a sixth of its commit (~0.8 us a key) for state that
+the next commit often overwrites. Correct after any crash for the same reason the per-commit
+write was: the bytes store always holds the state of SOME committed changelog offset, kept
+in the same atomic batch, and restoration replays the changelog from there (compaction keeps
+every key's latest record, and drops old tombstones only after delete.retention.ms, a day).
+Reads see `_applied` between the pending changes and the bytes store; a range read writes
+it first (the merge stays two-way), as do restoration, wipe and close. Stores without a
+changelog offset to write (unlogged ones) and in-memory stores write at once, as before.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 from sortedcontainers import SortedList
 
 from streamz_kit.state.api import BytesStore, Change
 
-__all__ = ["BufferedStore"]
+__all__ = ["WRITE_BEHIND_ENTRIES", "WRITE_BEHIND_S", "BufferedStore"]
 
 _MISSING = object()
+
+# Committed changes wait in memory at most this long, or until this many keys wait
+# (~10 ms of RocksDB writes): see "Write-behind" above.
+WRITE_BEHIND_S = 5.0
+WRITE_BEHIND_ENTRIES = 10_000
 
 
 class BufferedStore:
     """Pending writes over a `BytesStore`; the layer the runtime's commit protocol drives."""
 
-    __slots__ = ("_pending", "_sorted", "generation", "inner", "name")
+    __slots__ = (
+        "_applied",
+        "_applied_offset",
+        "_pending",
+        "_sorted",
+        "_written_at",
+        "generation",
+        "inner",
+        "name",
+        "write_behind",
+    )
 
     def __init__(self, inner: BytesStore) -> None:
         self.inner = inner
         self.name = inner.name
         self._pending: dict[bytes, bytes | None] = {}
         self._sorted: SortedList | None = None
+        # Committed changes not yet written to `inner`, and the changelog offset they reach
+        # (see "Write-behind" in the module docstring).
+        self._applied: dict[bytes, bytes | None] = {}
+        self._applied_offset: int | None = None
+        self._written_at = time.monotonic()
+        self.write_behind = inner.persistent
         # Bumped whenever the content changes behind the typed layer's back (restore,
         # wipe, discard), so layers that cache derived facts know to recompute them.
         self.generation = 0
@@ -49,7 +84,9 @@ class BufferedStore:
     def get(self, key: bytes) -> bytes | None:
         value = self._pending.get(key, _MISSING)
         if value is _MISSING:
-            return self.inner.get(key)
+            value = self._applied.get(key, _MISSING)
+            if value is _MISSING:
+                return self.inner.get(key)
         return value  # type: ignore[return-value]
 
     def put(self, key: bytes, value: bytes | None) -> None:
@@ -66,6 +103,8 @@ class BufferedStore:
         self, lo: bytes | None, hi: bytes | None, *, reverse: bool = False
     ) -> Iterator[tuple[bytes, bytes]]:
         """Entries with lo <= key <= hi (None = open), pending changes applied, in key order."""
+        if self._applied:
+            self.write_applied()
         if not self._pending:
             return self.inner.range(lo, hi, reverse=reverse)
         index = self._sorted
@@ -112,6 +151,7 @@ class BufferedStore:
         the sorted index of pending keys: one pass over them costs less than an index that
         every later put of the commit interval would then have to maintain."""
         keys = dict.fromkeys(k for k in self._pending if lo <= k < hi)
+        keys.update(dict.fromkeys(k for k in self._applied if lo <= k < hi))
         keys.update(dict.fromkeys(k for k, _ in self.inner.range(lo, hi) if k < hi))
         for key in keys:
             self.put(key, None)
@@ -122,10 +162,11 @@ class BufferedStore:
         while few changes are pending; past that, pending inserts are simply added, so
         metrics calling it every second never pay a lookup per pending key."""
         count = self.inner.approximate_num_entries()
-        if len(self._pending) > 1000:
-            return count + sum(1 for value in self._pending.values() if value is not None)
+        changes = {**self._applied, **self._pending} if self._applied else self._pending
+        if len(changes) > 1000:
+            return count + sum(1 for value in changes.values() if value is not None)
         inner_get = self.inner.get
-        for key, value in self._pending.items():
+        for key, value in changes.items():
             present = inner_get(key) is not None
             if value is None and present:
                 count -= 1
@@ -143,13 +184,41 @@ class BufferedStore:
         return list(self._pending.items())
 
     def apply_pending(self, changelog_next_offset: int | None) -> None:
-        """Write the pending changes and the changelog position they reflect atomically."""
-        if self._pending or (
+        """The commit is durable: the pending changes and the changelog position they
+        reflect go to the bytes store atomically, at once or (write-behind) soon."""
+        pending = self._pending
+        if self.write_behind and changelog_next_offset is not None and pending:
+            if self._applied:
+                self._applied.update(pending)
+            else:
+                self._applied = pending
+            self._applied_offset = changelog_next_offset
+            self._clear()
+            if (
+                len(self._applied) >= WRITE_BEHIND_ENTRIES
+                or time.monotonic() - self._written_at >= WRITE_BEHIND_S
+            ):
+                self.write_applied()
+            return
+        if self._applied:
+            self.write_applied()
+        if pending or (
             changelog_next_offset is not None
             and changelog_next_offset != self.inner.changelog_offset()
         ):
-            self.inner.write_batch(list(self._pending.items()), changelog_next_offset)
+            self.inner.write_batch(list(pending.items()), changelog_next_offset)
         self._clear()
+
+    def write_applied(self) -> None:
+        """Write the committed changes still held in memory, with their changelog offset,
+        in one atomic batch (write-behind's write; also before any read or write that must
+        see the bytes store whole)."""
+        self._written_at = time.monotonic()
+        if not self._applied:
+            return
+        applied, self._applied = self._applied, {}
+        self.inner.write_batch(list(applied.items()), self._applied_offset)
+        self._applied_offset = None
 
     def discard_pending(self) -> None:
         """Forget this commit's changes (the transaction aborted)."""
@@ -165,20 +234,32 @@ class BufferedStore:
 
     def restore_batch(self, changes: list[Change], next_offset: int) -> None:
         """Write changelog records straight into the store: restoration bypasses the buffer."""
+        if self._applied:
+            self.write_applied()
         self.inner.write_batch(changes, next_offset)
         self.generation += 1
 
     def changelog_offset(self) -> int | None:
+        if self._applied:
+            return self._applied_offset
         return self.inner.changelog_offset()
 
     def wipe(self) -> None:
         self._clear()
+        self._applied = {}
+        self._applied_offset = None
         self.inner.wipe()
         self.generation += 1
 
     def close(self) -> None:
+        """Close the bytes store, committed changes written first (pending ones dropped)."""
         self._clear()
+        if self._applied:
+            self.write_applied()
         self.inner.close()
 
     def __repr__(self) -> str:
-        return f"BufferedStore({self.inner!r}, pending={len(self._pending)})"
+        return (
+            f"BufferedStore({self.inner!r}, pending={len(self._pending)}, "
+            f"applied={len(self._applied)})"
+        )

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from streamz_kit.state import buffered
 from streamz_kit.state.api import BytesStore
 from streamz_kit.state.buffered import BufferedStore
 from streamz_kit.state.memory import InMemoryBytesStore
@@ -27,9 +28,59 @@ def test_writes_stay_pending_until_applied(make_inner: Make, inner_kind: str) ->
     assert inner.get(b"a") is None
     assert buf.has_pending()
     buf.apply_pending(10)
+    buf.write_applied()  # persistent stores write committed changes behind (below)
     assert inner.get(b"a") == b"1" and inner.get(b"b") == b"2"
     assert inner.changelog_offset() == 10 == buf.changelog_offset()
     assert not buf.has_pending() and buf.pending_changes() == []
+
+
+def test_persistent_stores_write_committed_changes_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Applied changes wait in memory (reads see them) until enough keys or time gathered;
+    what the bytes store holds is always one commit's state with that commit's offset."""
+    monkeypatch.setattr(buffered, "WRITE_BEHIND_ENTRIES", 3)
+    monkeypatch.setattr(buffered, "WRITE_BEHIND_S", 3600.0)
+    inner = RocksDBBytesStore("s", tmp_path / "s")
+    buf = BufferedStore(inner)
+    buf.put(b"a", b"1")
+    buf.put(b"b", b"2")
+    buf.apply_pending(5)
+    assert inner.get(b"a") is None and inner.changelog_offset() is None  # not yet written
+    assert buf.get(b"a") == b"1" and buf.changelog_offset() == 5
+    buf.put(b"a", b"3")  # pending over applied over stored
+    buf.delete(b"b")
+    assert buf.get(b"a") == b"3" and buf.get(b"b") is None
+    buf.discard_pending()  # an aborted transaction leaves the committed changes
+    assert buf.get(b"a") == b"1" and buf.get(b"b") == b"2"
+    buf.put(b"c", b"4")
+    buf.apply_pending(6)  # three keys wait: written, with the offset of the last commit
+    assert dict(inner.all()) == {b"a": b"1", b"b": b"2", b"c": b"4"}
+    assert inner.changelog_offset() == 6 == buf.changelog_offset()
+    buf.delete(b"a")
+    buf.apply_pending(7)
+    assert buf.get(b"a") is None and inner.get(b"a") == b"1"
+    assert buf.approximate_num_entries() == 2
+    assert buf.delete_range(b"a", b"c") == 2  # a (applied delete) and b (stored)
+    assert list(buf.range(None, None)) == [(b"c", b"4")]  # a range read writes first
+    assert inner.changelog_offset() == 7 and inner.get(b"a") is None
+    buf.apply_pending(8)
+    buf.close()  # closing writes what waits: a reopened store needs no restoration
+    reopened = RocksDBBytesStore("s", tmp_path / "s")
+    assert dict(reopened.all()) == {b"c": b"4"} and reopened.changelog_offset() == 8
+    reopened.close()
+
+
+def test_write_behind_writes_after_its_interval(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(buffered, "WRITE_BEHIND_S", 0.0)
+    inner = RocksDBBytesStore("s", tmp_path / "s")
+    buf = BufferedStore(inner)
+    buf.put(b"a", b"1")
+    buf.apply_pending(1)
+    assert inner.get(b"a") == b"1" and inner.changelog_offset() == 1
+    buf.close()
 
 
 def test_pending_changes_one_per_key_in_first_write_order(make_inner: Make) -> None:
@@ -195,8 +246,10 @@ def _check_against_model(buf: BufferedStore, ops: list[tuple[str, Any, Any]]) ->
         else:
             assert buf.get(a) == current.get(a)
     assert list(buf.all()) == sorted(current.items())
+    buf.write_applied()  # write-behind (persistent stores): committed changes in memory
     inner_items = dict(buf.inner.all())
     assert inner_items == committed
+    assert buf.inner.changelog_offset() == (offset or None)
 
 
 @settings(max_examples=200, deadline=None)

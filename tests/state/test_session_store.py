@@ -58,6 +58,7 @@ def test_remove_and_put_none(ss: SessionStore) -> None:
     ss.put("k", 20, 30, None)
     assert ss.fetch("k") == []
     ss.buffer.apply_pending(4)
+    ss.buffer.write_applied()
     assert list(ss.buffer.inner.all()) == []
 
 
