@@ -94,17 +94,11 @@ async def kafka_create_topics(bootstrap: str, topics: list[str], partitions: int
         await admin.close()
 
 
-async def kafka_produce_batches(
-    bootstrap: str, topic: str, records: list[Record], partitions: int = 4
-) -> float:
-    """Write with aiokafka's batch builder; returns records/s (also the produce ceiling)."""
-    import time
-
+async def batch_producer(bootstrap: str) -> Any:
+    """A started aiokafka producer for whole batches (1 MB, acks=1): the preload's and the
+    raw ceilings' (bench/ceilings.py), so the ceiling writes as the preload does."""
     from aiokafka import AIOKafkaProducer
 
-    by_part: list[list[Record]] = [[] for _ in range(partitions)]
-    for rec in records:
-        by_part[default_partition(rec[0], partitions)].append(rec)
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         linger_ms=5,
@@ -113,6 +107,19 @@ async def kafka_produce_batches(
         acks=1,
     )
     await producer.start()
+    return producer
+
+
+async def kafka_produce_batches(
+    bootstrap: str, topic: str, records: list[Record], partitions: int = 4
+) -> float:
+    """Write with aiokafka's batch builder; returns records/s (also the produce ceiling)."""
+    import time
+
+    by_part: list[list[Record]] = [[] for _ in range(partitions)]
+    for rec in records:
+        by_part[default_partition(rec[0], partitions)].append(rec)
+    producer = await batch_producer(bootstrap)
     try:
         t0 = time.perf_counter()
         futures: list[Any] = []

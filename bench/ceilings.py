@@ -12,7 +12,7 @@ import asyncio
 import time
 from typing import Any
 
-from brokers import Record, kafka_create_topics, kafka_produce_batches
+from brokers import Record, batch_producer, kafka_create_topics, kafka_produce_batches
 
 
 async def _consumer(bootstrap: str, topic: str) -> Any:
@@ -57,18 +57,9 @@ async def consume_rate(bootstrap: str, topic: str, n: int, timeout_s: float = 12
 async def consume_produce_rate(
     bootstrap: str, topic: str, out: str, n: int, timeout_s: float = 120
 ) -> float:
-    from aiokafka import AIOKafkaProducer
-
     await kafka_create_topics(bootstrap, [out])
     consumer = await _consumer(bootstrap, topic)
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        linger_ms=5,
-        max_batch_size=1 << 20,
-        max_request_size=8 << 20,
-        acks=1,
-    )
-    await producer.start()
+    producer = await batch_producer(bootstrap)
     try:
         got, first, first_n = 0, 0.0, 0
         futures: list[Any] = []

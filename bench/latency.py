@@ -12,27 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from brokers import ROOT
+import w4_procs
+from w4_procs import percentile
 
 from examples.recommendations.generator import ensure_topics
 from streamz_kit.transport import TopicPartition, connect
 
-HERE = Path(__file__).resolve().parent
 OUTPUT_TOPIC = "recommendations"
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile, q in [0, 100]."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), -(-len(ordered) * q // 100)))
-    return ordered[int(rank) - 1]
 
 
 async def _collect(broker: str, stop: asyncio.Event, out: list[tuple[float, float]]) -> None:
@@ -81,57 +71,23 @@ async def measure(
     workdir.mkdir(parents=True, exist_ok=True)
     broker = f"embedded://{workdir / 'log'}"
     await _create_topics(broker)
-    ready = workdir / "ready"
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            str(HERE / "sk_runner.py"),
-            "--serve",
-            "--workload",
-            "W4",
-            "--broker",
-            broker,
-            "--guarantee",
-            guarantee,
-            "--app-id",
-            "recommendations",
-            "--state-dir",
-            str(workdir / "state"),
-            "--commit-ms",
-            str(commit_ms),
-            "--ready-file",
-            str(ready),
-        ]
-        + ([] if cache_max_bytes is None else ["--cache-max-bytes", str(cache_max_bytes)]),
+    worker, ready = w4_procs.start_worker(
+        broker,
+        workdir,
+        guarantee=guarantee,
+        commit_ms=commit_ms,
+        extra=[] if cache_max_bytes is None else ["--cache-max-bytes", str(cache_max_bytes)],
         stdout=subprocess.PIPE,
-        stderr=log or subprocess.DEVNULL,
-        text=True,
+        stderr=log,
     )
     generator: subprocess.Popen[str] | None = None
     samples: list[tuple[float, float]] = []
     stop = asyncio.Event()
     try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            if worker.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the W4 worker did not start; see the harness log")
-            await asyncio.sleep(0.05)
+        await w4_procs.wait_ready(worker, ready, "W4")
         collector = asyncio.ensure_future(_collect(broker, stop, samples))
         started = time.monotonic()
-        generator = subprocess.Popen(
-            [
-                sys.executable,
-                str(ROOT / "examples" / "recommendations" / "generator.py"),
-                "--broker",
-                broker,
-                "--rate",
-                str(rate),
-                "--count",
-                str(int(rate * seconds)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=log or subprocess.DEVNULL,
-        )
+        generator = w4_procs.start_generator(broker, rate, seconds, stderr=log)
         while generator.poll() is None:
             await asyncio.sleep(0.1)
         # Let the last outputs arrive: until none came for a second (a short run may end
@@ -145,14 +101,7 @@ async def measure(
         stop.set()
         await collector
     finally:
-        if generator is not None and generator.poll() is None:
-            generator.terminate()
-        worker.terminate()
-        try:
-            stdout, _ = worker.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            stdout, _ = worker.communicate()
+        stdout = w4_procs.stop(generator, worker)
     rss = None
     for line in (stdout or "").splitlines():
         if line.startswith("BENCH_RESULT "):

@@ -14,14 +14,13 @@ Settings, and why they are fair:
   (rocksdict) with its changelog. W3 is not written for Faust (see docs/benchmarks.md).
 The agent counts records; once `--target` went through it flushes the producer, prints
 `BENCH_RESULT {json}` and exits (Faust's own shutdown takes seconds and is not part of the
-measurement). Rate = (records - 1) / (last - first), start-up excluded; the harness also times
-the drain from outside (bench/drain.py) and prints both.
+measurement). Rate = (records - 1) / (end of that flush - first): start-up excluded, the final
+flush counted, as sk_runner.py measures streamz_kit (bench/runner_io.py); the harness also
+times the drain from outside (bench/drain.py) and prints both.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
 import sys
@@ -32,29 +31,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import faust  # noqa: E402
+from runner_io import emit, peak_rss_kb, peer_args, window_rate  # noqa: E402
 from workloads import INPUT_TOPIC, w1_keep, w1_map  # noqa: E402
 
 
-def peak_rss_kb() -> int:
-    """VmHWM of this process. Not getrusage: Linux carries ru_maxrss across exec, so a child
-    would report the harness's own peak."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
 def main() -> int:
-    p = argparse.ArgumentParser()
-    p.add_argument("--workload", required=True)
-    p.add_argument("--bootstrap", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--target", type=int, required=True)
-    p.add_argument("--state-dir", required=True)
-    p.add_argument("--group", required=True)
-    p.add_argument("--input", default=INPUT_TOPIC)
-    args = p.parse_args()
+    args = peer_args([("--input", INPUT_TOPIC)])
     logging.basicConfig(level=logging.WARNING)
 
     app = faust.App(
@@ -81,20 +63,25 @@ def main() -> int:
         if state["seen"] >= target:
             last = now
             await app.producer.flush()
-            first = state["first"]
-            line = "BENCH_RESULT " + json.dumps(
+            flushed = time.monotonic()  # the last output acknowledged by the broker
+            first, seen = state["first"], int(state["seen"])
+            start, end = ((first, 1), (last, seen)) if last > first else (None, None)
+            emit(
                 {
-                    "rate": (state["seen"] - 1) / (last - first) if last > first else 0.0,
-                    "processed": state["seen"],
+                    "rate": window_rate(start, end, flushed) or 0.0,
+                    "processing_rate": window_rate(start, end, last),
+                    "processed": seen,
                     "startup_s": first - state["t0"],
                     "window_s": last - first,
                     "first_mono": first,  # CLOCK_MONOTONIC: the outside timing starts here
+                    "first_count": 1,  # stamped after the first record was processed
                     "last_mono": last,
-                    "stop_s": time.monotonic() - last,
+                    "flushed_mono": flushed,
+                    "flush_s": flushed - last,
+                    "stop_s": flushed - last,
                     "peak_rss_kb": peak_rss_kb(),
                 }
             )
-            os.write(1, (line + "\n").encode())  # Faust replaces sys.stdout with a logger
             os._exit(0)
 
     if args.workload == "W1":

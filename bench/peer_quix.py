@@ -15,15 +15,16 @@ Settings, and why they are fair:
   on, Quix's default), W3 `hopping_window(...).count().current()`.
 Counting uses Quix's own hook `on_message_processed` (called once per input message after the
 dataframe ran), not a callback inside the pipeline; it stops the app once `--target` messages
-went through. Rate = (messages - 1) / (time of the last - time of the first), start-up excluded,
-as sk_runner.py measures streamz_kit. The harness also times the drain from outside
-(bench/drain.py) and prints both. Prints `BENCH_RESULT {json}`.
+went through, and Quix commits its checkpoint as it stops (producer flush, offsets).
+Rate = (messages - 1) / (end of that last checkpoint commit - time of the first): start-up
+excluded, the final flush counted, as sk_runner.py measures streamz_kit (bench/runner_io.py).
+The end of a commit is stamped around Quix's own `Checkpoint.commit`, which runs unchanged.
+The harness also times the drain from outside (bench/drain.py) and prints both. Prints
+`BENCH_RESULT {json}`.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -32,29 +33,27 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from quixstreams import Application  # noqa: E402
+from quixstreams.checkpointing import Checkpoint  # noqa: E402
+from runner_io import peak_rss_kb, peer_args, result_line, window_rate  # noqa: E402
 from workloads import INPUT_TOPIC, WINDOW_ADVANCE_MS, WINDOW_SIZE_MS, w1_keep, w1_map  # noqa: E402
 
 
-def peak_rss_kb() -> int:
-    """VmHWM of this process. Not getrusage: Linux carries ru_maxrss across exec, so a child
-    would report the harness's own peak."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
+def stamp_commits() -> list[float]:
+    """The CLOCK_MONOTONIC end of every checkpoint commit (Quix's own, unchanged)."""
+    ends: list[float] = []
+    commit = Checkpoint.commit
+
+    def timed(self: Checkpoint, *args: Any, **kwargs: Any) -> Any:
+        out = commit(self, *args, **kwargs)
+        ends.append(time.monotonic())
+        return out
+
+    Checkpoint.commit = timed
+    return ends
 
 
 def main() -> int:
-    p = argparse.ArgumentParser()
-    p.add_argument("--workload", required=True)
-    p.add_argument("--bootstrap", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--target", type=int, required=True)
-    p.add_argument("--state-dir", required=True)
-    p.add_argument("--group", required=True)
-    args = p.parse_args()
-
+    args = peer_args()
     seen = 0
     first = last = 0.0
     target = args.target
@@ -99,26 +98,28 @@ def main() -> int:
     else:
         raise SystemExit(f"unknown workload {args.workload}")
     sdf.to_topic(out)
+    commit_ends = stamp_commits()
     t0 = time.monotonic()
     app.run()
     t_end = time.monotonic()
-    rate = (seen - 1) / (last - first) if last > first else 0.0
-    print(
-        "BENCH_RESULT "
-        + json.dumps(
-            {
-                "rate": rate,
-                "processed": seen,
-                "startup_s": first - t0 if first else None,
-                "window_s": last - first,
-                "first_mono": first or None,  # CLOCK_MONOTONIC: the outside timing starts here
-                "last_mono": last or None,
-                "stop_s": t_end - last if last else None,
-                "peak_rss_kb": peak_rss_kb(),
-            }
-        ),
-        flush=True,
-    )
+    # the last output durable: the end of the checkpoint commit Quix makes as it stops
+    flushed = commit_ends[-1] if commit_ends and last and commit_ends[-1] >= last else None
+    start, end = ((first, 1), (last, seen)) if last > first else (None, None)
+    result = {
+        "rate": window_rate(start, end, flushed or last) or 0.0,
+        "processing_rate": window_rate(start, end, last),
+        "processed": seen,
+        "startup_s": first - t0 if first else None,
+        "window_s": last - first,
+        "first_mono": first or None,  # CLOCK_MONOTONIC: the outside timing starts here
+        "first_count": 1,  # stamped after the first message was processed
+        "last_mono": last or None,
+        "flushed_mono": flushed,
+        "flush_s": flushed - last if flushed else None,
+        "stop_s": t_end - last if last else None,
+        "peak_rss_kb": peak_rss_kb(),
+    }
+    print(result_line(result), flush=True)
     return 0
 
 

@@ -36,16 +36,20 @@ def _run(cmd: list[str], timeout: float) -> tuple[bool, str]:
     return True, ""
 
 
-def ensure(log: object = None) -> dict[str, str | None]:
-    """Create the venv if needed and install each peer; peer name -> None or why it is unusable."""
+def ensure(only: list[str] | None = None) -> dict[str, str | None]:
+    """Create the venv if needed and install each peer (or the `only` ones); peer name -> None
+    or why it is unusable. A run limited to Kafka Streams needs neither peer installed."""
+    wanted = {k: v for k, v in PEERS.items() if only is None or k in only}
     status: dict[str, str | None] = {}
+    if not wanted:
+        return status
     if not python().exists():
         ok, why = _run([sys.executable, "-m", "venv", str(VENV)], 120)
         if not ok:
-            return {name: f"unavailable: cannot create a virtualenv ({why})" for name in PEERS}
+            return {name: f"unavailable: cannot create a virtualenv ({why})" for name in wanted}
         _run([str(python()), "-m", "pip", "install", "-q", "--upgrade", "pip"], 300)
     ok, why = _run([str(python()), "-m", "pip", "install", "-q", *COMMON], 600)
-    for name, (requirement, module) in PEERS.items():
+    for name, (requirement, module) in wanted.items():
         # Already importable at the pinned version: no pip call, so repeated runs start fast.
         present, _ = _run([str(python()), "-c", f"import {module}"], 120)
         installed = present and _pinned(requirement)

@@ -195,39 +195,6 @@ class Bench:
         return "ok"
 
     # -- streamz_kit -------------------------------------------------------------------------
-    def sk_run(
-        self,
-        workload: str,
-        broker: str,
-        guarantee: str,
-        out: str,
-        app_id: str,
-        commit_ms: int | None = None,
-    ) -> dict[str, Any]:
-        cmd = [
-            sys.executable,
-            str(HERE / "sk_runner.py"),
-            "--workload",
-            workload,
-            "--broker",
-            broker,
-            "--guarantee",
-            guarantee,
-            "--app-id",
-            app_id,
-            "--out",
-            out,
-            "--state-dir",
-            str(self.work / f"state-{app_id}"),
-            "--target",
-            str(self.target(workload)),
-            "--timeout",
-            str(self.args.run_timeout),
-        ]
-        if workload == "W4" or commit_ms is not None:
-            cmd += ["--commit-ms", str(commit_ms or W4_COMMIT_MS)]
-        return run_child(cmd, self.args.run_timeout + 60, self.log)
-
     def embedded_row(
         self, workload: str, guarantee: str, label: str, commit_ms: int | None = None
     ) -> None:
@@ -240,7 +207,7 @@ class Bench:
             logdir = self.work / f"emb-{workload}-{guarantee}-{commit_ms}-{attempt}"
             shutil.copytree(self.template, logdir)
             say(f"streamz_kit {label} embedded {guarantee} (run {attempt + 1})")
-            result = self.sk_run(
+            cmd = self.sk_cmd(
                 workload,
                 f"embedded://{logdir}",
                 guarantee,
@@ -248,6 +215,7 @@ class Bench:
                 f"bench-{workload.lower()}",
                 commit_ms=commit_ms,
             )
+            result = run_child(cmd, self.args.run_timeout + 60, self.log)
             if not result.get("error"):
                 result["check"] = self.verify(
                     workload,
@@ -389,7 +357,7 @@ class Bench:
             timer.join(timeout=10)
             timer.stop_flag.set()
             timer.join(timeout=5)
-            result.update(timer.result(result.get("first_mono"), result.get("last_mono")))
+            result.update(timer.result(result))
             result["cross_check"] = drain.cross_check(result)
         say(
             f"  in-process {result.get('rate') or 0:,.0f}/s, outside {result.get('outside_rate') or 0:,.0f}/s"
@@ -398,8 +366,16 @@ class Bench:
         return result
 
     def sk_cmd(
-        self, workload: str, broker: str, guarantee: str, out: str, app_id: str
+        self,
+        workload: str,
+        broker: str,
+        guarantee: str,
+        out: str,
+        app_id: str,
+        commit_ms: int | None = None,
     ) -> list[str]:
+        """sk_runner.py for one run: W1-W3 at the engine's default commit interval unless
+        `commit_ms`, W4 at the example's."""
         cmd = [
             sys.executable,
             str(HERE / "sk_runner.py"),
@@ -420,8 +396,8 @@ class Bench:
             "--timeout",
             str(self.args.run_timeout),
         ]
-        if workload == "W4":
-            cmd += ["--commit-ms", str(W4_COMMIT_MS)]
+        if workload == "W4" or commit_ms is not None:
+            cmd += ["--commit-ms", str(commit_ms or W4_COMMIT_MS)]
         return cmd
 
     def peer_cmd(
@@ -624,11 +600,11 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_peers and not args.no_kafka:
             import peers_env
 
+            only = [p.strip() for p in args.peers.split(",") if p.strip()] or None
             say("preparing the peers' virtualenv (bench/.peers-venv)")
-            peers = peers_env.ensure()
-            peers["kstreams"] = kstreams_ready()
-            if args.peers:
-                peers = {k: v for k, v in peers.items() if k in args.peers.split(",")}
+            peers = peers_env.ensure(only)
+            if only is None or "kstreams" in only:
+                peers["kstreams"] = kstreams_ready()
             for name, why in peers.items():
                 say(f"{name}: {why or 'ready'}")
         bench.prepare()

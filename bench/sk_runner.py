@@ -6,8 +6,11 @@
 Throughput mode (default): start the App, watch the worker's own counter
 (`App.metrics()["records_processed"]`) from a thread every 5 ms, and stop once it reaches
 `--target`. The rate is (records seen between the first and the last observation) / (time
-between them), so start-up (imports, group join, restoration) is excluded. The final commit
-that `stop()` performs is timed separately. Prints one line `BENCH_RESULT {json}`.
+from the first observation to the end of the commit that made the last output durable), so
+start-up (imports, group join, restoration) is excluded and the final flush of the record
+caches is counted: a user waits for it, and the harness's outside timing (bench/drain.py)
+counts it too. `processing_rate` is the same count up to the last record processed only.
+Prints one line `BENCH_RESULT {json}`.
 
 Serve mode (`--serve`): run until SIGTERM (the latency measurement drives it from outside);
 writes `--ready-file` once the App is running.
@@ -17,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import signal
 import sys
 import threading
@@ -27,21 +29,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from runner_io import peak_rss_kb, result_line, window_rate  # noqa: E402
 from workloads import sk_topology  # noqa: E402
 
 import streamz_kit as sk  # noqa: E402
 
 POLL_S = 0.005
-
-
-def peak_rss_kb() -> int:
-    """VmHWM of this process. Not getrusage: Linux carries ru_maxrss across exec, so a child
-    would report the harness's own peak."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
 
 
 class Watcher(threading.Thread):
@@ -86,6 +79,28 @@ class Watcher(threading.Thread):
         self.loop.call_soon_threadsafe(self.done.set)
 
 
+def stamp_commits(app: sk.App) -> list[float]:
+    """The CLOCK_MONOTONIC end of every commit that committed something, the close's included:
+    the last one is when the last output became durable (at_least_once: sent, acknowledged
+    and the offsets committed; exactly_once: the transaction committed). Measuring only: the
+    TaskManager's own commit runs unchanged."""
+    worker = app._worker  # noqa: SLF001 -- the runner times the worker; it changes nothing
+    tasks = worker.tasks if worker is not None else None
+    ends: list[float] = []
+    if tasks is None:
+        return ends
+    commit = tasks.commit
+
+    async def timed(force: bool = False) -> bool:
+        committed = await commit(force=force)
+        if committed:
+            ends.append(time.monotonic())
+        return committed
+
+    tasks.commit = timed  # type: ignore[method-assign]
+    return ends
+
+
 def make_app(args: argparse.Namespace) -> sk.App:
     return sk.App(
         sk_topology(args.workload, args.out),
@@ -104,6 +119,7 @@ async def throughput(args: argparse.Namespace) -> dict[str, Any]:
     t_start = time.monotonic()
     await app.start()
     t_started = time.monotonic()
+    commit_ends = stamp_commits(app)
     done = asyncio.Event()
     watcher = Watcher(app, args.target, asyncio.get_running_loop(), done, args.timeout)
     watcher.start()
@@ -120,16 +136,20 @@ async def throughput(args: argparse.Namespace) -> dict[str, Any]:
     t_stopped = time.monotonic()
     watcher.join(timeout=1)
     first, last = watcher.first, watcher.last
-    rate, coarse = 0.0, False
-    if first and last and last[0] > first[0]:
-        rate = (last[1] - first[1]) / (last[0] - first[0])
-    elif last:  # everything arrived in one batch (tiny inputs): count from the App's start
-        rate, coarse = last[1] / (last[0] - t_started), True
+    # the last output durable: the end of the last commit after the last record (the close's)
+    flushed = commit_ends[-1] if commit_ends and last and commit_ends[-1] >= last[0] else None
+    start, coarse = first, False
+    if first and last and last[0] <= first[0]:
+        # everything arrived in one batch (tiny inputs): count from the App's start
+        start, coarse = (t_started, 0), True
+    rate = window_rate(start, last, flushed or (last[0] if last else None)) or 0.0
     return {
         "rate": rate,
+        "processing_rate": window_rate(start, last, last[0] if last else None),
         "processed": last[1] if last else 0,
         "startup_s": (first[0] - t_start) if first else None,
         "window_s": (last[0] - first[0]) if first and last else None,
+        "flush_s": (flushed - last[0]) if flushed and last else None,
         "stop_s": t_stopped - t_stop,
         "timed_out": watcher.timed_out,
         "error": None if app.error is None else repr(app.error),
@@ -144,7 +164,9 @@ async def throughput(args: argparse.Namespace) -> dict[str, Any]:
         # the window's start on CLOCK_MONOTONIC (shared by every process of the machine):
         # the harness's outside timing starts here too (bench/drain.py)
         "first_mono": first[0] if first else None,
+        "first_count": start[1] if start else None,  # records processed before first_mono
         "last_mono": last[0] if last else None,
+        "flushed_mono": flushed,
         "peak_rss_kb": peak_rss_kb(),
     }
 
@@ -170,13 +192,8 @@ async def serve(args: argparse.Namespace) -> None:
     if probe is not None:
         probe.cancel()
     await app.stop()
-    print(
-        "BENCH_RESULT "
-        + json.dumps(
-            {"peak_rss_kb": peak_rss_kb(), "error": None if app.error is None else repr(app.error)}
-        ),
-        flush=True,
-    )
+    error = None if app.error is None else repr(app.error)
+    print(result_line({"peak_rss_kb": peak_rss_kb(), "error": error}), flush=True)
 
 
 def main() -> int:
@@ -212,7 +229,7 @@ def main() -> int:
         asyncio.run(serve(args))
         return 0
     result = asyncio.run(throughput(args))
-    print("BENCH_RESULT " + json.dumps(result), flush=True)
+    print(result_line(result), flush=True)
     return 0
 
 

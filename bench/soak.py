@@ -43,19 +43,14 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
+import w4_procs  # noqa: E402
+from w4_procs import percentile  # noqa: E402
+
 from streamz_kit.transport import TopicPartition, TopicSpec, connect  # noqa: E402
 
 INPUT = "user-actions"
 OUTPUTS = ("recommendations", "trending", "trending-windows")
 PARTITIONS = 4
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), -(-len(ordered) * q // 100)))
-    return ordered[int(rank) - 1]
 
 
 def rss_mb(pid: int) -> float:
@@ -262,61 +257,25 @@ async def run_soak(
     await _create_topics(broker, int(retention_s * 1000))
     args = worker_args or []
     probe = Path(args[args.index("--memprobe") + 1]) if "--memprobe" in args else None
-    ready = workdir / "ready"
-    worker = subprocess.Popen(  # noqa: ASYNC220 - started once, not awaited per record
-        [
-            sys.executable,
-            str(HERE / "sk_runner.py"),
-            "--serve",
-            "--workload",
-            "W4",
-            "--broker",
-            broker,
-            "--guarantee",
-            "at_least_once",
-            "--app-id",
-            "recommendations",
-            "--state-dir",
-            str(workdir / "state"),
-            "--commit-ms",
-            "100",
-            "--ready-file",
-            str(ready),
-        ]
-        + ([] if purge_ms is None else ["--purge-ms", str(purge_ms)])
-        + (worker_args or []),
-        stdout=subprocess.DEVNULL,
-        stderr=log or subprocess.DEVNULL,
+    worker, ready = w4_procs.start_worker(
+        broker,
+        workdir,
+        guarantee="at_least_once",
+        commit_ms=100,
+        extra=([] if purge_ms is None else ["--purge-ms", str(purge_ms)]) + (worker_args or []),
+        stderr=log,
         env=env,
     )
-    generator: subprocess.Popen[bytes] | None = None
+    generator: subprocess.Popen[str] | None = None
     rows: list[dict[str, Any]] = []
     stop = asyncio.Event()
     try:
-        deadline = time.monotonic() + 60
-        while not ready.exists():
-            if worker.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("the soak worker did not start; see its log")
-            await asyncio.sleep(0.05)
+        await w4_procs.wait_ready(worker, ready, "soak")
         started = time.monotonic()
         watcher = asyncio.ensure_future(
             _watch(broker, log_dir, worker.pid, stop, report_s, started, say, rows, probe)
         )
-        generator = subprocess.Popen(  # noqa: ASYNC220
-            [
-                sys.executable,
-                str(ROOT / "examples" / "recommendations" / "generator.py"),
-                "--broker",
-                broker,
-                "--rate",
-                str(rate),
-                "--count",
-                str(int(rate * seconds)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=log or subprocess.DEVNULL,
-            env=env,
-        )
+        generator = w4_procs.start_generator(broker, rate, seconds, stderr=log, env=env)
         while generator.poll() is None:
             if worker.poll() is not None:
                 raise RuntimeError("the soak worker died; see its log")
@@ -324,13 +283,7 @@ async def run_soak(
         stop.set()
         await watcher
     finally:
-        if generator is not None and generator.poll() is None:
-            generator.terminate()
-        worker.terminate()
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        w4_procs.stop(generator, worker)
     return rows
 
 

@@ -32,7 +32,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -92,48 +91,13 @@ def children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-class CountProgress:
-    """drain.Progress for W2 without decoding: a count's JSON is its digits, so each output
-    value is compared as bytes with the expected count's (the reader shares the machine with
-    the workers it times; decoding every update cost it about a fifth of their CPU)."""
-
-    def __init__(self, want: Any) -> None:
-        self.want = {k.encode(): str(c).encode() for k, c in want.items()}
-        self.final: dict[bytes, bool] = {}
-        self.matching = 0
-
-    def add(self, key: bytes | None, value: bytes | None) -> None:
-        if key is None or value is None:
-            return
-        ok = value == self.want.get(key)
-        was = self.final.get(key)
-        if was != ok:
-            self.matching += (1 if ok else 0) - (1 if was else 0)
-            self.final[key] = ok
-
-    def complete(self) -> bool:
-        return self.matching == len(self.want)
-
-
-class EmbeddedDrain(threading.Thread):
+class EmbeddedDrain(drain.OutsideTimer):
     """bench/drain.py's outside timing on the embedded log: read the output topic while the
     workers write it (WAL mode: a reader never blocks a writer)."""
 
     def __init__(self, log_dir: Path, topic: str, want: Any, n: int, timeout_s: float) -> None:
-        super().__init__(daemon=True)
-        self.log_dir, self.topic, self.n, self.timeout_s = log_dir, topic, n, timeout_s
-        self.progress = CountProgress(want)
-        self.t_spawn = time.monotonic()
-        self.t_first_output: float | None = None
-        self.t_done: float | None = None
-        self.stop_flag = threading.Event()
-        self.error: str | None = None
-
-    def run(self) -> None:
-        try:
-            asyncio.run(self._watch())
-        except Exception as exc:  # noqa: BLE001 -- reported beside the figure
-            self.error = repr(exc)
+        super().__init__(topic, drain.Progress("W2", want), n, timeout_s)
+        self.log_dir = log_dir
 
     async def _watch(self) -> None:
         from streamz_kit.transport import TopicPartition, connect
@@ -350,7 +314,6 @@ class WorkersBench:
                         timer = drain.DrainTimer(
                             bootstrap, app_id, out, "W2", self.want, self.n, self.args.run_timeout
                         )
-                        timer.progress = CountProgress(self.want)  # type: ignore[assignment]
                         self.one(
                             workers,
                             "kafka",

@@ -10,7 +10,16 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.atomic.AtomicLong;
+import org.apache.kafka.clients.consumer.Consumer;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.Producer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.KafkaClientSupplier;
 import org.apache.kafka.streams.KafkaStreams;
 import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsBuilder;
@@ -19,15 +28,20 @@ import org.apache.kafka.streams.kstream.Consumed;
 import org.apache.kafka.streams.kstream.KStream;
 import org.apache.kafka.streams.kstream.Produced;
 import org.apache.kafka.streams.kstream.TimeWindows;
+import org.apache.kafka.streams.processor.internals.DefaultKafkaClientSupplier;
 
 /**
  * W1-W3 in Kafka Streams, measured the way bench/sk_runner.py measures streamz_kit.
  *
  * <p>A counter is bumped for every input record (a peek right after the source); a sampling
  * thread reads it every 5 ms and keeps the first and the last observation at which it moved;
- * once it reaches --target the app is closed (close commits and flushes the caches; timed
- * separately as stop_s). Rate = (last count - first count) / (last time - first time), so
- * start-up (JVM, group join, RocksDB open) is excluded, as it is for streamz_kit.
+ * once it reaches --target the app is closed (close flushes the record caches and commits).
+ * Rate = (last count - first count) / (end of the last commit - first time): start-up (JVM,
+ * group join, RocksDB open) is excluded and the close's flush and commit are counted, as
+ * bench/sk_runner.py does for streamz_kit. The end of a commit is stamped by the clients Kafka
+ * Streams is given (TimedClients: the consumer's commitSync under at_least_once, the producer's
+ * commitTransaction under exactly_once_v2); they are Kafka's own clients, unchanged but for
+ * the stamp. processing_rate is the same count up to the last record processed only.
  *
  * <p>Settings are Kafka Streams' defaults except: num.stream.threads (1 unless given: one
  * streamz_kit worker is one event loop on one core; the harness can pass 2), the guarantee
@@ -93,7 +107,8 @@ public final class Peer {
             default -> throw new IllegalArgumentException("unknown workload " + workload);
         }
 
-        KafkaStreams streams = new KafkaStreams(builder.build(), props);
+        TimedClients clients = new TimedClients();
+        KafkaStreams streams = new KafkaStreams(builder.build(), props, clients);
         Throwable[] failure = new Throwable[1];
         streams.setUncaughtExceptionHandler(e -> {
             failure[0] = e;
@@ -118,16 +133,29 @@ public final class Peer {
         long tStop = System.nanoTime();
         streams.close(Duration.ofSeconds(60));
         long tStopped = System.nanoTime();
-        double rate = lastT > firstT ? (lastN - firstN) / ((lastT - firstT) / 1e9) : 0.0;
+        // the last output durable: the end of the last commit after the last record (close's)
+        long committed = clients.lastCommitEnd.get();
+        long flushedT = committed >= lastT && lastT > 0 ? committed : 0;
+        long endT = flushedT > 0 ? flushedT : lastT;
+        double rate = endT > firstT ? (lastN - firstN) / ((endT - firstT) / 1e9) : 0.0;
         ObjectNode r = JSON.createObjectNode();
         r.put("rate", rate);
+        r.put("processing_rate", lastT > firstT ? (lastN - firstN) / ((lastT - firstT) / 1e9) : 0.0);
         r.put("processed", lastN);
         r.put("startup_s", firstT > 0 ? (firstT - t0) / 1e9 : 0);
         r.put("window_s", (lastT - firstT) / 1e9);
         // System.nanoTime is CLOCK_MONOTONIC on Linux, the clock of Python's time.monotonic:
         // the harness's outside timing starts at this first record too (bench/drain.py)
-        if (firstT > 0) r.put("first_mono", firstT / 1e9);
+        if (firstT > 0) {
+            r.put("first_mono", firstT / 1e9);
+            r.put("first_count", firstN);  // records processed before first_mono
+        }
         if (lastT > 0) r.put("last_mono", lastT / 1e9);
+        if (flushedT > 0) {
+            r.put("flushed_mono", flushedT / 1e9);
+            r.put("flush_s", (flushedT - lastT) / 1e9);
+            r.put("close_to_flushed_s", (flushedT - tStop) / 1e9);
+        }
         r.put("stop_s", (tStopped - tStop) / 1e9);
         r.put("timed_out", timedOut);
         if (failure[0] != null) r.put("error", failure[0].toString());
@@ -137,6 +165,60 @@ public final class Peer {
         System.out.println("BENCH_RESULT " + r);
         System.out.flush();
         System.exit(0);
+    }
+
+    /**
+     * Kafka Streams' default clients, each stamping the end of a commit on the monotonic clock:
+     * the moment the outputs before it are durable (at_least_once: the producer was flushed
+     * before the offsets' commitSync; exactly_once_v2: the transaction committed). Nothing
+     * else differs from DefaultKafkaClientSupplier.
+     */
+    static final class TimedClients implements KafkaClientSupplier {
+        final AtomicLong lastCommitEnd = new AtomicLong();
+        private final DefaultKafkaClientSupplier plain = new DefaultKafkaClientSupplier();
+
+        @Override
+        public org.apache.kafka.clients.admin.Admin getAdmin(Map<String, Object> config) {
+            return plain.getAdmin(config);
+        }
+
+        @Override
+        public Producer<byte[], byte[]> getProducer(Map<String, Object> config) {
+            return new KafkaProducer<>(config, new ByteArraySerializer(), new ByteArraySerializer()) {
+                @Override
+                public void commitTransaction() {
+                    super.commitTransaction();
+                    lastCommitEnd.set(System.nanoTime());
+                }
+            };
+        }
+
+        @Override
+        public Consumer<byte[], byte[]> getConsumer(Map<String, Object> config) {
+            return new KafkaConsumer<>(config, new ByteArrayDeserializer(), new ByteArrayDeserializer()) {
+                @Override
+                public void commitSync(Map<TopicPartition, OffsetAndMetadata> offsets) {
+                    super.commitSync(offsets);
+                    lastCommitEnd.set(System.nanoTime());
+                }
+
+                @Override
+                public void commitSync(Map<TopicPartition, OffsetAndMetadata> offsets, Duration timeout) {
+                    super.commitSync(offsets, timeout);
+                    lastCommitEnd.set(System.nanoTime());
+                }
+            };
+        }
+
+        @Override
+        public Consumer<byte[], byte[]> getRestoreConsumer(Map<String, Object> config) {
+            return plain.getRestoreConsumer(config);
+        }
+
+        @Override
+        public Consumer<byte[], byte[]> getGlobalConsumer(Map<String, Object> config) {
+            return plain.getGlobalConsumer(config);
+        }
     }
 
     private static JsonNode parse(String v) {
