@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from streamz_kit.errors import BrokerError, StreamzError
+from streamz_kit.transport.embedded.checkpointer import BACKSTOP_PAGES, Checkpointer
 from streamz_kit.transport.embedded.migrate import (
     add_retention_columns,
     fill_retention_columns,
@@ -134,6 +135,7 @@ class Database:
         self._conn: sqlite3.Connection | None = None
         self._mutex = threading.RLock()
         self.local_writes = 0  # bumped on each commit of ours; PRAGMA data_version sees others'
+        self._checkpointer: Checkpointer | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> sqlite3.Connection:
@@ -163,7 +165,9 @@ class Database:
             pragma(conn, "PRAGMA synchronous=NORMAL")
             pragma(conn, "PRAGMA temp_store=MEMORY")
             pragma(conn, "PRAGMA cache_size=-32768")  # 32 MiB page cache
-            pragma(conn, "PRAGMA wal_autocheckpoint=4000")
+            # Checkpoints run in a thread of their own (checkpointer.py); this one is only
+            # the backstop, so no client's write stops to copy the log.
+            pragma(conn, f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
             # After a checkpoint the -wal file is cut back to this size, so a burst of writes
             # (a vacuum) does not leave it large for good.
             pragma(conn, f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
@@ -184,6 +188,8 @@ class Database:
             except BaseException:
                 self.close()
                 raise
+            self._checkpointer = Checkpointer(self.db_path)
+            self._checkpointer.start()
         except sqlite3.Error as exc:
             raise BrokerError(
                 f"The embedded broker cannot open its log {self.db_path} ({exc}); check that "
@@ -261,6 +267,9 @@ class Database:
         )
 
     def close(self) -> None:
+        checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None:
+            checkpointer.stop()
         with self._mutex:
             if self._conn is not None:
                 self._conn.close()
