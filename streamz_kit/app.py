@@ -45,7 +45,14 @@ class App:
         """`settings`: any other AppConfig setting (poll_timeout_ms, max_poll_records,
         commit_max_records, cache_max_bytes, error handlers, ...), Kafka client settings
         by aiokafka's keyword names (SASL, TLS), or `client_config={...}`; an unknown name
-        is a ConfigError naming the closest valid one (see streamz_kit/config.py)."""
+        is a ConfigError naming the closest valid one (see streamz_kit/config.py).
+
+        `commit_interval_ms` (default 30 s at_least_once, 100 ms exactly_once, as in Kafka
+        Streams) is the most time between two commits. Under exactly_once outputs become
+        visible at the commit, so on the embedded log the worker also commits as soon as it
+        has caught up with its input (at most every 10 ms): each repartition hop then waits
+        for one commit instead of up to an interval, and a busy worker commits by the
+        interval."""
         if not isinstance(topology, Topology):
             raise TopologyError(
                 "App takes a Topology; build one with StreamsBuilder() ... builder.build()."

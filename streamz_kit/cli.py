@@ -96,7 +96,12 @@ def _runtime_knob_options(command: Callable[..., Any]) -> Callable[..., Any]:
 )
 @click.option("--state-dir", type=click.Path(file_okay=False), help="Where RocksDB state lives.")
 @click.option("--application-id", help="Overrides the App's application id.")
-@click.option("--commit-interval-ms", type=int, help="How often to commit.")
+@click.option(
+    "--commit-interval-ms",
+    type=int,
+    help="The most time between two commits (ms); exactly_once on the embedded log also "
+    "commits as soon as the worker has caught up with its input.",
+)
 @click.option("--log-level", default="INFO", show_default=True)
 @click.option(
     "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True

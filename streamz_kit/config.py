@@ -51,7 +51,9 @@ class AppConfig:
     processing_guarantee: str = AT_LEAST_ONCE
     # Not given: <embedded broker path>/state, or .streamz/state on Kafka.
     state_dir: Path = Path(".streamz") / "state"
-    # Not given: the guarantee's default (COMMIT_INTERVAL_MS).
+    # Not given: the guarantee's default (COMMIT_INTERVAL_MS). The most time between two
+    # commits: exactly_once on the embedded log also commits once the worker has caught up
+    # with its input (runtime/worker.py, Worker._eager_commit_wait).
     commit_interval_ms: int = COMMIT_INTERVAL_MS[AT_LEAST_ONCE]
     num_standby_replicas: int = _knob(
         0, "Kafka: warm copies of other workers' stores kept here for fast failover."

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import math
 import time
 from typing import Any
 
@@ -34,6 +35,14 @@ from streamz_kit.transport.port import ConsumedRecord, Consumer, TopicPartition,
 
 log = logging.getLogger("streamz_kit.worker")
 
+# exactly_once: the least time between two commits that the worker makes early, because it
+# caught up with its input (see Worker._eager_commit_wait); the commit interval still
+# bounds the time between commits while input keeps coming.
+EAGER_COMMIT_GAP_S = 0.01
+# at_least_once: outputs go to the producer after every poll's records and, within a long
+# poll, whenever this much processing has passed (Worker._process_sending).
+SEND_EVERY_S = 0.005
+
 
 class Worker:
     def __init__(self, topology: Topology, config: AppConfig) -> None:
@@ -55,6 +64,7 @@ class Worker:
         self.started_at = 0.0
         self.assignor: CopartitionAssignor | None = None
         self._gc = GcTuning()
+        self._eager_commits = False  # see _eager_commit_wait
 
     # -- start -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -72,6 +82,7 @@ class Worker:
             client_config["partition_assignment_strategy"] = (self.assignor,)
         self.transport = connect(config.broker, **client_config)
         await self.transport.start()
+        self._eager_commits = config.exactly_once and self.transport.local_commits
         admin = self.transport.admin()
         meta = await resolve_metadata(self.topology, config, admin)
         await create_internal_topics(meta, admin)
@@ -200,12 +211,19 @@ class Worker:
         last_commit = last_cleanup = time.monotonic()
         interval = config.commit_interval_ms / 1000.0
         poll_ms, max_records = config.poll_timeout_ms, config.max_poll_records
+        calling: list[Task] = []
         while not self._stopping.is_set():
+            eager = self._eager_commit_wait(last_commit, calling)
+            if eager is not None:  # uncommitted work: look for input, don't wait for it
+                poll_ms = min(poll_ms, eager)
             batch = await consumer.poll(timeout_ms=poll_ms, max_records=max_records)
             if batch:
                 started = time.perf_counter()
                 if self.tracing is None:
-                    self._process(batch, tasks)
+                    if config.exactly_once:  # outputs are written at the commit
+                        self._process(batch, tasks)
+                    else:
+                        await self._process_sending(batch, tasks)
                 else:
                     self.tracing.process(batch, tasks, self._process)
                 if self.batch_observer is not None:
@@ -237,6 +255,7 @@ class Worker:
             if (
                 now - last_commit >= interval
                 or tasks.stats.records_since_commit >= config.commit_max_records
+                or (not batch and self._eager_commit_wait(last_commit, calling, now) == 0)
             ) and (config.exactly_once or not consumer.rebalancing()):
                 # (at_least_once defers its commit while a cooperative round runs: Kafka
                 # refuses offsets until it ends, and waiting would stop every task.)
@@ -254,9 +273,61 @@ class Worker:
                 tasks.clean_stale_state()
                 last_cleanup = now
 
+    def _eager_commit_wait(
+        self, last_commit: float, calling: list[Task], now: float | None = None
+    ) -> int | None:
+        """exactly_once: milliseconds until the worker may commit early, or None when it
+        should not. Outputs of a transaction become visible only at its commit, and each
+        repartition hop reads read_committed, so waiting out `commit_interval_ms` costs
+        every hop up to a whole interval. The interval is therefore a maximum: once the
+        worker has processed records and a poll finds nothing new (it has caught up with
+        its input), it commits at once, though not sooner than EAGER_COMMIT_GAP_S after
+        the previous commit (a trickle of input must not turn into a commit per record).
+        While input keeps coming every poll returns records, so a busy worker still
+        commits by the interval and its throughput is unchanged.
+
+        Only where a commit is one local write (`Transport.local_commits`: the embedded
+        log); on Kafka each commit costs broker round trips per task, and not with async
+        operators (their commit waits for the calls in flight; the interval covers them)."""
+        if (
+            not self._eager_commits
+            or calling
+            or self.tasks is None
+            or self.tasks.stats.records_since_commit == 0
+        ):
+            return None
+        now = time.monotonic() if now is None else now
+        return max(0, math.ceil(round((last_commit + EAGER_COMMIT_GAP_S - now) * 1000, 3)))
+
     def _process(
         self, batch: dict[TopicPartition, list[ConsumedRecord]], tasks: TaskManager
     ) -> None:
+        count = 0
+        for task, lists in self._route(batch, tasks).items():
+            count += self._run_task(task, lists)
+        self._counted(tasks, count)
+
+    async def _process_sending(
+        self, batch: dict[TopicPartition, list[ConsumedRecord]], tasks: TaskManager
+    ) -> None:
+        """at_least_once: `_process`, handing the outputs made so far to the producer
+        whenever SEND_EVERY_S of processing has passed. A poll can bring every task's
+        records (a repartition hop's too); without this, the output of the first task
+        processed would wait for all the others before it is written."""
+        count = 0
+        mark = time.perf_counter()
+        for task, lists in self._route(batch, tasks).items():
+            count += self._run_task(task, lists)
+            if time.perf_counter() - mark >= SEND_EVERY_S:
+                self._counted(tasks, count)
+                count = 0
+                await tasks.send_outputs()
+                mark = time.perf_counter()
+        self._counted(tasks, count)
+
+    def _route(
+        self, batch: dict[TopicPartition, list[ConsumedRecord]], tasks: TaskManager
+    ) -> dict[Task, list[list[ConsumedRecord]]]:
         task_by_tp = tasks.task_by_tp
         by_task: dict[Task, list[list[ConsumedRecord]]] = {}
         for tp, records in batch.items():
@@ -266,21 +337,26 @@ class Worker:
             if task is None:
                 continue
             by_task.setdefault(task, []).append(records)
+        return by_task
+
+    def _run_task(self, task: Task, lists: list[list[ConsumedRecord]]) -> int:
+        """Process one task's records of a poll; returns how many."""
+        if task.async_nodes:  # no more than the async nodes can queue (async_drive.py)
+            assert self.consumer is not None
+            lists = admit(task, lists, self.consumer)
+        if len(lists) == 1:
+            task.process_batch(lists[0])
+            return len(lists[0])
+        # A task reading several partitions takes records in timestamp order, as Kafka
+        # Streams' partition group does, so joins see time move forward.
+        process = task.process
         count = 0
-        for task, lists in by_task.items():
-            if task.async_nodes:  # no more than the async nodes can queue (async_drive.py)
-                assert self.consumer is not None
-                lists = admit(task, lists, self.consumer)
-            process = task.process
-            if len(lists) == 1:
-                task.process_batch(lists[0])
-                count += len(lists[0])
-            else:
-                # A task reading several partitions takes records in timestamp order, as
-                # Kafka Streams' partition group does, so joins see time move forward.
-                for record in heapq.merge(*lists, key=_timestamp):
-                    process(record)
-                    count += 1
+        for record in heapq.merge(*lists, key=_timestamp):
+            process(record)
+            count += 1
+        return count
+
+    def _counted(self, tasks: TaskManager, count: int) -> None:
         tasks.stats.records_since_commit += count
         self.records_processed += count
 

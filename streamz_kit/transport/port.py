@@ -296,6 +296,11 @@ class Transport(abc.ABC):
     # True when list_offsets("latest") is exact (the embedded log). Kafka-compatible brokers
     # may answer short (Tansu) or grow meanwhile, so readers there stop on an empty fetch.
     exact_end_offsets: bool = False
+    # True when committing a transaction is one local write (the embedded log): cheap
+    # enough for an exactly_once worker to commit whenever it catches up with its input
+    # (runtime/worker.py). On Kafka a commit costs broker round trips per task, so workers
+    # there commit by the interval, as Kafka Streams does.
+    local_commits: bool = False
 
     @abc.abstractmethod
     async def start(self) -> None: ...

@@ -26,6 +26,7 @@ class EmbeddedTransport(Transport):
     """
 
     exact_end_offsets = True  # end offsets are read inside SQLite: exact, never short
+    local_commits = True  # a transaction commit is one SQLite write
 
     def __init__(self, path: str, **client_config: Any) -> None:
         self.path = os.path.abspath(path)
