@@ -155,6 +155,12 @@ public final class Peer {
             r.put("flushed_mono", flushedT / 1e9);
             r.put("flush_s", (flushedT - lastT) / 1e9);
             r.put("close_to_flushed_s", (flushedT - tStop) / 1e9);
+            long flushStart = clients.lastFlushStart.get();
+            if (flushStart >= tStop) {
+                // the close: the thread noticing it plus the caches' flush, then the producer's
+                r.put("close_to_producer_flush_s", (flushStart - tStop) / 1e9);
+                r.put("producer_flush_to_committed_s", (flushedT - flushStart) / 1e9);
+            }
         }
         r.put("stop_s", (tStopped - tStop) / 1e9);
         r.put("timed_out", timedOut);
@@ -175,6 +181,9 @@ public final class Peer {
      */
     static final class TimedClients implements KafkaClientSupplier {
         final AtomicLong lastCommitEnd = new AtomicLong();
+        // where a commit's time goes: the record caches are flushed (records sent) before the
+        // producer's flush() starts, and the producer's flush waits for the acks
+        final AtomicLong lastFlushStart = new AtomicLong();
         private final DefaultKafkaClientSupplier plain = new DefaultKafkaClientSupplier();
 
         @Override
@@ -185,6 +194,12 @@ public final class Peer {
         @Override
         public Producer<byte[], byte[]> getProducer(Map<String, Object> config) {
             return new KafkaProducer<>(config, new ByteArraySerializer(), new ByteArraySerializer()) {
+                @Override
+                public void flush() {
+                    lastFlushStart.set(System.nanoTime());
+                    super.flush();
+                }
+
                 @Override
                 public void commitTransaction() {
                     super.commitTransaction();
