@@ -25,6 +25,7 @@ from streamz_kit.processor.async_ops import AsyncCall, AsyncValuesNode, wait_for
 from streamz_kit.processor.context import TaskContext
 from streamz_kit.processor.io import SourceNode
 from streamz_kit.processor.node import Node
+from streamz_kit.runtime.fusion import BatchFn, fused_batch
 from streamz_kit.state.manager import StateManager
 from streamz_kit.topology.compiler import SubTopology
 from streamz_kit.topology.topology import Topology
@@ -130,6 +131,8 @@ class Task:
                     resolved = self.context.resolve_topic(topic, topic in self.internal_topics)
                     self.sources[resolved] = node
         self.async_nodes = [n for n in self.nodes.values() if isinstance(n, AsyncValuesNode)]
+        # per source: its batch loop with the stateless line after it inlined (fusion.py)
+        self._fused: dict[SourceNode, BatchFn | None] = {}
         self._lifecycle = Lifecycle(f"Task {self.task_id}", TaskState.CREATED, _TASK_TRANSITIONS)
 
     # -- lifecycle (see TaskState) ---------------------------------------------------------
@@ -235,6 +238,14 @@ class Task:
             return
         first = records[0]
         source = self.sources[first.topic]
+        try:
+            fused = self._fused[source]
+        except KeyError:
+            # planned at the first batch: the nodes are initialized (sinks know their topic)
+            fused = self._fused[source] = fused_batch(self, source)
+        if fused is not None:
+            fused(records)
+            return
         fast = source.fast_loads(first.topic)
         if fast is None or source.timestamp_extractor is not None:
             for record in records:
