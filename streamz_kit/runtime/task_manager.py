@@ -348,8 +348,7 @@ class TaskManager:
         sent = False
         for task in self.running().values():
             if task.collector:
-                for record in task.drain_output():
-                    producer.send(record)
+                producer.send_all(task.drain_output())
                 sent = True
         if sent:
             # Not flush(): Kafka confirms these while the next batch is processed; the

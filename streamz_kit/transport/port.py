@@ -232,6 +232,13 @@ class Producer(abc.ABC):
     def send(self, record: ProducerRecord) -> None:
         """Queue a record; it is written by `flush` (or `commit` when transactional)."""
 
+    def send_all(self, records: list[ProducerRecord]) -> None:
+        """Queue records in order, as `send` one by one does (a producer may take the list
+        in one step: the worker hands over every processed batch's outputs this way)."""
+        send = self.send
+        for record in records:
+            send(record)
+
     @abc.abstractmethod
     async def flush(self) -> dict[TopicPartition, int]:
         """Write everything queued; returns the last offset written per partition."""

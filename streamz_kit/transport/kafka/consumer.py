@@ -39,6 +39,8 @@ from streamz_kit.errors import BrokerError, TaskMigratedError, UnknownTopicError
 from streamz_kit.transport.kafka._client import KafkaSettings, broker_error, start_client
 from streamz_kit.transport.kafka.admin import KafkaAdmin
 from streamz_kit.transport.kafka.cooperative import CooperativeState, install
+from streamz_kit.transport.kafka.records import INSTALLED as CONSUMED_BY_AIOKAFKA
+from streamz_kit.transport.kafka.records import as_consumed
 from streamz_kit.transport.port import (
     ConsumedRecord,
     Consumer,
@@ -119,6 +121,8 @@ class KafkaConsumer(Consumer):
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed" if read_committed else "read_uncommitted",
+            # marks this consumer's fetches: aiokafka builds ConsumedRecords (records.py)
+            **({"key_deserializer": as_consumed} if CONSUMED_BY_AIOKAFKA else {}),
         )
         self._client: AIOKafkaConsumer | None = None
         self._assigned: set[TopicPartition] = set()
@@ -297,6 +301,9 @@ class KafkaConsumer(Consumer):
         for ktp, records in fetched.items():
             tp = TopicPartition(ktp.topic, ktp.partition)
             if tp in revoked or not records:
+                continue
+            if type(records[0]) is ConsumedRecord:  # built by aiokafka (records.py)
+                out[tp] = records
                 continue
             topic, partition = tp
             # tuple.__new__ skips the namedtuple's Python-level __new__ (3x faster a record)

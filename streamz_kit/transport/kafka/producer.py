@@ -21,6 +21,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, ProducerFenced
+from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.structs import TopicPartition as KTP
 
 from streamz_kit.errors import BrokerError, ProducerFencedError
@@ -87,6 +88,9 @@ class KafkaProducer(Producer):
     def send(self, record: ProducerRecord) -> None:
         self._queue.append(record)
 
+    def send_all(self, records: list[ProducerRecord]) -> None:
+        self._queue += records
+
     async def dispatch(self) -> None:
         """Hand the queue to aiokafka's sender and return without waiting for acks; a
         delivery that already failed is raised here, the rest at the next `flush`."""
@@ -149,29 +153,17 @@ class KafkaProducer(Producer):
     ) -> list[tuple[int, asyncio.Future[Any]]]:
         """One partition's records in order as full batches; their delivery futures."""
         pending: list[tuple[int, asyncio.Future[Any]]] = []
-        batch = client.create_batch()
-        for r in records:
-            # aiokafka's C batch builder wants headers as a list
-            headers = list(r.headers) if r.headers else []
-            if (
-                batch.append(key=r.key, value=r.value, timestamp=r.timestamp, headers=headers)
-                is None
-            ):
-                count = batch.record_count()
-                if count == 0:
-                    raise _too_large(topic, partition)
-                batch.close()
-                pending.append((count, await client.send_batch(batch, topic, partition=partition)))
-                batch = client.create_batch()
-                if (
-                    batch.append(key=r.key, value=r.value, timestamp=r.timestamp, headers=headers)
-                    is None
-                ):
-                    raise _too_large(topic, partition)
-        count = batch.record_count()
-        batch.close()
-        pending.append((count, await client.send_batch(batch, topic, partition=partition)))
-        return pending
+        done, n = 0, len(records)
+        while True:
+            batch = client.create_batch()
+            done = _fill(batch, records, done)
+            count = batch.record_count()
+            if count == 0 and done < n:
+                raise _too_large(topic, partition)
+            batch.close()
+            pending.append((count, await client.send_batch(batch, topic, partition=partition)))
+            if done >= n:
+                return pending
 
     async def flush(self) -> dict[TopicPartition, int]:
         if self._in_transaction:
@@ -247,6 +239,54 @@ class KafkaProducer(Producer):
         if client is not None:
             _forget_fatal_error(client)
             await client.stop()
+
+
+_NO_HEADERS: list[tuple[str, bytes]] = []  # read, never kept, by aiokafka's record builder
+
+
+def _fill(batch: Any, records: list[ProducerRecord], start: int) -> int:
+    """Append `records[start:]` to `batch` until it is full; the index of the first record
+    left out (len(records) when all went in).
+
+    Why not `batch.append(...)` per record: aiokafka's `BatchBuilder.append` is a Python
+    wrapper (keyword arguments, a serializer step, a frame) around its C record builder's
+    `append`, and it cost about as much as the encoding itself. Our producers have no
+    serializers, so the records go to the C builder directly, with the relative offset the
+    wrapper would have counted; any other batch type takes the public path.
+    """
+    n = len(records)
+    builder = getattr(batch, "_builder", None)
+    if (
+        type(batch) is not BatchBuilder
+        or builder is None
+        or batch._closed  # noqa: SLF001
+        or batch._key_serializer is not None  # noqa: SLF001
+        or batch._value_serializer is not None  # noqa: SLF001
+    ):
+        append = batch.append
+        for i in range(start, n):
+            r = records[i]
+            # aiokafka's C batch builder wants headers as a list
+            as_list = list(r.headers) if r.headers else []
+            if append(key=r.key, value=r.value, timestamp=r.timestamp, headers=as_list) is None:
+                return i
+        return n
+    raw = builder.append
+    offset = batch._relative_offset  # noqa: SLF001
+    try:
+        for i in range(start, n):
+            r = records[i]
+            headers = r.headers
+            if (
+                raw(offset, r.timestamp, r.key, r.value, list(headers) if headers else _NO_HEADERS)
+                is None
+            ):
+                batch.close()
+                return i
+            offset += 1
+        return n
+    finally:
+        batch._relative_offset = offset  # noqa: SLF001
 
 
 def _forget_fatal_error(client: AIOKafkaProducer) -> None:
