@@ -149,6 +149,13 @@ def targets(rows: list[Row], ceilings: dict[str, float] | None) -> list[str]:
         w1 / ceiling if w1 and ceiling else None,
         0.85,
     )
+    hand = (ceilings or {}).get("hand_w1")
+    if w1 and hand and ceiling:
+        # how much of the gap is the framework (W1 / hand) and how much the workload (hand / ceiling)
+        out.append(
+            f"- W1 on Kafka / hand-written aiokafka W1: {w1 / hand:.2f}× (reported, no target; "
+            f"the hand-written loop itself is {hand / ceiling:.2f}× the ceiling)"
+        )
     for w in ("W2", "W3"):
         sk, quix = (
             rate_of(w, "kafka", "at_least_once"),
@@ -225,4 +232,12 @@ def ceilings_lines(ceilings: dict[str, float] | None) -> list[str]:
         f"- raw aiokafka consume on Kafka: {ceilings['consume']:,.0f} records/s",
         f"- raw aiokafka batch produce on Kafka: {ceilings['produce']:,.0f} records/s",
         f"- raw aiokafka consume-then-produce on Kafka: {ceilings['consume_produce']:,.0f} records/s",
+        *(
+            [
+                "- hand-written W1 on raw aiokafka (W1's JSON work, no framework; reported, not "
+                f"a target): {ceilings['hand_w1']:,.0f} records/s"
+            ]
+            if ceilings.get("hand_w1")
+            else []
+        ),
     ]
