@@ -11,8 +11,44 @@ import asyncio
 import os
 import tempfile
 import time
+from typing import Any
 
 from streamz_kit.transport import ProducerRecord, TopicPartition, TopicSpec, connect
+
+
+async def produce_rate(
+    transport: Any, topic: str, records: int, batch: int, value: bytes, partitions: int
+) -> float:
+    """Records/s of `records` sends through the transport's producer, flushed every `batch`
+    (also bench/kafka_adapter.py's, through the Kafka transport)."""
+    producer = transport.producer()
+    t0 = time.perf_counter()
+    for i in range(records):
+        producer.send(
+            ProducerRecord(topic, i % partitions, b"key-%d" % i, value, 1_700_000_000_000 + i)
+        )
+        if (i + 1) % batch == 0:
+            await producer.flush()
+    await producer.flush()
+    return records / (time.perf_counter() - t0)
+
+
+async def fetch_rate(
+    transport: Any, topic: str, records: int, partitions: int, timeout_ms: int, max_records: int
+) -> float:
+    """Records/s of reading the `records` back from offset 0 without a group."""
+    consumer = transport.consumer(group_id=None)
+    tps = [TopicPartition(topic, p) for p in range(partitions)]
+    consumer.assign(tps)
+    for tp in tps:
+        consumer.seek(tp, 0)
+    got = 0
+    t0 = time.perf_counter()
+    while got < records:
+        got += sum(
+            len(v) for v in (await consumer.poll(timeout_ms, max_records=max_records)).values()
+        )
+    return got / (time.perf_counter() - t0)
 
 
 async def run(records: int, batch: int, value_size: int, partitions: int) -> None:
@@ -21,30 +57,13 @@ async def run(records: int, batch: int, value_size: int, partitions: int) -> Non
         await transport.start()
         await transport.admin().create_topics([TopicSpec("bench", partitions)])
         value = os.urandom(value_size)
-        producer = transport.producer()
-        t0 = time.perf_counter()
-        for i in range(records):
-            producer.send(
-                ProducerRecord("bench", i % partitions, b"key-%d" % i, value, 1_700_000_000_000 + i)
-            )
-            if (i + 1) % batch == 0:
-                await producer.flush()
-        await producer.flush()
-        produce_s = time.perf_counter() - t0
+        rate = await produce_rate(transport, "bench", records, batch, value, partitions)
         print(
-            f"produce  {records / produce_s:>12,.0f} records/s  (batches of {batch}, "
+            f"produce  {rate:>12,.0f} records/s  (batches of {batch}, "
             f"{value_size}-byte values, {partitions} partitions)"
         )
-
-        consumer = transport.consumer(group_id=None)
-        consumer.assign(TopicPartition("bench", p) for p in range(partitions))
-        got = 0
-        t0 = time.perf_counter()
-        while got < records:
-            for recs in (await consumer.poll(100, max_records=5000)).values():
-                got += len(recs)
-        fetch_s = time.perf_counter() - t0
-        print(f"fetch    {got / fetch_s:>12,.0f} records/s  (max_records=5000)")
+        rate = await fetch_rate(transport, "bench", records, partitions, 100, 5000)
+        print(f"fetch    {rate:>12,.0f} records/s  (max_records=5000)")
 
         tx = transport.producer(transactional_id="bench-tx")
         t0 = time.perf_counter()

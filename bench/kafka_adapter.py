@@ -13,11 +13,12 @@ import argparse
 import asyncio
 import os
 import sys
-import time
 import uuid
 from pathlib import Path
 
-from streamz_kit.transport import ProducerRecord, TopicPartition, TopicSpec
+from embedded_log import fetch_rate, produce_rate
+
+from streamz_kit.transport import TopicSpec
 from streamz_kit.transport.kafka import KafkaTransport
 
 
@@ -28,33 +29,13 @@ async def run(bootstrap: str, records: int, batch: int, value_size: int, partiti
         await transport.start()
         await transport.admin().create_topics([TopicSpec(topic, partitions)])
         value = os.urandom(value_size)
-        producer = transport.producer()
-        t0 = time.perf_counter()
-        for i in range(records):
-            producer.send(
-                ProducerRecord(topic, i % partitions, b"key-%d" % i, value, 1_700_000_000_000 + i)
-            )
-            if (i + 1) % batch == 0:
-                await producer.flush()
-        await producer.flush()
-        produce_s = time.perf_counter() - t0
+        rate = await produce_rate(transport, topic, records, batch, value, partitions)
         print(
-            f"kafka-adapter produce: {records / produce_s:,.0f} records/s "
+            f"kafka-adapter produce: {rate:,.0f} records/s "
             f"({records} records, batch {batch}, {value_size} B values, {partitions} partitions)"
         )
-
-        consumer = transport.consumer(group_id=None)
-        tps = [TopicPartition(topic, p) for p in range(partitions)]
-        consumer.assign(tps)
-        for tp in tps:
-            consumer.seek(tp, 0)
-        got = 0
-        t0 = time.perf_counter()
-        while got < records:
-            polled = await consumer.poll(500, max_records=10_000)
-            got += sum(len(v) for v in polled.values())
-        consume_s = time.perf_counter() - t0
-        print(f"kafka-adapter consume: {got / consume_s:,.0f} records/s ({got} records)")
+        rate = await fetch_rate(transport, topic, records, partitions, 500, 10_000)
+        print(f"kafka-adapter consume: {rate:,.0f} records/s ({records} records)")
     finally:
         await transport.close()
 
