@@ -69,3 +69,21 @@ def test_a_record_larger_than_the_batch_size_goes_alone_as_aiokafka_does() -> No
     want = _public(records, 1_000)
     assert [count for count, _ in want] == [1, 1, 1]
     assert _filled(records, 1_000, lambda s: BatchBuilder(s, 0)) == want
+
+
+def test_the_queue_splits_by_partition_in_order() -> None:
+    import random
+
+    from streamz_kit.transport.kafka.producer import _by_partition
+
+    rng = random.Random(5)
+    for _ in range(200):
+        queue = [
+            ProducerRecord(rng.choice("ab"), rng.choice([0, 0, 0, 1, 2]), b"%d" % i, b"", i, ())
+            for i in range(rng.randrange(0, 40))
+        ]
+        want: dict[tuple[str, int], list[ProducerRecord]] = {}
+        for r in queue:
+            want.setdefault((r.topic, r.partition), []).append(r)
+        assert _by_partition(queue) == want
+        assert list(_by_partition(queue)) == list(want)  # first-seen order, as before

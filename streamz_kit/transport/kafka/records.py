@@ -52,6 +52,7 @@ def _install() -> bool:
     def _consumer_record(self: Any, tp: Any, record: Any) -> Any:
         if self._key_deserializer is not as_consumed:  # noqa: SLF001 -- not our consumer
             return original(self, tp, record)
+        headers = record.headers
         return _new(
             ConsumedRecord,
             (
@@ -61,7 +62,7 @@ def _install() -> bool:
                 record.timestamp,
                 record.key,
                 record.value,
-                tuple(record.headers),
+                tuple(headers) if headers else (),
             ),
         )
 
