@@ -40,6 +40,13 @@ def test_quick_run_prints_the_table_and_every_check_passes(tmp_path: Path) -> No
             assert row.rstrip(" |").endswith("ok"), row
     assert "exactly_once" in table and "W4 latency" in table
     assert "streamz_kit rec/s" in proc.stdout
+    # every throughput run's window ends at its last commit, after its last record: the
+    # close's flush is inside the in-process figure, as it is inside the outside one
+    raw = orjson.loads(results.with_suffix(".json").read_bytes())
+    runs = [row["sk"] for row in raw["rows"] if row["sk"] is not None]
+    assert runs
+    for run in runs:
+        assert run["flushed_mono"] is not None and run["flushed_mono"] >= run["last_mono"], run
 
 
 def test_checks_reject_wrong_answers() -> None:
