@@ -29,7 +29,7 @@ changelog offset to write (unlogged ones) and in-memory stores write at once, as
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 from sortedcontainers import SortedList
 
@@ -95,6 +95,15 @@ class BufferedStore:
         if index is not None and key not in self._pending:
             index.add(key)
         self._pending[key] = value
+
+    def put_many(self, changes: Iterable[Change]) -> None:
+        """`put` of each (key, value) in order, in one dict update when no range read
+        needs the sorted index (a commit's flush of an object cache)."""
+        if self._sorted is None:
+            self._pending.update(changes)
+        else:
+            for key, value in changes:
+                self.put(key, value)
 
     def delete(self, key: bytes) -> None:
         self.put(key, None)
@@ -178,6 +187,11 @@ class BufferedStore:
 
     def has_pending(self) -> bool:
         return bool(self._pending)
+
+    @property
+    def pending(self) -> Mapping[bytes, bytes | None]:
+        """This commit's changes, one per key in first-write order (read-only view)."""
+        return self._pending
 
     def pending_changes(self) -> list[Change]:
         """One change per key, in first-write order; call before the changelog is produced."""

@@ -7,12 +7,18 @@ key serde's byte order. A None value is a tombstone: `put(key, None)` deletes.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from streamz_kit.serdes import Serde
 from streamz_kit.state.buffered import BufferedStore
-from streamz_kit.state.object_cache import CACHE_KEY_TYPES, DEFAULT_CACHE_ENTRIES, cache_check
+from streamz_kit.state.object_cache import (
+    CACHE_KEY_TYPES,
+    DEFAULT_CACHE_ENTRIES,
+    cache_check,
+    key_encoder,
+    stamped_encoder,
+)
 from streamz_kit.state.typed import TypedStore
 
 __all__ = ["KeyValueStore", "TimestampedKeyValueStore"]
@@ -103,6 +109,8 @@ class TimestampedKeyValueStore(KeyValueStore):
         self._dirty: dict[Any, None] = {}
         self._generation = buffer.generation
         self.cache_limit = DEFAULT_CACHE_ENTRIES
+        # (key, (timestamp, value)) -> bytes for the flush, made on its first use
+        self._encoders: tuple[Callable[[Any], bytes], Callable[[int, Any], bytes]] | None = None
 
     def _value(self, data: bytes) -> Any:
         return self.value_serde.deserialize(self._topic, data[8:])
@@ -177,15 +185,16 @@ class TimestampedKeyValueStore(KeyValueStore):
         if not dirty:
             return
         self._dirty = {}
-        cache = self._cache
-        put = self.buffer.put
-        topic = self._topic
-        kser = self.key_serde.serialize
-        vser = self.value_serde.serialize
-        pack = _TS.pack
-        for key in dirty:
-            value, ts = cache[key]
-            put(kser(topic, key), pack(ts) + vser(topic, value))  # type: ignore[arg-type,operator]
+        encoders = self._encoders
+        if encoders is None:
+            encoders = self._encoders = (
+                key_encoder(self.key_serde, self._topic),
+                stamped_encoder(self.value_serde, self._topic),
+            )
+        kenc, venc = encoders
+        entries = map(self._cache.__getitem__, dirty)
+        values = [venc(ts, value) for value, ts in entries]
+        self.buffer.put_many(zip(map(kenc, dirty), values))
 
     def _evict(self) -> None:
         """Full: the oldest half (first cached first) goes to the buffer and leaves."""

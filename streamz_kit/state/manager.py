@@ -18,6 +18,7 @@ offset they reflect.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
 from streamz_kit.errors import StateStoreError
@@ -126,13 +127,25 @@ class StateManager:
         out: list[ProducerRecord] = []
         self.flush_caches()
         for name, tp in self._changelog.items():
-            changes = self.stores[name].buffer.pending_changes()
-            if changes:
+            pending = self.stores[name].buffer.pending
+            if pending:
                 topic, partition = tp
-                # tuple.__new__: a commit can carry tens of thousands of changelog records
+                # A commit can carry tens of thousands of changelog records: each is built
+                # by map/zip/tuple.__new__ in C, no Python bytecode per record.
+                n = len(pending)
                 out.extend(
-                    _new(ProducerRecord, (topic, partition, k, v, timestamp, ()))
-                    for k, v in changes
+                    map(
+                        _new,
+                        repeat(ProducerRecord, n),
+                        zip(
+                            repeat(topic),
+                            repeat(partition),
+                            pending.keys(),
+                            pending.values(),
+                            repeat(timestamp),
+                            repeat(()),
+                        ),
+                    )
                 )
         return out
 

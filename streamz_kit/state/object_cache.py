@@ -27,12 +27,21 @@ wipe) drops the cache, dirty entries included: they belonged to the aborted work
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from streamz_kit.serdes import FloatSerde, IntSerde, JsonSerde, LongSerde
+from streamz_kit.serdes import FloatSerde, IntSerde, JsonSerde, LongSerde, fast_dumper
 
-__all__ = ["CACHE_KEY_TYPES", "DEFAULT_CACHE_ENTRIES", "cache_check"]
+__all__ = [
+    "CACHE_KEY_TYPES",
+    "DEFAULT_CACHE_ENTRIES",
+    "cache_check",
+    "key_encoder",
+    "stamped_encoder",
+    "value_encoder",
+]
 
 # Keys cached by their Python value must be equal exactly when their bytes are: 1, 1.0 and
 # True are one dict key but three different JSON keys, so only these exact types are
@@ -77,3 +86,52 @@ def cache_check(serde: Any) -> Callable[[Any], bool] | None:
     if kind is FloatSerde:
         return _float
     return None
+
+
+# What a flush of the cache writes, one call per entry (the commit flushes thousands of
+# entries at 100 ms exactly_once commits): the cached keys and values passed `put`'s checks,
+# so these produce the serde's exact bytes without its per-call checks.
+_TS_LONG = struct.Struct(">qq").pack
+_TS_INT = struct.Struct(">qi").pack
+_TS_FLOAT = struct.Struct(">qd").pack
+_TS = struct.Struct(">q").pack
+
+
+def _ts_json_int(timestamp: int, value: int) -> bytes:
+    return b"%b%d" % (_TS(timestamp), value)  # JSON of an int is its decimal digits
+
+
+def key_encoder(serde: Any, topic: str) -> Callable[[Any], bytes]:
+    """The bytes of a cached key (one its serde already accepted at `put`)."""
+    fast = fast_dumper(serde)
+    return fast if fast is not None else partial(serde.serialize, topic)
+
+
+def stamped_encoder(serde: Any, topic: str) -> Callable[[int, Any], bytes]:
+    """(record timestamp, cached value) -> 8-byte big-endian timestamp + the value's bytes,
+    the timestamped stores' value layout; one struct call for the numeric serdes."""
+    kind = type(serde)
+    if kind is LongSerde:
+        return _TS_LONG
+    if kind is IntSerde:
+        return _TS_INT
+    if kind is FloatSerde:
+        return _TS_FLOAT
+    if kind is JsonSerde:
+        return _ts_json_int
+    vser = serde.serialize
+    return lambda timestamp, value: _TS(timestamp) + vser(topic, value)
+
+
+def value_encoder(serde: Any, topic: str) -> Callable[[Any], bytes]:
+    """The bytes of a cached value, without a timestamp."""
+    kind = type(serde)
+    if kind is JsonSerde:
+        return b"%d".__mod__  # cached JSON values are ints
+    if kind is LongSerde:
+        return struct.Struct(">q").pack
+    if kind is IntSerde:
+        return struct.Struct(">i").pack
+    if kind is FloatSerde:
+        return struct.Struct(">d").pack
+    return partial(serde.serialize, topic)

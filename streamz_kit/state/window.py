@@ -18,7 +18,14 @@ from typing import Any, overload
 
 from streamz_kit.serdes import Serde
 from streamz_kit.state.buffered import BufferedStore
-from streamz_kit.state.object_cache import CACHE_KEY_TYPES, DEFAULT_CACHE_ENTRIES, cache_check
+from streamz_kit.state.object_cache import (
+    CACHE_KEY_TYPES,
+    DEFAULT_CACHE_ENTRIES,
+    cache_check,
+    key_encoder,
+    stamped_encoder,
+    value_encoder,
+)
 from streamz_kit.state.segments import (
     MAX_TIME,
     MIN_TIME,
@@ -204,28 +211,28 @@ class WindowStore(TypedStore):
             return
         self._dirty = {}
         cache = self._cache
-        put = self.buffer.put
         topic = self._topic
-        kser = self.key_serde.serialize
-        vser = self.value_serde.serialize
+        kenc = key_encoder(self.key_serde, topic)
         interval = self.segments.interval
-        timestamped = self.timestamped
         seg_klen = _SEG_KLEN.pack
         time_seq = _TIME_SEQ.pack
-        ts_pack = _TS.pack
         key_bytes: dict[Any, bytes] = {}
-        for ck in dirty:
-            key, start = ck
-            value, ts = cache[ck]
+        keys: list[bytes] = []
+        for key, start in dirty:
             kb = key_bytes.get(key)
             if kb is None:
-                kb = key_bytes[key] = kser(topic, key)  # type: ignore[assignment]
-                assert kb is not None
-            vb: bytes = vser(topic, value)  # type: ignore[assignment]
-            put(
-                seg_klen(start // interval + _BIAS, len(kb)) + kb + time_seq(start + _BIAS, 0),
-                ts_pack(ts) + vb if timestamped else vb,
+                kb = key_bytes[key] = kenc(key)
+            keys.append(
+                seg_klen(start // interval + _BIAS, len(kb)) + kb + time_seq(start + _BIAS, 0)
             )
+        entries = map(cache.__getitem__, dirty)
+        if self.timestamped:
+            venc = stamped_encoder(self.value_serde, topic)
+            values = [venc(ts, value) for value, ts in entries]
+        else:
+            plain = value_encoder(self.value_serde, topic)
+            values = [plain(value) for value, _ in entries]
+        self.buffer.put_many(zip(keys, values))
 
     def _evict(self) -> None:
         """The cache is full: the oldest half (first cached first; for windows, the oldest
