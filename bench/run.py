@@ -142,9 +142,11 @@ class Bench:
 
     # -- data -------------------------------------------------------------------------------
     def prepare(self) -> None:
-        say(f"generating {self.n:,} input records and {self.n:,} W4 actions")
+        w4 = "W4" in self.workloads
+        say(f"generating {self.n:,} input records" + (f" and {self.n:,} W4 actions" if w4 else ""))
         self.records = wl.make_input(self.n)
-        self.actions, self.valid, self.users = make_actions(self.n)
+        # the example's actions take a few seconds to generate: only when W4 runs
+        self.actions, self.valid, self.users = make_actions(self.n) if w4 else ([], 0, set())
         self.want_w1 = wl.expected_w1(self.records)
         self.want_w2 = wl.expected_w2(self.records)
         self.want_w3 = wl.expected_w3(self.records) if "W3" in self.workloads else None
@@ -163,11 +165,12 @@ class Bench:
         run(
             brokers.embedded_preload(
                 self.template,
-                {
-                    wl.INPUT_TOPIC: self.records,
-                    "user-actions": self.actions,
-                    "item-catalogue": catalogue_records(),
-                },
+                {wl.INPUT_TOPIC: self.records}
+                | (
+                    {"user-actions": self.actions, "item-catalogue": catalogue_records()}
+                    if self.actions
+                    else {}
+                ),
                 ["w1-out", "w2-out", "w3-out", "recommendations", "trending"],
             )
         )
@@ -277,8 +280,9 @@ class Bench:
             run(brokers.kafka_create_topics(bootstrap, names))
             run(brokers.kafka_produce_batches(bootstrap, wl.INPUT_TOPIC, self.records))
             run(brokers.kafka_produce_batches(bootstrap, FAUST_INPUT, self.faust_records))
-            run(brokers.kafka_produce_batches(bootstrap, "user-actions", self.actions))
-            run(brokers.kafka_produce_batches(bootstrap, "item-catalogue", catalogue_records()))
+            if self.actions:
+                run(brokers.kafka_produce_batches(bootstrap, "user-actions", self.actions))
+                run(brokers.kafka_produce_batches(bootstrap, "item-catalogue", catalogue_records()))
             if not self.args.quick:
                 say("raw aiokafka ceilings")
                 import ceilings
