@@ -5,8 +5,8 @@ Kafka Streams' order, with Quix's store-after-commit refinement:
    changes as changelog records, and the input offsets it consumed;
 2. `produce`: hand them to the producer (outputs first, then changelog records);
 3. make them durable together with the input offsets — exactly_once: one transaction per
-   task (records + offsets; on the embedded log all tasks' transactions in one SQLite
-   transaction); at_least_once: flush the producer, then commit the offsets;
+   task (records + offsets; on Kafka all tasks' transactions at once, on the embedded log
+   all of them in one SQLite transaction); at_least_once: flush the producer, then commit the offsets;
 4. `apply`: write each store's changes and the changelog offset they reflect in one batch;
 5. purge repartition topics up to the committed offsets (runtime/purge.py, driven by the
    TaskManager with the offsets these functions return).
@@ -21,6 +21,7 @@ standing in for step 3.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple, Protocol
 
@@ -85,14 +86,30 @@ async def commit_exactly_once(
     """Every task's own transaction: its records, changelog records and input offsets commit
     together or not at all. Where the producers can write several transactions in one
     durable step (`Producer.group_commit`: the embedded log, one SQLite transaction), all
-    tasks commit in that one step; elsewhere (Kafka) one task after another. A fenced
-    producer means another worker owns its task now: TaskMigratedError. Returns the input
-    offsets committed."""
+    tasks commit in that one step; elsewhere (Kafka) every task's transaction runs at once,
+    each on its own producer, so a commit costs the round trips of one transaction, not of
+    one per task. A task whose transaction fails writes nothing; the others commit and
+    their stores are written; then a fenced producer (another worker owns its task now)
+    raises TaskMigratedError, any other failure itself. Returns the input offsets
+    committed."""
     if tasks and all(type(p).group_commit for _, p in tasks):
         return await _commit_as_group(tasks, group_id)
+    results = await asyncio.gather(
+        *(_commit_one(task, producer, group_id) for task, producer in tasks),
+        return_exceptions=True,
+    )
     committed: dict[TopicPartition, int] = {}
-    for task, producer in tasks:
-        committed.update(await _commit_one(task, producer, group_id))
+    failures: list[BaseException] = []
+    for result in results:
+        if isinstance(result, BaseException):
+            failures.append(result)
+        else:
+            committed.update(result)
+    for exc in failures:
+        if isinstance(exc, TaskMigratedError):
+            raise exc
+    if failures:
+        raise failures[0]
     return committed
 
 
@@ -107,6 +124,10 @@ async def _commit_one(task: Task, producer: Producer, group_id: str) -> dict[Top
         produce(producer, drained)
         maybe_crash("commit:after_produce")
         if drained.offsets:
+            # The records start on their way first (AddPartitionsToTxn, then Produce), so
+            # they travel while the offsets join the transaction (AddOffsetsToTxn, then
+            # TxnOffsetCommit): one commit waits for the longer of the two, not for both.
+            await producer.dispatch()
             await producer.send_offsets(group_id, drained.offsets)
         written = await producer.commit()
     except ProducerFencedError as exc:
