@@ -24,6 +24,7 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -91,8 +92,8 @@ def stamp_commits(app: sk.App) -> list[float]:
         return ends
     commit = tasks.commit
 
-    async def timed(force: bool = False) -> bool:
-        committed = await commit(force=force)
+    async def timed(force: bool = False, only: Collection[str] | None = None) -> bool:
+        committed = await commit(force=force, only=only)
         if committed:
             ends.append(time.monotonic())
         return committed

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import shutil
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -300,9 +301,13 @@ class TaskManager:
             await producer.close()
 
     # -- commit ----------------------------------------------------------------------------
-    async def commit(self, force: bool = False) -> bool:
-        """Commit every running task (suspended ones were committed when suspended)."""
+    async def commit(self, force: bool = False, only: Collection[str] | None = None) -> bool:
+        """Commit every running task (suspended ones were committed when suspended), or
+        under at_least_once only the running tasks named in `only` (the worker spreads a
+        commit of many tasks over several loop turns; see Worker.run)."""
         running = self.running()
+        if only is not None and not self.config.exactly_once:
+            running = {i: t for i, t in running.items() if i in only}
         if not running:
             return False
         started = time.perf_counter()

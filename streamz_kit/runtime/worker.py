@@ -7,6 +7,7 @@ is a plain function call.
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import logging
 import math
@@ -42,6 +43,9 @@ EAGER_COMMIT_GAP_S = 0.01
 # at_least_once: outputs go to the producer after every poll's records and, within a long
 # poll, whenever this much processing has passed (Worker._process_sending).
 SEND_EVERY_S = 0.005
+# at_least_once: a commit due for more tasks than this is spread over several turns of the
+# loop, this many tasks a turn, with a poll and its processing between (Worker.run).
+COMMIT_SLICE_TASKS = 4
 
 
 class Worker:
@@ -212,6 +216,8 @@ class Worker:
         interval = config.commit_interval_ms / 1000.0
         poll_ms, max_records = config.poll_timeout_ms, config.max_poll_records
         calling: list[Task] = []
+        rest: list[str] = []  # at_least_once: tasks still to commit in this commit round
+        round_started = last_commit
         while not self._stopping.is_set():
             eager = self._eager_commit_wait(last_commit, calling)
             if eager is not None:  # uncommitted work: look for input, don't wait for it
@@ -253,22 +259,37 @@ class Worker:
                         task.punctuate_wall_clock(now_ms)
             now = time.monotonic()
             if (
-                now - last_commit >= interval
+                rest
+                or now - last_commit >= interval
                 or tasks.stats.records_since_commit >= config.commit_max_records
                 or (not batch and self._eager_commit_wait(last_commit, calling, now) == 0)
             ) and (config.exactly_once or not consumer.rebalancing()):
                 # (at_least_once defers its commit while a cooperative round runs: Kafka
                 # refuses offsets until it ends, and waiting would stop every task.)
+                only: list[str] | None = None
+                if not config.exactly_once:
+                    # One commit of every task stops processing for all of it (tens of ms
+                    # with many stateful tasks); in slices, new input is polled and
+                    # processed between them. exactly_once commits all tasks in one
+                    # transaction step, and its outputs wait for the commit anyway.
+                    if not rest:
+                        rest, round_started = sorted(tasks.running()), now
+                    only, rest = rest[:COMMIT_SLICE_TASKS], rest[COMMIT_SLICE_TASKS:]
+                commit = (
+                    tasks.commit if only is None else functools.partial(tasks.commit, only=only)
+                )
                 try:
                     if self.tracing is None:
-                        await tasks.commit()
+                        await commit()
                     else:
-                        await self.tracing.commit(tasks.commit)
+                        await self.tracing.commit(commit)
                 except TaskMigratedError as exc:
                     # The migrated tasks are closed already; the consumer rejoins the group
                     # at its next poll and the rebalance hands out tasks again.
                     log.warning("%s", exc)
-                last_commit = now
+                    rest = []
+                if not rest:
+                    last_commit = now if only is None else round_started
             if now - last_cleanup >= 60:
                 tasks.clean_stale_state()
                 last_cleanup = now

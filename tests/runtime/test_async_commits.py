@@ -82,11 +82,11 @@ def test_commits_keep_coming_while_calls_are_slow(tmp_path: Path, guarantee: str
         assert tasks is not None
         commit = tasks.commit
 
-        async def counting_commit(force: bool = False) -> bool:
+        async def counting_commit(force: bool = False, only: Any = None) -> bool:
             queued_at_commit.append(
                 sum(n.queued for t in tasks.running().values() for n in t.async_nodes)
             )
-            return await commit(force)
+            return await commit(force, only=only)
 
         tasks.commit = counting_commit  # type: ignore[method-assign]
         try:

@@ -16,6 +16,7 @@ from streamz_kit import serdes
 from streamz_kit.config import AppConfig
 from streamz_kit.runtime import worker as worker_module
 from streamz_kit.runtime.worker import Worker
+from streamz_kit.transport.port import TopicPartition
 from tests.runtime.e2e import read_all
 from tests.runtime.test_versioned_app import produce
 
@@ -133,3 +134,48 @@ def test_the_early_commit_rule() -> None:
     assert eos._eager_commit_wait(100.0, [object()], now=100.5) is None  # type: ignore[list-item]
     # at_least_once outputs are visible before the commit: it keeps its interval
     assert _worker("at_least_once")._eager_commit_wait(100.0, [], now=100.5) is None
+
+
+def test_at_least_once_commits_the_tasks_named(tmp_path: Path) -> None:
+    """The worker spreads an at_least_once commit of many tasks over several loop turns
+    (COMMIT_SLICE_TASKS a turn): a commit of some tasks commits their input offsets and
+    leaves the other tasks' offsets where they were."""
+    broker = f"embedded://{tmp_path / 'log'}"
+    rows = [(f"u{i}", {"page": f"p{i % 5}"}, 1_000 + i) for i in range(60)]
+
+    async def go() -> tuple[dict[str, set[TopicPartition]], dict[TopicPartition, int], str]:
+        await produce(broker, "clicks", rows)
+        app = sk.App(
+            two_hops(),
+            application_id="slices",
+            broker=broker,
+            state_dir=tmp_path / "state",
+            commit_interval_ms=HOUR_MS,
+            cache_max_bytes=0,
+        )
+        await app.start()
+        try:
+            worker = app._worker  # noqa: SLF001 -- drives its TaskManager directly
+            assert worker is not None
+            deadline = time.monotonic() + 20
+            want = dict(Counter(v["page"] for _, v, _ in rows))
+            while final_counts(await read_all(broker, "page-counts")) != want:
+                assert app.error is None, app.error
+                assert time.monotonic() < deadline, "the counts did not arrive"
+                await asyncio.sleep(0.05)
+            tasks, consumer = worker.tasks, worker.consumer
+            assert tasks is not None and consumer is not None
+            inputs: dict[str, set[TopicPartition]] = {}
+            for tp, task in tasks.task_by_tp.items():
+                inputs.setdefault(task.task_id, set()).add(tp)
+            chosen = sorted(inputs)[0]
+            assert await tasks.commit(only=[chosen])
+            committed = await consumer.committed(list(tasks.task_by_tp))
+        finally:
+            await app.stop()
+        return inputs, committed, chosen
+
+    inputs, committed, chosen = asyncio.run(go())
+    assert len(inputs) > 1
+    assert set(committed) == inputs[chosen]  # only the chosen task's partitions
+    assert all(offset > 0 for offset in committed.values())
