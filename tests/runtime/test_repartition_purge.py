@@ -127,11 +127,14 @@ def test_only_committed_repartition_offsets_are_purged_and_failures_retry(tmp_pa
 
     async def go() -> None:
         await purge.maybe_purge()
+        await purge.settle()
         assert admin.calls == []  # nothing committed yet
         purge.committed({rep: 5, other: 9})
         await purge.maybe_purge()  # fails: kept for the next time
+        await purge.settle()  # (the deletion runs beside the worker loop)
         purge.committed({rep: 7})
         await purge.maybe_purge()
+        await purge.settle()
         assert admin.calls == [{rep: 5}, {rep: 7}]
 
     asyncio.run(go())

@@ -17,6 +17,7 @@ from transport_helpers import run_with
 from streamz_kit.errors import BrokerError, ConfigError
 from streamz_kit.transport import ProducerRecord, TopicPartition, TopicSpec, connect
 from streamz_kit.transport.embedded import EmbeddedTransport
+from streamz_kit.transport.embedded.cleaner import PURGE_BATCHES
 from streamz_kit.transport.embedded.retention import DEFAULT_RETENTION_MS, RECLAIM_PAGES
 
 NOW = 1_900_000_000_000
@@ -211,6 +212,31 @@ def test_delete_records_moves_the_start_inside_a_batch_and_reads_follow(tmp_path
             await admin.delete_records({TP: 11})
         assert await admin.delete_records({TP: -1}) == {TP: 10}
         assert await _offsets(t) == []
+
+    run_with(_transport(tmp_path), body)  # type: ignore[arg-type]
+
+
+def test_delete_records_of_many_batches_runs_in_bounded_transactions(tmp_path: Path) -> None:
+    """A purge of more than PURGE_BATCHES batches takes several write transactions (the
+    writer's event loop runs between them) and ends where one would have; a refused
+    partition deletes nothing anywhere."""
+    batches = 2 * PURGE_BATCHES + 10
+
+    async def body(t: EmbeddedTransport) -> None:
+        admin = t.admin()
+        await admin.create_topics([TopicSpec("t", 1), TopicSpec("u", 1)])
+        for _ in range(batches):
+            await _batch(t, [NOW] * 2)
+        target = 2 * (batches - 3) + 1  # inside a batch near the end
+        with pytest.raises(BrokerError, match="end offset is 0"):
+            await admin.delete_records({TP: target, TopicPartition("u", 0): 5})
+        assert (await _offsets(t))[0] == 0  # nothing deleted
+        writes = t.log.db.local_writes
+        assert await admin.delete_records({TP: target}) == {TP: target}
+        assert t.log.db.local_writes - writes >= 3  # bounded transactions, not one
+        assert await _offsets(t) == list(range(target, 2 * batches))
+        rows = t.log.db.read(lambda c: c.execute("SELECT count(*) FROM batches").fetchone()[0])
+        assert rows == 3  # the batch holding `target` and the two after it
 
     run_with(_transport(tmp_path), body)  # type: ignore[arg-type]
 

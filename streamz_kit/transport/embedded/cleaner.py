@@ -35,6 +35,8 @@ from streamz_kit.transport.embedded.retention import (
     Retention,
     delete_before,
     enforce,
+    purge_step,
+    purge_target,
     reclaim,
     retention_of,
 )
@@ -64,6 +66,8 @@ MAX_RECLAIM_ROUNDS = 2048  # per cleanup: at most 4 GiB handed back before the n
 # Between two vacuum transactions: lets this process's own work and other processes' writes
 # (their busy handlers retry every few ms) take the lock, so a large reclaim never holds it long.
 RECLAIM_PAUSE_S = 0.01
+# DeleteRecords deletes at most this many batches per transaction (a few ms each).
+PURGE_BATCHES = 256
 
 log = logging.getLogger("streamz_kit.embedded")
 
@@ -171,15 +175,20 @@ class LogCleaner:
         self, offsets: Mapping[TopicPartition, int]
     ) -> dict[TopicPartition, int]:
         """Kafka's DeleteRecords: records before each offset go; returns each partition's new
-        log start offset. One transaction for all partitions. Refused on a topic whose
-        cleanup.policy lacks `delete`, as Kafka refuses it."""
+        log start offset. Every partition is checked first (refused on a topic whose
+        cleanup.policy lacks `delete`, as Kafka refuses it, and then nothing is deleted);
+        then transactions of at most PURGE_BATCHES batches, yielding between them: deleting
+        the 30 s of a busy repartition topic (Kafka Streams' purge interval) in one
+        transaction held the writing process's event loop for most of a second. A crash
+        between two leaves a partition's start offset part of the way, which is what a
+        smaller deletion means."""
         wanted = {TopicPartition(tp.topic, tp.partition): int(o) for tp, o in offsets.items()}
         if not wanted:
             return {}
         log_ = self._log
 
-        def purge(conn: sqlite3.Connection) -> dict[TopicPartition, int]:
-            out: dict[TopicPartition, int] = {}
+        def check(conn: sqlite3.Connection) -> dict[TopicPartition, tuple[int, int]]:
+            targets: dict[TopicPartition, tuple[int, int]] = {}
             for tp, offset in wanted.items():
                 info = log_.require(conn, tp)
                 if not retention_of(info.config).delete:
@@ -188,12 +197,31 @@ class LogCleaner:
                         f"topic's cleanup.policy is {info.config.get('cleanup.policy')!r}. "
                         "Add 'delete' to it (compact,delete) to allow deleting records."
                     )
-                out[tp] = delete_before(
-                    conn, info.id, tp.partition, offset, f"{tp.topic}[{tp.partition}]"
-                )
-            return out
+                try:
+                    targets[tp] = (info.id, purge_target(conn, info.id, tp.partition, offset))
+                except BrokerError as exc:
+                    raise BrokerError(f"{tp.topic}[{tp.partition}]: {exc}") from None
+            return targets
 
-        result = await log_.db.awrite(purge)
+        targets = log_.db.read(check)
+        result: dict[TopicPartition, int] = {}
+        for tp, (topic_id, target) in targets.items():
+            where = f"{tp.topic}[{tp.partition}]"
+
+            def step(
+                conn: sqlite3.Connection,
+                topic_id: int = topic_id,
+                partition: int = tp.partition,
+                target: int = target,
+                where: str = where,
+            ) -> tuple[int, bool]:
+                to = purge_step(conn, topic_id, partition, target, PURGE_BATCHES)
+                return delete_before(conn, topic_id, partition, to, where), to == target
+
+            done = False
+            while not done:
+                result[tp], done = await log_.db.awrite(step)
+                await asyncio.sleep(0)
         await self.reclaim()
         return result
 

@@ -62,6 +62,10 @@ _SIZE_OF = (
 _PARTITION = (
     "SELECT start_offset, next_offset, bytes FROM partitions WHERE topic_id = ? AND partition = ?"
 )
+_NTH_BATCH = (
+    "SELECT base_offset FROM batches WHERE topic_id = ? AND partition = ? "
+    "ORDER BY base_offset LIMIT 1 OFFSET ?"
+)
 _MOVE_START = (
     "UPDATE partitions SET start_offset = max(start_offset, ?), bytes = max(bytes - ?, 0) "
     "WHERE topic_id = ? AND partition = ?"
@@ -235,6 +239,33 @@ def delete_before(
     maybe_crash("cleanup:after_purge")  # inside the transaction: a kill here keeps all
     conn.execute(_MOVE_START, (target, int(freed), topic_id, partition))
     return target
+
+
+def purge_target(conn: sqlite3.Connection, topic_id: int, partition: int, offset: int) -> int:
+    """The offset a DeleteRecords of `offset` (-1: the end) moves the start to, checked as
+    `delete_before` checks it, without deleting anything."""
+    row = conn.execute(_PARTITION, (topic_id, partition)).fetchone()
+    if row is None:
+        raise BrokerError(
+            f"Partition {topic_id}/{partition} does not exist on the embedded broker."
+        )
+    end = int(row[1])
+    target = end if offset == -1 else offset
+    if target < 0 or target > end:
+        raise BrokerError(
+            f"Cannot delete records before offset {offset}: the partition's end offset is "
+            f"{end}. Give an offset between 0 and {end} (or -1 for the end)."
+        )
+    return target
+
+
+def purge_step(
+    conn: sqlite3.Connection, topic_id: int, partition: int, target: int, max_batches: int
+) -> int:
+    """Where a DeleteRecords towards `target` should stop so that one transaction deletes at
+    most `max_batches` batches: the base offset of the batch after them, or `target`."""
+    row = conn.execute(_NTH_BATCH, (topic_id, partition, max_batches)).fetchone()
+    return target if row is None else min(target, int(row[0]))
 
 
 def reclaim(conn: sqlite3.Connection, max_pages: int = RECLAIM_PAGES) -> int:
