@@ -116,11 +116,12 @@ async def commit_exactly_once(
 async def _commit_one(task: Task, producer: Producer, group_id: str) -> dict[TopicPartition, int]:
     drained = drain(task)
     maybe_crash("commit:after_drain")
-    if not drained:
+    if not drained and not task.transaction_open:
         apply(task, {})
         return {}
     try:
-        await producer.begin()
+        if not task.transaction_open:
+            await producer.begin()
         produce(producer, drained)
         maybe_crash("commit:after_produce")
         if drained.offsets:
@@ -130,6 +131,7 @@ async def _commit_one(task: Task, producer: Producer, group_id: str) -> dict[Top
             await producer.dispatch()
             await producer.send_offsets(group_id, drained.offsets)
         written = await producer.commit()
+        task.transaction_open = False
     except ProducerFencedError as exc:
         raise _migrated(task) from exc
     maybe_crash("commit:after_commit")

@@ -121,6 +121,9 @@ class Task:
         # a rebalance restarts here, not where the group says: the group's offsets can lag
         # the task's own last transaction (runtime/eos_fencing.py, `resume_positions`).
         self.positions: dict[TopicPartition, int] = {}
+        # exactly_once on Kafka: the task's transaction was begun before its commit (its
+        # outputs are dispatched into it as they are produced); the commit closes it.
+        self.transaction_open = False
         self.handlers = handlers or ErrorHandlers()
         self.internal_topics = set(topology.repartition_topics)
         self.nodes: dict[str, Node] = topology.instantiate(subtopology.nodes)

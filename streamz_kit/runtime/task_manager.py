@@ -7,6 +7,7 @@ topics up to the offsets it committed (runtime/purge.py).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import time
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streamz_kit.config import AppConfig
-from streamz_kit.errors import TaskMigratedError
+from streamz_kit.errors import ProducerFencedError, StreamzError, TaskMigratedError
 from streamz_kit.runtime.commit import commit_at_least_once, commit_exactly_once
 from streamz_kit.runtime.eos_fencing import (
     fence_previous_owners,
@@ -34,6 +35,7 @@ from streamz_kit.topology.topology import Topology
 from streamz_kit.transport.port import Consumer, Producer, TopicPartition, Transport
 
 log = logging.getLogger("streamz_kit.tasks")
+ABORT_TIMEOUT_S = 5.0  # aborting a closed task's open transaction; its next owner would too
 
 
 @dataclass
@@ -143,6 +145,13 @@ class TaskManager:
                 if self.config.exactly_once:
                     resume_positions(self.consumer, task.positions)
         if new:
+            if self.config.exactly_once and any(t.transaction_open for t in self.tasks.values()):
+                # Kept tasks (cooperative) commit before the new ones restore, however long
+                # that takes: their open transactions must not outlive the timeout.
+                try:
+                    await self.commit(force=True)
+                except TaskMigratedError as exc:
+                    log.warning("%s", exc)
             await self._create_tasks(new)
         for (sub_id, partition), partitions in wanted.items():
             task = self.tasks.get(task_id_of(sub_id, partition))
@@ -298,6 +307,8 @@ class TaskManager:
         task.close()  # its nodes and its own stores; global stores are not the task's
         producer = self.producers.pop(task_id, None)
         if producer is not None:
+            if task.transaction_open:
+                await _abort_quietly(producer, task_id)
             await producer.close()
 
     # -- commit ----------------------------------------------------------------------------
@@ -348,7 +359,12 @@ class TaskManager:
     async def send_outputs(self) -> None:
         """at_least_once: hand processed records to the broker now, not at the next commit,
         so downstream sub-topologies and consumers see them within a poll loop. Store
-        changes still wait for the commit, which keeps each store's offset exact."""
+        changes still wait for the commit, which keeps each store's offset exact.
+        exactly_once: the same into each task's open transaction, where the producers allow
+        it (`_dispatch_in_transactions`)."""
+        if self.config.exactly_once:
+            await self._dispatch_in_transactions()
+            return
         producer = self._producer_for_outputs()
         sent = False
         for task in self.running().values():
@@ -359,6 +375,33 @@ class TaskManager:
             # Not flush(): Kafka confirms these while the next batch is processed; the
             # commit's flush waits for them before any offset is committed.
             await producer.dispatch()
+
+    async def _dispatch_in_transactions(self) -> None:
+        """exactly_once on Kafka: each task's outputs go into its transaction as they are
+        produced, as Kafka Streams sends them, so they travel while the next records are
+        processed and the commit waits only for the rest (readers see them at the commit,
+        read_committed). The transaction begins at the task's first output after a commit.
+        A fenced producer closes every task here (as a fenced commit does)."""
+        sending: list[Producer] = []
+        try:
+            for task_id, task in self.running().items():
+                producer = self.producers.get(task_id)
+                if (
+                    not task.collector
+                    or producer is None
+                    or not producer.dispatches_in_transaction(self.config.commit_interval_ms)
+                ):
+                    continue
+                if not task.transaction_open:
+                    await producer.begin()
+                    task.transaction_open = True
+                for record in task.drain_output():
+                    producer.send(record)
+                sending.append(producer)
+            if sending:
+                await asyncio.gather(*(p.dispatch() for p in sending))
+        except ProducerFencedError:
+            await self._close_migrated(list(self.tasks), fenced=True)
 
     async def _close_migrated(self, task_ids: list[str], fenced: bool = False) -> None:
         """Close tasks whose commit the group refused (they belong to another worker now)
@@ -418,3 +461,13 @@ class TaskManager:
         if removed:
             log.info("Removed state of tasks no longer assigned here: %s", sorted(removed))
         return removed
+
+
+async def _abort_quietly(producer: Producer, task_id: str) -> None:
+    """Abort the open transaction of a task closed without committing, so read_committed
+    readers of its outputs need not wait for its next owner to fence it. A fenced producer
+    or an unreachable broker leaves that to the next owner (InitProducerId aborts it)."""
+    try:
+        await asyncio.wait_for(producer.abort(), ABORT_TIMEOUT_S)
+    except (TimeoutError, StreamzError, AssertionError) as exc:
+        log.debug("Task %s: its open transaction is left to its next owner (%r)", task_id, exc)

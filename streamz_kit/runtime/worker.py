@@ -246,8 +246,11 @@ class Worker:
                 max_records = poll_room(calling, config.max_poll_records)
             else:
                 poll_ms, max_records = config.poll_timeout_ms, config.max_poll_records
-            if (batch or calling) and not config.exactly_once:
-                await tasks.send_outputs()
+            if batch or calling:
+                try:
+                    await tasks.send_outputs()
+                except TaskMigratedError as exc:  # exactly_once: a fenced producer
+                    log.warning("%s", exc)
             await self._poll_global()
             if tasks.standby is not None:
                 await tasks.standby.poll()

@@ -252,6 +252,14 @@ class Producer(abc.ABC):
         default writes synchronously, as `flush` does."""
         await self.flush()
 
+    def dispatches_in_transaction(self, commit_interval_ms: int) -> bool:
+        """Whether records sent inside an open transaction may be written before its commit,
+        for transactions that stay open about `commit_interval_ms` (Kafka: yes, well within
+        the producer's transaction timeout, past which the broker aborts the transaction).
+        Under exactly_once the runtime then dispatches each task's outputs as they are
+        produced, and the commit waits only for the rest."""
+        return False
+
     async def init_transactions(self) -> None:  # noqa: B027 -- a deliberate no-op default
         """Register the transactional id with the broker now, fencing every older producer
         with the same id and aborting its open transaction (Kafka's initTransactions). A

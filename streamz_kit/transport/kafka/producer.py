@@ -44,6 +44,11 @@ def _too_large(topic: str, partition: int) -> BrokerError:
     )
 
 
+# A transaction stays open about one commit interval when records are dispatched into it:
+# keep that under a quarter of the transaction timeout (aiokafka's default: 60 s).
+_OPEN_TRANSACTION_SHARE = 4
+
+
 class KafkaProducer(Producer):
     def __init__(self, settings: KafkaSettings, *, transactional_id: str | None) -> None:
         self._settings = settings
@@ -84,6 +89,10 @@ class KafkaProducer(Producer):
                     ) from exc
                 raise broker_error(exc, "start a producer") from exc
         return self._client
+
+    def dispatches_in_transaction(self, commit_interval_ms: int) -> bool:
+        timeout_ms = int(self._kwargs.get("transaction_timeout_ms", 60_000))
+        return self.transactional and commit_interval_ms * _OPEN_TRANSACTION_SHARE <= timeout_ms
 
     def send(self, record: ProducerRecord) -> None:
         self._queue.append(record)
